@@ -1,0 +1,96 @@
+"""Build the python-telegram-bot Application: handlers, jobs, start-up and shutdown."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler, Defaults
+from telegram.request import BaseRequest
+
+from bot.commands_menu import commands_for
+from bot.config import Settings
+from bot.db import open_migrated
+from handlers import basic, errors
+from handlers.common import Clock, system_clock
+
+log = logging.getLogger("pendamping.app")
+
+# Telegram's default when no Bot API server is given.
+TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+
+
+def register_handlers(app: Application) -> None:
+    """All handlers in one explicit order: group 0 is tried top to bottom, first match wins."""
+    # 1. Onboarding and help: /start must come first so deep-link codes are never eaten
+    #    by a later handler.
+    app.add_handler(CommandHandler("start", basic.start))
+    app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
+    # Last: the error handler, reporting to the operator chat.
+    app.add_error_handler(errors.on_error)
+
+
+async def _post_init(app: Application) -> None:
+    settings: Settings = app.bot_data["settings"]
+    clock: Clock = app.bot_data["clock"]
+    app.bot_data["db"] = await open_migrated(settings.database, clock())
+    log.info("event=started db=%s", settings.database)
+    try:
+        await app.bot.set_my_commands(
+            [BotCommand(name, desc) for name, desc in commands_for("recipient", settings.language)]
+        )
+    except Exception as exc:  # the menu is a convenience; never block start-up on it
+        log.warning("event=set_commands_failed error=%s", type(exc).__name__)
+
+
+async def _post_shutdown(app: Application) -> None:
+    db = app.bot_data.pop("db", None)
+    if db is not None:
+        await db.close()
+    log.info("event=stopped")
+
+
+def build_application(
+    settings: Settings,
+    *,
+    token: str | None = None,
+    base_url: str | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    clock: Clock | None = None,
+    rate_limiter: bool = True,
+    extra_bot_data: dict[str, Any] | None = None,
+) -> Application:
+    """The one place that builds the Application; tests and the demo pass a sandbox URL/request."""
+    token = token or settings.token
+    if not token:
+        raise ValueError("a bot token is needed (TELEGRAM_BOT_TOKEN or the sandbox's)")
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .defaults(Defaults(tzinfo=settings.tz))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(_file_url(base_url))
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    app = builder.build()
+    app.bot_data["settings"] = settings
+    app.bot_data["clock"] = clock or system_clock
+    app.bot_data.update(extra_bot_data or {})
+    register_handlers(app)
+    return app
+
+
+def _file_url(base_url: str) -> str:
+    """http://host/bot -> http://host/file/bot (Telegram's layout for file downloads)."""
+    if base_url.endswith("/bot"):
+        return base_url[: -len("/bot")] + "/file/bot"
+    return base_url.rstrip("/") + "/file/bot"

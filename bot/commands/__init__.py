@@ -1,0 +1,1 @@
+"""CLI sub-commands of `pendamping`, one module each, each with register(subparsers)."""

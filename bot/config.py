@@ -1,0 +1,259 @@
+"""One typed Settings object: pendamping.toml + environment overrides + defaults.
+
+The bot token comes only from the environment (TELEGRAM_BOT_TOKEN) and is never part of
+repr() or any log line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CONFIG_PATH = "./pendamping.toml"
+DEFAULT_DB_PATH = "./pendamping.db"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line naming the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config error: {key}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ChatsSettings:
+    """Telegram chats the office uses."""
+
+    operator: int | None = None
+    staff: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CycleSettings:
+    """The monthly cycle, in days of the month after the period (see docs/decisions.md)."""
+
+    open_day: int = 1
+    reminder_days: list[int] = field(default_factory=lambda: [5, 10])
+    escalate_facilitator_day: int = 12
+    escalate_staff_day: int = 15
+    close_day: int = 20
+    delivery_hour: int = 8
+    quiet_start_hour: int = 21
+    quiet_end_hour: int = 6
+    mentoring_periods: int = 12
+
+    def validate(self) -> None:
+        days = [
+            ("cycle.open_day", self.open_day),
+            *[(f"cycle.reminder_days[{i}]", d) for i, d in enumerate(self.reminder_days)],
+            ("cycle.escalate_facilitator_day", self.escalate_facilitator_day),
+            ("cycle.escalate_staff_day", self.escalate_staff_day),
+            ("cycle.close_day", self.close_day),
+        ]
+        for key, day in days:
+            if not 1 <= day <= 28:
+                raise ConfigError(key, f"{day} is not a day every month has (use 1-28)")
+        for (prev_key, prev), (key, day) in zip(days, days[1:], strict=False):
+            if day <= prev:
+                raise ConfigError(key, f"{day} must come after {prev_key} ({prev})")
+        for key, hour in (
+            ("cycle.delivery_hour", self.delivery_hour),
+            ("cycle.quiet_start_hour", self.quiet_start_hour),
+            ("cycle.quiet_end_hour", self.quiet_end_hour),
+        ):
+            if not 0 <= hour <= 23:
+                raise ConfigError(key, f"{hour} is not an hour (use 0-23)")
+        if self.mentoring_periods < 1:
+            raise ConfigError("cycle.mentoring_periods", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class ThresholdSettings:
+    """Poverty line and minimum wage for Kabupaten Tegal, each with the year it holds for."""
+
+    poverty_line: int = 497_315
+    poverty_line_year: int = 2024
+    extreme_poverty_line: int = 351_957
+    extreme_poverty_line_year: int = 2023
+    umk: int = 2_333_586
+    umk_year: int = 2025
+
+    def validate(self) -> None:
+        if not 0 < self.extreme_poverty_line < self.poverty_line:
+            raise ConfigError(
+                "thresholds.extreme_poverty_line", "must be positive and below poverty_line"
+            )
+        if self.umk <= 0:
+            raise ConfigError("thresholds.umk", "must be positive")
+
+
+@dataclass(frozen=True)
+class InviteSettings:
+    expiry_days: int = 30
+
+    def validate(self) -> None:
+        if self.expiry_days < 1:
+            raise ConfigError("invites.expiry_days", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot is configured with. Build it with load_settings()."""
+
+    timezone: str = "Asia/Jakarta"
+    database: str = DEFAULT_DB_PATH
+    bot_username: str = "PendampingTegalBot"
+    language: str = "id"
+    log_format: str = "keyvalue"
+    programmes: list[str] = field(
+        default_factory=lambda: ["tata boga", "menjahit", "ternak kambing"]
+    )
+    chats: ChatsSettings = field(default_factory=ChatsSettings)
+    cycle: CycleSettings = field(default_factory=CycleSettings)
+    thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
+    invites: InviteSettings = field(default_factory=InviteSettings)
+    # Not from the file: from the environment only. Excluded from repr so it never leaks.
+    token: str | None = field(default=None, repr=False, compare=False)
+    source: str | None = field(default=None, compare=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def validate(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("timezone", f"unknown time zone {self.timezone!r}") from None
+        if self.language not in ("id", "en"):
+            raise ConfigError("language", "must be 'id' or 'en'")
+        if self.log_format not in ("keyvalue", "json"):
+            raise ConfigError("log_format", "must be 'keyvalue' or 'json'")
+        if not self.programmes:
+            raise ConfigError("programmes", "needs at least one programme")
+
+
+_FILE_ONLY_EXCLUDED = {"token", "source"}
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _check_value(key: str, tp: Any, value: Any) -> Any:
+    """Check one value against its annotated type; return it (lists copied)."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check_value(key, option, value)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is list:
+        (item_type,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list of {_type_name(item_type)}, got {value!r}")
+        return [_check_value(f"{key}[{i}]", item_type, v) for i, v in enumerate(value)]
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"expected a whole number, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"expected text, got {value!r}")
+        return value
+    raise ConfigError(key, f"unsupported type {tp!r}")  # pragma: no cover - schema bug
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.name not in _FILE_ONLY_EXCLUDED}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}", "unknown key (see pendamping.example.toml)")
+    kwargs: dict[str, Any] = {}
+    for name in known:
+        if name not in data:
+            continue
+        tp = hints[name]
+        value = data[name]
+        if is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{prefix}{name}", "expected a [section]")
+            kwargs[name] = _build(tp, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _check_value(f"{prefix}{name}", tp, value)
+    return cls(**kwargs)
+
+
+def _validate_all(obj: Any) -> None:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if is_dataclass(value):
+            _validate_all(value)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, str] | None = None
+) -> Settings:
+    """Read the config file (if any), apply environment overrides, validate.
+
+    path: explicit --config value; else PENDAMPING_CONFIG; else ./pendamping.toml if it exists.
+    An explicitly named file that does not exist is an error; the default one is optional.
+    """
+    env = os.environ if env is None else env
+    explicit = path if path is not None else env.get("PENDAMPING_CONFIG") or None
+    config_path = Path(explicit) if explicit else Path(DEFAULT_CONFIG_PATH)
+    data: dict[str, Any] = {}
+    source = None
+    if config_path.exists():
+        try:
+            with config_path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(config_path), f"not valid TOML ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(str(config_path), f"cannot read file ({exc.strerror})") from None
+        source = str(config_path)
+    elif explicit:
+        raise ConfigError(str(config_path), "config file not found")
+    settings = _build(Settings, data, "")
+    overrides: dict[str, Any] = {"source": source}
+    if env.get("PENDAMPING_DB"):
+        overrides["database"] = env["PENDAMPING_DB"]
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    overrides["token"] = token or None
+    settings = _replace(settings, **overrides)
+    _validate_all(settings)
+    return settings
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)

@@ -1,0 +1,263 @@
+"""One aiosqlite connection per process: WAL, foreign keys, transactions, migrations.
+
+Everything SQLite-specific (pragmas, file modes, the migration runner's script execution)
+lives here so services keep to portable SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.paths import migrations_dir
+
+BUSY_TIMEOUT_MS = 5000
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class DatabaseError(Exception):
+    """A database problem phrased for an operator, one line."""
+
+
+def _explain(exc: BaseException, path: str) -> DatabaseError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return DatabaseError(f"database {path} is locked by another process; try again later")
+    if "not a database" in text or "malformed" in text:
+        return DatabaseError(
+            f"database {path} is damaged or not a Pendamping database ({text}); "
+            "restore it from a backup"
+        )
+    if "unable to open" in text:
+        return DatabaseError(f"cannot open database {path}: check that the folder exists")
+    if "readonly" in text:
+        return DatabaseError(f"database {path} is read-only: check the file's permissions")
+    return DatabaseError(f"database {path}: {text}")
+
+
+class Database:
+    """A single connection with a write lock: one writer at a time inside this process."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str, readonly: bool = False) -> None:
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Database:
+        """Open (creating with mode 0600 unless readonly) and set the pragmas."""
+        path = str(path)
+        if path != ":memory:":
+            p = Path(path)
+            if not p.parent.exists():
+                raise DatabaseError(f"cannot open database {path}: folder {p.parent} does not exist")
+            if readonly and not p.exists():
+                raise DatabaseError(f"database {path} does not exist")
+            if not readonly and not p.exists():
+                try:
+                    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+                    os.close(fd)
+                except FileExistsError:
+                    pass
+                except OSError as exc:
+                    raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
+        target = f"file:{path}?mode=ro" if readonly else path
+        try:
+            conn = await aiosqlite.connect(
+                target, uri=readonly, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        except sqlite3.Error as exc:
+            raise _explain(exc, path) from None
+        conn.row_factory = aiosqlite.Row
+        db = cls(conn, path, readonly)
+        try:
+            await db.fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.fetchall("PRAGMA foreign_keys = ON")
+            # Reading the schema fails fast on a file that is not a database.
+            await db.fetchall("SELECT count(*) FROM sqlite_master")
+            if not readonly:
+                await db.fetchall("PRAGMA journal_mode = WAL")
+                await db.fetchall("PRAGMA synchronous = NORMAL")
+                await db.fetchall("PRAGMA secure_delete = ON")
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise _explain(exc, path) from None
+        return db
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any exception; serialised in-process."""
+        async with self._write_lock:
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _explain(exc, self.path) from None
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Run one write statement in its own transaction; return lastrowid."""
+        async with self.transaction() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.lastrowid or 0
+
+    async def fetchall(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+
+# --- migrations ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str  # e.g. "0001_initial"
+    sql: str
+    checksum: str
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    name: str
+    applied_at: str | None  # None: pending
+
+
+class MigrationError(DatabaseError):
+    """The database and the code disagree about the schema; refuse to go on."""
+
+
+def discover_migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or migrations_dir()
+    found = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix != ".sql":
+            continue
+        if not _MIGRATION_NAME.match(path.name):
+            raise MigrationError(f"migration file {path.name} is not named NNNN_name.sql")
+        sql = path.read_text(encoding="utf-8")
+        found.append(Migration(path.stem, sql, hashlib.sha256(sql.encode()).hexdigest()))
+    numbers = [m.name[:4] for m in found]
+    if len(set(numbers)) != len(numbers):
+        raise MigrationError("two migration files share a number")
+    return found
+
+
+async def _applied(db: Database) -> dict[str, tuple[str, str]]:
+    exists = await db.fetchval(
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+    )
+    if not exists:
+        return {}
+    rows = await db.fetchall("SELECT name, checksum, applied_at FROM schema_migrations")
+    return {r["name"]: (r["checksum"], r["applied_at"]) for r in rows}
+
+
+def _check_consistent(migrations: Iterable[Migration], applied: dict[str, tuple[str, str]]) -> None:
+    known = {m.name: m for m in migrations}
+    for name in sorted(applied):
+        if name not in known:
+            raise MigrationError(
+                f"the database has migration {name}, which this version of Pendamping "
+                "does not know: the database is newer than the code; upgrade Pendamping"
+            )
+        if known[name].checksum != applied[name][0]:
+            raise MigrationError(
+                f"migration {name} was changed after it was applied (checksum differs); "
+                "an applied migration must never be edited: restore the file from git"
+            )
+
+
+async def migration_status(
+    db: Database, migrations: list[Migration] | None = None
+) -> list[MigrationState]:
+    """One state per known migration; raises MigrationError if code and database disagree."""
+    migrations = discover_migrations() if migrations is None else migrations
+    try:
+        applied = await _applied(db)
+    except sqlite3.Error as exc:
+        raise _explain(exc, db.path) from None
+    _check_consistent(migrations, applied)
+    return [
+        MigrationState(m.name, applied[m.name][1] if m.name in applied else None)
+        for m in migrations
+    ]
+
+
+async def migrate(
+    db: Database, now: datetime | None = None, migrations: list[Migration] | None = None
+) -> list[str]:
+    """Apply pending migrations in order, each with its record in one transaction."""
+    migrations = discover_migrations() if migrations is None else migrations
+    now = now or datetime.now(UTC)
+    async with db._write_lock:
+        await db.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+    states = await migration_status(db, migrations)
+    pending = [m for m, s in zip(migrations, states, strict=True) if s.applied_at is None]
+    done = []
+    for m in pending:
+        # executescript() commits any open transaction first, so BEGIN/COMMIT live inside
+        # the script: the file's statements and its record commit together or not at all.
+        script = (
+            "BEGIN IMMEDIATE;\n"
+            f"{m.sql}\n;\n"
+            "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES "
+            f"('{m.name}', '{m.checksum}', '{now.astimezone(UTC).isoformat(timespec='seconds')}');\n"
+            "COMMIT;"
+        )
+        async with db._write_lock:
+            try:
+                await db.conn.executescript(script)
+            except sqlite3.Error as exc:
+                if db.conn.in_transaction:
+                    await db.conn.execute("ROLLBACK")
+                raise MigrationError(
+                    f"migration {m.name} failed and was rolled back: {exc}"
+                ) from None
+        done.append(m.name)
+    return done
+
+
+async def open_migrated(path: str, now: datetime | None = None) -> Database:
+    """Open the database for writing and bring its schema up to date."""
+    db = await Database.open(path)
+    try:
+        await migrate(db, now)
+    except BaseException:
+        await db.close()
+        raise
+    return db

@@ -1,0 +1,46 @@
+"""Structured logs: one line per event (key=value or JSON); secrets redacted on the way out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+
+# A Bot API token anywhere in a log line (httpx logs request URLs that contain it).
+_TOKEN_RE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{3,}")
+_NIK_RE = re.compile(r"(?<!\d)(\d{4})\d{8}(\d{4})(?!\d)")
+
+
+def redact(text: str) -> str:
+    text = _TOKEN_RE.sub("<token>", text)
+    return _NIK_RE.sub(r"\1********\2", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    def __init__(self, json_lines: bool = False) -> None:
+        super().__init__()
+        self.json_lines = json_lines
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = redact(record.getMessage())
+        if record.exc_info:
+            message += " " + redact(self.formatException(record.exc_info)).replace("\n", " | ")
+        ts = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+        if self.json_lines:
+            return json.dumps(
+                {"ts": ts, "level": record.levelname, "logger": record.name, "msg": message},
+                ensure_ascii=False,
+            )
+        return f"ts={ts} level={record.levelname} logger={record.name} {message}"
+
+
+def setup_logging(fmt: str = "keyvalue", level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(json_lines=fmt == "json"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request URL (which carries the token) at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

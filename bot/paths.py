@@ -1,0 +1,23 @@
+"""Locate the data directories (templates, migrations) shipped with the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_BOT_DIR = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """Return templates/ or migrations/: inside the wheel (bot/_data) or the source checkout."""
+    for candidate in (_BOT_DIR / "_data" / name, _BOT_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"data directory {name!r} not found next to {_BOT_DIR}")
+
+
+def templates_dir() -> Path:
+    return data_dir("templates")
+
+
+def migrations_dir() -> Path:
+    return data_dir("migrations")

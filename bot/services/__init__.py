@@ -1,0 +1,1 @@
+"""Use cases: async functions taking a Database and `now`."""

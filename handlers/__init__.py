@@ -1,0 +1,1 @@
+"""Thin python-telegram-bot handlers: parse -> one service call -> render -> reply."""

@@ -1,0 +1,36 @@
+"""/start (without an invite code) and /bantuan."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.commands_menu import commands_for
+from bot.render import render
+from bot.services.accounts import greeting_for
+from handlers.common import account_of, db_of, lang_of, reply
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet a linked account by role; explain invites to an unlinked one."""
+    account = await account_of(update, context)
+    lang = lang_of(account, context)
+    if account is None:
+        first_name = update.effective_user.first_name if update.effective_user else ""
+        await reply(update, render("start_unlinked", lang, first_name=first_name))
+        return
+    greeting = await greeting_for(db_of(context), account)
+    await reply(
+        update,
+        render(
+            "start_linked", lang, name=greeting.name, role=greeting.role, kecamatan=greeting.kecamatan
+        ),
+    )
+
+
+async def bantuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands this person's role may use."""
+    account = await account_of(update, context)
+    lang = lang_of(account, context)
+    role = account.role if account else None
+    await reply(update, render("bantuan", lang, role=role, commands=commands_for(role, lang)))

@@ -1,0 +1,48 @@
+"""The error handler, registered last: log, tell the person kindly, alert the operator."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.render import now_label, render
+from handlers.common import now_of, settings_of
+
+log = logging.getLogger("pendamping.errors")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Never a traceback in chat: a friendly line to the person, a short alert to the operator."""
+    error = context.error
+    kind = type(error).__name__ if error else "unknown"
+    update_kind = None
+    if isinstance(update, Update):
+        update_kind = next(
+            (k for k in ("message", "edited_message", "callback_query", "channel_post")
+             if getattr(update, k, None) is not None),
+            "other",
+        )  # fmt: skip
+    # exc_info logs the traceback on the server only; update contents (texts, amounts) are not.
+    log.error("event=handler_error error=%s update_kind=%s", kind, update_kind, exc_info=error)
+    settings = settings_of(context)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, render("error_generic"))
+        except (Forbidden, TelegramError):
+            log.warning("event=error_reply_failed chat=%s", update.effective_chat.id)
+    if settings.chats.operator is not None:
+        try:
+            await context.bot.send_message(
+                settings.chats.operator,
+                render(
+                    "operator_error",
+                    error_type=kind,
+                    update_kind=update_kind,
+                    time=now_label(now_of(context), settings.tz),
+                ),
+            )
+        except TelegramError:
+            log.warning("event=operator_alert_failed")
