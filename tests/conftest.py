@@ -1,0 +1,54 @@
+"""Shared fixtures: settings and a migrated database in a temp dir, a fake clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import settings as hypothesis_settings
+
+from bot.config import Settings
+from bot.db import Database, open_migrated
+
+# CI runs on 2 cores with a time budget: fewer examples there, more locally.
+hypothesis_settings.register_profile("ci", max_examples=60, deadline=None)
+hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+class FakeClock:
+    """A clock tests move by hand; always timezone-aware UTC."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.current = start.astimezone(dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.current
+
+    def set(self, when: dt.datetime) -> None:
+        self.current = when.astimezone(dt.UTC)
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.current += dt.timedelta(**delta)
+        return self.current
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(dt.datetime(2024, 2, 1, 8, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Defaults (no config file read from the working dir), database in tmp."""
+    return replace(Settings(), database=str(tmp_path / "test.db"), token=None)
+
+
+@pytest.fixture
+async def db(settings: Settings, clock: FakeClock) -> Database:
+    database = await open_migrated(settings.database, clock())
+    yield database
+    await database.close()
