@@ -6,13 +6,23 @@ import logging
 from typing import Any
 
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
 from telegram.request import BaseRequest
 
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
 from handlers import basic, errors
+from handlers import cycle as cycle_handlers
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -27,6 +37,21 @@ def register_handlers(app: Application) -> None:
     #    by a later handler.
     app.add_handler(CommandHandler("start", basic.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
+    # --- cycle, outbox and broadcasts (issue 6) ---
+    # /berhenti and /mulai mute reminders/broadcasts for a recipient; /siaran for staff/admin
+    # with its buttons under the "sia:" callback prefix.
+    app.add_handler(CommandHandler("berhenti", cycle_handlers.berhenti))
+    app.add_handler(CommandHandler("mulai", cycle_handlers.mulai))
+    app.add_handler(CommandHandler("siaran", cycle_handlers.siaran))
+    app.add_handler(CallbackQueryHandler(cycle_handlers.siaran_button, pattern=r"^sia:"))
+    # The broadcast text (typed or forwarded) in its own group 5, so it never hides another
+    # feature's message handler in group 0; it only acts when the staff member has a draft
+    # waiting for its text.
+    app.add_handler(
+        MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.COMMAND, cycle_handlers.siaran_text),
+        group=5,
+    )
+    # --- end cycle ---
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 
@@ -36,6 +61,8 @@ async def _post_init(app: Application) -> None:
     clock: Clock = app.bot_data["clock"]
     app.bot_data["db"] = await open_migrated(settings.database, clock())
     log.info("event=started db=%s", settings.database)
+    # The outbox sender loop and the per-minute cycle job (issue 6).
+    await cycle_handlers.start_sender(app)
     try:
         await app.bot.set_my_commands(
             [BotCommand(name, desc) for name, desc in commands_for("recipient", settings.language)]
@@ -45,6 +72,7 @@ async def _post_init(app: Application) -> None:
 
 
 async def _post_shutdown(app: Application) -> None:
+    await cycle_handlers.stop_sender(app)
     db = app.bot_data.pop("db", None)
     if db is not None:
         await db.close()
@@ -84,6 +112,13 @@ def build_application(
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or system_clock
+    # What the outbox sender needs to build its own Bot (handlers/cycle.py).
+    app.bot_data["_sender_conf"] = {
+        "token": token,
+        "base_url": base_url,
+        "request": request,
+        "rate_limiter": rate_limiter,
+    }
     app.bot_data.update(extra_bot_data or {})
     register_handlers(app)
     return app

@@ -26,6 +26,7 @@ class FakeBotAPI(BaseRequest):
         self.unknown: set[int] = set()
         self.faults: dict[int | None, deque[tuple[int | str, int]]] = defaultdict(deque)
         self._message_id = 0
+        self.markups: dict[int, list] = defaultdict(list)
 
     def fault(self, status: int | str, *, chat_id: int | None = None, retry_after: int = 0,
               count: int = 1) -> None:  # fmt: skip
@@ -51,6 +52,8 @@ class FakeBotAPI(BaseRequest):
         if api == "getMe":
             return self._ok({"id": 1, "is_bot": True, "first_name": "Pendamping",
                              "username": "PendampingTegalBot"})  # fmt: skip
+        if api in ("setMyCommands", "answerCallbackQuery", "deleteWebhook"):
+            return self._ok(True)
         if api != "sendMessage":
             return 404, json.dumps({"ok": False, "error_code": 404,
                                     "description": "Not Found"}).encode()  # fmt: skip
@@ -75,6 +78,7 @@ class FakeBotAPI(BaseRequest):
             return self._error(400, "Bad Request: chat not found")
         self._message_id += 1
         self.sent[chat_id].append(params["text"])
+        self.markups[chat_id].append(params.get("reply_markup"))
         chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
         if chat_id < 0:
             chat["title"] = "Staf"
@@ -84,7 +88,7 @@ class FakeBotAPI(BaseRequest):
                          "text": params["text"]})  # fmt: skip
 
     @staticmethod
-    def _ok(result: dict) -> tuple[int, bytes]:
+    def _ok(result: dict | bool) -> tuple[int, bytes]:
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
     @staticmethod

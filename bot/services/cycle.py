@@ -72,7 +72,8 @@ class TickResult:
         for s in self.steps:
             if s.status == "done":
                 out.append(
-                    f"  period {s.period} step {s.step} (due {wib(s.due)}): ran, "
+                    f"  period {s.period} step {s.step} (due {wib(s.due)}): "
+                    f"{'would run' if self.dry_run else 'ran'}, "
                     f"{s.planned} message(s) planned"
                 )
             elif s.status == "skipped":

@@ -171,6 +171,7 @@ class OutboxSender:
         tasks: set[asyncio.Task[None]] = set()
         buffer: list[tuple[int, int, str]] = []
         refreshed = 0.0
+        idle_since: float | None = None
         while not self._stopping:
             mono = time.monotonic()
             if max_seconds is not None and mono - started > max_seconds:
@@ -190,11 +191,18 @@ class OutboxSender:
                     wait_until = ready if wait_until is None else min(wait_until, ready)
                     continue
                 pick = i
+                idle_since = None
                 break
             if pick is None:
                 if not buffer and not tasks:
-                    if linger_seconds and await self._pending_soon(linger_seconds):
+                    idle_since = idle_since or time.monotonic()
+                    if (
+                        linger_seconds
+                        and time.monotonic() - idle_since < linger_seconds
+                        and await self._pending_soon(linger_seconds)
+                    ):
                         await asyncio.sleep(0.2)
+                        buffer = []
                         continue
                     break
                 # wait for a chat to become ready, a send to finish, or a refresh
@@ -395,3 +403,21 @@ async def _facilitator_notice(conn, account_id: int, reason: str, now: dt.dateti
 
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def make_sender_bot(settings: Settings, base_url: str | None = None) -> Bot:
+    """A PTB Bot for the sender: no AIORateLimiter (see docs/decisions.md), a connection pool
+    large enough for `in_flight` concurrent sends."""
+    from telegram.request import HTTPXRequest
+
+    if not settings.token:
+        raise ValueError("the sender needs a bot token")
+    base = base_url or "https://api.telegram.org/bot"
+    file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+    return Bot(
+        settings.token,
+        base_url=base,
+        base_file_url=file_base,
+        request=HTTPXRequest(connection_pool_size=settings.outbox.in_flight + 2),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+    )
