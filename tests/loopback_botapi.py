@@ -41,6 +41,8 @@ class LoopbackBotAPI:
         self.message_id = 0
         self.first_send: float | None = None
         self.last_send: float | None = None
+        self.first_call: float | None = None
+        self.last_call: float | None = None
 
     def is_blocked(self, chat_id: int) -> bool:
         if chat_id in self.blocked:
@@ -61,6 +63,7 @@ class LoopbackBotAPI:
             "deliveries": {str(k): v for k, v in self.deliveries.items()},
             "counts": dict(self.counts),
             "first_send": self.first_send, "last_send": self.last_send,
+            "first_call": self.first_call, "last_call": self.last_call,
         })  # fmt: skip
 
     @staticmethod
@@ -89,6 +92,8 @@ class LoopbackBotAPI:
         chat_id = int(params["chat_id"])
         now = time.monotonic()
         self.counts["calls"] += 1
+        self.first_call = self.first_call or now
+        self.last_call = now
         if self.enforce:
             while self.window and self.window[0] <= now - 1.0:
                 self.window.popleft()

@@ -225,7 +225,10 @@ class OutboxSender:
             if self._global_ready > now_mono:
                 await asyncio.sleep(self._global_ready - now_mono)
             start = time.monotonic()
-            self._global_ready = max(self._global_ready, start) + 1.0 / self.limits.per_second
+            interval = 1.0 / self.limits.per_second
+            # sleep() overshoots by a millisecond or two: do not let that drift accumulate
+            # (a slot missed by less than a quarter interval is still used), yet never burst
+            self._global_ready = max(self._global_ready, start - interval / 4) + interval
             self._chat_ready[chat_id] = start + self._chat_interval(chat_id)
             if not await self._claim(row_id):
                 semaphore.release()
