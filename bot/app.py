@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -14,6 +14,7 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -38,6 +39,8 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("start", basic.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
     # --- cycle, outbox and broadcasts (issue 6) ---
+    # Group -1, before everything: a person marked unreachable who writes again is reachable.
+    app.add_handler(TypeHandler(Update, cycle_handlers.mark_reachable), group=-1)
     # /berhenti and /mulai mute reminders/broadcasts for a recipient; /siaran for staff/admin
     # with its buttons under the "sia:" callback prefix.
     app.add_handler(CommandHandler("berhenti", cycle_handlers.berhenti))

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes
 
 from bot.render import render
-from bot.services import broadcasts
+from bot.services import broadcasts, outbox
 from bot.services.cycle import tick
 from bot.services.outbox import OutboxSender, make_sender_bot
 from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
@@ -76,6 +76,13 @@ def wake(context: ContextTypes.DEFAULT_TYPE) -> None:
     sender = context.application.bot_data.get("sender")
     if sender is not None:
         sender.wake()
+
+
+async def mark_reachable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any update from a person marked unreachable (blocked, chat not found): reachable again."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None and chat is not None and chat.type == "private":
+        await outbox.mark_reachable(db_of(context), user.id)
 
 
 # --- /berhenti and /mulai -------------------------------------------------------------------

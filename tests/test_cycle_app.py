@@ -203,3 +203,16 @@ async def test_siaran_refused_for_recipient_and_outside_region(harness, people):
                                 "callback_data": f"sia:val:kecamatan:{seed.KEC_LEBAKSIU}"}]]})  # fmt: skip
     await h.press(3001, "X")
     assert "di luar wilayah Anda" in h.texts(3001)[-1]
+
+
+async def test_blocked_user_who_writes_again_is_reachable(harness, people):
+    h = harness
+    h.api.blocked.add(1002)
+    await h.run_minute(wib(2024, 2, 1, 8))
+    assert await h.db.fetchval("SELECT reachable FROM accounts WHERE chat_id = 1002") == 0
+    assert "Ani" in h.texts(2001)[0]
+    h.api.blocked.discard(1002)
+    await h.send(1002, "/start")
+    assert await h.db.fetchval("SELECT reachable FROM accounts WHERE chat_id = 1002") == 1
+    await h.run_minute(wib(2024, 2, 5, 8))
+    assert "kami belum menerima" in h.texts(1002)[-1]

@@ -424,3 +424,16 @@ def make_sender_bot(settings: Settings, base_url: str | None = None) -> Bot:
         request=HTTPXRequest(connection_pool_size=settings.outbox.in_flight + 2),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
+
+
+async def mark_reachable(db: Database, telegram_user_id: int) -> bool:
+    """A person who writes to the bot can be reached again; True when that changed."""
+    row = await db.fetchone(
+        "SELECT id FROM accounts WHERE telegram_user_id = ? AND reachable = 0", (telegram_user_id,)
+    )
+    if row is None:
+        return False
+    await db.execute(
+        "UPDATE accounts SET reachable = 1, unreachable_reason = NULL WHERE id = ?", (row["id"],)
+    )
+    return True
