@@ -132,7 +132,12 @@ async def siaran(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         [InlineKeyboardButton(labels[a], callback_data=f"sia:aud:{a}")]
         for a in broadcasts.AUDIENCES
     ]
-    await reply(update, render("siaran_choose", lang), reply_markup=InlineKeyboardMarkup(keyboard))
+    running = await broadcasts.running(db_of(context), account)
+    await reply(
+        update,
+        render("siaran_choose", lang, running=running),
+        reply_markup=InlineKeyboardMarkup(keyboard),
+    )
 
 
 async def siaran_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -41,7 +41,9 @@ SAMPLES: dict[str, dict] = {
     "mulai": {},
     "mute_not_recipient": {},
     "siaran_labels": {},
-    "siaran_choose": {},
+    "siaran_choose": {
+        "running": [{"broadcast_id": 3, "sent": 120, "total": 500, "pending": 380}],
+    },
     "siaran_choose_value": {"audience": "desa"},
     "siaran_ask_text": {"label": "Kec. Slawi", "count": 12},
     "siaran_preview": {"label": "Kec. Slawi", "count": 12, "text": "Pelatihan hari Senin"},

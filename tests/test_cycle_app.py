@@ -216,3 +216,13 @@ async def test_blocked_user_who_writes_again_is_reachable(harness, people):
     assert await h.db.fetchval("SELECT reachable FROM accounts WHERE chat_id = 1002") == 1
     await h.run_minute(wib(2024, 2, 5, 8))
     assert "kami belum menerima" in h.texts(1002)[-1]
+
+
+async def test_siaran_shows_progress_of_a_running_broadcast(harness, people):
+    h = harness
+    await h.send(3001, "/siaran")
+    await h.press(3001, "Semua penerima")
+    await h.send(3001, "Rapat kelompok Jumat.")
+    await h.press(3001, "Kirim")
+    await h.send(3001, "/siaran")  # before the sender ran
+    assert "0 dari 2 terkirim, 2 menunggu" in h.texts(3001)[-1]

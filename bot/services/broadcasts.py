@@ -321,3 +321,15 @@ async def set_muted(db: Database, account: Account, muted: bool) -> None:
     if account.role != "recipient":
         raise BroadcastError("not_recipient")
     await db.execute("UPDATE accounts SET muted = ? WHERE id = ?", (int(muted), account.id))
+
+
+async def running(db: Database, actor: Account) -> list[Progress]:
+    """The sender's broadcasts still being delivered, with their progress."""
+    ids = [
+        r["id"]
+        for r in await db.fetchall(
+            "SELECT id FROM broadcasts WHERE created_by = ? AND status = 'queued' ORDER BY id",
+            (actor.id,),
+        )
+    ]
+    return [await progress(db, bid) for bid in ids]
