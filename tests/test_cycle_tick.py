@@ -159,3 +159,14 @@ async def test_close_ends_mentoring_after_last_period(db, cfg, world):
         await db.fetchval("SELECT count(*) FROM audit_log WHERE action='recipient.mentoring_ended'")
         >= 1
     )
+
+
+async def test_cycle_health_reports_last_tick_and_outbox(db, cfg, world):
+    from bot.services.cycle import cycle_health
+
+    empty = await cycle_health(db)
+    assert empty.last_tick_at is None and empty.outbox == {}
+    await tick(db, cfg, wib(2024, 2, 1, 8))
+    health = await cycle_health(db)
+    assert health.last_tick_now == wib(2024, 2, 1, 8).isoformat()
+    assert health.outbox == {"pending": 2} and health.oldest_pending

@@ -435,3 +435,27 @@ async def _tick(
                     )
                     result.steps.append(StepOutcome(period, step.name, step.due, "current",
                                                     len(planned)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CycleHealth:
+    """For `doctor` and operators: is the tick running, is the outbox moving."""
+
+    last_tick_at: str | None  # wall time of the last tick pass (UTC ISO)
+    last_tick_now: str | None  # the `now` it ran for
+    outbox: dict[str, int]  # rows per status
+    oldest_pending: str | None  # created_at of the oldest pending row
+
+
+async def cycle_health(db: Database) -> CycleHealth:
+    last = await db.fetchone(
+        "SELECT started_at, now FROM tick_runs WHERE dry_run = 0 ORDER BY id DESC LIMIT 1"
+    )
+    counts = {
+        r["status"]: r["n"]
+        for r in await db.fetchall("SELECT status, count(*) AS n FROM outbox GROUP BY status")
+    }
+    oldest = await db.fetchval("SELECT min(created_at) FROM outbox WHERE status = 'pending'")
+    return CycleHealth(
+        last["started_at"] if last else None, last["now"] if last else None, counts, oldest
+    )

@@ -55,8 +55,11 @@ class SendStats:
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
-    value = exc._retry_after  # always a timedelta inside PTB 22
-    return float(value.total_seconds())
+    # PTB 22 keeps a timedelta inside; the public attribute warns while it moves int -> timedelta
+    value = getattr(exc, "_retry_after", None)
+    if value is None:
+        value = exc.retry_after
+    return float(value.total_seconds() if isinstance(value, dt.timedelta) else value)
 
 
 def _unreachable_reason(exc: TelegramError) -> str | None:
