@@ -198,3 +198,35 @@ def test_at_most_one_current_step_per_chain(now):
     chains = [s.chain for s in current]
     assert len(chains) == len(set(chains))
     assert all(s.due <= now for s in current)
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"per_second": 0}, "outbox.per_second"),
+        ({"in_flight": 0}, "outbox.in_flight"),
+        ({"group_per_minute": 0}, "outbox.group_per_minute"),
+        ({"max_attempts": 0}, "outbox.max_attempts"),
+        ({"backoff_seconds": 500.0}, "outbox.backoff_seconds"),
+        ({"private_interval_seconds": -1.0}, "outbox.private_interval_seconds"),
+        ({"global_429_chats": 0}, "outbox.global_429_chats"),
+    ],
+)
+def test_outbox_settings_are_validated(change, key):
+    from bot.config import OutboxSettings
+
+    OutboxSettings().validate()
+    with pytest.raises(ConfigError, match=key):
+        replace(OutboxSettings(), **change).validate()
+
+
+def test_outbox_section_loads_from_toml(tmp_path):
+    from bot.config import load_settings
+
+    path = tmp_path / "p.toml"
+    path.write_text("[outbox]\nper_second = 20.0\nin_flight = 4\n", encoding="utf-8")
+    s = load_settings(path, env={})
+    assert s.outbox.per_second == 20.0 and s.outbox.in_flight == 4
+    path.write_text("[outbox]\nin_flight = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="outbox.in_flight"):
+        load_settings(path, env={})

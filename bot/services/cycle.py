@@ -211,11 +211,23 @@ async def _plan_step(
     period = step.period
     close_date = cycle.step_by_name(settings.cycle, period, cycle.CLOSE, tz).due.astimezone(tz)
     eligible = await _eligible_recipients(conn, settings, period)
+    # who already has this step's message: skip them before rendering (the tick runs every
+    # minute; the unique key would drop them anyway, this only saves the work)
+    have = {
+        r["person"]
+        for r in await _all(
+            conn,
+            "SELECT person FROM outbox WHERE kind = 'cycle' AND period = ? AND step = ?",
+            (period, step.name),
+        )
+    }
     out: list[PlannedMessage] = []
     if cycle.is_recipient_step(step.name):
         template = "cycle_open" if step.name == cycle.OPEN else "cycle_reminder"
         for r in eligible:
             if r["account_id"] is None or r["reported"] or r["muted"] or not r["reachable"]:
+                continue
+            if f"acc:{r['account_id']}" in have:
                 continue
             text = render(template, r["language"], person=r["name"], period=period,
                           close_date=close_date.date())  # fmt: skip
@@ -248,6 +260,8 @@ async def _plan_step(
                 list(silent),
             )
             for f in facs:
+                if f"acc:{f['account_id']}" in have:
+                    continue
                 families = [
                     {"name": r["name"], "desa": r["desa"], "linked": r["account_id"] is not None}
                     for r in silent[f["id"]]
@@ -270,6 +284,8 @@ async def _plan_step(
                 )
     elif step.name in (cycle.ESCALATE_STAFF, cycle.CLOSE):
         for target in await staff_targets(conn, settings):
+            if target.person in have:
+                continue
             mine = [
                 r for r in eligible
                 if target.kecamatan_code is None or r["kecamatan_code"] == target.kecamatan_code
