@@ -71,6 +71,8 @@ class FakeBotAPI(BaseRequest):
                 return self._error(403, "Forbidden: bot was blocked by the user")
             if status == 400:
                 return self._error(400, "Bad Request: chat not found")
+            if status == 401:
+                return self._error(401, "Unauthorized")
             return self._error(int(status), "Bad Gateway")
         if chat_id in self.blocked:
             return self._error(403, "Forbidden: bot was blocked by the user")

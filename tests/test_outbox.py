@@ -276,3 +276,14 @@ async def test_mute_and_unmute(db, settings, clock, region):
     assert p.count == 2
     with pytest.raises(broadcasts.BroadcastError):
         await broadcasts.set_muted(db, staff, True)
+
+
+async def test_invalid_token_stops_sending_and_keeps_rows(db, clock, api, sender):
+    api.fault(401, chat_id=1)
+    await put(db, clock, 1, "a")
+    await put(db, clock, 2, "b")
+    sender.limits = replace(sender.limits, in_flight=1)
+    await sender.drain()
+    rows = await seed.outbox(db)
+    assert [r["status"] for r in rows] == ["pending", "pending"]
+    assert rows[0]["attempts"] == 0 and "InvalidToken" in rows[0]["last_error"]

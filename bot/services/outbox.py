@@ -29,7 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.config import OutboxSettings, Settings
 from bot.db import Database
@@ -219,6 +226,9 @@ class OutboxSender:
                 continue
             row_id, chat_id, text = buffer.pop(pick)
             await semaphore.acquire()
+            if self._stopping:
+                semaphore.release()
+                break
             # a 429 may have arrived while waiting for a free slot: look again
             if self._chat_ready.get(chat_id, 0.0) > time.monotonic():
                 semaphore.release()
@@ -271,6 +281,15 @@ class OutboxSender:
                 message = await self.bot.send_message(chat_id, text)
             except RetryAfter as exc:
                 await self._on_retry_after(row_id, chat_id, _retry_seconds(exc))
+            except InvalidToken as exc:
+                # the bot's token is wrong (or revoked): no row is at fault; stop sending
+                await self.db.execute(
+                    "UPDATE outbox SET status = 'pending', attempts = attempts - 1,"
+                    " last_error = ? WHERE id = ?",
+                    (_error_text(exc), row_id),
+                )
+                log.error("event=outbox_invalid_token: sending stopped")
+                self._stopping = True
             except (Forbidden, BadRequest) as exc:
                 reason = _unreachable_reason(exc)
                 if reason:
