@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+
 from bot.db import open_migrated
 from tests import cycle_seed as seed
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import REPO, run_cli
+from tests.loopback_botapi import TOKEN, LoopbackBotAPI, start
 
 
 async def _seed(path: str) -> None:
@@ -78,3 +83,34 @@ async def test_broadcast_cli_queues_and_checks_input(tmp_path):
     r = run_cli("broadcast", "--audience", "recipients", "--text-file", str(empty), cwd=tmp_path,
                 env=env)  # fmt: skip
     assert r.returncode == 2 and "empty_text" in r.stderr
+
+
+async def test_tick_with_token_sends_and_prints_each_message(tmp_path):
+    path = str(tmp_path / "p.db")
+    await _seed(path)
+    db = await open_migrated(path)
+    await seed.recipient(db, "Ani", chat_id=1002)
+    await db.close()
+    api = LoopbackBotAPI(blocked={1002})
+    runner, port = await start(api)
+    try:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PENDAMPING_", "TELEGRAM_"))
+        }
+        env.update(PYTHONPATH=str(REPO), PENDAMPING_DB=path, TELEGRAM_BOT_TOKEN=TOKEN)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "tick", "--now", "2024-02-01T08:00", "--api-url",
+            f"http://127.0.0.1:{port}/bot", "--linger", "0", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await runner.cleanup()
+    text = out.decode()
+    print(text)
+    assert proc.returncode == 0, err.decode()
+    assert "2 planned" in text
+    assert "sent: cycle 2024-01 open -> chat 1001" in text
+    assert "unreachable (memblokir bot): cycle 2024-01 open -> chat 1002" in text
+    assert "sent 1, failed 0, unreachable 1" in text
+    assert api.deliveries == {1001: 1}

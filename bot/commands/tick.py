@@ -78,6 +78,8 @@ async def _tick(settings: Settings, now: dt.datetime, args: argparse.Namespace) 
         print(f"{n} planned")
         stats = await send_outbox(db, settings, args.api_url, fixed_now=now if args.now else None,
                                   linger=args.linger)  # fmt: skip
+        for line in stats.lines:
+            print(f"  {line}")
         print(
             f"sent {stats.sent}, failed {stats.failed}, unreachable {stats.unreachable}, "
             f"retrying later {stats.retried}, 429 answers {stats.rate_limited}"

@@ -105,6 +105,7 @@ class OutboxSender:
         self._global_ready = 0.0
         self._recent_429: deque[tuple[float, int]] = deque()
         self._in_flight: set[int] = set()
+        self._labels: dict[int, str] = {}
         self._busy_chats: set[int] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -155,11 +156,20 @@ class OutboxSender:
 
     async def _due_rows(self, limit: int = 500) -> list[tuple[int, int, str]]:
         rows = await self.db.fetchall(
-            "SELECT id, chat_id, text FROM outbox WHERE status = 'pending' AND not_before <= ?"
-            " ORDER BY priority, id LIMIT ?",
+            "SELECT id, chat_id, text, kind, period, step FROM outbox"
+            " WHERE status = 'pending' AND not_before <= ? ORDER BY priority, id LIMIT ?",
             (iso(self.clock()), limit),
         )
+        for r in rows:
+            period = "" if r["period"] == "-" else f" {r['period']}"
+            self._labels[r["id"]] = f"{r['kind']}{period} {r['step']} -> chat {r['chat_id']}"
         return [(r["id"], r["chat_id"], r["text"]) for r in rows if r["id"] not in self._in_flight]
+
+    def _note(self, row_id: int, outcome: str) -> None:
+        """One readable line per settled row for the CLI (kept to the first 200)."""
+        label = self._labels.pop(row_id, f"row {row_id}")
+        if len(self.stats.lines) < 200:
+            self.stats.lines.append(f"{outcome}: {label}")
 
     def _chat_interval(self, chat_id: int) -> float:
         if chat_id < 0:
@@ -297,14 +307,17 @@ class OutboxSender:
                 else:
                     await self._finish(row_id, "failed", error=_error_text(exc))
                     self.stats.failed += 1
+                    self._note(row_id, f"failed ({_error_text(exc)})")
             except NetworkError as exc:  # includes TimedOut and 5xx answers
                 await self._on_network_error(row_id, exc)
             except TelegramError as exc:
                 await self._finish(row_id, "failed", error=_error_text(exc))
                 self.stats.failed += 1
+                self._note(row_id, f"failed ({_error_text(exc)})")
             else:
                 await self._finish(row_id, "sent", message_id=message.message_id)
                 self.stats.sent += 1
+                self._note(row_id, "sent")
         except Exception:
             log.exception("event=outbox_send_crashed row=%d", row_id)
         finally:
@@ -351,6 +364,7 @@ class OutboxSender:
         if attempts >= self.limits.max_attempts:
             await self._finish(row_id, "failed", error=error)
             self.stats.failed += 1
+            self._note(row_id, f"failed after {attempts} attempts ({error})")
             return
         delay = min(
             self.limits.backoff_seconds * 2 ** (attempts - 1), self.limits.backoff_max_seconds
@@ -395,6 +409,7 @@ class OutboxSender:
                 )
             await self._maybe_finish_broadcast(conn, row_id)
         self.stats.unreachable += 1
+        self._note(row_id, f"unreachable ({reason})")
         log.info("event=outbox_unreachable account=%s", account_id)
 
     async def _maybe_finish_broadcast(self, conn, row_id: int) -> None:  # noqa: ANN001
