@@ -96,7 +96,7 @@ class OutboxSettings:
     max_attempts: int = 5  # network errors / 5xx before a row is marked failed
     backoff_seconds: float = 2.0  # first retry delay, doubled each attempt
     backoff_max_seconds: float = 300.0
-    global_429_chats: int = 3  # 429s for this many chats within 2 s: the whole bot is limited
+    global_429_chats: int = 5  # 429s for this many chats within 1 s: the whole bot is limited
 
     def validate(self) -> None:
         if self.per_second <= 0:

@@ -7,7 +7,7 @@
   'pending' (recover()), so a message is delivered at least once and duplicates are bounded
   by `in_flight`;
 - 429 RetryAfter delays that chat only (in memory, Telegram's retry_after); when 429s hit
-  `global_429_chats` different chats within 2 s the bot as a whole is limited: everything waits;
+  `global_429_chats` different chats within 1 s the bot as a whole is limited: everything waits;
 - NetworkError/TimedOut/5xx: retried with exponential backoff (row.not_before) up to
   `max_attempts`, then 'failed' with the error;
 - 403 Forbidden or 400 chat not found: the account is unreachable (accounts.reachable = 0),
@@ -345,7 +345,7 @@ class OutboxSender:
         self.stats.waited_429_seconds += seconds
         self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), mono + seconds)
         self._recent_429.append((mono, chat_id))
-        while self._recent_429 and self._recent_429[0][0] < mono - 2.0:
+        while self._recent_429 and self._recent_429[0][0] < mono - 1.0:
             self._recent_429.popleft()
         if len({c for _, c in self._recent_429}) >= self.limits.global_429_chats:
             self._global_ready = max(self._global_ready, mono + seconds)
