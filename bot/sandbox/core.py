@@ -296,10 +296,11 @@ class SandboxCore:
         old, self._changed = self._changed, asyncio.Event()
         old.set()
 
-    async def wait_changed(self, timeout: float | None) -> bool:
+    async def wait_changed(self, seconds: float | None) -> bool:
+        """Wait for the next change (or `seconds`); True if something changed."""
         event = self._changed
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), seconds)
             return True
         except TimeoutError:
             return False

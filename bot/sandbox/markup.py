@@ -161,9 +161,10 @@ def _check_inline_button(button: Any) -> None:
             "Text buttons are unallowed in the inline keyboard"
         )
     data = button.get("callback_data")
-    if data is not None:
-        if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA:
-            raise MarkupError("Bad Request: BUTTON_DATA_INVALID")
+    if data is not None and (
+        not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA
+    ):
+        raise MarkupError("Bad Request: BUTTON_DATA_INVALID")
     if not button["text"].strip():
         raise MarkupError("Bad Request: text buttons are unallowed in the inline keyboard")
 

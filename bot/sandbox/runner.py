@@ -73,7 +73,7 @@ async def settle(
     app: Application,
     update_id: int | None = None,
     *,
-    timeout: float = 10.0,
+    within: float = 10.0,
     quiet: float = 0.005,
 ) -> None:
     """Return when the bot has finished with everything up to `update_id`.
@@ -84,13 +84,13 @@ async def settle(
     done, and no Bot API call is in flight nor started during a short quiet window.
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
 
     def remaining() -> float:
         left = deadline - loop.time()
         if left <= 0:
             raise AssertionError(
-                f"the bot did not finish within {timeout}s "
+                f"the bot did not finish within {within}s "
                 f"(update {update_id}, delivered={update_id is None or core.delivered(update_id)}, "
                 f"calls in flight={core.inflight})"
             )

@@ -323,10 +323,11 @@ class Sandbox:
         await self.stop_bot()
         await self.server.stop()
 
-    async def idle(self, update_id: int | None = None, timeout: float = 10.0) -> None:
+    async def idle(self, update_id: int | None = None, within: float = 10.0) -> None:
+        """Wait until the bot has handled update_id (if given) and is quiet."""
         if self.app is None:
             return
-        await settle(self.core, self.app, update_id, timeout=timeout)
+        await settle(self.core, self.app, update_id, within=within)
 
     async def user(
         self,
