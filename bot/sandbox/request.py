@@ -45,7 +45,9 @@ class SandboxRequest(BaseRequest):
         path = urlsplit(url).path
         file_match = _FILE_PATH.match(path)
         if file_match:
-            status, body, _ = download(self.core, file_match.group(1), unquote(file_match.group(2)))
+            status, body, _ = download(
+                self.core, unquote(file_match.group(1)), unquote(file_match.group(2))
+            )
             return status, body
         match = _METHOD_PATH.match(path)
         if not match:
