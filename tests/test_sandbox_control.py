@@ -62,7 +62,9 @@ async def test_every_control_call(http, tmp_path):
         assert set(result) == {"update_id", "message_id"}
     kinds = [next(k for k in u["message"] if k in ("text", "photo", "document", "voice", "sticker", "location", "contact")) for u in core.updates]  # fmt: skip
     assert kinds == ["text", "photo", "photo", "document", "voice", "sticker", "location", "contact", "text"]  # fmt: skip
-    assert core.updates[0]["message"]["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
+    assert core.updates[0]["message"]["entities"] == [
+        {"type": "bot_command", "offset": 0, "length": 6}
+    ]
     assert "forward_origin" in core.updates[-1]["message"]
     await post(s, "/_sandbox/edit", {"user_id": 1001, "message_id": 1, "text": "/start lain"})
     assert "edited_message" in core.updates[-1]
@@ -73,9 +75,13 @@ async def test_every_control_call(http, tmp_path):
 
     # the bot answers with a button; the user presses it
     markup = {"inline_keyboard": [[{"text": "Berjalan", "callback_data": "rep:ok"}]]}
-    sent = await bot(s, "sendMessage", json={"chat_id": 1001, "text": "Usaha?", "reply_markup": markup})
+    sent = await bot(
+        s, "sendMessage", json={"chat_id": 1001, "text": "Usaha?", "reply_markup": markup}
+    )
     mid = sent["result"]["message_id"]
-    pressed = await post(s, "/_sandbox/press", {"user_id": 1001, "message_id": mid, "data": "rep:ok"})
+    pressed = await post(
+        s, "/_sandbox/press", {"user_id": 1001, "message_id": mid, "data": "rep:ok"}
+    )
     assert core.updates[-1]["callback_query"]["data"] == "rep:ok"
     async with s.get(f"/_sandbox/callbacks/{pressed['callback_query_id']}") as resp:
         assert (await resp.json())["answered"] is False
@@ -104,7 +110,9 @@ async def test_every_control_call(http, tmp_path):
     await post(s, "/_sandbox/limits", {"enforce": True})
     codes = []
     for _ in range(5):
-        async with s.post(f"/bot{TOKEN}/sendMessage", data={"chat_id": "1001", "text": "x"}) as resp:
+        async with s.post(
+            f"/bot{TOKEN}/sendMessage", data={"chat_id": "1001", "text": "x"}
+        ) as resp:
             codes.append(resp.status)
             body = await resp.json()
     assert codes[:3] == [200, 200, 200] and codes[-1] == 429
@@ -179,7 +187,9 @@ async def test_bot_api_http_edges(http):
     assert unknown["description"] == "Bad Request: chat not found"
     # PTB's form encoding: JSON-encoded values in form fields; a numeric text stays text
     markup = json.dumps({"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]})
-    sent = await bot(s, "sendMessage", data={"chat_id": "1001", "text": "123", "reply_markup": markup})
+    sent = await bot(
+        s, "sendMessage", data={"chat_id": "1001", "text": "123", "reply_markup": markup}
+    )
     assert sent["result"]["text"] == "123"
     assert sent["result"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "a"
     # multipart upload, then getFile and the download URL

@@ -57,7 +57,9 @@ async def test_webhook_mode_answers_and_refuses_a_wrong_secret(sandbox_factory):
     }  # fmt: skip
     async with httpx.AsyncClient() as client:
         url = f"http://127.0.0.1:{hook['port']}/telegram"
-        wrong = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "x"})
+        wrong = await client.post(
+            url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "x"}
+        )
         missing = await client.post(url, json=update)
     assert wrong.status_code == 403 and missing.status_code == 403
     await sandbox.idle()

@@ -113,7 +113,12 @@ async def call_method(
     if name is None:
         return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
     files = files or {}
-    record = CallRecord(name, _loggable(params, files), core.now())
+    try:
+        typed = coerce_form(params)
+        bad_params = None
+    except ApiError as exc:
+        typed, bad_params = params, exc
+    record = CallRecord(name, _loggable(typed, files), core.now())
     core.calls.append(record)
     polling = name == "getUpdates"
     if not polling:
@@ -125,7 +130,9 @@ async def call_method(
         fault = core.take_fault(name)
         if fault is not None:
             raise fault
-        result = METHODS[name](core, coerce_form(params), files)
+        if bad_params is not None:
+            raise bad_params
+        result = METHODS[name](core, typed, files)
         if isinstance(result, Awaitable):
             result = await result
         status, payload = 200, {"ok": True, "result": result}

@@ -156,15 +156,16 @@ def add_control_routes(app: web.Application, core: SandboxCore) -> None:
             chat_id = int(request.match_info["chat_id"])
             since = int(request.query.get("since", "0"))
             wait = float(request.query.get("wait", "0"))
+            version = int(request.query.get("version", "-1"))
         except ValueError:
-            return _error("chat_id, since and wait must be numbers")
+            return _error("chat_id, since, wait and version must be numbers")
         try:
-            before = core.chat_messages(chat_id, since)
-            if wait > 0:
-                # a long poll for the terminal chat: answer at the first change
+            core.chat_messages(chat_id, since)
+            if wait > 0 and version == core.version:
+                # a long poll (terminal chat): answer at the first change after `version`
                 await core.wait_changed(min(wait, 30.0))
-                before = core.chat_messages(chat_id, since)
-            return web.json_response(before)
+            headers = {"X-Sandbox-Version": str(core.version)}
+            return web.json_response(core.chat_messages(chat_id, since), headers=headers)
         except ControlError as exc:
             return _error(str(exc))
 

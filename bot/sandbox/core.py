@@ -258,6 +258,7 @@ class SandboxCore:
         self.last_activity = monotonic()
         self._changed = asyncio.Event()
         self.closed = False
+        self.version = 0  # bumped by every notify()
         self._reset_state()
 
     # -- state ------------------------------------------------------------------------------
@@ -293,6 +294,7 @@ class SandboxCore:
     def notify(self) -> None:
         """Wake whoever waits for a change (long polls, the webhook pusher, drivers)."""
         self.last_activity = self.monotonic()
+        self.version += 1
         old, self._changed = self._changed, asyncio.Event()
         old.set()
 
