@@ -48,6 +48,15 @@ async def read_until(proc: asyncio.subprocess.Process, needle: str, seen: list[s
                 return line
 
 
+async def wait_for_polling(client: httpx.AsyncClient) -> None:
+    """Until the bot (a separate process, possibly still starting) calls getUpdates."""
+    for _ in range(200):
+        if (await client.get("/_sandbox/calls", params={"method": "getUpdates"})).json():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the bot never polled the sandbox")
+
+
 async def stop(proc: asyncio.subprocess.Process) -> int:
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
@@ -136,11 +145,7 @@ async def test_run_without_token_uses_an_embedded_sandbox(tmp_path):
         async with httpx.AsyncClient(base_url=base) as client:
             await client.post("/_sandbox/users", json={"id": 1001, "first_name": "Siti"})
             # the bot may still be starting: wait until it polls
-            async with asyncio.timeout(10):
-                while not (
-                    await client.get("/_sandbox/calls", params={"method": "getUpdates"})
-                ).json():
-                    await asyncio.sleep(0.05)
+            await wait_for_polling(client)
             await client.post("/_sandbox/send", json={"user_id": 1001, "text": "/start"})
             async with asyncio.timeout(10):
                 while not (messages := (await client.get("/_sandbox/chats/1001/messages", params={"wait": "1"})).json()):  # fmt: skip
@@ -160,11 +165,7 @@ async def test_run_with_api_url_uses_that_server(tmp_path):
         bot = await spawn(tmp_path, "run", "--api-url", f"http://127.0.0.1:{port}/bot")
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                async with asyncio.timeout(10):
-                    while not (
-                        await client.get("/_sandbox/calls", params={"method": "getUpdates"})
-                    ).json():
-                        await asyncio.sleep(0.05)
+                await wait_for_polling(client)
         finally:
             assert await stop(bot) == 0
     finally:
