@@ -172,16 +172,21 @@ async def test_run_with_api_url_uses_that_server(tmp_path):
         assert await stop(server) == 0
 
 
-def test_sandbox_help_and_usage_errors():
-    import subprocess
+def test_sandbox_help_and_usage_errors(capsys):
+    import pytest
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    from bot.cli import main
+
     for args in (
         ["sandbox", "--help"],
         ["sandbox", "serve", "--help"],
         ["sandbox", "chat", "--help"],
     ):
-        done = subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True, text=True)  # fmt: skip
-        assert done.returncode == 0 and "usage" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "bot", "sandbox", "chat"], env=env, capture_output=True, text=True)  # fmt: skip
-    assert bad.returncode == 2 and "--as" in bad.stderr
+        with pytest.raises(SystemExit) as done:
+            main(args)
+        assert done.value.code == 0 and "usage" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        main(["sandbox", "chat"])
+    assert bad.value.code == 2 and "--as" in capsys.readouterr().err
+    assert main(["sandbox"]) == 2
+    assert main(["sandbox", "chat", "--as", "0"]) == 2

@@ -7,7 +7,6 @@ Both doors call `call_method(core, token, method, params, files)`; params come e
 
 from __future__ import annotations
 
-import copy
 import json
 import mimetypes
 import time
@@ -22,6 +21,7 @@ from bot.sandbox.core import (
     SandboxCore,
     StoredMessage,
     chat_not_found,
+    clone,
     too_many_requests,
 )
 from bot.sandbox.markup import MarkupError, check_text, parse_reply_markup
@@ -235,7 +235,7 @@ def _bot_message(
             if not allow:
                 raise ApiError(400, "Bad Request: message to be replied not found")
         else:
-            body["reply_to_message"] = copy.deepcopy(target.data)
+            body["reply_to_message"] = clone(target.data)
             body["reply_to_message"].pop("reply_to_message", None)
     if markup and "inline_keyboard" in markup:
         body["reply_markup"] = markup
@@ -243,7 +243,8 @@ def _bot_message(
     stored.markup = markup
     stored.parse_mode = p.get("parse_mode")
     stored.raw_text = raw_text
-    return copy.deepcopy(stored.data)
+    # Not copied: both doors serialise the result before anything else can change it.
+    return stored.data
 
 
 def _upload(core: SandboxCore, p: dict[str, Any], files: dict[str, Upload], key: str, kind: str):
@@ -343,7 +344,7 @@ async def get_updates(core: SandboxCore, p: dict[str, Any], files: dict[str, Upl
                 "Conflict: terminated by other getUpdates request; "
                 "make sure that only one bot instance is running",
             )
-    return copy.deepcopy(core.pending()[:limit])
+    return core.pending()[:limit]  # stored updates are never changed after they are made
 
 
 @method("setWebhook")
@@ -425,7 +426,7 @@ def set_my_commands(core: SandboxCore, p: dict[str, Any], files: dict[str, Uploa
 
 @method("getMyCommands")
 def get_my_commands(core: SandboxCore, p: dict[str, Any], files: dict[str, Upload]) -> list:
-    return copy.deepcopy(core.commands.get(_scope_key(p), []))
+    return clone(core.commands.get(_scope_key(p), []))
 
 
 @method("deleteMyCommands")
@@ -517,7 +518,7 @@ def _finish_edit(core: SandboxCore, stored: StoredMessage, markup: dict[str, Any
         stored.data.pop("reply_markup", None)
     stored.data["edit_date"] = int(core.now())
     stored.edited = True
-    return copy.deepcopy(stored.data)
+    return stored.data
 
 
 def _same_markup(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import copy
 import itertools
+import json
 import mimetypes
 import os
 import struct
@@ -51,6 +51,11 @@ class ApiError(Exception):
 
 class ControlError(ValueError):
     """A control request that cannot be done (unknown user, no such button, bad input)."""
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of JSON data (much faster than copy.deepcopy)."""
+    return json.loads(json.dumps(value))
 
 
 def chat_not_found() -> ApiError:
@@ -569,7 +574,7 @@ class SandboxCore:
         if caption is not None and kind in ("photo", "document", "voice"):
             body["caption"] = caption
         message = self._new_message(chat, False, body)
-        update_id = self.push_update("message", copy.deepcopy(message.data))
+        update_id = self.push_update("message", clone(message.data))
         return {"update_id": update_id, "message_id": message.message_id}
 
     def _forward_origin(self, forward_from: int | str | None) -> dict[str, Any]:
@@ -599,7 +604,7 @@ class SandboxCore:
             stored.data["entities"] = entities
         stored.data["edit_date"] = int(self.now())
         stored.edited = True
-        update_id = self.push_update("edited_message", copy.deepcopy(stored.data))
+        update_id = self.push_update("edited_message", clone(stored.data))
         return {"update_id": update_id, "message_id": message_id}
 
     def channel_post(self, chat_id: int, text: str, title: str | None = None) -> dict[str, int]:
@@ -617,7 +622,7 @@ class SandboxCore:
         if entities:
             body["entities"] = entities
         message = self._new_message(chat, False, body)
-        update_id = self.push_update("channel_post", copy.deepcopy(message.data))
+        update_id = self.push_update("channel_post", clone(message.data))
         return {"update_id": update_id, "message_id": message.message_id}
 
     def press(
@@ -640,7 +645,7 @@ class SandboxCore:
         payload = {
             "id": query_id,
             "from": user.to_api(),
-            "message": copy.deepcopy(stored.data),
+            "message": clone(stored.data),
             "chat_instance": str(abs(chat.id) * 7 + self.bot_id),
             "data": data,
         }
