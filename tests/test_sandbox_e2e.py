@@ -12,6 +12,9 @@ from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, fil
 from bot.db import Database
 from tests.sandbox_scenario import tiny_png
 
+# PTB itself reads RetryAfter.retry_after (its own deprecation, not ours).
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
 
 async def seed_admin(db: Database) -> None:
     await db.execute(
@@ -26,6 +29,13 @@ async def test_start_answers_in_private_chat(sandbox):
     assert len(replies) == 1
     assert "Selamat datang" in (await siti.last()).text
     assert "Siti" in replies[0].text
+
+
+async def test_in_process_door_runs_the_same_bot(sandbox_factory):
+    sandbox = await sandbox_factory(door="in_process")
+    siti = await sandbox.user(1001, "Siti")
+    assert "Selamat datang" in (await siti.send("/start"))[0].text
+    assert sandbox.calls("getUpdates")
 
 
 async def test_bantuan_lists_commands(sandbox):
@@ -64,6 +74,20 @@ async def test_webhook_mode_answers_and_refuses_a_wrong_secret(sandbox_factory):
     assert wrong.status_code == 403 and missing.status_code == 403
     await sandbox.idle()
     assert len(await siti.messages()) == 2
+    # and the sandbox side: a webhook that refuses (here: the wrong secret) gets retries
+    right = sandbox.core.webhook["secret_token"]
+    sandbox.core.webhook["secret_token"] = "salah"
+    pending = sandbox.core.send(1001, "/bantuan")
+    await sandbox.core.wait_changed(1)
+    for _ in range(100):
+        if sandbox.core.webhook_last_error:
+            break
+        await sandbox.core.wait_changed(0.05)
+    assert "403" in sandbox.core.webhook_last_error[1]
+    assert not sandbox.core.delivered(pending["update_id"])
+    sandbox.core.webhook["secret_token"] = right
+    await sandbox.idle(pending["update_id"])
+    assert len(await siti.messages()) == 3
 
 
 async def test_seeded_account_survives_restart(sandbox_factory):
@@ -129,6 +153,8 @@ async def test_buttons_photos_and_groups_through_the_driver(sandbox):
     group = await sandbox.group(-4001, "Kelompok Tata Boga", [siti, budi])
     await group.send(budi, "/bantuan@PendampingTegalBot")
     assert "/bantuan" in (await group.last()).text
+    await group.send(siti, "menu")
+    assert "Pilihan: t:stop" in (await siti.press("Berhenti", chat=group))[-1].text
     await sandbox.channel_post(-1009001, "Pengumuman kanal")
     group.remove_bot()
     calls_before = len(sandbox.calls("sendMessage"))

@@ -24,15 +24,26 @@ async def start_bot(
     settings: Settings,
     *,
     token: str,
-    base_url: str,
+    base_url: str | None = None,
+    request: Any = None,
     clock: Any = None,
     rate_limiter: bool = True,
     webhook: bool = False,
     poll_timeout: float = 10.0,
 ) -> Application:
-    """Build, initialise and start the Application exactly as run_polling/run_webhook would."""
+    """Build, initialise and start the Application exactly as run_polling/run_webhook would.
+
+    base_url: the loopback server's Bot API URL; or request: a factory of BaseRequest objects
+    (the in-process door), called twice (one for getUpdates, one for everything else).
+    """
     app = build_application(
-        settings, token=token, base_url=base_url, clock=clock, rate_limiter=rate_limiter
+        settings,
+        token=token,
+        base_url=base_url,
+        request=request() if request else None,
+        get_updates_request=request() if request else None,
+        clock=clock,
+        rate_limiter=rate_limiter,
     )
     await app.initialize()
     if app.post_init:

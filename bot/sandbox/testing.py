@@ -24,6 +24,7 @@ import pytest
 from bot.config import Settings
 from bot.db import Database, open_migrated
 from bot.sandbox.core import DEFAULT_TOKEN, SandboxCore
+from bot.sandbox.request import SandboxRequest
 from bot.sandbox.runner import settle, start_bot, stop_bot
 from bot.sandbox.server import SandboxServer
 
@@ -258,7 +259,13 @@ class Sandbox:
         token: str = DEFAULT_TOKEN,
         webhook: bool = False,
         rate_limiter: bool = True,
+        door: str = "http",
     ) -> None:
+        if door not in ("http", "in_process"):
+            raise ValueError("door is 'http' (loopback server) or 'in_process' (BaseRequest)")
+        if webhook and door != "http":
+            raise ValueError("webhook mode needs the http door")
+        self.door = door
         self.settings = settings
         self.clock = clock
         self.token = token
@@ -299,10 +306,12 @@ class Sandbox:
         return self
 
     async def start_bot(self) -> None:
+        in_process = self.door == "in_process"
         self.app = await start_bot(
             self.settings,
             token=self.token,
-            base_url=self.server.bot_base_url,
+            base_url=None if in_process else self.server.bot_base_url,
+            request=(lambda: SandboxRequest(self.core)) if in_process else None,
             clock=self.clock,
             rate_limiter=self.rate_limiter,
             webhook=self.webhook,
@@ -363,7 +372,10 @@ SandboxFactory = Callable[..., Awaitable[Sandbox]]
 
 @pytest.fixture
 async def sandbox_factory(settings: Settings, clock: Any):
-    """make(settings=?, clock=?, seed=async fn(db), webhook=False, rate_limiter=True)."""
+    """make(settings=?, clock=?, seed=async fn(db), webhook=False, rate_limiter=True, door="http").
+
+    door="in_process" skips sockets (SandboxRequest); the control API still has its server.
+    """
     made: list[Sandbox] = []
 
     async def make(
@@ -373,8 +385,9 @@ async def sandbox_factory(settings: Settings, clock: Any):
         seed: Seed | None = None,
         webhook: bool = False,
         rate_limiter: bool = True,
+        door: str = "http",
     ) -> Sandbox:
-        sb = Sandbox(settings, clock, webhook=webhook, rate_limiter=rate_limiter)
+        sb = Sandbox(settings, clock, webhook=webhook, rate_limiter=rate_limiter, door=door)
         if seed is not None:
             await sb.seed(seed)
         made.append(sb)
