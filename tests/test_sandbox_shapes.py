@@ -138,3 +138,18 @@ def test_every_update_kind_matches_the_spec_directly():
     assert len(core.updates) == 11
     for update in core.updates:
         assert not problems(update, ["Update"], "update"), problems(update, ["Update"], "update")
+
+
+async def test_the_real_bot_sends_only_spec_parameters(sandbox):
+    siti = await sandbox.user(1001, "Siti")
+    await siti.send("/start")
+    await siti.send("/bantuan")
+    await siti.send("teks biasa")
+    calls = sandbox.calls()
+    assert {c["method"] for c in calls} >= {"getMe", "setMyCommands", "getUpdates", "sendMessage"}
+    for call in calls:
+        fields = SPEC_METHODS[call["method"]].get("fields", [])
+        assert set(call["params"]) <= {f["name"] for f in fields}, call
+        for f in fields:
+            if f["name"] in call["params"]:
+                assert not problems(call["params"][f["name"]], f["types"], f["name"]), call

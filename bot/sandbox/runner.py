@@ -29,7 +29,7 @@ async def start_bot(
     clock: Any = None,
     rate_limiter: bool = True,
     webhook: bool = False,
-    poll_timeout: float = 10.0,
+    poll_timeout: int = 10,
 ) -> Application:
     """Build, initialise and start the Application exactly as run_polling/run_webhook would.
 
