@@ -10,6 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.db import Database
+from bot.sandbox.request import SandboxRequest
 from tests.sandbox_scenario import tiny_png
 
 # PTB itself reads RetryAfter.retry_after (its own deprecation, not ours).
@@ -33,6 +34,7 @@ async def test_start_answers_in_private_chat(sandbox):
 
 async def test_in_process_door_runs_the_same_bot(sandbox_factory):
     sandbox = await sandbox_factory(door="in_process")
+    assert isinstance(sandbox.app.bot.request, SandboxRequest)
     siti = await sandbox.user(1001, "Siti")
     assert "Selamat datang" in (await siti.send("/start"))[0].text
     assert sandbox.calls("getUpdates")

@@ -40,6 +40,7 @@ class TerminalChat:
         self.buttons: list[tuple[int, dict[str, Any]]] = []  # (message_id, button)
         self.keyboard: list[str] = []
         self.version = -1  # the sandbox's change counter at our last look
+        self._tasks: set[asyncio.Task] = set()  # waiting for pressed buttons' answers
         self._session: aiohttp.ClientSession | None = None
 
     def say(self, line: str) -> None:
@@ -80,6 +81,8 @@ class TerminalChat:
                         break
                     await self._handle(line)
             finally:
+                for task in self._tasks:
+                    task.cancel()
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
@@ -98,14 +101,11 @@ class TerminalChat:
                 self.say(f"(link: {button.get('url', '-')})")
                 return
             self.say(f"> [{button['text']}]")
-            await self._post(
-                "press",
-                {
-                    "user_id": self.user_id,
-                    "message_id": message_id,
-                    "data": button["callback_data"],
-                },
-            )
+            body = {"user_id": self.user_id, "message_id": message_id}
+            pressed = await self._post("press", {**body, "data": button["callback_data"]})
+            if pressed:
+                query_id = pressed["callback_query_id"]
+                self._tasks.add(asyncio.create_task(self._show_answer(query_id)))
         elif line.startswith("/photo"):
             path = Path(line[len("/photo") :].strip()).expanduser()
             try:
@@ -148,6 +148,20 @@ class TerminalChat:
             edited = message["message_id"] in self.seen
             self.seen[message["message_id"]] = key
             self._show(message, edited)
+
+    async def _show_answer(self, query_id: str) -> None:
+        """A pressed button's answer: Telegram shows it as a toast; here as '(text)'."""
+        assert self._session is not None
+        for _ in range(100):  # Telegram gives the bot about 15 s to answer
+            async with self._session.get(f"{self.url}/_sandbox/callbacks/{query_id}") as resp:
+                if resp.status != 200:
+                    return
+                query = await resp.json()
+            if query.get("answered"):
+                if query.get("answer"):
+                    self.say(f"  ({query['answer']})")
+                return
+            await asyncio.sleep(0.15)
 
     def _show(self, message: dict[str, Any], edited: bool) -> None:
         mark = " (diedit)" if edited else ""
