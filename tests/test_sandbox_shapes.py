@@ -153,3 +153,22 @@ async def test_the_real_bot_sends_only_spec_parameters(sandbox):
         for f in fields:
             if f["name"] in call["params"]:
                 assert not problems(call["params"][f["name"]], f["types"], f["name"]), call
+
+
+async def test_error_answers_are_shaped_like_telegrams():
+    from bot.sandbox.bot_api import call_method
+
+    core = SandboxCore()
+    core.add_user(1001, "Siti")
+    core.add_fault("sendMessage", 429, retry_after=3)
+    status, payload = await call_method(
+        core, core.token, "sendMessage", {"chat_id": 1001, "text": "x"}
+    )
+    assert status == 429 and payload["ok"] is False and payload["error_code"] == 429
+    assert isinstance(payload["description"], str)
+    assert not problems(payload["parameters"], ["ResponseParameters"], "parameters")
+    core.block(1001)
+    status, payload = await call_method(
+        core, core.token, "sendMessage", {"chat_id": 1001, "text": "x"}
+    )
+    assert (status, set(payload)) == (403, {"ok", "error_code", "description"})
