@@ -195,3 +195,26 @@ async def test_blocked_user_gives_forbidden(sandbox):
     siti.block()
     assert await siti.send("/start") == []
     assert {c["status"] for c in sandbox.calls("sendMessage")} == {403}
+
+
+async def test_reply_keyboard_buttons_are_pressed_by_sending_their_text(sandbox):
+    from telegram import ReplyKeyboardMarkup, ReplyKeyboardRemove
+
+    async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        keyboard = ReplyKeyboardMarkup([["Ya", "Tidak"]], one_time_keyboard=True)
+        await update.effective_chat.send_message("Lanjut?", reply_markup=keyboard)
+
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_chat.send_message(
+            f"Jawaban: {update.message.text}", reply_markup=ReplyKeyboardRemove()
+        )
+
+    sandbox.app.add_handler(MessageHandler(filters.Regex("^tanya$"), ask), group=-1)
+    sandbox.app.add_handler(MessageHandler(filters.Regex("^(Ya|Tidak)$"), answer), group=-1)
+    siti = await sandbox.user(1001, "Siti")
+    await siti.send("tanya")
+    assert siti.buttons() == ["Ya", "Tidak"]
+    assert siti.keyboard() == [["Ya", "Tidak"]]
+    replies = await siti.press("Tidak")
+    assert replies[-1].text == "Jawaban: Tidak"
+    assert siti.keyboard() is None and siti.buttons() == []

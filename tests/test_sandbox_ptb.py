@@ -78,6 +78,10 @@ async def test_injected_and_real_bad_request(tg):
     await bot.send_message(1001, "pilih", reply_markup=ok)
     with pytest.raises(BadRequest, match="(?i)can't parse entities"):
         await bot.send_message(1001, "<b>tebal", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="(?i)character '.' is reserved"):
+        await bot.send_message(1001, "Terima kasih.", parse_mode="MarkdownV2")
+    ok_md = "*Terima kasih\\.* Lihat [situs](https://example.org/a-b.c) `kode.1`"
+    assert (await bot.send_message(1001, ok_md, parse_mode="MarkdownV2")).text
     with pytest.raises(BadRequest, match="(?i)text is empty"):
         await bot.send_message(1001, " ")
 

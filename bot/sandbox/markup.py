@@ -47,10 +47,39 @@ def visible_text(text: str, parse_mode: str | None) -> str:
     if mode == "html":
         return _parse_html(text)
     if mode == "markdownv2":
+        _check_markdown_v2(text)
         return re.sub(r"\\(.)", r"\1", re.sub(r"(?<!\\)[*_~`|]", "", text))
     if mode == "markdown":
         return re.sub(r"(?<!\\)[*_`]", "", text)
     return text
+
+
+_MDV2_ALWAYS_RESERVED = set(".!#+-={}")
+
+
+def _check_markdown_v2(text: str) -> None:
+    """Telegram refuses MarkdownV2 with an unescaped reserved character outside code."""
+    in_code = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "`":
+            in_code = not in_code
+        elif not in_code and ch == "]" and text[i + 1 : i + 2] == "(":
+            end = text.find(")", i + 2)  # a link's URL: only ')' and '\\' are special there
+            i = end + 1 if end != -1 else len(text)
+            continue
+        elif not in_code and (
+            ch in _MDV2_ALWAYS_RESERVED or (ch == ">" and i > 0 and text[i - 1] != "\n")
+        ):
+            raise MarkupError(
+                f"Bad Request: can't parse entities: Character '{ch}' is reserved and must be "
+                "escaped with the preceding '\\'"
+            )
+        i += 1
 
 
 def _parse_html(text: str) -> str:
