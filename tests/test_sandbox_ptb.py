@@ -32,6 +32,7 @@ async def tg():
     async with sandbox_bot("in_process") as (core, bot, _):
         core.add_user(1001, "Siti")
         core.add_group(-4001, "Kelompok", [1001])
+        core.confirm(core.next_update_id)  # start each test with no pending update
         yield core, bot
 
 

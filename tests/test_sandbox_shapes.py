@@ -97,7 +97,13 @@ async def test_every_result_and_update_matches_the_spec(door):
     async with sandbox_bot(door) as (core, bot, captured):
         seen = await run_everything(core, bot)
         calls = core.call_log()
-    assert seen["kinds"] >= {"message", "edited_message", "channel_post", "callback_query"}
+    assert seen["kinds"] >= {
+        "message",
+        "edited_message",
+        "channel_post",
+        "callback_query",
+        "my_chat_member",
+    }
     assert seen["downloaded"] == tiny_png(40, 30)
     methods_answered = set()
     for method, status, payload in captured.answers:
@@ -135,7 +141,10 @@ def test_every_update_kind_matches_the_spec_directly():
     core.edit(1001, 1, "/lapor lagi")
     core.send(1001, "di grup", chat_id=-1001234567890)
     core.channel_post(-100777, "kanal")
-    assert len(core.updates) == 11
+    core.remove_bot(-1001234567890)
+    kinds = [next(k for k in u if k != "update_id") for u in core.updates]
+    assert kinds.count("my_chat_member") == 2  # added to the supergroup, then removed
+    assert len(core.updates) == 13
     for update in core.updates:
         assert not problems(update, ["Update"], "update"), problems(update, ["Update"], "update")
 

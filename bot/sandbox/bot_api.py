@@ -202,12 +202,7 @@ def _writable_chat(core: SandboxCore, p: dict[str, Any], method_name: str) -> Sa
 
 
 def _bot_user(core: SandboxCore) -> dict[str, Any]:
-    return {
-        "id": core.bot_id,
-        "is_bot": True,
-        "first_name": core.bot_name,
-        "username": core.bot_username,
-    }
+    return core.bot_user()
 
 
 def _bot_message(

@@ -36,7 +36,7 @@ from bot.sandbox.records import (
 )
 
 DEFAULT_TOKEN = "123456:sandbox"
-UPDATE_KINDS = ("message", "edited_message", "channel_post", "callback_query")
+UPDATE_KINDS = ("message", "edited_message", "channel_post", "callback_query", "my_chat_member")
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -175,19 +175,52 @@ class SandboxCore:
             self.user(uid)
         kind = "supergroup" if id <= -1_000_000_000_000 else "group"
         chat = self.chats.get(id)
+        joined = chat is None or chat.type == "channel" or chat.bot_removed
         if chat is None or chat.type == "channel":
             chat = self.chats[id] = SandboxChat(id, kind, title=title)
         chat.title = title
         chat.members.update(member_ids)
         chat.bot_removed = False
+        if joined and member_ids:
+            # Telegram tells the bot it was added (by the first member here).
+            self._bot_membership(chat, member_ids[0], "left", "member")
         return chat.to_api()
 
-    def remove_bot(self, group_id: int) -> dict[str, Any]:
+    def remove_bot(self, group_id: int, by_user: int | None = None) -> dict[str, Any]:
+        """Someone removes the bot: a my_chat_member update; sends there answer 403 from now."""
         chat = self.chats.get(group_id)
         if chat is None or chat.type not in ("group", "supergroup"):
             raise ControlError(f"unknown group {group_id!r}")
-        chat.bot_removed = True
+        if not chat.bot_removed:
+            chat.bot_removed = True
+            by = by_user if by_user is not None else min(chat.members, default=None)
+            if by is not None:
+                self._bot_membership(chat, by, "member", "kicked")
         return chat.to_api()
+
+    def bot_user(self) -> dict[str, Any]:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_name,
+            "username": self.bot_username,
+        }
+
+    def _bot_membership(self, chat: SandboxChat, by: int, old: str, new: str) -> int:
+        def member(status: str) -> dict[str, Any]:
+            out: dict[str, Any] = {"status": status, "user": self.bot_user()}
+            if status == "kicked":
+                out["until_date"] = 0
+            return out
+
+        payload = {
+            "chat": chat.to_api(),
+            "from": self.user(by).to_api(),
+            "date": int(self.now()),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+        return self.push_update("my_chat_member", payload)
 
     def add_channel(self, id: int, title: str) -> dict[str, Any]:
         if isinstance(id, bool) or not isinstance(id, int) or id >= 0:
