@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from bot.app import build_application
+from bot.config import Settings
 from bot.logs import setup_logging
 from bot.sandbox.core import DEFAULT_TOKEN
 
@@ -62,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_embedded(settings, port: int) -> int:
+def _run_embedded(settings: Settings, port: int) -> int:
     """No token, no --api-url: the bot against an embedded sandbox (control API included)."""
     import asyncio
 
