@@ -10,6 +10,7 @@ from bot import __version__
 from bot.commands import broadcast as broadcast_cmd
 from bot.commands import migrate as migrate_cmd
 from bot.commands import run as run_cmd
+from bot.commands import sandbox as sandbox_cmd
 from bot.commands import send as send_cmd
 from bot.commands import tick as tick_cmd
 from bot.config import ConfigError, Settings, load_settings
@@ -20,7 +21,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 # Each module exposes register(subparsers); order here is the order in --help.
-COMMAND_MODULES = [run_cmd, migrate_cmd, tick_cmd, send_cmd, broadcast_cmd]
+COMMAND_MODULES = [run_cmd, migrate_cmd, sandbox_cmd, tick_cmd, send_cmd, broadcast_cmd]
 
 
 class UsageError(Exception):
