@@ -1,7 +1,7 @@
 """Reliability: a broadcast of 2,000 messages survives SIGKILL of the sending process.
 
-A separate process (`python -m bot send`) sends through a loopback Bot API server run by this
-test; it is killed at a random point mid-broadcast and started again. Every recipient must
+A separate process (`python -m bot send`) sends through the sandbox's loopback Bot API server
+(bot/sandbox, run in this test's event loop); it is killed at a random point mid-broadcast and started again. Every recipient must
 get the message, none more than twice, and duplicates must stay within the in-flight bound.
 """
 
@@ -16,9 +16,11 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.db import open_migrated
+from bot.sandbox.core import DEFAULT_TOKEN as TOKEN
+from bot.sandbox.core import SandboxCore
+from bot.sandbox.server import SandboxServer
 from bot.services import broadcasts
 from tests import cycle_seed as seed
-from tests.loopback_botapi import TOKEN, LoopbackBotAPI, start
 
 REPO = Path(__file__).resolve().parents[1]
 N = 2000
@@ -66,27 +68,39 @@ async def test_broadcast_of_2000_survives_sigkill(tmp_path):
     )
     db_path = str(tmp_path / "kill.db")
     assert await _seed(db_path, str(config)) == N
-    api = LoopbackBotAPI()
-    runner, port = await start(api)
+    core = SandboxCore(TOKEN, call_log_size=100)
+    for i in range(N):
+        core.add_user(FIRST_CHAT + i, f"R{i}")
+    server = SandboxServer(core)
+    await server.start()
+
+    def delivered() -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for (chat_id, _), m in list(core.messages.items()):
+            if m.from_bot:
+                counts[chat_id] = counts.get(chat_id, 0) + 1
+        return counts
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PENDAMPING_", "TELEGRAM_"))}
     env.update(PYTHONPATH=str(REPO), TELEGRAM_BOT_TOKEN=TOKEN, PENDAMPING_DB=db_path,
                PENDAMPING_CONFIG=str(config))  # fmt: skip
-    url = f"http://127.0.0.1:{port}/bot"
+    url = server.bot_base_url
     kill_at = random.randint(int(N * 0.1), int(N * 0.9))
     try:
         proc = await _sender(url, env)
-        while sum(api.deliveries.values()) < kill_at and proc.returncode is None:  # noqa: ASYNC110
+        while core.call_count < kill_at and proc.returncode is None:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         assert proc.returncode is None, "the sender finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
-        at_kill = sum(api.deliveries.values())
+        at_kill = sum(delivered().values())
         proc = await _sender(url, env)
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()[-2000:]
     finally:
-        await runner.cleanup()
-    counts = [api.deliveries.get(FIRST_CHAT + i, 0) for i in range(N)]
+        await server.stop()
+    deliveries = delivered()
+    counts = [deliveries.get(FIRST_CHAT + i, 0) for i in range(N)]
     lost = sum(1 for c in counts if c == 0)
     duplicates = sum(c - 1 for c in counts if c > 1)
     print(
