@@ -18,7 +18,15 @@ from bot.render import render
 from bot.services import broadcasts, outbox
 from bot.services.cycle import tick
 from bot.services.outbox import OutboxSender, make_sender_bot
-from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
+from handlers.common import (
+    account_of,
+    db_of,
+    lang_of,
+    now_of,
+    reply,
+    settings_of,
+    system_clock,
+)
 
 log = logging.getLogger("pendamping.cycle")
 
@@ -43,7 +51,11 @@ async def start_sender(app: Application) -> None:
     app.bot_data["_sender_bot_own"] = bot if own else None
     if app.bot_data.get("sender_autostart", True):  # tests drive sender.drain() themselves
         app.bot_data["_sender_task"] = asyncio.create_task(sender.run_forever())
-    if app.job_queue is not None:
+    # The per-minute job runs on the real clock. With an injected clock (tests, a FakeClock)
+    # it is off unless bot_data["cycle_job"] is True: the test drives tick() itself, and the
+    # e2e tests of other features are not interrupted by cycle messages they did not ask for.
+    wanted = app.bot_data.get("cycle_job", app.bot_data.get("clock") is system_clock)
+    if wanted and app.job_queue is not None:
         app.job_queue.run_repeating(cycle_job, interval=60, first=1, name="cycle")
 
 

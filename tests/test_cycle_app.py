@@ -226,3 +226,23 @@ async def test_siaran_shows_progress_of_a_running_broadcast(harness, people):
     await h.press(3001, "Kirim")
     await h.send(3001, "/siaran")  # before the sender ran
     assert "0 dari 2 terkirim, 2 menunggu" in h.texts(3001)[-1]
+
+
+@pytest.mark.parametrize(("use_fake_clock", "flag", "scheduled"),
+                         [(False, None, True), (True, None, False), (True, True, True)])  # fmt: skip
+async def test_cycle_job_is_scheduled_on_the_real_clock_only(settings, clock, use_fake_clock,
+                                                             flag, scheduled):  # fmt: skip
+    extra = {"sender_autostart": False}
+    if flag is not None:
+        extra["cycle_job"] = flag
+    app = build_application(settings, token=TOKEN, request=FakeBotAPI(),
+                            get_updates_request=FakeBotAPI(),
+                            clock=clock if use_fake_clock else None, rate_limiter=False,
+                            extra_bot_data=extra)  # fmt: skip
+    await app.initialize()
+    await app.post_init(app)
+    try:
+        assert bool(app.job_queue.get_jobs_by_name("cycle")) is scheduled
+    finally:
+        await app.post_shutdown(app)
+        await app.shutdown()
