@@ -39,8 +39,10 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("start", basic.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
     # --- cycle, outbox and broadcasts (issue 6) ---
-    # Group -1, before everything: a person marked unreachable who writes again is reachable.
-    app.add_handler(TypeHandler(Update, cycle_handlers.mark_reachable), group=-1)
+    # Group -100, before everything and alone in its group (a TypeHandler matches every update,
+    # so it would hide any other handler of its group): a person marked unreachable who
+    # writes again is reachable again.
+    app.add_handler(TypeHandler(Update, cycle_handlers.mark_reachable), group=-100)
     # /berhenti and /mulai mute reminders/broadcasts for a recipient; /siaran for staff/admin
     # with its buttons under the "sia:" callback prefix.
     app.add_handler(CommandHandler("berhenti", cycle_handlers.berhenti))
