@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.commands import admin as admin_cmd
 from bot.commands import importer as import_cmd
+from bot.commands import invite as invite_cmd
 from bot.commands import migrate as migrate_cmd
 from bot.commands import run as run_cmd
 from bot.config import ConfigError, Settings, load_settings
@@ -18,7 +20,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 # Each module exposes register(subparsers); order here is the order in --help.
-COMMAND_MODULES = [run_cmd, migrate_cmd, import_cmd]
+COMMAND_MODULES = [run_cmd, migrate_cmd, import_cmd, invite_cmd, admin_cmd]
 
 
 class UsageError(Exception):
