@@ -6,13 +6,20 @@ import logging
 from typing import Any
 
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+)
 from telegram.request import BaseRequest
 
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
-from handlers import basic, errors
+from handlers import basic, errors, onboarding
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -25,8 +32,16 @@ def register_handlers(app: Application) -> None:
     """All handlers in one explicit order: group 0 is tried top to bottom, first match wins."""
     # 1. Onboarding and help: /start must come first so deep-link codes are never eaten
     #    by a later handler.
-    app.add_handler(CommandHandler("start", basic.start))
+    #    onboarding.start routes /start <code> to the invite service and plain /start to
+    #    basic.start.
+    app.add_handler(CommandHandler("start", onboarding.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
+    # --- Registry and onboarding (issue 4): /profil, /undang; callbacks 'onb:' and 'inv:' ---
+    app.add_handler(CommandHandler("profil", onboarding.profil))
+    app.add_handler(CommandHandler("undang", onboarding.undang))
+    app.add_handler(CallbackQueryHandler(onboarding.on_callback, pattern=r"^onb:"))
+    app.add_handler(CallbackQueryHandler(onboarding.on_invite_callback, pattern=r"^inv:"))
+    # --- end registry and onboarding ---
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 
