@@ -30,6 +30,8 @@ def clean_text(value: object) -> str:
     """
     if value is None:
         return ""
+    if type(value) is str and value.isascii() and "  " not in value and value.isprintable():
+        return value.strip()  # the common case, without the full normalisation below
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = unicodedata.normalize("NFC", str(value))

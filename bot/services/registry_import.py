@@ -106,15 +106,56 @@ class _Context:
     programmes: list[str]
     kecamatan: dict[str, str]
     dry_run: bool
+    kecamatan_key: Any = None
+    programmes_key: Any = None
     facilitators: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     desa: dict[tuple[str, str], tuple[int, str | None]] = field(default_factory=dict)
     next_fake_id: int = -1
     progress: Callable[[int], None] | None = None
     done: int = 0
 
+    caches: dict[str, dict[Any, tuple[bool, Any]]] = field(default_factory=dict)
+
+    def memo(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args), remembered for repeating values (kecamatan, programme, desa, dates...)."""
+        cache = self.caches.setdefault(name, {})
+        try:
+            ok, value = cache[args]
+        except KeyError:
+            try:
+                value, ok = fn(*args), True
+            except (CellError, RowError) as exc:
+                value, ok = exc, False
+            if len(cache) < 10_000:
+                cache[args] = (ok, value)
+        except TypeError:  # unhashable cell value: no caching
+            return fn(*args)
+        if not ok:
+            raise value
+        return value
+
     def fake_id(self) -> int:
         self.next_fake_id -= 1
         return self.next_fake_id
+
+
+class _Frozen:
+    """A hashable stand-in for a mapping/list that does not change during one import."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Frozen) and other.value is self.value
+
+    def __iter__(self):
+        return iter(self.value)
+
+    def items(self):
+        return self.value.items()
 
 
 async def _fetchall(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -164,6 +205,8 @@ async def _run(conn, db, source, now, programmes, dry_run, actor, progress) -> I
         dry_run=dry_run,
         progress=progress,
     )
+    ctx.kecamatan_key = _Frozen(ctx.kecamatan)
+    ctx.programmes_key = _Frozen(programmes)
     for r in await _fetchall(
         conn, "SELECT id, code, name, phone, kecamatan_code FROM facilitators"
     ):
@@ -277,21 +320,27 @@ def _parse_recipient(ctx: _Context, cells, mapping) -> tuple[dict[str, Any], tup
         raise RowError(str(exc)) from None
     out: dict[str, Any] = {"nik": nik}
     out["name"] = parse_required_text(_cell(cells, m, "name"), "nama penerima")
-    kec = match_kecamatan(_cell(cells, m, "kecamatan"), ctx.kecamatan)
+    kec = ctx.memo("kec", match_kecamatan, _cell(cells, m, "kecamatan"), ctx.kecamatan_key)
     out["kecamatan_code"] = kec
-    out["programme"] = normalise_programme(_cell(cells, m, "programme"), ctx.programmes)
+    out["programme"] = ctx.memo(
+        "programme", normalise_programme, _cell(cells, m, "programme"), ctx.programmes_key
+    )
     desa = None
     if "desa" in m:
         raw = _cell(cells, m, "desa")
         if raw is None:
             out["desa_id"] = None
         else:
-            code = desa_code(_cell(cells, m, "desa_code"), kec) if "desa_code" in m else None
-            desa = (kec, desa_name(raw), code)
+            code = (
+                ctx.memo("desa_code", desa_code, _cell(cells, m, "desa_code"), kec)
+                if "desa_code" in m
+                else None
+            )
+            desa = (kec, ctx.memo("desa", desa_name, raw), code)
     if "p3ke_family_id" in m:
         out["p3ke_family_id"] = clean_text(_cell(cells, m, "p3ke_family_id")) or None
     if "gender" in m:
-        out["gender"] = parse_gender(_cell(cells, m, "gender"))
+        out["gender"] = ctx.memo("gender", parse_gender, _cell(cells, m, "gender"))
     if "birth_date" in m:
         d = parse_birth_date(_cell(cells, m, "birth_date"), ctx.today)
         out["birth_date"] = d.isoformat() if d else None
@@ -305,7 +354,7 @@ def _parse_recipient(ctx: _Context, cells, mapping) -> tuple[dict[str, Any], tup
         out["household_size"] = parse_household_size(_cell(cells, m, "household_size"))
     for key, label in (("receives_pkh", "penerima PKH"), ("receives_sembako", "penerima sembako")):
         if key in m:
-            flag = parse_yes_no(_cell(cells, m, key), label)
+            flag = ctx.memo(key, parse_yes_no, _cell(cells, m, key), label)
             out[key] = None if flag is None else int(flag)
     for key in ("training_class", "package"):
         if key in m:
@@ -313,7 +362,9 @@ def _parse_recipient(ctx: _Context, cells, mapping) -> tuple[dict[str, Any], tup
     if "assistance_value" in m:
         out["assistance_value"] = parse_money_cell(_cell(cells, m, "assistance_value"))
     if "handover_date" in m:
-        d = parse_date_cell(_cell(cells, m, "handover_date"), "tanggal penyerahan")
+        d = ctx.memo(
+            "handover", parse_date_cell, _cell(cells, m, "handover_date"), "tanggal penyerahan"
+        )
         out["handover_date"] = d.isoformat() if d else None
     if "facilitator_code" in m:
         code = clean_text(_cell(cells, m, "facilitator_code")).upper().replace(" ", "")

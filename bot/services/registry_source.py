@@ -142,18 +142,11 @@ def _open_xlsx(path: Path, magic: bytes, sheet: str | None) -> Source:
         )
     if not zipfile.is_zipfile(path):
         raise ImportFileError(f"{path.name} rusak atau bukan file .xlsx; simpan ulang dari Excel")
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged package
-        raise ImportFileError(
-            f"{path.name} rusak dan tidak bisa dibaca ({type(exc).__name__}); simpan ulang dari Excel"
-        ) from None
+    wb = _load_workbook(path)
 
     def opener(ws):
         def rows() -> Iterator[Row]:
-            yield from enumerate(ws.iter_rows(min_row=1, values_only=True), start=1)
+            yield from wb.rows(ws)
 
         return rows
 
@@ -175,8 +168,7 @@ def _open_xlsx(path: Path, magic: bytes, sheet: str | None) -> Source:
     sheets = []
     try:
         for name in chosen:
-            ws = wb[name]
-            open_rows = opener(ws)
+            open_rows = opener(name)
             detected = _detect(name, open_rows(), _kind_hint(name))
             if detected is None:
                 if _is_empty(open_rows()):
@@ -194,6 +186,38 @@ def _open_xlsx(path: Path, magic: bytes, sheet: str | None) -> Source:
             f"{path.name} rusak dan tidak bisa dibaca ({type(exc).__name__}); simpan ulang dari Excel"
         ) from None
     return Source(path, sheets, wb)
+
+
+class _OpenpyxlBook:
+    """The same interface as XlsxReader over openpyxl's read-only mode (the fallback)."""
+
+    def __init__(self, path: Path) -> None:
+        import openpyxl
+
+        self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        self.sheetnames = self.wb.sheetnames
+
+    def rows(self, name: str) -> Iterator[Row]:
+        yield from enumerate(self.wb[name].iter_rows(min_row=1, values_only=True), start=1)
+
+    def close(self) -> None:
+        self.wb.close()
+
+
+def _load_workbook(path: Path):
+    """The fast streaming reader; openpyxl read-only if the package is laid out unusually."""
+    from bot.services.xlsx_stream import XlsxReader
+
+    try:
+        return XlsxReader(path)
+    except Exception:
+        pass
+    try:
+        return _OpenpyxlBook(path)
+    except Exception as exc:  # openpyxl raises many types for a damaged package
+        raise ImportFileError(
+            f"{path.name} rusak dan tidak bisa dibaca ({type(exc).__name__}); simpan ulang dari Excel"
+        ) from None
 
 
 def _no_header(name: str, hint: str | None) -> str:
