@@ -311,3 +311,40 @@ def test_rejects_workbook_keeps_formula_like_text_as_text(tmp_path):
     write_workbook(out, [("penerima", ["nama", "alasan"], [["=1+1", "x"], ["@SUM(A1)", "y"]])])
     ws = openpyxl.load_workbook(out)["penerima"]
     assert [(c.value, c.data_type) for c in ws["A"][1:]] == [("=1+1", "s"), ("@SUM(A1)", "s")]
+
+
+def _truncated_copy(src: Path, dest: Path, sheet_part: str) -> Path:
+    """The workbook with one sheet's XML cut in half (a damaged download), zip itself valid."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == sheet_part:
+                data = data[: len(data) // 2]
+            zout.writestr(item, data)
+    return dest
+
+
+@needs_data
+def test_cli_damaged_sheet_midway_leaves_database_as_before(tmp_path):
+    db = tmp_path / "p.db"
+    assert run_cli("import", str(MESSY), db=db, cwd=tmp_path).returncode == 1
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("SELECT count(*), max(updated_at) FROM recipients").fetchone()
+        audit = conn.execute("SELECT count(*) FROM audit_log").fetchone()
+    import zipfile
+
+    with zipfile.ZipFile(SAMPLE) as z:
+        parts = sorted(n for n in z.namelist() if n.startswith("xl/worksheets/sheet"))
+    # the recipients sheet is the big one
+    with zipfile.ZipFile(SAMPLE) as z:
+        part = max(parts, key=lambda n: z.getinfo(n).file_size)
+    damaged = _truncated_copy(SAMPLE, tmp_path / "rusak.xlsx", part)
+    proc = run_cli("import", str(damaged), db=db, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "rusak" in proc.stderr and "Tidak ada yang disimpan" in proc.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*), max(updated_at) FROM recipients").fetchone() == before
+        assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == audit
+        assert conn.execute("SELECT count(*) FROM facilitators").fetchone() == (10,)

@@ -267,6 +267,8 @@ class XlsxReader:
                     yield number, values
                     expected = number + 1
                 if not chunk:
+                    if "</sheetData>" not in body and "<sheetData/>" not in body:
+                        raise ValueError("the sheet's XML ends before </sheetData>")
                     break
 
     def _rows_expat(self, sheet_name: str) -> Iterator[tuple[int, list[object]]]:
