@@ -278,3 +278,22 @@ def test_header_row_below_title_rows():
         {"nik": 0, "name": 1, "kecamatan": 2, "programme": 3},
     )
     assert find_header(rows[:2], RECIPIENT_COLUMNS, RECIPIENT_REQUIRED) is None
+
+
+@given(
+    st.sampled_from(sorted((f, n) for f, names in RECIPIENT_COLUMNS.items() for n in names)),
+    st.sampled_from(["upper", "title", "underscore", "padded"]),
+)
+def test_any_spelling_of_a_synonym_finds_its_field(pair, how):
+    field_name, synonym = pair
+    header = {
+        "upper": synonym.upper(),
+        "title": synonym.title(),
+        "underscore": synonym.replace(" ", "_"),
+        "padded": f"  {synonym}  ",
+    }[how]
+    found = match_headers(["x", header], RECIPIENT_COLUMNS)
+    # a synonym shared by two fields belongs to the first one listed
+    owner = next(f for f, names in RECIPIENT_COLUMNS.items() if synonym in names)
+    assert found == {owner: 1}
+    assert owner == field_name or synonym in RECIPIENT_COLUMNS[owner]
