@@ -240,6 +240,23 @@ def test_cli_messy_exit_1_lines_and_rejects_workbook(tmp_path):
 
 
 @needs_data
+def test_cli_rejects_workbook_beside_the_input_by_default(tmp_path):
+    import shutil
+
+    messy = tmp_path / "data.xlsx"
+    shutil.copy(MESSY, messy)
+    proc = run_cli("import", str(messy), "--rejects-out", db=tmp_path / "p.db", cwd=tmp_path)
+    assert proc.returncode == 1
+    out = tmp_path / "data-ditolak.xlsx"
+    assert out.exists() and f"ditulis ke {out}" in proc.stdout
+    # the fixed workbook's header is recognised again
+    source = open_source(out)
+    assert [(s.name, s.kind) for s in source.sheets] == [("penerima", "recipients")]
+    assert len(list(source.sheets[0].rows())) == 9
+    source.close()
+
+
+@needs_data
 def test_cli_json_and_dry_run_creates_no_database(tmp_path):
     db = tmp_path / "never.db"
     proc = run_cli("import", str(SAMPLE), "--dry-run", "--json", db=db, cwd=tmp_path)

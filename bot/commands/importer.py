@@ -34,8 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument(
         "--rejects-out",
+        nargs="?",
+        const="",
         metavar="FILE.xlsx",
-        help="write the rejected rows, with their reason, to this workbook to fix and re-import",
+        help="write the rejected rows, with their reason, to this workbook to fix and re-import "
+        "(without FILE: <input>-ditolak.xlsx beside the input)",
     )
     p.set_defaults(func=_run)
 
@@ -44,6 +47,9 @@ def _run(args: argparse.Namespace) -> int:
     from bot.cli import UsageError, settings_from
 
     settings = settings_from(args)
+    if args.rejects_out == "":
+        source_path = Path(args.file)
+        args.rejects_out = str(source_path.with_name(f"{source_path.stem}-ditolak.xlsx"))
     if args.rejects_out and not args.rejects_out.lower().endswith(".xlsx"):
         raise UsageError("--rejects-out must name a .xlsx file")
     try:
