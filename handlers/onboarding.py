@@ -10,6 +10,7 @@ import contextlib
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -54,6 +55,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if user is None or chat is None:
         return
     settings = settings_of(context)
+    if chat.type != ChatType.PRIVATE:
+        # a code typed in a group would link the group's chat: never
+        await reply(update, render("onboarding_private_only", settings.language))
+        return
     db = db_of(context)
     outcome = await redeem(
         db,

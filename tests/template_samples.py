@@ -21,6 +21,7 @@ SAMPLES: dict[str, dict] = {
     "onboarding_throttled": {},
     "onboarding_already_linked": {"name": "Siti Aminah"},
     "onboarding_record_taken": {},
+    "onboarding_private_only": {},
     "consent_notice": {"name": "Siti Aminah", "role": "recipient"},
     "btn_consent": {},
     "consent_done": {},

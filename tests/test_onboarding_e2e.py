@@ -118,6 +118,17 @@ async def test_reused_expired_wrong_codes_and_throttle(sandbox):
     assert "UU 27/2022" in (await budi.send(f"/start {fresh}"))[-1].text
 
 
+async def test_invite_code_in_a_group_links_nothing(sandbox):
+    await load_registry(sandbox)
+    code = await invite_code(sandbox, niks=[SITI_NIK])
+    siti = await sandbox.user(1001, "Siti")
+    group = await sandbox.group(-500, "Kelompok Tata Boga", [siti])
+    await group.send(siti, f"/start {code}")
+    assert render("onboarding_private_only") in (await group.last()).text
+    assert await sandbox.db.fetchval("SELECT count(*) FROM accounts") == 0
+    assert "UU 27/2022" in (await siti.send(f"/start {code}"))[-1].text
+
+
 async def test_unlink_from_profil_with_confirmation(sandbox):
     await load_registry(sandbox)
     siti = await linked_user(sandbox, 1001, "Siti", await invite_code(sandbox, niks=[SITI_NIK]))
