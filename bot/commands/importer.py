@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
                     s.sheet,
                     [*s.header, REASON_COLUMN],
                     (
-                        [*r.values, *[None] * (len(s.header) - len(r.values)), r.reason]
+                        [*(list(r.values) + [None] * len(s.header))[: len(s.header)], r.reason]
                         for r in s.rejects
                     ),
                 )
