@@ -9,12 +9,11 @@ import pytest
 
 pytest.importorskip("bot.sandbox.testing", reason="the sandbox (issue 3) is not merged yet")
 
-from telegram.ext import CommandHandler  # noqa: E402
-
 from bot.render import render  # noqa: E402
 from bot.services.invites import create_invites  # noqa: E402
 from bot.services.registry_import import import_registry  # noqa: E402
 from bot.services.registry_source import open_source  # noqa: E402
+from tests.access_matrix import MATRIX, registered_commands  # noqa: E402
 from tests.registry_helpers import SAMPLE, needs_data  # noqa: E402
 
 pytestmark = [
@@ -143,25 +142,6 @@ async def test_unlink_from_profil_with_confirmation(sandbox):
 
 
 # ---- access matrix: every registered command x every role, nobody sees others' data ------
-
-# command -> roles expected to get a useful answer (others get a refusal or a general text).
-# A command registered in the Application without a row here fails the test.
-MATRIX: dict[str, set[str]] = {
-    "start": {"recipient", "facilitator", "staff", "admin", "unlinked"},
-    "bantuan": {"recipient", "facilitator", "staff", "admin", "unlinked"},
-    "help": {"recipient", "facilitator", "staff", "admin", "unlinked"},
-    "profil": {"recipient", "facilitator", "staff", "admin"},
-    "undang": {"facilitator"},
-}
-
-
-def registered_commands(app) -> set[str]:
-    names: set[str] = set()
-    for handlers in app.handlers.values():
-        for handler in handlers:
-            if isinstance(handler, CommandHandler):
-                names |= set(handler.commands)
-    return names
 
 
 async def test_access_matrix_every_role_every_command_no_leak(sandbox):
