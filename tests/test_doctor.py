@@ -13,6 +13,7 @@ import pytest
 
 from bot.config import BackupSettings, Settings
 from bot.db import Database, discover_migrations, migrate, open_migrated
+from bot.runlock import acquire_run_lock
 from bot.services import doctor
 from bot.services.backup import backup_database
 from bot.services.doctor import FAIL, OK, WARN, run_checks
@@ -67,6 +68,13 @@ async def test_healthy_database_has_no_fail(healthy: Settings) -> None:
     assert checks["integrity"].status == OK
     assert checks["migrations"].status == OK
     assert checks["backup"].status == OK
+    assert checks["bot"].line() == "WARN bot: not running -> start it: `systemctl start pendamping`"
+    lock = acquire_run_lock(healthy.database)
+    try:
+        running = by_name(await run_checks(healthy, NOW))["bot"]
+    finally:
+        lock.release()
+    assert running.status == OK and "pendamping run" in running.message
     # Tables later features add: a WARN, never a crash or a FAIL.
     assert (
         checks["outbox"].line()

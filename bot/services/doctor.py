@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.db import Database, DatabaseError, MigrationError, migration_status
+from bot.runlock import is_locked
 from bot.services.backup import backup_dir, list_auto_backups
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -233,6 +234,11 @@ async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
     """Every check after the config loaded; never writes anything."""
     checks = [check_token(settings)]
     path = Path(settings.database)
+    holder = is_locked(settings.database) if path.parent.exists() else None
+    if holder:
+        checks.append(Check(OK, "bot", f"running: {holder} holds the run lock"))
+    else:
+        checks.append(Check(WARN, "bot", "not running", "start it: `systemctl start pendamping`"))
     checks.append(check_disk(path.parent if path.parent.exists() else Path(".")))
     if not path.exists():
         checks.append(
