@@ -15,6 +15,7 @@ import pytest
 from bot.config import Settings
 from bot.db import Database, open_migrated
 from bot.logs import setup_logging
+from bot.runlock import acquire_run_lock
 from bot.services.persons import (
     erase_recipient,
     find_recipient_id,
@@ -231,6 +232,29 @@ async def test_erase_leaves_no_trace_in_file_wal_or_logs(settings: Settings, clo
     logs = stream.getvalue()
     assert "event=person_erased recipient_id=1" in logs
     assert secrets_in(logs.encode()) == []
+
+
+async def test_erase_while_the_bot_runs(settings: Settings, clock) -> None:
+    """The bot holds the run lock and its own connection: no VACUUM, still nothing left."""
+    bot_db = await open_migrated(settings.database, clock())
+    lock = acquire_run_lock(settings.database)
+    cli_db = await Database.open(settings.database)
+    try:
+        await seed(bot_db)
+        await bot_db.fetchall("SELECT * FROM recipients")  # the bot has read the rows
+        result = await erase_recipient(cli_db, 1, "permintaan", clock())
+        assert result.compacted
+        assert secrets_in(raw_bytes(settings.database)) == []
+        # The bot goes on working on the same file.
+        await bot_db.execute(
+            "INSERT INTO audit_log (at, actor, action) VALUES ('t', 'system', 'tick')"
+        )
+        assert await bot_db.fetchval("SELECT name FROM recipients WHERE id = 2") == OTHER_NAME
+    finally:
+        await cli_db.close()
+        lock.release()
+        await bot_db.close()
+    assert secrets_in(raw_bytes(settings.database)) == []
 
 
 async def test_erase_twice_is_refused(db, clock) -> None:

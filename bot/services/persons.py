@@ -536,27 +536,34 @@ async def _scrub_row(
 
 
 async def compact_database(db: Database, attempts: int = 20) -> bool:
-    """Fold the WAL into the file, VACUUM, truncate the WAL: erased text leaves the disk.
+    """Fold the WAL into the file and truncate it, so erased text leaves the disk.
 
-    Returns False when another connection kept the WAL from being truncated (the bot reading
-    at that instant); the data is still erased, and the next checkpoint finishes the job.
+    secure_delete (bot/db.py) has already zeroed the freed cells and pages, and the checkpoint
+    overwrites the old page images in the file, so no VACUUM is needed for erasure (tested on
+    the raw bytes). VACUUM runs only when the bot is not running: it holds the write lock for
+    a rewrite of the whole file, which on a large database would outlast the bot's busy
+    timeout. Returns False when another connection kept the WAL from being truncated (the
+    bot reading at that instant): the data is erased anyway; the next checkpoint finishes it.
     """
     import asyncio
 
-    done = False
-    for step in ("checkpoint", "vacuum", "checkpoint"):
-        if step == "vacuum":
-            try:
-                await db.fetchall("VACUUM")
-            except Exception as exc:  # busy: secure_delete has zeroed freed pages already
-                log.warning("event=vacuum_skipped error=%s", type(exc).__name__)
-            continue
+    from bot.runlock import is_locked
+
+    async def checkpoint() -> bool:
         for _ in range(attempts):
             row = await db.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
-            done = row is not None and row[0] == 0
-            if done:
-                break
+            if row is not None and row[0] == 0:
+                return True
             await asyncio.sleep(0.1)
+        return False
+
+    done = await checkpoint()
+    if db.path != ":memory:" and is_locked(db.path) is None:
+        try:
+            await db.fetchall("VACUUM")
+        except Exception as exc:  # busy: nothing lost, secure_delete did the erasing
+            log.warning("event=vacuum_skipped error=%s", type(exc).__name__)
+        done = await checkpoint()
     return done
 
 
