@@ -175,6 +175,12 @@ async def test_failed_outbox_rows_fail(healthy: Settings) -> None:
     later = by_name(await run_checks(healthy, NOW + dt.timedelta(days=2)))
     assert later["outbox failed"].status == WARN
     assert later["outbox backlog"].status == WARN
+    db = await Database.open(healthy.database, readonly=True)
+    try:
+        alerts = await doctor.alert_checks(db, healthy, NOW)
+    finally:
+        await db.close()
+    assert [c.name for c in alerts] == ["outbox failed"]
     tight = replace(healthy, health=replace(healthy.health, outbox_backlog_max=0))
     assert (
         by_name(await run_checks(tight, NOW + dt.timedelta(days=2)))["outbox backlog"].status

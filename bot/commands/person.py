@@ -113,8 +113,9 @@ def _erase(args: argparse.Namespace) -> int:
         print(f"  cleared personal fields in {n} rows of {table}")
     if not result.compacted:
         print(
-            "note: the WAL could not be truncated now (the bot was reading); it is folded in "
-            "at the next checkpoint. Run `pendamping person erase` checks again later if needed."
+            "note: the bot was reading, so the -wal file could not be truncated yet: the data "
+            "is erased from the database, but old copies may stay in the -wal file until the "
+            "bot restarts (`systemctl restart pendamping`)."
         )
     return 0
 

@@ -230,6 +230,16 @@ async def check_digest(db: Database, now: dt.datetime) -> Check:
     return Check(OK, "digest", text)
 
 
+async def alert_checks(db: Database, settings: Settings, now: dt.datetime) -> list[Check]:
+    """The FAILs a running bot should tell chats.operator about (outbox, ticks).
+
+    For the minute job: it takes the bot's open connection and only reads.
+    """
+    checks = await check_outbox(db, settings, now)
+    checks.append(await check_tick(db, settings, now))
+    return [c for c in checks if c.status == FAIL]
+
+
 async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
     """Every check after the config loaded; never writes anything."""
     checks = [check_token(settings)]
