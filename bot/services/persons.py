@@ -160,17 +160,17 @@ async def person_rows(
                         values,
                     )
                     tied.setdefault(table.name, set()).update(r[0] for r in rows)
-    # Follow foreign keys from parents already tied to their children, until nothing new.
-    changed = True
-    while changed:
-        changed = False
+    # Follow foreign keys from rows newly tied to the rows pointing at them, until nothing new.
+    frontier = {t: set(ids) for t, ids in tied.items()}
+    while frontier:
+        found: dict[str, set[int]] = {}
         for table in schema.values():
             if table.name in _SKIP_TABLES:
                 continue
             for col, parent, parent_col in table.fks:
-                if parent not in tied or not tied[parent]:
+                if not frontier.get(parent):
                     continue
-                marks, values = _in(sorted(tied[parent]))
+                marks, values = _in(sorted(frontier[parent]))
                 rows = await db.fetchall(
                     f"SELECT rowid FROM {_q(table.name)} WHERE {_q(col)} IN "
                     f"(SELECT {_q(parent_col)} FROM {_q(parent)} WHERE rowid IN ({marks}))",
@@ -179,7 +179,8 @@ async def person_rows(
                 new = {r[0] for r in rows} - tied.get(table.name, set())
                 if new:
                     tied.setdefault(table.name, set()).update(new)
-                    changed = True
+                    found.setdefault(table.name, set()).update(new)
+        frontier = found
     return {t: ids for t, ids in tied.items() if ids}
 
 
@@ -357,9 +358,18 @@ def scrub_value(column: Column, value: Any, idents: list[str]) -> Any:
 
 
 async def _delete_rows(
-    conn: Any, schema: dict[str, Table], table: str, rowids: set[int], counts: dict[str, int]
+    conn: Any,
+    schema: dict[str, Table],
+    table: str,
+    rowids: set[int],
+    counts: dict[str, int],
+    tied: dict[str, set[int]],
 ) -> None:
-    """Delete rows; children pointing at them are detached (nullable) or deleted (NOT NULL)."""
+    """Delete rows; children pointing at them are detached (nullable) or deleted (NOT NULL).
+
+    Every child row of a tied row is itself tied (person_rows follows all foreign keys), so
+    children are looked for among the tied rows only: no scan of unindexed columns.
+    """
     if not rowids:
         return
     marks, values = _in(sorted(rowids))
@@ -368,19 +378,26 @@ async def _delete_rows(
             if parent != table:
                 continue
             sub = f"SELECT {_q(parent_col)} FROM {_q(table)} WHERE rowid IN ({marks})"
+            where, params = f"{_q(col)} IN ({sub})", list(values)
+            if child.name not in _SKIP_TABLES:
+                candidates = tied.get(child.name, set())
+                if not candidates:
+                    continue
+                cmarks, cvalues = _in(sorted(candidates))
+                where += f" AND rowid IN ({cmarks})"
+                params += cvalues
             notnull = next(c.notnull for c in child.columns if c.name == col)
             if notnull:
                 async with conn.execute(
-                    f"SELECT rowid FROM {_q(child.name)} WHERE {_q(col)} IN ({sub})", values
+                    f"SELECT rowid FROM {_q(child.name)} WHERE {where}", params
                 ) as cur:
                     kids = {r[0] for r in await cur.fetchall()}
                 if child.name == table:
                     kids -= rowids
-                await _delete_rows(conn, schema, child.name, kids, counts)
+                await _delete_rows(conn, schema, child.name, kids, counts, tied)
             else:
                 await conn.execute(
-                    f"UPDATE {_q(child.name)} SET {_q(col)} = NULL WHERE {_q(col)} IN ({sub})",
-                    values,
+                    f"UPDATE {_q(child.name)} SET {_q(col)} = NULL WHERE {where}", params
                 )
     cur = await conn.execute(f"DELETE FROM {_q(table)} WHERE rowid IN ({marks})", values)
     counts[table] = counts.get(table, 0) + cur.rowcount
@@ -408,7 +425,34 @@ async def erase_recipient(
 ) -> EraseResult:
     """Erase one person's personal data in one transaction (see the module docstring)."""
     schema = await load_schema(db)
-    recipient = (await _rows_by_rowid(db, "recipients", {recipient_id}))[0]
+    async with db.transaction() as conn:
+        result, nik = await _erase_in_tx(db, conn, schema, recipient_id, reason, now, actor, action)
+        await _cut_niks_everywhere(conn, schema, [nik])
+    log.info("event=person_erased recipient_id=%d action=%s", recipient_id, action)
+    if compact:
+        result.compacted = await compact_database(db)
+    return result
+
+
+async def _erase_in_tx(
+    db: Database,
+    conn: Any,
+    schema: dict[str, Table],
+    recipient_id: int,
+    reason: str,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+) -> tuple[EraseResult, str]:
+    """The erasure, inside the caller's transaction; returns the result and the old NIK.
+
+    Reads run on the same connection inside the transaction, so a row the bot adds meanwhile
+    either exists here (and is erased) or waits for the commit.
+    """
+    rows = await _rows_by_rowid(db, "recipients", {recipient_id})
+    if not rows:
+        raise PersonNotFound(f"there is no person {recipient_id}")
+    recipient = rows[0]
     if str(recipient["nik"]).startswith("X"):
         raise PersonNotFound(f"person {recipient_id} was already erased")
     tied = await person_rows(db, schema, recipient_id)
@@ -418,79 +462,90 @@ async def erase_recipient(
     audit_ids = await _audit_rowids(db, schema, tied)
     deleted: dict[str, int] = {}
     scrubbed: dict[str, int] = {}
-    async with db.transaction() as conn:
-        # 1. Chat links and unfinished input: deleted.
-        for table in ("accounts", *DELETE_TABLES):
-            if table in schema and tied.get(table):
-                # Rows an earlier delete already removed are simply not found.
-                await _delete_rows(conn, schema, table, tied[table], deleted)
-        # 2. The recipients row: identity out, aggregates kept.
-        rec_table = schema["recipients"]
-        explicit = {
-            "nik": placeholder_nik(recipient_id),
-            "name": ERASED,
-            "status_reason": "data pribadi dihapus (UU 27/2022)",
-            "updated_at": _iso(now),
-        }
-        if recipient["status"] in ("active", "paused"):
-            explicit["status"] = "ended"
-            explicit["status_changed_at"] = _iso(now)
-        await _scrub_row(conn, rec_table, recipient, idents, explicit)
-        # 3. Every other row of the person: numbers and codes kept, personal text cleared.
-        for table_name, rowids in sorted(tied.items()):
-            if table_name in _SKIP_TABLES or table_name in ("accounts", *DELETE_TABLES):
-                continue
-            table = schema[table_name]
-            rows = await _fetch_in_tx(conn, table_name, rowids)
-            for row in rows:
-                if await _scrub_row(conn, table, row, idents, {}):
-                    scrubbed[table_name] = scrubbed.get(table_name, 0) + 1
-        # 4. Earlier audit entries about the person: identifiers cut out of their details.
-        for row in await _fetch_in_tx(conn, "audit_log", audit_ids):
-            details = row.get("details")
-            if isinstance(details, str):
-                new = scrub_value(Column("details", "TEXT", False, False), details, idents)
-                if new != details:
-                    await conn.execute(
-                        "UPDATE audit_log SET details = ? WHERE rowid = ?", (new, row["_rowid_"])
-                    )
-                    scrubbed["audit_log"] = scrubbed.get("audit_log", 0) + 1
-        # 5. The NIK is unique to this person: cut it out of any text anywhere.
+    # 1. Chat links and unfinished input: deleted.
+    for table in ("accounts", *DELETE_TABLES):
+        if table in schema and tied.get(table):
+            # Rows an earlier delete already removed are simply not found.
+            await _delete_rows(conn, schema, table, tied[table], deleted, tied)
+    # 2. The recipients row: identity out, aggregates kept.
+    explicit = {
+        "nik": placeholder_nik(recipient_id),
+        "name": ERASED,
+        "status_reason": "data pribadi dihapus (UU 27/2022)",
+        "updated_at": _iso(now),
+    }
+    if recipient["status"] in ("active", "paused"):
+        explicit["status"] = "ended"
+        explicit["status_changed_at"] = _iso(now)
+    await _scrub_row(conn, schema["recipients"], recipient, idents, explicit)
+    # 3. Every other row of the person: numbers and codes kept, personal text cleared.
+    for table_name, rowids in sorted(tied.items()):
+        if table_name in _SKIP_TABLES or table_name in ("accounts", *DELETE_TABLES):
+            continue
+        table = schema[table_name]
+        for row in await _fetch_in_tx(conn, table_name, rowids):
+            if await _scrub_row(conn, table, row, idents, {}):
+                scrubbed[table_name] = scrubbed.get(table_name, 0) + 1
+    # 4. Earlier audit entries about the person: identifiers cut out of their details.
+    for row in await _fetch_in_tx(conn, "audit_log", audit_ids):
+        details = row.get("details")
+        if isinstance(details, str):
+            new = scrub_value(Column("details", "TEXT", False, False), details, idents)
+            if new != details:
+                await conn.execute(
+                    "UPDATE audit_log SET details = ? WHERE rowid = ?", (new, row["_rowid_"])
+                )
+                scrubbed["audit_log"] = scrubbed.get("audit_log", 0) + 1
+    details = {
+        "nik": masked,
+        "reason": cut_identifiers(reason, idents),
+        "deleted": deleted,
+        "scrubbed": scrubbed,
+    }
+    await conn.execute(
+        "INSERT INTO audit_log (at, actor, action, entity, entity_id, details)"
+        " VALUES (?, ?, ?, 'recipient', ?, ?)",
+        (
+            _iso(now),
+            actor,
+            action,
+            str(recipient_id),
+            json.dumps(details, ensure_ascii=False, sort_keys=True),
+        ),
+    )
+    return EraseResult(recipient_id, masked, deleted, scrubbed, False), str(recipient["nik"])
+
+
+async def _cut_niks_everywhere(conn: Any, schema: dict[str, Table], niks: list[str]) -> None:
+    """A NIK is unique to its person: cut it out of every text column of every table.
+
+    One scan per column for a whole batch of NIKs (retention erases many at once).
+    """
+    niks = [n for n in niks if n]
+    for start in range(0, len(niks), 25):
+        chunk = niks[start : start + 25]
         for table in schema.values():
             if table.name == "schema_migrations":
                 continue
             for col in table.columns:
                 if col.pk or "INT" in col.type or "REAL" in col.type:
                     continue
+                expr = _q(col.name)
+                params: list[Any] = []
+                for nik in chunk:
+                    expr = f"replace({expr}, ?, ?)"
+                    params += [nik, ERASED]
+                # Most rows hold no NIK at all: test the few distinct 4-digit prefixes first
+                # (nearly all '3328') so a row costs one instr() instead of one per NIK.
+                prefixes = sorted({n[:4] for n in chunk})
+                first = " OR ".join(f"instr({_q(col.name)}, ?) > 0" for _ in prefixes)
+                where = " OR ".join(f"instr({_q(col.name)}, ?) > 0" for _ in chunk)
                 cur = await conn.execute(
-                    f"UPDATE {_q(table.name)} SET {_q(col.name)} = "
-                    f"replace({_q(col.name)}, ?, ?) WHERE instr({_q(col.name)}, ?) > 0",
-                    (recipient["nik"], ERASED, recipient["nik"]),
+                    f"UPDATE {_q(table.name)} SET {_q(col.name)} = {expr}"
+                    f" WHERE ({first}) AND ({where})",
+                    (*params, *prefixes, *chunk),
                 )
                 await cur.close()
-        await conn.execute(
-            "INSERT INTO audit_log (at, actor, action, entity, entity_id, details)"
-            " VALUES (?, ?, ?, 'recipient', ?, ?)",
-            (
-                _iso(now),
-                actor,
-                action,
-                str(recipient_id),
-                json.dumps(
-                    {
-                        "nik": masked,
-                        "reason": cut_identifiers(reason, idents),
-                        "deleted": deleted,
-                        "scrubbed": scrubbed,
-                    },
-                    ensure_ascii=False,
-                    sort_keys=True,
-                ),
-            ),
-        )
-    log.info("event=person_erased recipient_id=%d action=%s", recipient_id, action)
-    compacted = await compact_database(db) if compact else False
-    return EraseResult(recipient_id, masked, deleted, scrubbed, compacted)
 
 
 async def _fetch_in_tx(conn: Any, table: str, rowids: set[int]) -> list[dict[str, Any]]:
@@ -592,22 +647,29 @@ async def due_for_retention(db: Database, years: int, now: dt.datetime) -> list[
 
 
 async def run_retention(
-    db: Database, years: int, now: dt.datetime, *, dry_run: bool = False
+    db: Database, years: int, now: dt.datetime, *, dry_run: bool = False, batch: int = 25
 ) -> list[int]:
-    """Anonymise everyone due; return their recipient ids. One compaction at the end."""
+    """Anonymise everyone due; return their recipient ids.
+
+    A batch of people per transaction (their NIKs swept out of all text in one pass each),
+    one compaction at the end. A crash between batches loses nothing: the next run finds the
+    rest still due.
+    """
     due = await due_for_retention(db, years, now)
     if dry_run or not due:
         return due
-    for rid in due:
-        await erase_recipient(
-            db,
-            rid,
-            f"retention: {years} years after mentoring ended",
-            now,
-            actor="system",
-            action="person.retention",
-            compact=False,
-        )
+    schema = await load_schema(db)
+    reason = f"retention: {years} years after mentoring ended"
+    for start in range(0, len(due), batch):
+        chunk = due[start : start + batch]
+        async with db.transaction() as conn:
+            niks = []
+            for rid in chunk:
+                _, nik = await _erase_in_tx(
+                    db, conn, schema, rid, reason, now, "system", "person.retention"
+                )
+                niks.append(nik)
+            await _cut_niks_everywhere(conn, schema, niks)
     await compact_database(db)
     log.info("event=retention_done anonymised=%d", len(due))
     return due
