@@ -247,3 +247,15 @@ def test_cli_backup_and_restore(tmp_path: Path) -> None:
     done = run_cli("restore", str(tmp_path / "b.db"), "--force", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert "the replaced database was kept as" in done.stdout
+
+
+def test_run_refuses_to_start_while_the_lock_is_held(tmp_path: Path) -> None:
+    """`pendamping run` takes the run lock before it builds the bot (one line in run.py)."""
+    live = make_db(tmp_path / "live.db")
+    env = {"PENDAMPING_DB": str(live), "TELEGRAM_BOT_TOKEN": "123:abc"}
+    with RunLock(str(live)) as lock:
+        lock.acquire("restore")
+        result = run_cli("run", "--api-url", "http://127.0.0.1:9/bot", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "in use by `pendamping restore`" in result.stderr
+    assert "123:abc" not in result.stderr
