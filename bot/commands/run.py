@@ -8,6 +8,7 @@ import logging
 from bot.app import build_application
 from bot.config import Settings
 from bot.logs import setup_logging
+from bot.runlock import acquire_run_lock
 from bot.sandbox.core import DEFAULT_TOKEN
 
 log = logging.getLogger("pendamping.run")
@@ -49,6 +50,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(
             "--webhook-url needs --webhook-secret (Telegram sends it with each update)"
         )
+    _run_lock = acquire_run_lock(settings.database)  # noqa: F841 (issue 9: restore refuses)
     app = build_application(settings, token=token, base_url=args.api_url)
     if args.webhook_url:
         app.run_webhook(
