@@ -39,6 +39,8 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     setup_logging(settings.log_format)
+    # Held until the process ends (even SIGKILL frees it): restore refuses while the bot runs.
+    _run_lock = acquire_run_lock(settings.database)  # noqa: F841
     if not settings.token and not args.api_url:
         return _run_embedded(settings, args.sandbox_port)
     token = settings.token
@@ -50,7 +52,6 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(
             "--webhook-url needs --webhook-secret (Telegram sends it with each update)"
         )
-    _run_lock = acquire_run_lock(settings.database)  # noqa: F841 (issue 9: restore refuses)
     app = build_application(settings, token=token, base_url=args.api_url)
     if args.webhook_url:
         app.run_webhook(
