@@ -17,3 +17,26 @@ SAMPLES: dict[str, dict] = {
         "time": "1 Februari 2024 08:00 WIB",
     },
 }
+
+# --- digests (issue 8) ---
+from bot.domain.digest import (  # noqa: E402
+    facilitator_digest as _facilitator_digest,
+)
+from bot.domain.digest import monthly_report as _monthly_report  # noqa: E402
+from bot.domain.digest import staff_digest as _staff_digest  # noqa: E402
+from tests.digest_fixtures import PERIOD as _P  # noqa: E402
+from tests.digest_fixtures import SINCE as _S  # noqa: E402
+from tests.digest_fixtures import SNAPSHOTS as _SNAPS  # noqa: E402
+
+SAMPLES["digest_staff"] = {
+    "d": _staff_digest(_SNAPS, _P, _S),
+    "scope": "Kabupaten Tegal",
+    "now": "5 Februari 2024 08:00 WIB",
+}
+SAMPLES["digest_monthly"] = {
+    "r": _monthly_report(_SNAPS, _P, _S, programmes=("tata boga", "menjahit", "ternak kambing")),
+    "scope": "Kabupaten Tegal",
+    "charts": 3,
+}
+SAMPLES["digest_facilitator"] = {"d": _facilitator_digest(_SNAPS, _P, 2), "limit": 10}
+SAMPLES["digest_no_reports"] = {"period": _P}
