@@ -28,7 +28,7 @@ from openpyxl.cell import WriteOnlyCell
 from bot.domain.nik import mask_nik
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-PROGRESS_EVERY = 5000
+PROGRESS_EVERY = 5000  # rows between two progress calls
 FORMATS = ("xlsx", "csv")
 
 
@@ -355,7 +355,7 @@ class ExportWriter:
 
     def _tick(self) -> None:
         self.rows += 1
-        if self.progress is not None and self.rows % PROGRESS_EVERY == 0:
+        if self.progress is not None and self.rows % PROGRESS_EVERY == 0:  # read at call time
             self.progress(self.rows)
 
     def sheet(self, spec: SheetSpec) -> SheetWriter:
