@@ -1,4 +1,4 @@
-"""Period export: XLSX (streamed with openpyxl write_only) or CSV, four sheets.
+"""Period export: XLSX (streamed, bot/xlsx.py) or CSV, four sheets.
 
 Sheets: penerima (recipients with their latest report and score components), laporan (every
 report of the period, all revisions), kunjungan (facilitator visits in the period's month) and
@@ -7,8 +7,9 @@ tanda (flags of the period and every flag still open).
 The caller supplies the rows (dataclasses below, or tuples in column order) as iterables, so
 100,000 recipients stream through without being held in memory. Safety is enforced here, not
 by the caller:
-- a text cell starting with = + - @ tab or CR is written as literal text (XLSX: string type
-  with the quote prefix; CSV: a leading apostrophe), so no cell can become a formula;
+- a text cell starting with = + - @ tab or CR is written as literal text (XLSX: an inline
+  string with the quote-prefix style, and no cell is ever written as a formula; CSV: a leading
+  apostrophe), so no cell can become a formula;
 - NIK columns are masked (3328********0001) unless the writer is made with full_nik=True,
   which only the CLI does; a full NIK is always text, never a number.
 """
@@ -22,10 +23,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-
 from bot.domain.nik import mask_nik
+from bot.xlsx import XlsxWriter
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_EVERY = 5000  # rows between two progress calls
@@ -341,7 +340,11 @@ class ExportWriter:
         self.counts: dict[str, int] = {}
         self._sheets: list[SheetWriter] = []
         self._csv_files: list[Any] = []
-        self._workbook = Workbook(write_only=True) if self.format == "xlsx" else None
+        self._workbook = (
+            XlsxWriter(self.path, literal_prefixes="".join(FORMULA_PREFIXES))
+            if self.format == "xlsx"
+            else None
+        )
         self._closed = False
 
     def __enter__(self) -> ExportWriter:
@@ -361,14 +364,11 @@ class ExportWriter:
     def sheet(self, spec: SheetSpec) -> SheetWriter:
         """Start a sheet (header row written); sheets appear in the order they are started."""
         if self._workbook is not None:
-            ws = self._workbook.create_sheet(spec.name)
-            ws.freeze_panes = "A2"
-            for i, col in enumerate(spec.columns):
-                ws.column_dimensions[_column_letter(i)].width = col.width
-            ws.append(spec.headers)
+            book = self._workbook
+            book.add_sheet(spec.name, spec.headers, [c.width for c in spec.columns])
 
-            def sink(values: list, ws=ws) -> None:
-                ws.append([_xlsx_cell(ws, v) for v in values])
+            # the writer itself writes text starting with FORMULA_PREFIXES as literal text
+            sink = book.append
 
         else:
             target = csv_sheet_path(self.path, spec)
@@ -397,7 +397,7 @@ class ExportWriter:
         self._closed = True
         self.counts = {s.spec.name: s.count for s in self._sheets}
         if self._workbook is not None:
-            self._workbook.save(self.path)
+            self._workbook.close()
             self.paths = [self.path]
         for fh in self._csv_files:
             fh.close()
@@ -408,36 +408,10 @@ class ExportWriter:
         self._closed = True
         for fh in self._csv_files:
             fh.close()
+        if self._workbook is not None:
+            self._workbook.abort()
         for p in {*self.paths, self.path}:
             p.unlink(missing_ok=True)
-        if self._workbook is not None:
-            # Finish each sheet's temporary file and remove it (openpyxl keeps one per sheet).
-            for ws in self._workbook.worksheets:
-                try:
-                    if not ws.closed:
-                        ws.close()
-                    if ws._writer is not None:
-                        ws._writer.cleanup()
-                except Exception:  # noqa: BLE001 - best effort on the way out of an error
-                    pass
-
-
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def _xlsx_cell(ws, value: Any) -> Any:
-    if is_formula_like(value):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"  # literal text, never a formula
-        cell.quotePrefix = True  # and Excel keeps it text even when the cell is edited
-        return cell
-    return value
 
 
 def write_export(
