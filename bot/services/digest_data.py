@@ -54,7 +54,7 @@ from bot.export import (
 
 log = logging.getLogger("pendamping.digest")
 
-FETCH_CHUNK = 2000
+FETCH_CHUNK = 10_000
 
 LEAD_WIRING = """
 - scores: replace _load_scores() with the query of migration 0005 once it lands (the column
@@ -124,8 +124,10 @@ def _yes_no(value: Any) -> str | None:
 
 
 async def _stream(db: Database, sql: str, params: Sequence[Any]) -> AsyncIterator[Any]:
-    """Rows of a SELECT, fetched in chunks so a large result never sits in memory at once."""
+    """Rows (plain tuples) of a SELECT, fetched in chunks so a large result never sits in
+    memory at once."""
     async with db.conn.execute(sql, params) as cur:
+        cur.row_factory = None  # tuples: this cursor only, the connection keeps its Row factory
         while True:
             rows = await cur.fetchmany(FETCH_CHUNK)
             if not rows:
@@ -199,16 +201,23 @@ async def _load_scores(db: Database, period: str) -> dict[int, tuple[int | None,
     """recipient_id -> (score, band, components) of the latest score up to the period."""
     if not await table_exists(db, "scores"):
         return {}
+    out: dict[int, tuple[int | None, str | None, Any]] = {}
     try:
-        rows = await db.fetchall(
-            "SELECT recipient_id, period, score, band, components FROM scores "
+        async for r in _stream(
+            db,
+            "SELECT recipient_id, score, band, components FROM scores "
             "WHERE period <= ? ORDER BY recipient_id, period",
             (period,),
-        )
+        ):
+            out[r[0]] = (r[1], r[2], r[3])  # the latest period wins
     except sqlite3.OperationalError as exc:
         log.warning("scores table has an unexpected shape, scores left out: %s", exc)
         return {}
-    return {r["recipient_id"]: (r["score"], r["band"], r["components"]) for r in rows}
+    return out
+
+
+async def _ids(db: Database, sql: str, params: Sequence[Any]) -> set[int]:
+    return {r[0] async for r in _stream(db, sql, params)}
 
 
 async def _load_flags(db: Database, scope: Scope) -> dict[int, list[RiskFlag]]:
@@ -231,54 +240,89 @@ async def _load_profits(
     """recipient -> period -> profit of the latest report (by submission) of that period."""
     periods = last_periods(period, window)
     where, params = _scope_sql(scope)
-    out: dict[int, dict[str, int]] = {}
-    async for r in _stream(
+    join = "JOIN recipients rc ON rc.id = r.recipient_id " if where else ""
+    marks = ",".join("?" * len(periods))
+    out: dict[int, dict[str, int | None]] = {}
+    # Most recipients send one report a period: read them unsorted (sorting every row costs
+    # more than it saves), then redo the few (recipient, period) pairs with several reports
+    # in submission order so the latest one wins.
+    async for rid, p, profit in _stream(
         db,
-        "SELECT r.recipient_id, r.period, r.profit FROM reports r "
-        "JOIN recipients rc ON rc.id = r.recipient_id "
-        f"WHERE r.period IN ({','.join('?' * len(periods))}){where} "
-        "ORDER BY r.recipient_id, r.period, r.submitted_at, r.id",
+        f"SELECT r.recipient_id, r.period, r.profit FROM reports r {join}"
+        f"WHERE r.period IN ({marks}){where}",
         [*periods, *params],
     ):
-        per = out.setdefault(r[0], {})
-        if r[2] is None:
-            per.pop(r[1], None)
+        per = out.get(rid)
+        if per is None:
+            out[rid] = {p: profit}
         else:
-            per[r[1]] = r[2]
-    return out
+            per[p] = profit
+    async for rid, p, profit in _stream(
+        db,
+        "SELECT r.recipient_id, r.period, r.profit FROM reports r JOIN ("
+        f" SELECT recipient_id, period FROM reports WHERE period IN ({marks})"
+        " GROUP BY period, recipient_id HAVING count(*) > 1"  # in the index's order
+        ") dup ON dup.recipient_id = r.recipient_id AND dup.period = r.period "
+        "ORDER BY r.recipient_id, r.period, r.submitted_at, r.id",
+        periods,
+    ):
+        if rid in out:
+            out[rid][p] = profit
+    return {rid: {p: v for p, v in per.items() if v is not None} for rid, per in out.items()}
 
 
 async def load_snapshots(
-    db: Database, period: str, scope: Scope | None = None, window: int = 6
+    db: Database,
+    period: str,
+    scope: Scope | None = None,
+    window: int = 6,
+    *,
+    with_profits: bool = True,
 ) -> list[RecipientSnapshot]:
-    """One snapshot per recipient expected to report in the period, within the scope."""
+    """One snapshot per recipient expected to report in the period, within the scope.
+
+    with_profits=False leaves `profits` empty (the weekly digest does not show them), which
+    saves reading six periods of reports.
+    """
     scope = scope or Scope()
     _, end = period_bounds(period)
     where, params = _scope_sql(scope)
     scores = await _load_scores(db, period)
     flags = await _load_flags(db, scope)
-    profits = await _load_profits(db, period, scope, window)
+    profits = await _load_profits(db, period, scope, window) if with_profits else {}
+    reported = await _ids(
+        db, "SELECT DISTINCT recipient_id FROM reports WHERE period = ?", [period]
+    )
+    drafting = await _ids(
+        db,
+        "SELECT DISTINCT recipient_id FROM report_drafts"
+        " WHERE period = ? AND form = 'monthly' AND status = 'open'",
+        [period],
+    )
     snaps = []
     async for r in _stream(
         db,
         "SELECT rc.id, rc.name, rc.kecamatan_code, k.name, d.name, rc.facilitator_id, f.name,"
-        " rc.programme,"
-        " EXISTS (SELECT 1 FROM reports x WHERE x.recipient_id = rc.id AND x.period = ?),"
-        " EXISTS (SELECT 1 FROM report_drafts y WHERE y.recipient_id = rc.id"
-        "         AND y.period = ? AND y.form = 'monthly' AND y.status = 'open'),"
-        " a.reachable "
+        " rc.programme, a.reachable "
         "FROM recipients rc JOIN kecamatan k ON k.code = rc.kecamatan_code "
         "LEFT JOIN desa d ON d.id = rc.desa_id "
         "LEFT JOIN facilitators f ON f.id = rc.facilitator_id "
         "LEFT JOIN accounts a ON a.recipient_id = rc.id "
         "WHERE rc.status = 'active'"
         " AND COALESCE(rc.handover_date, substr(rc.created_at, 1, 10)) < ?"
-        f"{where} ORDER BY rc.id",
-        [period, period, end, *params],
+        f"{where}",  # no ORDER BY: the digest sorts what it shows
+        [end, *params],
     ):
         rid = r[0]
-        status = STATUS_REPORTED if r[8] else STATUS_DRAFT if r[9] else STATUS_SILENT
-        band = scores[rid][1] if rid in scores else None
+        status = (
+            STATUS_REPORTED
+            if rid in reported
+            else STATUS_DRAFT
+            if rid in drafting
+            else STATUS_SILENT
+        )
+        score = scores.get(rid)
+        band = score[1] if score else None
         snaps.append(
             RecipientSnapshot(
                 id=rid,
@@ -294,7 +338,7 @@ async def load_snapshots(
                 band=band,
                 candidate=band == BAND_READY,
                 flags=tuple(flags.get(rid, ())),
-                reachable=r[10] is None or bool(r[10]),
+                reachable=r[8] is None or bool(r[8]),
             )
         )
     return snaps
@@ -304,7 +348,7 @@ async def build_staff_digest(
     db: Database, period: str, since: dt.datetime, scope: Scope | None = None
 ) -> StaffDigest:
     """The weekly staff digest of a region (flags created at or after `since` are new)."""
-    snaps = await load_snapshots(db, period, scope)
+    snaps = await load_snapshots(db, period, scope, with_profits=False)
     return staff_digest(snaps, period, since.astimezone(dt.UTC).isoformat(timespec="seconds"))
 
 
