@@ -24,6 +24,7 @@ from bot.domain.digest import (  # noqa: E402
 )
 from bot.domain.digest import monthly_report as _monthly_report  # noqa: E402
 from bot.domain.digest import staff_digest as _staff_digest  # noqa: E402
+from bot.services.digest_data import PeriodIssue as _PeriodIssue  # noqa: E402
 from tests.digest_fixtures import PERIOD as _P  # noqa: E402
 from tests.digest_fixtures import SINCE as _S  # noqa: E402
 from tests.digest_fixtures import SNAPSHOTS as _SNAPS  # noqa: E402
@@ -40,3 +41,7 @@ SAMPLES["digest_monthly"] = {
 }
 SAMPLES["digest_facilitator"] = {"d": _facilitator_digest(_SNAPS, _P, 2), "limit": 10}
 SAMPLES["digest_no_reports"] = {"period": _P}
+SAMPLES["digest_denied"] = {"what": "ekspor_group"}
+SAMPLES["digest_period_unavailable"] = {
+    "issue": _PeriodIssue("before_handover", "2023-05", "2023-09-01")
+}

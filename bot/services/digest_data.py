@@ -169,29 +169,53 @@ async def count_recipients(db: Database, scope: Scope) -> int:
     return await db.fetchval(f"SELECT count(*) FROM recipients rc WHERE 1 = 1{where}", params)
 
 
-async def period_problem(db: Database, period: str, now: dt.datetime, tz: dt.tzinfo) -> str | None:
-    """Why the period cannot be reported on (None when it can): not a period, in the future,
-    or with no reports and before any recipient was handed a package."""
+@dataclass(frozen=True)
+class PeriodIssue:
+    """Why a period cannot be reported on: 'invalid', 'future', 'no_recipients' or
+    'before_handover' (no reports, and it ends before the first hand-over)."""
+
+    code: str
+    period: str
+    first_handover: str | None = None
+
+
+async def period_check(
+    db: Database, period: str, now: dt.datetime, tz: dt.tzinfo
+) -> PeriodIssue | None:
+    """None when the period exists (it has reports, or it started after the first hand-over)."""
     try:
         start, end = period_bounds(period)
     except ValueError:
-        return f"{period!r} is not a period; use YYYY-MM, e.g. 2024-01"
+        return PeriodIssue("invalid", period)
     today = now.astimezone(tz).date().isoformat()
     if start > today:
-        return f"period {period} has not started yet"
+        return PeriodIssue("future", period)
     if await db.fetchval("SELECT 1 FROM reports WHERE period = ? LIMIT 1", (period,)):
         return None
     first = await db.fetchval(
         "SELECT min(COALESCE(handover_date, substr(created_at, 1, 10))) FROM recipients"
     )
     if first is None:
-        return f"period {period} does not exist: there are no recipients yet"
+        return PeriodIssue("no_recipients", period)
     if first >= end:
-        return (
-            f"period {period} does not exist: it has no reports and ends before the first "
-            f"hand-over ({first})"
-        )
+        return PeriodIssue("before_handover", period, first)
     return None
+
+
+async def period_problem(db: Database, period: str, now: dt.datetime, tz: dt.tzinfo) -> str | None:
+    """period_check() in words for the CLI (English, one line); None when the period exists."""
+    issue = await period_check(db, period, now, tz)
+    if issue is None:
+        return None
+    return {
+        "invalid": f"{period!r} is not a period; use YYYY-MM, e.g. 2024-01",
+        "future": f"period {period} has not started yet",
+        "no_recipients": f"period {period} does not exist: there are no recipients yet",
+        "before_handover": (
+            f"period {period} does not exist: it has no reports and ends before the first "
+            f"hand-over ({issue.first_handover})"
+        ),
+    }[issue.code]
 
 
 # --- snapshots for the digests ------------------------------------------------------------------
