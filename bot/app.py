@@ -12,7 +12,7 @@ from telegram.request import BaseRequest
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
-from handlers import basic, errors
+from handlers import basic, digests, errors
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -27,6 +27,10 @@ def register_handlers(app: Application) -> None:
     #    by a later handler.
     app.add_handler(CommandHandler("start", basic.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
+    # 2. Digests and exports (issue 8): commands only, no callbacks; access checked in the
+    #    service (staff/admin region, facilitator caseload in private, /ekspor private only).
+    app.add_handler(CommandHandler("ringkasan", digests.ringkasan))
+    app.add_handler(CommandHandler("ekspor", digests.ekspor))
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 

@@ -19,12 +19,15 @@ SAMPLES: dict[str, dict] = {
 }
 
 # --- digests (issue 8) ---
+from pathlib import Path  # noqa: E402
+
 from bot.domain.digest import (  # noqa: E402
     facilitator_digest as _facilitator_digest,
 )
 from bot.domain.digest import monthly_report as _monthly_report  # noqa: E402
 from bot.domain.digest import staff_digest as _staff_digest  # noqa: E402
 from bot.services.digest_data import PeriodIssue as _PeriodIssue  # noqa: E402
+from bot.services.digests import ExportFile as _ExportFile  # noqa: E402
 from tests.digest_fixtures import PERIOD as _P  # noqa: E402
 from tests.digest_fixtures import SINCE as _S  # noqa: E402
 from tests.digest_fixtures import SNAPSHOTS as _SNAPS  # noqa: E402
@@ -45,3 +48,4 @@ SAMPLES["digest_denied"] = {"what": "ekspor_group"}
 SAMPLES["digest_period_unavailable"] = {
     "issue": _PeriodIssue("before_handover", "2023-05", "2023-09-01")
 }
+SAMPLES["ekspor_caption"] = {"f": _ExportFile(Path("x.xlsx"), "2024-01", "Kec. Slawi")}

@@ -68,6 +68,9 @@ async def test_ringkasan_facilitator_gets_caseload(seeded: Database, settings: S
     assert "Laporan Januari 2024: 1 dari 2 keluarga sudah lapor." in text
     assert "- Wati" in text and "Wati: minta bantuan" in text
     assert "Siti" not in text and "Rina" not in text  # Ani's families
+    with pytest.raises(DigestDenied, match="chat pribadi"):  # names stay out of groups
+        await ringkasan(seeded, account("facilitator", facilitator_id=2), NOW, settings,
+                        private_chat=False)  # fmt: skip
 
 
 async def test_ringkasan_refuses_recipients(seeded: Database, settings: Settings) -> None:
@@ -80,7 +83,9 @@ async def test_ringkasan_refuses_recipients(seeded: Database, settings: Settings
 
 async def test_ekspor_staff_private_chat(seeded: Database, settings: Settings, tmp_path: Path):
     staff = account("staff", kecamatan_code="33.28.06")
-    path = await ekspor(seeded, staff, None, NOW, settings, tmp_path, private_chat=True)
+    result = await ekspor(seeded, staff, None, NOW, settings, tmp_path, private_chat=True)
+    assert result.period == "2024-01" and result.region == "Kec. Lebaksiu"
+    path = result.path
     assert path.name == "pendamping-2024-01-33.28.06.xlsx"
     rows = list(load_workbook(path, read_only=True)["penerima"].iter_rows(values_only=True))
     assert [r[2] for r in rows[1:]] == ["Rina", "Siti"]  # Lebaksiu only

@@ -54,6 +54,13 @@ class PeriodUnavailable(Exception):
         self.text = text
 
 
+@dataclass(frozen=True)
+class ExportFile:
+    path: Path
+    period: str
+    region: str  # 'Kabupaten Tegal' or 'Kec. <name>'
+
+
 @dataclass
 class MonthlyBundle:
     text: str
@@ -88,8 +95,12 @@ async def ringkasan(
     now: dt.datetime,
     settings: Settings,
     since: dt.datetime | None = None,
+    *,
+    private_chat: bool = True,
 ) -> str:
-    """The /ringkasan text for this account (period open now; flags of the last week new)."""
+    """The /ringkasan text for this account (period open now; flags of the last week new).
+
+    The facilitator version names families, so it is only given in a private chat."""
     lang = account.language if account else settings.language
     period = reporting_period(now, settings.tz)
     if account is not None and account.role in STAFF_ROLES:
@@ -98,6 +109,8 @@ async def ringkasan(
         label = await region_label(db, None if account.role == "admin" else account.kecamatan_code)
         return render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz))
     if account is not None and account.role == "facilitator" and account.facilitator_id:
+        if not private_chat:
+            raise DigestDenied(render("digest_denied", lang, what="ringkasan_group"))
         return await facilitator_weekly(db, account.facilitator_id, now, settings, lang)
     raise DigestDenied(render("digest_denied", lang, what="ringkasan"))
 
@@ -122,7 +135,7 @@ async def ekspor(
     out_dir: Path,
     *,
     private_chat: bool,
-) -> Path:
+) -> ExportFile:
     """/ekspor [YYYY-MM]: the period's XLSX (NIK masked) for staff/admin in a private chat."""
     lang = account.language if account else settings.language
     if account is None or account.role not in STAFF_ROLES:
@@ -137,7 +150,7 @@ async def ekspor(
     region = account.kecamatan_code if account.role == "staff" else None
     path = out_dir / f"pendamping-{period}{'-' + region if region else ''}.xlsx"
     await write_period_export(db, period, path, staff_scope(account), full_nik=False)
-    return path
+    return ExportFile(path, period, await region_label(db, region))
 
 
 async def monthly(
