@@ -16,6 +16,7 @@ graduation tables land, an active recipient whose latest band is 'siap'. See LEA
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -547,6 +548,15 @@ async def write_period_export(
             (FLAGS, flag_rows(db, period, scope)),
         ):
             sheet = writer.sheet(spec)
+            chunk: list[Any] = []
             async for row in rows:
-                sheet.append(row)
+                chunk.append(row)
+                if len(chunk) >= FETCH_CHUNK:
+                    # Writing the file is CPU work: a worker thread keeps the bot's event loop
+                    # answering other chats while a large export is written.
+                    await asyncio.to_thread(sheet.extend, chunk)
+                    chunk = []
+            if chunk:
+                await asyncio.to_thread(sheet.extend, chunk)
+        await asyncio.to_thread(writer.close)
     return ExportResult(writer.paths, writer.counts, writer.counts.get(REPORTS.name, 0) > 0)
