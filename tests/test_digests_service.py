@@ -19,6 +19,7 @@ from bot.services.digests import (
     monthly,
     reporting_period,
     ringkasan,
+    staff_weekly,
 )
 from tests.digest_db import seed
 
@@ -128,3 +129,10 @@ async def test_monthly_region_without_reports(seeded: Database, settings: Settin
     assert "Belum ada laporan yang masuk" in bundle.text
     # Slawi: one silent recipient -> a response chart (0 %), nothing to draw for profits
     assert [p.name for p in bundle.charts] == ["2024-01-33.28.10-respons-kecamatan.png"]
+
+
+async def test_staff_weekly_for_a_kecamatan_chat(seeded: Database, settings: Settings) -> None:
+    text = await staff_weekly(seeded, NOW, settings, "33.28.06")
+    assert "Ringkasan mingguan · Kec. Lebaksiu" in text
+    assert "Sudah lapor: 1 dari 2 (50%)" in text and "Sedang mengisi: 1" in text
+    assert "Tidak bisa dihubungi: 1" in text

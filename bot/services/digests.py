@@ -8,6 +8,7 @@ Handlers (wired by the lead once the sandbox lands) call one of these and send t
   and admins only, in a private chat only; DigestDenied / PeriodUnavailable otherwise.
 - monthly(db, now, settings, scope_code, out_dir): the monthly report text, chart files and
   export for one staff chat (scheduled at period close).
+- staff_weekly(db, now, settings, kecamatan_code): the weekly text for one staff chat.
 - facilitator_weekly(db, facilitator_id, now, settings): the weekly facilitator text.
 
 Every refusal carries a rendered Indonesian/English text, ready to send.
@@ -113,6 +114,21 @@ async def ringkasan(
             raise DigestDenied(render("digest_denied", lang, what="ringkasan_group"))
         return await facilitator_weekly(db, account.facilitator_id, now, settings, lang)
     raise DigestDenied(render("digest_denied", lang, what="ringkasan"))
+
+
+async def staff_weekly(
+    db: Database,
+    now: dt.datetime,
+    settings: Settings,
+    kecamatan_code: str | None = None,
+    since: dt.datetime | None = None,
+    lang: str = "id",
+) -> str:
+    """The scheduled weekly digest for one staff chat (a kecamatan, or the kabupaten)."""
+    period = reporting_period(now, settings.tz)
+    d = await build_staff_digest(db, period, since or now - WEEK, Scope.for_staff(kecamatan_code))
+    label = await region_label(db, kecamatan_code)
+    return render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz))
 
 
 async def facilitator_weekly(
