@@ -137,6 +137,18 @@ async def build(path: str, n: int) -> dict[str, int]:
     return counts
 
 
+def peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss it does not carry the
+    parent's size over a fork+exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 async def stage(name: str, path: str, out_dir: str) -> dict:
     from bot.db import Database
     from bot.render import render
@@ -165,6 +177,7 @@ async def stage(name: str, path: str, out_dir: str) -> dict:
 
         r = await build_monthly_report(db, PERIOD, since, None, PROGRAMMES)
         t1 = time.perf_counter()
+        result["data_s"] = round(t1 - t0, 2)
         charts = monthly_charts(r)
         result["charts_only_s"] = round(time.perf_counter() - t1, 2)
         result["matplotlib_import_s"] = import_s
@@ -175,7 +188,7 @@ async def stage(name: str, path: str, out_dir: str) -> dict:
         result["rows"] = res.counts
         result["size_mb"] = round(res.paths[0].stat().st_size / 2**20, 1)
     result["seconds"] = round(time.perf_counter() - t0, 2)
-    result["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_mb"] = peak_mb()
     await db.close()
     return result
 

@@ -124,6 +124,18 @@ def _yes_no(value: Any) -> str | None:
     return "ya" if value else "tidak"
 
 
+async def _chunks(db: Database, sql: str, params: Sequence[Any]) -> AsyncIterator[list[Any]]:
+    """Lists of plain tuples from a SELECT, FETCH_CHUNK at a time (the hot loops iterate a
+    list synchronously: an async step per row would cost more than the row itself)."""
+    async with db.conn.execute(sql, params) as cur:
+        cur.row_factory = None  # tuples: this cursor only, the connection keeps its Row factory
+        while True:
+            rows = await cur.fetchmany(FETCH_CHUNK)
+            if not rows:
+                break
+            yield rows
+
+
 async def _stream(db: Database, sql: str, params: Sequence[Any]) -> AsyncIterator[Any]:
     """Rows (plain tuples) of a SELECT, fetched in chunks so a large result never sits in
     memory at once."""
@@ -228,13 +240,14 @@ async def _load_scores(db: Database, period: str) -> dict[int, tuple[int | None,
         return {}
     out: dict[int, tuple[int | None, str | None, Any]] = {}
     try:
-        async for r in _stream(
+        async for rows in _chunks(
             db,
             "SELECT recipient_id, score, band, components FROM scores "
             "WHERE period <= ? ORDER BY recipient_id, period",
             (period,),
         ):
-            out[r[0]] = (r[1], r[2], r[3])  # the latest period wins
+            for r in rows:
+                out[r[0]] = (r[1], r[2], r[3])  # the latest period wins
     except sqlite3.OperationalError as exc:
         log.warning("scores table has an unexpected shape, scores left out: %s", exc)
         return {}
@@ -242,7 +255,10 @@ async def _load_scores(db: Database, period: str) -> dict[int, tuple[int | None,
 
 
 async def _ids(db: Database, sql: str, params: Sequence[Any]) -> set[int]:
-    return {r[0] async for r in _stream(db, sql, params)}
+    ids: set[int] = set()
+    async for rows in _chunks(db, sql, params):
+        ids.update(r[0] for r in rows)
+    return ids
 
 
 async def _load_flags(db: Database, scope: Scope) -> dict[int, list[RiskFlag]]:
@@ -271,17 +287,18 @@ async def _load_profits(
     # Most recipients send one report a period: read them unsorted (sorting every row costs
     # more than it saves), then redo the few (recipient, period) pairs with several reports
     # in submission order so the latest one wins.
-    async for rid, p, profit in _stream(
+    async for rows in _chunks(
         db,
         f"SELECT r.recipient_id, r.period, r.profit FROM reports r {join}"
         f"WHERE r.period IN ({marks}){where}",
         [*periods, *params],
     ):
-        per = out.get(rid)
-        if per is None:
-            out[rid] = {p: profit}
-        else:
-            per[p] = profit
+        for rid, p, profit in rows:
+            per = out.get(rid)
+            if per is None:
+                out[rid] = {p: profit}
+            else:
+                per[p] = profit
     async for rid, p, profit in _stream(
         db,
         "SELECT r.recipient_id, r.period, r.profit FROM reports r JOIN ("
@@ -325,7 +342,7 @@ async def load_snapshots(
         [period],
     )
     snaps = []
-    async for r in _stream(
+    async for rows in _chunks(
         db,
         "SELECT rc.id, rc.name, rc.kecamatan_code, k.name, d.name, rc.facilitator_id, f.name,"
         " rc.programme, a.reachable "
@@ -338,34 +355,35 @@ async def load_snapshots(
         f"{where}",  # no ORDER BY: the digest sorts what it shows
         [end, *params],
     ):
-        rid = r[0]
-        status = (
-            STATUS_REPORTED
-            if rid in reported
-            else STATUS_DRAFT
-            if rid in drafting
-            else STATUS_SILENT
-        )
-        score = scores.get(rid)
-        band = score[1] if score else None
-        snaps.append(
-            RecipientSnapshot(
-                id=rid,
-                name=r[1],
-                kecamatan_code=r[2],
-                kecamatan=r[3],
-                desa=r[4],
-                facilitator_id=r[5],
-                facilitator=r[6],
-                programme=r[7],
-                status=status,
-                profits=profits.get(rid, {}),
-                band=band,
-                candidate=band == BAND_READY,
-                flags=tuple(flags.get(rid, ())),
-                reachable=r[8] is None or bool(r[8]),
+        for r in rows:
+            rid = r[0]
+            status = (
+                STATUS_REPORTED
+                if rid in reported
+                else STATUS_DRAFT
+                if rid in drafting
+                else STATUS_SILENT
             )
-        )
+            score = scores.get(rid)
+            band = score[1] if score else None
+            snaps.append(
+                RecipientSnapshot(
+                    id=rid,
+                    name=r[1],
+                    kecamatan_code=r[2],
+                    kecamatan=r[3],
+                    desa=r[4],
+                    facilitator_id=r[5],
+                    facilitator=r[6],
+                    programme=r[7],
+                    status=status,
+                    profits=profits.get(rid, {}),
+                    band=band,
+                    candidate=band == BAND_READY,
+                    flags=tuple(flags.get(rid, ())),
+                    reachable=r[8] is None or bool(r[8]),
+                )
+            )
     return snaps
 
 
