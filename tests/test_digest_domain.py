@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.domain.digest import (
     NO_FACILITATOR,
+    STATUSES,
     Progress,
     RecipientSnapshot,
+    RiskFlag,
     Scope,
     bands_by_kecamatan,
     facilitator_digest,
@@ -162,3 +166,75 @@ def test_last_periods_across_a_year() -> None:
 def test_unknown_status_is_refused() -> None:
     with pytest.raises(ValueError):
         RecipientSnapshot(1, "x", LEB, "Lebaksiu", None, None, None, "menjahit", "late")
+
+
+# --- properties: the groupings always add up, and scopes partition the kabupaten -------------
+
+
+KECS = {"33.28.06": "Lebaksiu", "33.28.10": "Slawi", "33.28.09": "Pangkah"}
+
+snapshots_strategy = st.lists(
+    st.builds(
+        lambda i, kec, fac, status, profit, band, flag, reachable: RecipientSnapshot(
+            id=i,
+            name=f"P{i}",
+            kecamatan_code=kec,
+            kecamatan=KECS[kec],
+            desa=None,
+            facilitator_id=fac,
+            facilitator=None if fac is None else f"F{fac}",
+            programme="menjahit" if i % 2 else "tata boga",
+            status=status,
+            profits={} if profit is None else {"2024-01": profit},
+            band=band,
+            candidate=band == "siap",
+            flags=(RiskFlag("jump", "2024-01", flag),) if flag else (),
+            reachable=reachable,
+        ),
+        st.integers(1, 10_000),
+        st.sampled_from(sorted(KECS)),
+        st.sampled_from([None, 1, 2, 3]),
+        st.sampled_from(STATUSES),
+        st.none() | st.integers(-1_000_000, 10_000_000),
+        st.sampled_from([None, "siap", "menuju", "intensif"]),
+        st.sampled_from([None, "2024-01-20T00:00:00+00:00", "2024-02-03T00:00:00+00:00"]),
+        st.booleans(),
+    ),  # fmt: skip
+    max_size=60,
+)
+
+
+@given(snapshots_strategy)
+def test_groupings_add_up_to_the_total(snaps) -> None:
+    d = staff_digest(snaps, PERIOD, SINCE)
+    assert d.total.total == len(snaps)
+    for grouping in (d.by_kecamatan, d.by_facilitator):
+        assert sum(p.reported for _, p in grouping) == d.total.reported
+        assert sum(p.draft for _, p in grouping) == d.total.draft
+        assert sum(p.silent for _, p in grouping) == d.total.silent
+    assert d.open_flags == sum(len(s.flags) for s in snaps)
+    assert len(d.new_flags) == sum(1 for s in snaps for f in s.flags if f.created_at >= SINCE)
+    assert 0 <= d.total.percent <= 100
+
+
+@given(snapshots_strategy)
+def test_kecamatan_scopes_partition_the_kabupaten(snaps) -> None:
+    whole = staff_digest(snaps, PERIOD, SINCE)
+    parts = [staff_digest(snaps, PERIOD, SINCE, Scope.for_staff(code)) for code in KECS]
+    for field in ("reported", "draft", "silent"):
+        assert sum(getattr(p.total, field) for p in parts) == getattr(whole.total, field)
+    assert sum(len(p.candidates) for p in parts) == len(whole.candidates)
+    for code, part in zip(KECS, parts, strict=True):
+        assert {k for k, _ in part.by_kecamatan} <= {KECS[code]}
+    bands = dict(bands_by_kecamatan(snaps))
+    assert sum(sum(c.values()) for c in bands.values()) == sum(1 for s in snaps if s.band)
+
+
+@given(snapshots_strategy)
+def test_medians_lie_between_min_and_max(snaps) -> None:
+    for series in profit_medians(snaps, PERIOD):
+        values = [s.profits[PERIOD] for s in snaps
+                  if s.programme == series.programme and PERIOD in s.profits]  # fmt: skip
+        assert series.counts[-1] == len(values)
+        if values:
+            assert min(values) <= series.latest <= max(values)
