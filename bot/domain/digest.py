@@ -288,26 +288,36 @@ def staff_digest(
 ) -> StaffDigest:
     """The weekly staff digest for a period; flags created at or after `since` count as new."""
     _period_index(period)
-    snaps = scoped(snapshots, scope or Scope())
-    total: Counter[str] = Counter()
-    by_kec: dict[str, Counter[str]] = defaultdict(Counter)
-    by_fac: dict[str, Counter[str]] = defaultdict(Counter)
+    snaps = scoped(snapshots, scope or Scope()) if scope is not None else snapshots
+    # Plain dicts keyed by (group, status): this loop runs once per recipient (100,000).
+    by_kec_status: dict[tuple[str, str], int] = {}
+    by_fac_status: dict[tuple[str, str], int] = {}
     new_flags: list[FlagRef] = []
     open_flags = 0
     candidates: list[PersonRef] = []
     unreachable: list[PersonRef] = []
     for s in snaps:
-        total[s.status] += 1
-        by_kec[s.kecamatan][s.status] += 1
-        by_fac[s.facilitator or NO_FACILITATOR][s.status] += 1
-        open_flags += len(s.flags)
-        for f in s.flags:
-            if f.created_at >= since:
-                new_flags.append(FlagRef(_ref(s), f.kind, f.period, f.created_at))
+        key = (s.kecamatan, s.status)
+        by_kec_status[key] = by_kec_status.get(key, 0) + 1
+        key = (s.facilitator or NO_FACILITATOR, s.status)
+        by_fac_status[key] = by_fac_status.get(key, 0) + 1
+        if s.flags:
+            open_flags += len(s.flags)
+            for f in s.flags:
+                if f.created_at >= since:
+                    new_flags.append(FlagRef(_ref(s), f.kind, f.period, f.created_at))
         if s.candidate:
             candidates.append(_ref(s))
         if not s.reachable:
             unreachable.append(_ref(s))
+    total: Counter[str] = Counter()
+    by_kec: dict[str, Counter[str]] = defaultdict(Counter)
+    by_fac: dict[str, Counter[str]] = defaultdict(Counter)
+    for (kec, status), n in by_kec_status.items():
+        by_kec[kec][status] += n
+        total[status] += n
+    for (fac, status), n in by_fac_status.items():
+        by_fac[fac][status] += n
     fac_rows = [(name, _progress(c)) for name, c in by_fac.items()]
     fac_rows.sort(key=lambda kv: (kv[1].rate, -kv[1].total, kv[0]))
     new_flags.sort(key=lambda f: (f.created_at, f.recipient.id, f.kind))
@@ -362,11 +372,16 @@ def profit_medians(
     """
     periods = last_periods(period, window)
     wanted = set(periods)
-    values: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    values: dict[str, dict[str, list[int]]] = {}
     for s in snapshots:
+        if not s.profits:
+            continue
+        per = values.get(s.programme)
+        if per is None:
+            per = values[s.programme] = {p: [] for p in periods}
         for p, profit in s.profits.items():
-            if p in wanted and profit is not None:
-                values[s.programme][p].append(profit)
+            if profit is not None and p in wanted:
+                per[p].append(profit)
     order = [p for p in programmes if p in values] + sorted(set(values) - set(programmes))
     out = []
     for prog in order:

@@ -17,6 +17,7 @@ graduation tables land, an active recipient whose latest band is 'siap'. See LEA
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -129,11 +130,19 @@ async def _chunks(db: Database, sql: str, params: Sequence[Any]) -> AsyncIterato
     list synchronously: an async step per row would cost more than the row itself)."""
     async with db.conn.execute(sql, params) as cur:
         cur.row_factory = None  # tuples: this cursor only, the connection keeps its Row factory
-        while True:
-            rows = await cur.fetchmany(FETCH_CHUNK)
-            if not rows:
-                break
-            yield rows
+        # The next chunk is fetched (in aiosqlite's thread) while the caller works on this one.
+        pending = asyncio.ensure_future(cur.fetchmany(FETCH_CHUNK))
+        try:
+            while True:
+                rows = await pending
+                if not rows:
+                    break
+                pending = asyncio.ensure_future(cur.fetchmany(FETCH_CHUNK))
+                yield rows
+        finally:
+            if not pending.done():
+                with contextlib.suppress(Exception):
+                    await pending
 
 
 async def _stream(db: Database, sql: str, params: Sequence[Any]) -> AsyncIterator[Any]:
