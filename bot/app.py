@@ -19,7 +19,7 @@ from telegram.request import BaseRequest
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
-from handlers import basic, errors, onboarding
+from handlers import basic, digests, errors, onboarding
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -42,6 +42,10 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(onboarding.on_callback, pattern=r"^onb:"))
     app.add_handler(CallbackQueryHandler(onboarding.on_invite_callback, pattern=r"^inv:"))
     # --- end registry and onboarding ---
+    # 2. Digests and exports (issue 8): commands only, no callbacks; access checked in the
+    #    service (staff/admin region, facilitator caseload in private, /ekspor private only).
+    app.add_handler(CommandHandler("ringkasan", digests.ringkasan))
+    app.add_handler(CommandHandler("ekspor", digests.ekspor))
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 

@@ -10,6 +10,7 @@ from bot import __version__
 from bot.commands import admin as admin_cmd
 from bot.commands import backup as backup_cmd
 from bot.commands import doctor as doctor_cmd
+from bot.commands import export as export_cmd
 from bot.commands import importer as import_cmd
 from bot.commands import invite as invite_cmd
 from bot.commands import migrate as migrate_cmd
@@ -38,6 +39,8 @@ COMMAND_MODULES = [
     import_cmd,
     invite_cmd,
     admin_cmd,
+    # issue 8: digests and exports
+    export_cmd,
 ]
 
 

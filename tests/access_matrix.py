@@ -16,6 +16,8 @@ MATRIX: dict[str, set[str]] = {
     "help": ALL,
     "profil": LINKED,
     "undang": {"facilitator"},
+    "ringkasan": {"facilitator", "staff", "admin"},
+    "ekspor": {"staff", "admin"},
 }
 
 
