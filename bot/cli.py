@@ -7,8 +7,16 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.commands import admin as admin_cmd
+from bot.commands import backup as backup_cmd
 from bot.commands import broadcast as broadcast_cmd
+from bot.commands import doctor as doctor_cmd
+from bot.commands import export as export_cmd
+from bot.commands import importer as import_cmd
+from bot.commands import invite as invite_cmd
 from bot.commands import migrate as migrate_cmd
+from bot.commands import person as person_cmd
+from bot.commands import retention as retention_cmd
 from bot.commands import run as run_cmd
 from bot.commands import sandbox as sandbox_cmd
 from bot.commands import send as send_cmd
@@ -21,7 +29,26 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 # Each module exposes register(subparsers); order here is the order in --help.
-COMMAND_MODULES = [run_cmd, migrate_cmd, sandbox_cmd, tick_cmd, send_cmd, broadcast_cmd]
+COMMAND_MODULES = [
+    run_cmd,
+    migrate_cmd,
+    sandbox_cmd,
+    # issue 9: operations
+    backup_cmd,
+    doctor_cmd,
+    person_cmd,
+    retention_cmd,
+    # issue 4: registry and onboarding
+    import_cmd,
+    invite_cmd,
+    admin_cmd,
+    # issue 8: digests and exports
+    export_cmd,
+    # issue 6: cycle, outbox, broadcasts
+    tick_cmd,
+    send_cmd,
+    broadcast_cmd,
+]
 
 
 class UsageError(Exception):
