@@ -18,6 +18,10 @@ MATRIX: dict[str, set[str]] = {
     "undang": {"facilitator"},
     "ringkasan": {"facilitator", "staff", "admin"},
     "ekspor": {"staff", "admin"},
+    # cycle, outbox, broadcasts (issue 6)
+    "berhenti": {"recipient"},
+    "mulai": {"recipient"},
+    "siaran": {"staff", "admin"},
 }
 
 
