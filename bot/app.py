@@ -65,7 +65,9 @@ def register_handlers(app: Application) -> None:
     # feature's message handler in group 0; it only acts when the staff member has a draft
     # waiting for its text.
     app.add_handler(
-        MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.COMMAND, cycle_handlers.siaran_text),
+        MessageHandler(
+            (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, cycle_handlers.siaran_text
+        ),
         group=5,
     )
     # --- end cycle ---
