@@ -73,7 +73,7 @@ class Form:
                 return q
         raise KeyError(key)
 
-    def keys(self) -> list[str]:
+    def key_list(self) -> list[str]:
         return [q.key for q in self.questions]
 
 
@@ -246,9 +246,7 @@ def apply_answer(
     return out
 
 
-def _parse_value(
-    q: Question, text: str, pressed: bool, today: dt.date | None, ceiling: int
-) -> Any:
+def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, ceiling: int) -> Any:
     stripped = text.strip()
     if q.kind == Kind.PHOTO:
         return Invalid("need_photo", {"got": "text"})
