@@ -6,13 +6,22 @@ import logging
 from typing import Any
 
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
 from telegram.request import BaseRequest
 
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
-from handlers import basic, errors
+from handlers import basic, errors, facilitator, reports
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -27,6 +36,24 @@ def register_handlers(app: Application) -> None:
     #    by a later handler.
     app.add_handler(CommandHandler("start", basic.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
+    # 2. Monthly reports, visits and flags (issue 5). Commands first; the "rep:", "per:" and
+    #    "fac:" button prefixes are unique to this feature. The catch-all for private
+    #    non-command messages (answers to the open form) must stay AFTER every other
+    #    message handler of group 0, or it would swallow their input.
+    app.add_handler(CommandHandler("lapor", reports.lapor))
+    app.add_handler(CommandHandler("lanjut", reports.lanjut))
+    app.add_handler(CommandHandler("batal", reports.batal))
+    app.add_handler(CommandHandler("daftar", facilitator.daftar))
+    app.add_handler(CommandHandler("kunjungan", facilitator.kunjungan))
+    app.add_handler(CallbackQueryHandler(reports.on_button, pattern=r"^rep:"))
+    app.add_handler(CallbackQueryHandler(reports.on_period, pattern=r"^per:"))
+    app.add_handler(CallbackQueryHandler(facilitator.on_button, pattern=r"^fac:"))
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND,
+            reports.on_message,
+        )
+    )
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 
