@@ -29,12 +29,44 @@ _Q = {
     "costs": 500_000,
     "limit_mb": 5,
 }
-for _key in (
-    "status status_reason revenue costs profit_ok profit tb_orders tb_days mj_pieces mj_machine"
-    " tk_adult tk_kid tk_births tk_deaths tk_sold tk_sold_value tk_feed other_income household"
-    " savings savings_amount books problem problem_text help photo v_date v_running"
-    " v_bookkeeping v_quality v_market v_motivation v_notes v_photo verified verified_count"
-).split():
+for _key in [
+    "status",
+    "status_reason",
+    "revenue",
+    "costs",
+    "profit_ok",
+    "profit",
+    "tb_orders",
+    "tb_days",
+    "mj_pieces",
+    "mj_machine",
+    "tk_adult",
+    "tk_kid",
+    "tk_births",
+    "tk_deaths",
+    "tk_sold",
+    "tk_sold_value",
+    "tk_feed",
+    "other_income",
+    "household",
+    "savings",
+    "savings_amount",
+    "books",
+    "problem",
+    "problem_text",
+    "help",
+    "photo",
+    "v_date",
+    "v_running",
+    "v_bookkeeping",
+    "v_quality",
+    "v_market",
+    "v_motivation",
+    "v_notes",
+    "v_photo",
+    "verified",
+    "verified_count",
+]:
     SAMPLES[f"q_{_key}"] = _Q
 SAMPLES["form_label"] = {"name": "berjalan"}
 SAMPLES["form_error"] = {"error": "amount_letters", "p": {"example": "1.500.000"}}

@@ -188,7 +188,12 @@ async def test_missed_month_is_picked(db, settings, seeded):
 
     acc = await add_account(db, 1020, "recipient", recipient_id=r)
     step = await R.start_report(db, NOW, settings, acc)
-    assert step.kind == "pick_period" and step.periods == ["2024-01", "2023-12", "2023-11", "2023-10"]
+    assert step.kind == "pick_period" and step.periods == [
+        "2024-01",
+        "2023-12",
+        "2023-11",
+        "2023-10",
+    ]
     step = await R.start_report(db, NOW, settings, acc, period="2023-11")
     step = await fill(db, settings, acc, step=step)
     saved = await R.save(db, NOW, settings, acc, step.draft_id, step.step)

@@ -65,6 +65,10 @@ _SCALES = {
     "miliar": 1_000_000_000, "milyar": 1_000_000_000, "m": 1_000_000_000,
 }  # fmt: skip
 _SE_SCALES = {"seribu": 1_000, "sejuta": 1_000_000, "semiliar": 1_000_000_000}
+_KNOWN_WORDS = (
+    set(_DIGITS) | set(_SCALES) | set(_SE_SCALES)
+    | {"setengah", "sepuluh", "sebelas", "seratus", "puluh", "belas", "ratus"}
+)  # fmt: skip
 _TOKEN = re.compile(r"\d[\d.,]*|[a-z]+")
 _MINUS = ("-", "\u2212", "\u2013", "minus", "min ")
 
@@ -200,8 +204,8 @@ def parse_amount(text: str, ceiling: int = DEFAULT_CEILING) -> ParseResult:
     else:
         value = _words_value(tokens)
         if value is None:
-            has_digit = any(tok[0].isdigit() for tok in tokens)
-            return AmountError("letters" if has_digit or len(tokens) == 1 else "nonsense")
+            unknown = any(not tok[0].isdigit() and tok not in _KNOWN_WORDS for tok in tokens)
+            return AmountError("letters" if unknown else "nonsense")
     if value != value.to_integral_value():
         return AmountError("fraction")
     amount = int(value)
