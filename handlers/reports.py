@@ -277,7 +277,9 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     account = await account_of(update, context)
     if account is None:
-        return  # unlinked people are handled by /start (invites)
+        # Registry/invite handlers registered before this catch-all see their input first.
+        await reply(update, render("report_error", lang_of(None, context), key="not_linked"))
+        return
     db = db_of(context)
     if await svc.open_draft(db, account) is None:
         await reply(update, render("report_idle", account.language))

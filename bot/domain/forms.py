@@ -320,7 +320,8 @@ def _running(a: Answers) -> bool:
 def _common_head() -> tuple[Question, ...]:
     return (
         Question("status", Kind.CHOICE, STATUSES),
-        Question("status_reason", Kind.TEXT, when=lambda a: a.get("status") != "berjalan",
+        Question("status_reason", Kind.TEXT,
+                 when=lambda a: a.get("status") in ("berhenti_sementara", "tutup"),
                  depends=("status",)),
         Question("revenue", Kind.AMOUNT, when=_running, depends=("status",)),
         Question("costs", Kind.AMOUNT, when=_running, depends=("status",)),
