@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -33,7 +34,9 @@ MEDIA_KINDS = ("sticker", "voice", "video", "video_note", "audio", "animation", 
 # --- rendering -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1024)
 def label(name: str, lang: str) -> str:
+    """A button/summary label (templates are fixed while the bot runs, so cached)."""
     return render("form_label", lang, name=name)
 
 
@@ -281,10 +284,10 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(update, render("report_error", lang_of(None, context), key="not_linked"))
         return
     db = db_of(context)
-    if await svc.open_draft(db, account) is None:
+    step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))
+    if step.kind == "no_draft":
         await reply(update, render("report_idle", account.language))
         return
-    step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))
     await send_step(update, context, account, step)
 
 

@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from bot.domain.money import DEFAULT_CEILING, AmbiguousAmount, Amount, parse_amount
@@ -374,6 +375,7 @@ def _common_tail() -> tuple[Question, ...]:
     )  # fmt: skip
 
 
+@lru_cache(maxsize=32)
 def monthly_form(programme: str) -> Form:
     """The monthly report for one programme (unknown programmes get the common questions)."""
     return Form(

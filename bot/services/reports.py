@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.config import Settings
@@ -388,8 +388,7 @@ async def _write_answers(
         await cur.close()
     if not changed:
         return None
-    row = await db.fetchone(_DRAFT_SQL + " WHERE d.id = ?", (draft.id,))
-    return _draft(row)
+    return replace(draft, answers=answers, step=draft.step + 1)
 
 
 async def _live_draft(
