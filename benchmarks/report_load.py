@@ -14,6 +14,8 @@ Telegram's rate limits off), one after the other in the same run:
 The echo bot answers every text with a message carrying one button and every button press with
 answerCallbackQuery + a message, so both bots make the same Bot API calls per step.
 
+The bot under test runs in a child process; the sandbox and the simulated people in this one.
+
     PYTHONPATH=. python benchmarks/report_load.py [--n 1000] [--rate 50] [--seconds 20]
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import signal
 import statistics
 import sys
 import tempfile
@@ -235,6 +238,20 @@ async def latency(
     return samples
 
 
+async def run_child(kind: str, url: str, db_path: str) -> int:
+    """The bot under test in its own process (as in production: bot and API apart)."""
+    if kind == "echo":
+        app = await start_echo(url)
+    else:
+        settings = replace(Settings(), database=db_path)
+        app = await start_bot(settings, token=TOKEN, base_url=url, rate_limiter=False)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await (stop_echo(app) if kind == "echo" else stop_bot(app))
+    return 0
+
+
 async def run_bot(kind: str, n: int, pool: int, rate: float, seconds: float) -> dict[str, Any]:
     echo = kind == "echo"
     core = SandboxCore(TOKEN)
@@ -246,24 +263,30 @@ async def run_bot(kind: str, n: int, pool: int, rate: float, seconds: float) -> 
     for uid in sat_users + lat_users:
         core.add_user(uid, f"U{uid}")
     tmp = tempfile.TemporaryDirectory()
-    if echo:
-        app = await start_echo(server.bot_base_url)
-    else:
-        settings = replace(Settings(), database=str(Path(tmp.name) / "bench.db"))
-        await seed(settings.database, sat_users + lat_users)
-        app = await start_bot(
-            settings, token=TOKEN, base_url=server.bot_base_url, rate_limiter=False
-        )
+    db_path = str(Path(tmp.name) / "bench.db")
+    if not echo:
+        await seed(db_path, sat_users + lat_users)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--child", kind, "--url", server.bot_base_url, "--db", db_path
+    )
     try:
+        while not core.call_log("getUpdates"):
+            if proc.returncode is not None:
+                raise RuntimeError(f"the {kind} bot exited with {proc.returncode}")
+            await asyncio.sleep(0.05)
         steps_per_s = await saturation(core, watcher, sat_users, echo)
         samples = await latency(core, watcher, lat_users, echo, rate, seconds)
-        if not echo:
-            saved = await app.bot_data["db"].fetchval("SELECT count(*) FROM reports")
-            assert saved >= n, f"only {saved} of {n} reports saved"
     finally:
-        await (stop_echo(app) if echo else stop_bot(app))
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await proc.wait()
         await server.stop()
-        tmp.cleanup()
+    if not echo:
+        db = await open_migrated(db_path)
+        saved = await db.fetchval("SELECT count(*) FROM reports")
+        await db.close()
+        assert saved >= n, f"only {saved} of {n} reports saved"
+    tmp.cleanup()
     samples.sort()
     return {
         "steps_per_s": steps_per_s,
@@ -280,7 +303,12 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=200, help="people for the latency phase")
     parser.add_argument("--rate", type=float, default=50.0, help="offered updates per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="latency phase length")
+    parser.add_argument("--child", choices=["echo", "report"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return await run_child(args.child, args.url, args.db)
     results = {}
     for kind in ("echo", "report"):
         results[kind] = await run_bot(kind, args.n, args.pool, args.rate, args.seconds)

@@ -317,6 +317,8 @@ async def test_cross_check_flags_raised_and_one_resolved_from_daftar(bot, clock)
     await fill(bot, siti, {"revenue": ("send", "20 juta")})
     await siti.press("Simpan")
     assert await bot.db.fetchval("SELECT count(*) FROM report_flags WHERE kind = 'jump'") == 1
+    # The facilitator is told at once.
+    assert "Siti bulan Februari 2024 perlu diperiksa" in (await rini.last()).text
     await rini.send("/daftar")
     assert "Untung melonjak: Siti Februari 2024" in rini.buttons()
 

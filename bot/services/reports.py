@@ -582,7 +582,7 @@ async def save(
         ) as c:  # fmt: skip
             report_id = c.lastrowid
         flags = await _cross_check(conn, now, settings, draft, report_id, cols)
-        if cols["wants_help"] and draft.reporter_role == "recipient":
+        if cols["wants_help"]:  # open until a visit closes it, whoever reported
             async with conn.execute(
                 "SELECT id FROM report_flags WHERE recipient_id = ? AND kind = 'help_request'"
                 " AND status = 'open'",
