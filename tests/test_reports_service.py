@@ -308,3 +308,29 @@ async def test_concurrent_answers_do_not_double_apply(db, settings, seeded):
 
 def test_settings_default_ceiling():
     assert Settings().reports.amount_ceiling == 100_000_000
+
+
+async def test_effective_value_falls_back_to_facilitator(db, settings, seeded):
+    r2 = seeded["recipients"][1]
+    saved = await report(db, settings, seeded["rini"], r2, overrides={"help": Pressed("ya")})
+    # The facilitator asked for help on the family's behalf: the request is open, no self-notice.
+    assert saved.saved["help"] and saved.notices == []
+    eff = await R.effective_reports(db, None, ["2024-01", "2023-12"])
+    assert list(eff) == [(r2, "2024-01")]
+    entry = eff[(r2, "2024-01")]
+    assert entry["source"] == "facilitator" and entry["help_open"] is True
+    assert entry["verified"] == {} and entry["unverified"] == []
+    # A later recipient report wins over the facilitator's.
+    await report(db, settings, seeded["aminah"], overrides={"revenue": Text("1.600.000")})
+    entry = (await R.effective_reports(db, [r2], ["2024-01"]))[(r2, "2024-01")]
+    assert entry["source"] == "recipient" and entry["revenue"] == 1_600_000
+    assert await R.effective_reports(db, [], ["2024-01"]) == {}
+
+
+async def test_drafts_of_visit_and_report_do_not_mix(db, settings, seeded):
+    r1 = seeded["recipients"][0]
+    await R.start_visit(db, NOW, settings, seeded["rini"], r1)
+    again = await R.start_report(db, NOW, settings, seeded["rini"], r1)
+    assert again.kind == "resumed" and again.question.key == "v_date"
+    with pytest.raises(R.ReportError):
+        await R.start_visit(db, NOW, settings, seeded["siti"], r1)
