@@ -21,6 +21,7 @@ from telegram.request import BaseRequest
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
+from bot.updates import ChatOrderedProcessor
 from handlers import basic, errors, facilitator, reports
 from handlers.common import Clock, system_clock
 
@@ -88,6 +89,7 @@ def build_application(
     clock: Clock | None = None,
     rate_limiter: bool = True,
     extra_bot_data: dict[str, Any] | None = None,
+    concurrent_updates: int = 1,
 ) -> Application:
     """The one place that builds the Application; tests and the demo pass a sandbox URL/request."""
     token = token or settings.token
@@ -108,6 +110,9 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if concurrent_updates > 1:
+        # Opt-in (see docs/decisions.md): chats in parallel, each chat's updates in order.
+        builder = builder.concurrent_updates(ChatOrderedProcessor(concurrent_updates))
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or system_clock

@@ -299,8 +299,13 @@ async def _create_draft(
 
 
 def _start_month(row: Any, tz: dt.tzinfo) -> str:
-    start = row["handover_date"] or row["created_at"]
-    return str(start)[:7]
+    """The first month a recipient can report on: hand-over month, else registration month."""
+    if row["handover_date"]:
+        return str(row["handover_date"])[:7]
+    created = dt.datetime.fromisoformat(str(row["created_at"]))
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return P.month_of(created, tz)
 
 
 async def missing_periods(
@@ -378,14 +383,11 @@ async def _write_answers(
 ) -> Draft | None:
     """Save answers and bump the step, only if nobody moved the draft meanwhile."""
     q = next_question(draft.form, answers)
-    async with db.transaction() as conn:
-        cur = await conn.execute(
-            "UPDATE report_drafts SET answers = ?, current_key = ?, step = step + 1,"
-            " updated_at = ? WHERE id = ? AND step = ? AND status = 'open'",
-            (json.dumps(answers), q.key if q else None, _iso(now), draft.id, draft.step),
-        )
-        changed = cur.rowcount
-        await cur.close()
+    changed = await db.update(
+        "UPDATE report_drafts SET answers = ?, current_key = ?, step = step + 1,"
+        " updated_at = ? WHERE id = ? AND step = ? AND status = 'open'",
+        (json.dumps(answers), q.key if q else None, _iso(now), draft.id, draft.step),
+    )
     if not changed:
         return None
     return replace(draft, answers=answers, step=draft.step + 1)
