@@ -7,8 +7,13 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.commands import backup as backup_cmd
+from bot.commands import doctor as doctor_cmd
 from bot.commands import migrate as migrate_cmd
+from bot.commands import person as person_cmd
+from bot.commands import retention as retention_cmd
 from bot.commands import run as run_cmd
+from bot.commands import sandbox as sandbox_cmd
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError
 
@@ -17,7 +22,16 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 # Each module exposes register(subparsers); order here is the order in --help.
-COMMAND_MODULES = [run_cmd, migrate_cmd]
+COMMAND_MODULES = [
+    run_cmd,
+    migrate_cmd,
+    sandbox_cmd,
+    # issue 9: operations
+    backup_cmd,
+    doctor_cmd,
+    person_cmd,
+    retention_cmd,
+]
 
 
 class UsageError(Exception):
