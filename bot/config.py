@@ -104,7 +104,6 @@ class InviteSettings:
 
 
 @dataclass(frozen=True)
-<<<<<<< HEAD
 class ReportSettings:
     """Monthly reports (issue 5): amount ceiling, photo size and the cross-check thresholds."""
 
@@ -128,7 +127,8 @@ class ReportSettings:
             raise ConfigError("reports.pick_months", "use 1-24")
         if not 1 <= self.page_size <= 30:
             raise ConfigError("reports.page_size", "use 1-30")
-=======
+
+
 class BackupSettings:
     """The daily automatic backup (issue 9)."""
 
@@ -174,7 +174,6 @@ class HealthSettings:
         ):
             if getattr(self, key) < 0:
                 raise ConfigError(f"health.{key}", "must not be negative")
->>>>>>> main
 
 
 @dataclass(frozen=True)
@@ -193,13 +192,10 @@ class Settings:
     cycle: CycleSettings = field(default_factory=CycleSettings)
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     invites: InviteSettings = field(default_factory=InviteSettings)
-<<<<<<< HEAD
     reports: ReportSettings = field(default_factory=ReportSettings)
-=======
     backup: BackupSettings = field(default_factory=BackupSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
->>>>>>> main
     # Not from the file: from the environment only. Excluded from repr so it never leaks.
     token: str | None = field(default=None, repr=False, compare=False)
     source: str | None = field(default=None, compare=False)
