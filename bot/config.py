@@ -129,6 +129,7 @@ class ReportSettings:
             raise ConfigError("reports.page_size", "use 1-30")
 
 
+@dataclass(frozen=True)
 class BackupSettings:
     """The daily automatic backup (issue 9)."""
 

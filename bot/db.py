@@ -132,8 +132,8 @@ class Database:
     async def fetchone(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> aiosqlite.Row | None:
-        rows = await self.conn.execute_fetchall(sql, params)
-        return rows[0] if rows else None
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
 
     async def update(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """One write statement, committed on its own (autocommit), serialised with

@@ -280,9 +280,7 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     account = await account_of(update, context)
     if account is None:
-        # Registry/invite handlers registered before this catch-all see their input first.
-        await reply(update, render("report_error", lang_of(None, context), key="not_linked"))
-        return
+        return  # unlinked people are guided by /start and invites (issue 4), not by forms
     db = db_of(context)
     step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))
     if step.kind == "no_draft":

@@ -160,10 +160,10 @@ def _draft(row: Any) -> Draft:
 
 async def open_draft(db: Database, account: Account) -> Draft | None:
     """The account's open draft (at most one), or None."""
-    row = await db.fetchone(
+    rows = await db.fetchall(  # one round trip; at most one row (unique index)
         _DRAFT_SQL + " WHERE d.account_id = ? AND d.status = 'open'", (account.id,)
     )
-    return None if row is None else _draft(row)
+    return _draft(rows[0]) if rows else None
 
 
 async def _recipient(db: Database, recipient_id: int) -> Any:
