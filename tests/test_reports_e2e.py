@@ -390,3 +390,32 @@ async def test_daftar_pages_by_desa(sandbox_factory, settings):
     assert "Halaman 1 dari 2" in (await rini.last()).text
     await siti.send("/daftar")
     assert "hanya untuk pendamping" in (await siti.last()).text
+
+
+async def test_reused_photo_is_flagged(bot):
+    siti, aminah, _, rini = await people(bot)
+    await siti.send("/lapor")
+    await fill(bot, siti)
+    account = await get_account(bot.db, siti.id)
+    draft = await svc.open_draft(bot.db, account)
+    unique = draft.answers["photo"]["unique_id"]
+    # Aminah's December report carried the very same photo (as when a photo is forwarded:
+    # Telegram keeps its file_unique_id). The sandbox gives every upload a new id, so that
+    # earlier report is written directly.
+    r2 = (await bot.db.fetchone("SELECT id FROM recipients WHERE name = 'Aminah'"))[0]
+    await bot.db.execute(
+        "INSERT INTO reports (recipient_id, period, reporter_role, submitted_at,"
+        " business_status, photo_unique_id, answers)"
+        " VALUES (?, '2023-12', 'recipient', '2024-01-05T00:00:00+00:00', 'berjalan', ?, '{}')",
+        (r2, unique),
+    )
+    await siti.press("Simpan")
+    assert "perlu diperiksa" in (await rini.last()).text
+    assert "foto sama" in (await rini.last()).text
+    await rini.send("/daftar")
+    await rini.press("Foto sama: Siti Januari 2024")
+    assert "Desember 2023" in (await rini.last()).text
+    await rini.press("Sudah diperiksa, tidak masalah")
+    assert "diselesaikan" in (await rini.last()).text
+    status = await bot.db.fetchval("SELECT status FROM report_flags WHERE kind = 'photo_reused'")
+    assert status == "resolved"
