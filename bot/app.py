@@ -22,7 +22,7 @@ from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
 from bot.updates import ChatOrderedProcessor
-from handlers import basic, errors, facilitator, reports
+from handlers import basic, digests, errors, facilitator, onboarding, reports
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -35,9 +35,21 @@ def register_handlers(app: Application) -> None:
     """All handlers in one explicit order: group 0 is tried top to bottom, first match wins."""
     # 1. Onboarding and help: /start must come first so deep-link codes are never eaten
     #    by a later handler.
-    app.add_handler(CommandHandler("start", basic.start))
+    #    onboarding.start routes /start <code> to the invite service and plain /start to
+    #    basic.start.
+    app.add_handler(CommandHandler("start", onboarding.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
-    # 2. Monthly reports, visits and flags (issue 5). Commands first; the "rep:", "per:" and
+    # --- Registry and onboarding (issue 4): /profil, /undang; callbacks 'onb:' and 'inv:' ---
+    app.add_handler(CommandHandler("profil", onboarding.profil))
+    app.add_handler(CommandHandler("undang", onboarding.undang))
+    app.add_handler(CallbackQueryHandler(onboarding.on_callback, pattern=r"^onb:"))
+    app.add_handler(CallbackQueryHandler(onboarding.on_invite_callback, pattern=r"^inv:"))
+    # --- end registry and onboarding ---
+    # 2. Digests and exports (issue 8): commands only, no callbacks; access checked in the
+    #    service (staff/admin region, facilitator caseload in private, /ekspor private only).
+    app.add_handler(CommandHandler("ringkasan", digests.ringkasan))
+    app.add_handler(CommandHandler("ekspor", digests.ekspor))
+    # 3. Monthly reports, visits and flags (issue 5). Commands first; the "rep:", "per:" and
     #    "fac:" button prefixes are unique to this feature. The catch-all for private
     #    non-command messages (answers to the open form) must stay AFTER every other
     #    message handler of group 0, or it would swallow their input.
