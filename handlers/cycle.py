@@ -12,7 +12,7 @@ import logging
 from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.render import render
 from bot.services import broadcasts, outbox
@@ -241,7 +241,7 @@ async def siaran_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         p = await broadcasts.set_text(db, settings_of(context), account, bid, text)
     except broadcasts.BroadcastError as exc:
         await reply(update, render("siaran_error", lang, reason=exc.reason, detail=exc.detail))
-        return
+        raise ApplicationHandlerStop from None
     labels = _labels(lang)
     keyboard = [[
         InlineKeyboardButton(labels["confirm"], callback_data=f"sia:ok:{bid}"),
@@ -252,3 +252,4 @@ async def siaran_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         render("siaran_preview", lang, label=p.label, count=p.count, text=p.text),
         reply_markup=InlineKeyboardMarkup(keyboard),
     )
+    raise ApplicationHandlerStop  # the message was the broadcast text: no other handler

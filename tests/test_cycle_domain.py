@@ -19,8 +19,8 @@ from bot.domain.periods import (
     mentoring_periods_of,
     next_period,
     parse_period,
+    period_distance,
     period_of,
-    periods_between,
     prev_period,
     reporting_day,
 )
@@ -44,7 +44,7 @@ def test_next_prev_add_across_year():
     assert next_period("2023-12") == "2024-01"
     assert prev_period("2024-01") == "2023-12"
     assert add_periods("2024-11", 14) == "2026-01"
-    assert periods_between("2023-11", "2024-02") == 3
+    assert period_distance("2023-11", "2024-02") == 3
 
 
 @pytest.mark.parametrize("bad", ["2024-13", "2024-1", "24-01", "", "2024-00", "abcd-ef"])
@@ -57,7 +57,7 @@ def test_parse_period_rejects(bad):
 def test_next_prev_roundtrip(index):
     p = f"{index // 12:04d}-{index % 12 + 1:02d}"
     assert prev_period(next_period(p)) == p
-    assert periods_between(p, add_periods(p, 7)) == 7
+    assert period_distance(p, add_periods(p, 7)) == 7
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,11 @@
-"""Reporting periods (pure): a period 'YYYY-MM' is one calendar month in Asia/Jakarta,
-reported on in the month after it.
+"""Reporting periods: 'YYYY-MM' names a calendar month (local time, Asia/Jakarta).
 
-Functions are named after what they answer; all take/return aware datetimes where time
-matters and never read the clock.
+Rule (issue 5, shared with the cycle of issue 6): period P covers the calendar month P and is
+reported in the month after it. It opens at 00:00 local on day 1 of the following month and is
+on time until the end of the close day (`Settings.cycle.close_day`, default 20) of that
+following month; a report after that is accepted and marked late.
+
+Pure functions: every one takes the instant and time zone it needs; nothing reads the clock.
 """
 
 from __future__ import annotations
@@ -18,59 +21,101 @@ class PeriodError(ValueError):
 
 
 def parse_period(period: str) -> tuple[int, int]:
-    """'2024-01' -> (2024, 1); raises PeriodError on anything else."""
+    """'2024-01' -> (2024, 1); PeriodError (a ValueError) for anything else."""
     m = _PERIOD.match(period or "")
     if not m:
-        raise PeriodError(f"{period!r} is not a period (YYYY-MM)")
+        raise PeriodError(f"not a period (YYYY-MM): {period!r}")
     return int(m.group(1)), int(m.group(2))
 
 
-def format_period_key(year: int, month: int) -> str:
+def is_period(text: str) -> bool:
+    return bool(_PERIOD.match(text or ""))
+
+
+def make_period(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def period_of_month(value: dt.date | dt.datetime) -> str:
-    """The period a date falls in (its own calendar month)."""
-    return format_period_key(value.year, value.month)
-
-
 def next_period(period: str) -> str:
+    """'2024-12' -> '2025-01'."""
     year, month = parse_period(period)
-    return format_period_key(year + month // 12, month % 12 + 1)
+    return make_period(year + month // 12, month % 12 + 1)
 
 
 def prev_period(period: str) -> str:
+    """'2024-01' -> '2023-12'."""
     year, month = parse_period(period)
-    return format_period_key(year - (month == 1), 12 if month == 1 else month - 1)
+    return make_period(year - (month == 1), 12 if month == 1 else month - 1)
 
 
-def add_periods(period: str, n: int) -> str:
-    year, month = parse_period(period)
-    index = year * 12 + (month - 1) + n
-    return format_period_key(index // 12, index % 12 + 1)
-
-
-def periods_between(first: str, last: str) -> int:
-    """How many periods from first to last (0 when equal, negative when last is earlier)."""
-    y1, m1 = parse_period(first)
-    y2, m2 = parse_period(last)
-    return (y2 * 12 + m2) - (y1 * 12 + m1)
+def month_of(now: dt.datetime, tz: dt.tzinfo) -> str:
+    """The calendar month `now` falls in, locally ('2024-02' for 1 Feb 2024 08:00 WIB)."""
+    local = now.astimezone(tz)
+    return make_period(local.year, local.month)
 
 
 def period_of(now: dt.datetime, tz: dt.tzinfo) -> str:
-    """The period being reported at `now`: the calendar month before now's month (local time)."""
-    return prev_period(period_of_month(now.astimezone(tz)))
+    """The reporting period open at `now`: the calendar month before `now`'s local month."""
+    return prev_period(month_of(now, tz))
 
 
 def period_start(period: str, tz: dt.tzinfo) -> dt.datetime:
-    """Local midnight of the period's first day (aware, in tz)."""
+    """First instant of the month the period covers (aware, in `tz`)."""
     year, month = parse_period(period)
     return dt.datetime(year, month, 1, tzinfo=tz)
 
 
-def period_end(period: str, tz: dt.tzinfo) -> dt.datetime:
-    """Local midnight of the first day after the period (exclusive end)."""
+def opens_at(period: str, tz: dt.tzinfo) -> dt.datetime:
+    """When reporting on the period opens: 00:00 local on day 1 of the following month."""
     return period_start(next_period(period), tz)
+
+
+def closes_at(period: str, close_day: int, tz: dt.tzinfo) -> dt.datetime:
+    """End of the on-time window: 00:00 local the day after `close_day` of the following month.
+
+    A report submitted at or after this instant is late.
+    """
+    year, month = parse_period(next_period(period))
+    return dt.datetime(year, month, close_day, tzinfo=tz) + dt.timedelta(days=1)
+
+
+def is_late(period: str, submitted: dt.datetime, close_day: int, tz: dt.tzinfo) -> bool:
+    return submitted >= closes_at(period, close_day, tz)
+
+
+def periods_between(first: str, last: str) -> list[str]:
+    """Inclusive list of periods from first to last (empty if first > last)."""
+    out = []
+    current = first
+    while current <= last:
+        out.append(current)
+        current = next_period(current)
+    return out
+
+
+def recent_periods(now: dt.datetime, tz: dt.tzinfo, count: int) -> list[str]:
+    """The open period and the `count - 1` before it, newest first (for 'pick the month')."""
+    out = [period_of(now, tz)]
+    while len(out) < count:
+        out.append(prev_period(out[-1]))
+    return out
+
+
+# --- the cycle (issue 6): offsets, the reporting month, the mentoring window ---------------
+
+
+def add_periods(period: str, n: int) -> str:
+    """The period n months after (n < 0: before)."""
+    year, month = parse_period(period)
+    index = year * 12 + (month - 1) + n
+    return make_period(index // 12, index % 12 + 1)
+
+
+def period_distance(first: str, last: str) -> int:
+    """How many periods from first to last (0 when equal, negative when last is earlier)."""
+    y1, m1 = parse_period(first)
+    y2, m2 = parse_period(last)
+    return (y2 * 12 + m2) - (y1 * 12 + m1)
 
 
 def reporting_month(period: str) -> tuple[int, int]:
@@ -90,8 +135,8 @@ def first_period_after_handover(handover: dt.date) -> str:
     Handed over on the 1st: that month is already full, so it is the first period.
     """
     if handover.day == 1:
-        return period_of_month(handover)
-    return next_period(period_of_month(handover))
+        return make_period(handover.year, handover.month)
+    return next_period(make_period(handover.year, handover.month))
 
 
 def mentoring_periods_of(handover: dt.date, count: int) -> tuple[str, str]:
