@@ -321,7 +321,7 @@ def compute_score(
         _continuity(baseline, window, params, w["continuity"]),
         _sources(latest, params, w["sources"]),
         _savings_books(window, w["savings_books"]),
-        _facilitator(visits, period, w["facilitator"]),
+        _facilitator(visits, index_period(start), period, w["facilitator"]),
         _reporting(reported, expected, w["reporting"]),
     ]
     total = sum(c.points for c in components)
@@ -529,10 +529,11 @@ def _savings_books(window: Sequence[_Month], weight: int) -> Component:
     return Component("savings_books", value, points, weight, "; ".join(parts).capitalize())
 
 
-def _facilitator(visits: Sequence[Visit], period: str, weight: int) -> Component:
-    """The latest visit up to the end of the period: mean rubric 1..5 -> 0..weight."""
+def _facilitator(visits: Sequence[Visit], first: str, period: str, weight: int) -> Component:
+    """The latest rated visit inside the window: mean rubric 1..5 -> 0..weight."""
     cutoff = shift_period(period, 1) + "-01"
-    eligible = [v for v in visits if v.visit_date < cutoff]
+    since = first + "-01"
+    eligible = [v for v in visits if since <= v.visit_date < cutoff]
     rated = [v for v in eligible if any(r is not None for r in v.rubric)]
     if not rated:
         return Component("facilitator", None, 0, weight, "Belum ada penilaian kunjungan pendamping")
