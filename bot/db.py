@@ -62,7 +62,9 @@ class Database:
         if path != ":memory:":
             p = Path(path)
             if not p.parent.exists():
-                raise DatabaseError(f"cannot open database {path}: folder {p.parent} does not exist")
+                raise DatabaseError(
+                    f"cannot open database {path}: folder {p.parent} does not exist"
+                )
             if readonly and not p.exists():
                 raise DatabaseError(f"database {path} does not exist")
             if not readonly and not p.exists():

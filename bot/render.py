@@ -42,7 +42,7 @@ def environment(lang: str = DEFAULT_LANGUAGE) -> Environment:
     return env
 
 
-def render(name: str, lang: str = DEFAULT_LANGUAGE, **context: Any) -> str:
+def render(name: str, lang: str = DEFAULT_LANGUAGE, /, **context: Any) -> str:
     """Render templates/<lang>/<name>.j2 and strip surrounding blank space."""
     return environment(lang).get_template(f"{name}.j2").render(**context).strip()
 

@@ -23,7 +23,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         render(
-            "start_linked", lang, name=greeting.name, role=greeting.role, kecamatan=greeting.kecamatan
+            "start_linked",
+            lang,
+            name=greeting.name,
+            role=greeting.role,
+            kecamatan=greeting.kecamatan,
         ),
     )
 

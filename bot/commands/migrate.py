@@ -46,7 +46,9 @@ async def _status(path: str) -> list[str]:
         states = await migration_status(db, migrations)
     finally:
         await db.close()
-    return [f"{s.name} applied {s.applied_at}" if s.applied_at else f"{s.name} pending" for s in states]
+    return [
+        f"{s.name} applied {s.applied_at}" if s.applied_at else f"{s.name} pending" for s in states
+    ]
 
 
 async def _migrate(path: str) -> list[str]:

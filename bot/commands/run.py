@@ -43,7 +43,9 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 1
     if args.webhook_url and not args.webhook_secret:
-        raise UsageError("--webhook-url needs --webhook-secret (Telegram sends it with each update)")
+        raise UsageError(
+            "--webhook-url needs --webhook-secret (Telegram sends it with each update)"
+        )
     app = build_application(settings, base_url=args.api_url)
     if args.webhook_url:
         app.run_webhook(

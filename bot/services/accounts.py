@@ -58,13 +58,17 @@ async def greeting_for(db: Database, account: Account) -> Greeting:
     """The name and scope to greet a linked account with."""
     name = account.display_name or ""
     if account.recipient_id is not None:
-        name = await db.fetchval(
-            "SELECT name FROM recipients WHERE id = ?", (account.recipient_id,)
-        ) or name
+        name = (
+            await db.fetchval("SELECT name FROM recipients WHERE id = ?", (account.recipient_id,))
+            or name
+        )
     elif account.facilitator_id is not None:
-        name = await db.fetchval(
-            "SELECT name FROM facilitators WHERE id = ?", (account.facilitator_id,)
-        ) or name
+        name = (
+            await db.fetchval(
+                "SELECT name FROM facilitators WHERE id = ?", (account.facilitator_id,)
+            )
+            or name
+        )
     kecamatan = None
     if account.kecamatan_code:
         kecamatan = await db.fetchval(

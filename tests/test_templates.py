@@ -1,0 +1,51 @@
+"""Every user-facing text renders, in Indonesian and English, with the house filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.commands_menu import command_list
+from bot.render import render, template_names
+from tests.template_samples import SAMPLES
+
+
+def test_every_template_has_sample_data() -> None:
+    missing = set(template_names("id")) - set(SAMPLES)
+    assert not missing, f"add sample context to tests/template_samples.py for {sorted(missing)}"
+
+
+def test_every_indonesian_template_has_an_english_twin() -> None:
+    assert set(template_names("id")) == set(template_names("en"))
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+@pytest.mark.parametrize("name", template_names("id"))
+def test_template_renders(name: str, lang: str) -> None:
+    text = render(name, lang, **SAMPLES[name])
+    assert text.strip(), name
+    assert "{{" not in text and "{%" not in text
+
+
+def test_filters() -> None:
+    from bot.render import environment
+
+    env = environment("id")
+    out = env.from_string(
+        "{{ 1500000 | rupiah }} {{ '3328064211650004' | mask_nik }} {{ d | tanggal }}"
+        " {{ '2024-01' | periode }}"
+    ).render(d=dt.date(2023, 11, 22))
+    assert out == "Rp1.500.000 3328********0004 22 November 2023 Januari 2024"
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_command_menu_is_well_formed(lang: str) -> None:
+    commands = command_list(lang)
+    names = [c.name for c in commands]
+    assert len(names) == len(set(names))
+    assert {"start", "bantuan"} <= set(names)
+    for c in commands:
+        assert c.name.isascii() and c.name.islower() and c.description
+        assert c.roles is None or c.roles <= {"recipient", "facilitator", "staff", "admin"}
+    assert names == [c.name for c in command_list("id")]
