@@ -1,0 +1,73 @@
+"""`pendamping score` through the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.db import open_migrated
+from tests.cli_helpers import run_cli
+from tests.scoring_db import add_recipient, add_report, add_visit
+from tests.scoring_examples import B_OBS, B_VISITS
+
+NIK = "3328064107850001"
+
+
+async def _seed(path: Path) -> None:
+    db = await open_migrated(str(path))
+    try:
+        rid = await add_recipient(db, NIK)
+        for o in B_OBS:
+            await add_report(db, rid, o)
+        for v in B_VISITS:
+            await add_visit(db, rid, v.visit_date, v.rubric)
+    finally:
+        await db.close()
+
+
+def test_score_cli_shows_components_and_recompute_keeps_history(tmp_path: Path) -> None:
+    dbfile = tmp_path / "p.db"
+    asyncio.run(_seed(dbfile))
+    env = {"PENDAMPING_DB": str(dbfile)}
+    out = run_cli("score", "--nik", NIK, "--period", "2024-06", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "Skor 94/100" in out.stdout and "Siap graduasi" in out.stdout
+    assert "Kecukupan pendapatan" in out.stdout and "26/30" in out.stdout
+    assert "Model 1.0+" in out.stdout
+    first = run_cli("score", "--recompute", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "6 scores in 6 periods" in first.stdout
+    config = tmp_path / "p.toml"
+    config.write_text('[scoring]\nversion = "1.1"\nready_score = 80\n', encoding="utf-8")
+    second = run_cli("--config", str(config), "score", "--recompute", cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "model version 1.1+" in second.stdout
+    versions = run_cli("migrate", "--status", cwd=tmp_path, env=env)
+    assert versions.returncode == 0
+
+    async def count_versions() -> int:
+        db = await open_migrated(str(dbfile))
+        try:
+            return await db.fetchval("SELECT count(DISTINCT model_version) FROM scores")
+        finally:
+            await db.close()
+
+    assert asyncio.run(count_versions()) == 2
+
+
+def test_score_cli_bad_input(tmp_path: Path) -> None:
+    env = {"PENDAMPING_DB": str(tmp_path / "p.db")}
+    assert run_cli("score", cwd=tmp_path, env=env).returncode == 2
+    bad = run_cli("score", "--nik", "123", cwd=tmp_path, env=env)
+    assert bad.returncode == 2 and "16" in bad.stderr
+    assert (
+        run_cli("score", "--nik", NIK, "--period", "2024-13", cwd=tmp_path, env=env).returncode == 2
+    )
+    unknown = run_cli("score", "--nik", NIK, cwd=tmp_path, env=env)
+    assert unknown.returncode == 2 and "no recipient" in unknown.stderr
+    config = tmp_path / "bad.toml"
+    config.write_text("[scoring]\nweight_income = 50\n", encoding="utf-8")
+    err = run_cli("--config", str(config), "score", "--recompute", cwd=tmp_path, env=env)
+    assert err.returncode == 2
+    assert err.stderr.strip().count("\n") == 0 and "sum to 100" in err.stderr
+    assert run_cli("score", "--help", cwd=tmp_path, env=env).returncode == 0
