@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 BAND_READY = "siap"
@@ -63,7 +64,7 @@ class Params:
     package_goats: Mapping[str, int] = field(default_factory=dict)
     version: str = "1.0"
 
-    @property
+    @cached_property
     def model_version(self) -> str:
         """'1.0+3f9a1c2e': the human version plus a short hash of every parameter."""
         return f"{self.version}+{config_hash(self)}"
@@ -189,6 +190,7 @@ class ScoreResult:
 # --- periods --------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def period_index(period: str) -> int:
     """'2024-03' -> months since year 0 (so consecutive periods differ by 1)."""
     year, month = period.split("-")
@@ -283,11 +285,13 @@ def compute_score(
     visits: Sequence[Visit],
     period: str,
     params: Params,
+    *,
+    _months: Sequence[_Month] | None = None,
 ) -> ScoreResult:
     """The readiness score of one recipient for one period (see docs/scoring.md)."""
     w = params.weights
     end = period_index(period)
-    all_months = _prepare(observations, period, params)
+    all_months = _prepare(observations, period, params) if _months is None else _months
     start = end - params.window_months + 1
     if baseline.start_period:
         start = max(start, period_index(baseline.start_period))
@@ -340,8 +344,8 @@ def compute_score(
         "months_counted": len(counted),
         "household_size": hh,
         "household_size_known": hh_known,
-        "incomes": {index_period(m.index): m.income for m in window},
-        "held_back": [index_period(m.index) for m in window if not m.counted],
+        "incomes": {m.obs.period: m.income for m in window},
+        "held_back": [m.obs.period for m in window if not m.counted],
         "visits": len(visits),
     }
     return ScoreResult(
@@ -570,45 +574,71 @@ def risk_flags(
     reachable: bool = True,
 ) -> list[RiskFlag]:
     """Risks to raise into the next digest for this period (see docs/scoring.md)."""
-    end = period_index(period)
-    by_index = {period_index(o.period): o for o in observations if period_index(o.period) <= end}
+    months = _prepare(observations, period, params)
+    return _risks(baseline, months, period_index(period), params, reachable)
+
+
+def assess(
+    baseline: Baseline,
+    observations: Sequence[Observation],
+    visits: Sequence[Visit],
+    period: str,
+    params: Params,
+    *,
+    reachable: bool = True,
+) -> tuple[ScoreResult, list[RiskFlag]]:
+    """The score and the risk flags together (the observations are prepared once)."""
+    months = _prepare(observations, period, params)
+    result = compute_score(baseline, observations, visits, period, params, _months=months)
+    return result, _risks(baseline, months, period_index(period), params, reachable)
+
+
+def _risks(
+    baseline: Baseline, all_months: Sequence[_Month], end: int, params: Params, reachable: bool
+) -> list[RiskFlag]:
+    months = {m.index: m for m in all_months}
     flags: list[RiskFlag] = []
-    cur, prev = by_index.get(end), by_index.get(end - 1)
+    cur, prev = months.get(end), months.get(end - 1)
     stopped = (STATUS_PAUSED, STATUS_CLOSED)
-    if cur and prev and cur.business_status in stopped and prev.business_status in stopped:
-        flags.append(
-            RiskFlag("business_stopped", {"statuses": [prev.business_status, cur.business_status]})
-        )
-    months = {m.index: m for m in _prepare(observations, period, params)}
-    two_ago = months.get(end - 2)
-    now = months.get(end)
     if (
-        now is not None
+        cur is not None
+        and prev is not None
+        and cur.obs.business_status in stopped
+        and prev.obs.business_status in stopped
+    ):
+        flags.append(
+            RiskFlag(
+                "business_stopped",
+                {"statuses": [prev.obs.business_status, cur.obs.business_status]},
+            )
+        )
+    two_ago = months.get(end - 2)
+    if (
+        cur is not None
         and two_ago is not None
-        and now.counted
+        and cur.counted
         and two_ago.counted
         and (two_ago.income or 0) > 0
     ):
-        drop = ((two_ago.income or 0) - (now.income or 0)) / (two_ago.income or 1) * 100
+        drop = ((two_ago.income or 0) - (cur.income or 0)) / (two_ago.income or 1) * 100
         if drop > params.risk_income_drop_pct:
             flags.append(
                 RiskFlag(
                     "income_drop",
-                    {"from": two_ago.income, "to": now.income, "drop_pct": int(round(drop))},
+                    {"from": two_ago.income, "to": cur.income, "drop_pct": int(round(drop))},
                 )
             )
     started = baseline.start_period is None or period_index(baseline.start_period) <= end - 1
-    if started and end not in by_index and (end - 1) not in by_index:
-        flags.append(RiskFlag("no_report", {"periods": [index_period(end - 1), period]}))
+    if started and cur is None and prev is None:
+        flags.append(RiskFlag("no_report", {"periods": [index_period(end - 1), index_period(end)]}))
     received = baseline.goats_received
     if received is None:
         received = params.package_goats.get(baseline.programme, 0) or None
     if received:
         latest_goats = None
-        for idx in sorted(by_index, reverse=True):
-            o = by_index[idx]
-            if o.goats is not None and o.verified is not False:
-                latest_goats = o.goats
+        for m in reversed(all_months):
+            if m.obs.goats is not None and m.obs.verified is not False:
+                latest_goats = m.obs.goats
                 break
         if latest_goats is not None and latest_goats < received:
             flags.append(RiskFlag("goats_lost", {"goats": latest_goats, "received": received}))

@@ -25,10 +25,9 @@ from bot.domain.scoring import (
     Params,
     ScoreResult,
     Visit,
-    compute_score,
+    assess,
     params_from_settings,
     period_index,
-    risk_flags,
     shift_period,
 )
 
@@ -97,20 +96,15 @@ async def load_observations(
     out: dict[int, list[Observation]] = {}
     for key in sorted(best):
         row = best[key][1]
+        # positional, in Observation's field order (hot path of recompute_all)
         obs = Observation(
-            period=row[1],
-            business_status=row[4],
-            revenue=row[5],
-            costs=row[6],
-            profit=row[7],
-            other_income=row[8],
-            household_size=row[9],
-            has_savings=_bool(row[10]),
-            keeps_books=_bool(row[11]),
-            income_sources=row[12],
-            equipment_ok=_bool(row[13]),
-            goats=row[14],
-        )
+            row[1], row[4], row[5], row[6], row[7], row[8], row[9],
+            None if row[10] is None else bool(row[10]),
+            None if row[11] is None else bool(row[11]),
+            row[12],
+            None if row[13] is None else bool(row[13]),
+            row[14],
+        )  # fmt: skip
         if key in flags:
             obs = _apply_flags(obs, flags[key])
         out.setdefault(key[0], []).append(obs)
@@ -253,12 +247,12 @@ def _compute(
     flag_rows: list[tuple[Any, ...]] = []
     results: dict[int, ScoreResult] = {}
     for rid, inp in inputs.items():
-        result = compute_score(inp.baseline, inp.observations, inp.visits, period, params)
+        result, flags = assess(
+            inp.baseline, inp.observations, inp.visits, period, params, reachable=inp.reachable
+        )
         results[rid] = result
         score_rows.append(_score_row(rid, result, at))
-        for flag in risk_flags(
-            inp.baseline, inp.observations, period, params, reachable=inp.reachable
-        ):
+        for flag in flags:
             flag_rows.append((rid, period, flag.kind, json.dumps(flag.details), at))
     return score_rows, flag_rows, results
 
