@@ -6,13 +6,21 @@ import logging
 from typing import Any
 
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+)
 from telegram.request import BaseRequest
 
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
 from handlers import basic, errors
+from handlers import graduation as graduation_handlers
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -27,6 +35,21 @@ def register_handlers(app: Application) -> None:
     #    by a later handler.
     app.add_handler(CommandHandler("start", basic.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
+    # --- Scoring and graduation (issue 7). Commands only; buttons use callback prefix "grd:"
+    #     (unique to this feature, so their order among other callback handlers is free).
+    app.add_handler(CommandHandler("skor", graduation_handlers.skor))
+    app.add_handler(CommandHandler("kemajuan", graduation_handlers.kemajuan))
+    app.add_handler(CommandHandler("graduasi", graduation_handlers.graduasi))
+    app.add_handler(CommandHandler("konfirmasi", graduation_handlers.konfirmasi))
+    app.add_handler(CommandHandler("setujui", graduation_handlers.setujui))
+    app.add_handler(CommandHandler("tolak", graduation_handlers.tolak))
+    app.add_handler(CommandHandler("akhiri", graduation_handlers.akhiri))
+    app.add_handler(
+        CallbackQueryHandler(
+            graduation_handlers.on_button, pattern=f"^{graduation_handlers.CALLBACK_PREFIX}"
+        )
+    )
+    # --- end scoring and graduation
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 

@@ -14,7 +14,14 @@ from typing import Any
 
 from bot.config import Settings
 from bot.db import Database
-from bot.domain.scoring import BAND_READY, params_from_settings
+from bot.domain.scoring import (
+    BAND_READY,
+    Progress,
+    ScoreResult,
+    params_from_settings,
+    progress_view,
+)
+from bot.services import scoring
 from bot.services.accounts import Account
 from bot.services.scoring import StoredScore, latest_score
 
@@ -338,3 +345,46 @@ async def approved_graduates(
         }
         for r in rows
     ]
+
+
+# --- views for chat (/skor, /kemajuan) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreView:
+    recipient: RecipientRef
+    result: ScoreResult
+    flags: list[str]
+    can_confirm: bool
+
+
+async def score_view(
+    db: Database, settings: Settings, account: Account, nik: str, now: dt.datetime
+) -> ScoreView:
+    """/skor: a facilitator's or staff member's view of one recipient in scope."""
+    if account.role not in ("facilitator", "staff", "admin"):
+        raise GraduationError("not_found")
+    ref = await find_recipient(db, account, nik)
+    result = await scoring.recompute_recipient(db, settings, ref.id, now)
+    if result is None:
+        raise GraduationError("not_active")
+    flags = await scoring.risk_flags_for(db, ref.id, result.period)
+    can_confirm = account.role == "facilitator" and result.band == BAND_READY
+    return ScoreView(ref, result, flags, can_confirm)
+
+
+async def progress_for(
+    db: Database, settings: Settings, account: Account, now: dt.datetime
+) -> tuple[str, Progress] | None:
+    """/kemajuan: the recipient's own progress (never a score or band). None if not scored."""
+    if account.role != "recipient" or account.recipient_id is None:
+        raise GraduationError("not_found")
+    rid = account.recipient_id
+    name = await db.fetchval("SELECT name FROM recipients WHERE id = ?", (rid,)) or ""
+    result = await scoring.recompute_recipient(db, settings, rid, now)
+    if result is None:
+        return None
+    params = params_from_settings(settings)
+    inputs = await scoring.load_inputs(db, result.period, params.window_months, [rid])
+    observations = inputs[rid].observations if rid in inputs else []
+    return name, progress_view(result, observations, params)
