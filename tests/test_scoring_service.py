@@ -141,3 +141,24 @@ async def test_config_change_and_recompute_keeps_history(db, settings) -> None:
     new = await svc.latest_score(db, changed, rid, PERIOD)
     old = await svc.latest_score(db, settings, rid, PERIOD)
     assert new.model_version == v2 and old.model_version == v1
+
+
+async def test_parallel_batch_matches_single_process(db, settings, monkeypatch) -> None:
+    """Worker processes (used for large batches) store exactly what one process computes."""
+    for i, name in enumerate(sorted(EXAMPLES)):
+        await _seed_example(db, name, f"33280641078500{i + 1:02d}")
+    await svc.recompute_all(db, settings, PERIOD, NOW, workers=1)
+    single = await db.fetchall(
+        "SELECT recipient_id, score, band, components, inputs FROM scores ORDER BY recipient_id"
+    )
+    single_flags = await db.fetchall("SELECT recipient_id, kind FROM risk_flags ORDER BY 1, 2")
+    await db.execute("DELETE FROM scores")
+    await db.execute("DELETE FROM risk_flags")
+    monkeypatch.setattr(svc, "PARALLEL_MIN_RECIPIENTS", 1)
+    assert await svc.recompute_all(db, settings, PERIOD, NOW, workers=2) == 4
+    parallel = await db.fetchall(
+        "SELECT recipient_id, score, band, components, inputs FROM scores ORDER BY recipient_id"
+    )
+    assert [tuple(r) for r in parallel] == [tuple(r) for r in single]
+    flags = await db.fetchall("SELECT recipient_id, kind FROM risk_flags ORDER BY 1, 2")
+    assert [tuple(r) for r in flags] == [tuple(r) for r in single_flags]

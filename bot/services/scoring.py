@@ -10,9 +10,14 @@ money and goat values do not count yet.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import multiprocessing
+import os
+import sqlite3
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,31 +70,72 @@ class RecipientInputs:
 
 
 # --- loading (one function to swap for reports.effective_reports later) -----------------------
+#
+# The loader is a plan of plain SELECTs plus pure assembly, so the async path (one recipient,
+# the bot) and the worker processes of recompute_all (sync sqlite3, read-only) share it.
 
 
-async def load_observations(
-    db: Database, first: str, last: str, recipient_id: int | None = None
+@dataclass(frozen=True)
+class _Scope:
+    """Which recipients: one id (any status), an id range, or all (active/paused only)."""
+
+    single: int | None = None
+    lo: int | None = None
+    hi: int | None = None
+
+    def filter(self, column: str) -> tuple[str, list[Any]]:
+        if self.single is not None:
+            return f" AND {column} = ?", [self.single]
+        if self.lo is not None:
+            return f" AND {column} BETWEEN ? AND ?", [self.lo, self.hi]
+        return "", []
+
+
+def _plan(period: str, window_months: int, scope: _Scope) -> list[tuple[str, list[Any]]]:
+    first = shift_period(period, -window_months)
+    rf, rargs = scope.filter("id")
+    status = "" if scope.single is not None else " AND status IN ('active', 'paused')"
+    pf, pargs = scope.filter("recipient_id")
+    kinds = ", ".join("?" * len(VALUE_FLAG_KINDS))
+    return [
+        (
+            "SELECT id, household_size, programme, assistance_value, handover_date"
+            f" FROM recipients WHERE 1 = 1{status}{rf}",
+            rargs,
+        ),
+        (
+            f"SELECT {_REPORT_COLUMNS} FROM reports WHERE period BETWEEN ? AND ?{pf}",
+            [first, period, *pargs],
+        ),
+        (
+            "SELECT recipient_id, period, field, status, resolved_value FROM report_flags"
+            f" WHERE period BETWEEN ? AND ?{pf} AND kind IN ({kinds}) ORDER BY id",
+            [first, period, *pargs, *VALUE_FLAG_KINDS],
+        ),
+        (
+            "SELECT recipient_id, visit_date, score_bookkeeping, score_quality, score_market,"
+            f" score_motivation, business_running FROM visits WHERE visit_date >= ?"
+            f" AND visit_date < ?{pf}",
+            [first + "-01", shift_period(period, 1) + "-01", *pargs],
+        ),
+        (
+            f"SELECT recipient_id FROM accounts WHERE role = 'recipient' AND reachable = 0{pf}",
+            pargs,
+        ),
+    ]
+
+
+def _observations(
+    report_rows: Sequence[Any], flag_rows: Sequence[Any]
 ) -> dict[int, list[Observation]]:
-    """The observation that counts per recipient and period in first..last, oldest first."""
-    where = "period BETWEEN ? AND ?"
-    params: list[Any] = [first, last]
-    if recipient_id is not None:
-        where += " AND recipient_id = ?"
-        params.append(recipient_id)
-    rows = await db.fetchall(f"SELECT {_REPORT_COLUMNS} FROM reports WHERE {where}", params)
+    """Pick the counting report per (recipient, period) and apply the flags."""
     best: dict[tuple[int, str], tuple[tuple[int, int], Any]] = {}
-    for row in rows:
+    for row in report_rows:
         key = (row[0], row[1])
         rank = (1 if row[2] == "recipient" else 0, row[3])
         held = best.get(key)
         if held is None or rank > held[0]:
             best[key] = (rank, row)
-    flag_rows = await db.fetchall(
-        "SELECT recipient_id, period, field, status, resolved_value FROM report_flags"
-        f" WHERE {where} AND kind IN ({', '.join('?' * len(VALUE_FLAG_KINDS))})"
-        " ORDER BY id",
-        [*params, *VALUE_FLAG_KINDS],
-    )
     flags: dict[tuple[int, str], list[Any]] = {}
     for f in flag_rows:
         flags.setdefault((f[0], f[1]), []).append(f)
@@ -109,6 +155,43 @@ async def load_observations(
             obs = _apply_flags(obs, flags[key])
         out.setdefault(key[0], []).append(obs)
     return out
+
+
+def _assemble(results: Sequence[Sequence[Any]]) -> dict[int, RecipientInputs]:
+    recipients, reports, flag_rows, visits, unreachable = results
+    inputs: dict[int, RecipientInputs] = {}
+    for r in recipients:
+        start = r[4][:7] if r[4] else None
+        inputs[r[0]] = RecipientInputs(Baseline(r[1], r[2], r[3], None, start), [], [])
+    for rid, obs in _observations(reports, flag_rows).items():
+        if rid in inputs:
+            inputs[rid].observations = obs
+    for v in visits:
+        if v[0] in inputs:
+            inputs[v[0]].visits.append(Visit(v[1], (v[2], v[3], v[4], v[5]), _bool(v[6])))
+    for a in unreachable:
+        if a[0] in inputs:
+            inputs[a[0]].reachable = False
+    return inputs
+
+
+async def load_observations(
+    db: Database, first: str, last: str, recipient_id: int | None = None
+) -> dict[int, list[Observation]]:
+    """The observation that counts per recipient and period in first..last, oldest first."""
+    scope = _Scope(single=recipient_id)
+    pf, pargs = scope.filter("recipient_id")
+    kinds = ", ".join("?" * len(VALUE_FLAG_KINDS))
+    reports = await db.fetchall(
+        f"SELECT {_REPORT_COLUMNS} FROM reports WHERE period BETWEEN ? AND ?{pf}",
+        [first, last, *pargs],
+    )
+    flag_rows = await db.fetchall(
+        "SELECT recipient_id, period, field, status, resolved_value FROM report_flags"
+        f" WHERE period BETWEEN ? AND ?{pf} AND kind IN ({kinds}) ORDER BY id",
+        [first, last, *pargs, *VALUE_FLAG_KINDS],
+    )
+    return _observations(reports, flag_rows)
 
 
 def _apply_flags(obs: Observation, flags: Sequence[Any]) -> Observation:
@@ -137,52 +220,35 @@ async def load_inputs(
     window_months: int,
     recipient_ids: Iterable[int] | None = None,
 ) -> dict[int, RecipientInputs]:
-    """Baseline, observations (window + 1 month), visits and reachability per recipient."""
-    first = shift_period(period, -window_months)
-    single = None
-    if recipient_ids is not None:
-        ids = list(recipient_ids)
-        single = ids[0] if len(ids) == 1 else None
-    where = "status IN ('active', 'paused')"
-    params: list[Any] = []
-    if single is not None:
-        where, params = "id = ?", [single]
-    rows = await db.fetchall(
-        "SELECT id, household_size, programme, assistance_value, handover_date FROM recipients"
-        f" WHERE {where}",
-        params,
-    )
-    wanted = None if recipient_ids is None else set(ids)
-    inputs: dict[int, RecipientInputs] = {}
-    for r in rows:
-        if wanted is not None and r[0] not in wanted:
-            continue
-        start = r[4][:7] if r[4] else None
-        inputs[r[0]] = RecipientInputs(Baseline(r[1], r[2], r[3], None, start), [], [])
-    observations = await load_observations(db, first, period, single)
-    for rid, obs in observations.items():
-        if rid in inputs:
-            inputs[rid].observations = obs
-    visit_sql = (
-        "SELECT recipient_id, visit_date, score_bookkeeping, score_quality, score_market,"
-        " score_motivation, business_running FROM visits WHERE visit_date >= ? AND visit_date < ?"
-    )
-    vparams: list[Any] = [first + "-01", shift_period(period, 1) + "-01"]
-    if single is not None:
-        visit_sql += " AND recipient_id = ?"
-        vparams.append(single)
-    for v in await db.fetchall(visit_sql, vparams):
-        if v[0] in inputs:
-            inputs[v[0]].visits.append(Visit(v[1], (v[2], v[3], v[4], v[5]), _bool(v[6])))
-    acc_sql = "SELECT recipient_id FROM accounts WHERE role = 'recipient' AND reachable = 0"
-    aparams: list[Any] = []
-    if single is not None:
-        acc_sql += " AND recipient_id = ?"
-        aparams.append(single)
-    for a in await db.fetchall(acc_sql, aparams):
-        if a[0] in inputs:
-            inputs[a[0]].reachable = False
+    """Baseline, observations (window + 1 month), visits and reachability per recipient.
+
+    One recipient: any status. All: active and paused recipients.
+    """
+    ids = None if recipient_ids is None else list(recipient_ids)
+    scope = _Scope(single=ids[0]) if ids is not None and len(ids) == 1 else _Scope()
+    results = [await db.fetchall(sql, args) for sql, args in _plan(period, window_months, scope)]
+    inputs = _assemble(results)
+    if ids is not None and len(ids) > 1:
+        wanted = set(ids)
+        inputs = {rid: inp for rid, inp in inputs.items() if rid in wanted}
     return inputs
+
+
+def _score_range(
+    path: str, period: str, params: Params, lo: int, hi: int, at: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Worker process: load (read-only sqlite3) and score recipients lo..hi."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        scope = _Scope(lo=lo, hi=hi)
+        results = [
+            conn.execute(sql, args).fetchall()
+            for sql, args in _plan(period, params.window_months, scope)
+        ]
+    finally:
+        conn.close()
+    score_rows, flag_rows, _ = _compute(_assemble(results), period, params, at)
+    return score_rows, flag_rows
 
 
 # --- storing --------------------------------------------------------------------------------
@@ -306,13 +372,62 @@ async def recompute_recipient(
     return results[recipient_id]
 
 
-async def recompute_all(db: Database, settings: Settings, period: str, now: dt.datetime) -> int:
-    """Score every active or paused recipient for one period in one batch; return the count."""
+# Below this many recipients one process is faster than starting workers.
+PARALLEL_MIN_RECIPIENTS = 20_000
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+async def recompute_all(
+    db: Database,
+    settings: Settings,
+    period: str,
+    now: dt.datetime,
+    *,
+    workers: int | None = None,
+) -> int:
+    """Score every active or paused recipient for one period in one batch; return the count.
+
+    Large batches are loaded and scored by worker processes (read-only connections, split by
+    recipient id); this process writes every row in one transaction.
+    """
     params = params_from_settings(settings)
     await ensure_model(db, params, now)
-    inputs = await load_inputs(db, period, params.window_months)
-    score_rows, flag_rows, _ = _compute(inputs, period, params, _iso(now))
-    await _store(db, period, score_rows, flag_rows, list(inputs))
+    at = _iso(now)
+    bounds = await db.fetchone(
+        "SELECT min(id), max(id), count(*) FROM recipients WHERE status IN ('active', 'paused')"
+    )
+    workers = default_workers() if workers is None else workers
+    parallel = (
+        workers > 1
+        and bounds is not None
+        and bounds[2] >= PARALLEL_MIN_RECIPIENTS
+        and db.path != ":memory:"
+    )
+    if not parallel:
+        inputs = await load_inputs(db, period, params.window_months)
+        score_rows, flag_rows, _ = _compute(inputs, period, params, at)
+        ids: list[int] = list(inputs)
+    else:
+        lo, hi = bounds[0], bounds[1]
+        chunks = workers * 2
+        step = (hi - lo) // chunks + 1
+        ranges = [(lo + i * step, min(hi, lo + (i + 1) * step - 1)) for i in range(chunks)]
+        loop = asyncio.get_running_loop()
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            parts = await asyncio.gather(
+                *(
+                    loop.run_in_executor(pool, _score_range, db.path, period, params, a, b, at)
+                    for a, b in ranges
+                )
+            )
+        score_rows = [row for part in parts for row in part[0]]
+        flag_rows = [row for part in parts for row in part[1]]
+        ids = [row[0] for row in score_rows]
+    await _store(db, period, score_rows, flag_rows, ids)
     return len(score_rows)
 
 
