@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.commands import graduates as graduates_cmd
 from bot.commands import migrate as migrate_cmd
 from bot.commands import run as run_cmd
 from bot.commands import score as score_cmd
@@ -18,7 +19,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 # Each module exposes register(subparsers); order here is the order in --help.
-COMMAND_MODULES = [run_cmd, migrate_cmd, score_cmd]
+COMMAND_MODULES = [run_cmd, migrate_cmd, score_cmd, graduates_cmd]
 
 
 class UsageError(Exception):

@@ -71,3 +71,52 @@ def test_score_cli_bad_input(tmp_path: Path) -> None:
     assert err.returncode == 2
     assert err.stderr.strip().count("\n") == 0 and "sum to 100" in err.stderr
     assert run_cli("score", "--help", cwd=tmp_path, env=env).returncode == 0
+
+
+async def _seed_graduate(path: Path) -> None:
+    from bot.services import graduation, scoring
+    from bot.services.accounts import get_account
+    from tests.scoring_db import add_account, add_facilitator, at
+
+    db = await open_migrated(str(path))
+    try:
+        fac = await add_facilitator(db)
+        rid = await add_recipient(db, NIK, facilitator_id=fac)
+        for o in B_OBS:
+            await add_report(db, rid, o)
+        await add_visit(db, rid, "2024-06-15", (4, 4, 5, 5), fac)
+        await add_account(db, 200, "facilitator", facilitator_id=fac)
+        await add_account(db, 300, "staff", kec="33.28.06")
+        from bot.config import Settings
+
+        now = at("2024-07-03T02:00:00+00:00")
+        await scoring.recompute_all(db, Settings(), "2024-06", now)
+        case = await graduation.confirm(
+            db, Settings(), await get_account(db, 200), NIK, "Usaha stabil dan menabung.", now
+        )
+        await graduation.decide(db, await get_account(db, 300), case, True, None, now)
+    finally:
+        await db.close()
+
+
+def test_graduates_export_csv_and_xlsx(tmp_path: Path) -> None:
+    import csv
+
+    from openpyxl import load_workbook
+
+    dbfile = tmp_path / "p.db"
+    asyncio.run(_seed_graduate(dbfile))
+    env = {"PENDAMPING_DB": str(dbfile)}
+    out = run_cli("graduates", "--out", str(tmp_path / "g.csv"), cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "1 approved graduates" in out.stdout
+    rows = list(csv.reader((tmp_path / "g.csv").open(encoding="utf-8")))
+    assert rows[0][:3] == ["Nama", "NIK", "Desa"]
+    assert rows[1][1] == NIK and rows[1][2] == "Lebaksiu Kidul" and rows[1][6] == "94"
+    assert (tmp_path / "g.csv").stat().st_mode & 0o077 == 0
+    out = run_cli("graduates", "--out", str(tmp_path / "g.xlsx"), cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    ws = load_workbook(tmp_path / "g.xlsx").active
+    assert ws["B2"].value == NIK and ws["H2"].value.startswith("1.0+")
+    bad = run_cli("graduates", "--out", str(tmp_path / "g.txt"), cwd=tmp_path, env=env)
+    assert bad.returncode == 2
