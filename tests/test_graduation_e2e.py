@@ -80,3 +80,43 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
     assert NIK not in audit[-1]["details"]
     # no longer a candidate; a second press is refused kindly
     assert "Belum ada calon" in (await ani.send("/graduasi"))[-1].text
+
+
+async def seed_more(db: Database) -> None:
+    await seed(db)
+    await add_account(db, 1004, "staff", kec="33.28.10")  # another kecamatan
+    other = await add_facilitator(db, "PD-202")
+    await add_account(db, 1005, "facilitator", facilitator_id=other)
+
+
+async def test_scope_rejection_and_end_of_mentoring(sandbox_factory, clock) -> None:
+    clock.set(dt.datetime(2024, 7, 3, 2, 0, tzinfo=dt.UTC))
+    sandbox = await sandbox_factory(seed=seed_more)
+    budi = await sandbox.user(FACILITATOR, "Budi")
+    ani = await sandbox.user(STAFF, "Ani")
+    far_staff = await sandbox.user(1004, "Dewi")
+    far_fac = await sandbox.user(1005, "Eko")
+    siti = await sandbox.user(RECIPIENT, "Siti")
+
+    assert "tidak ditemukan" in (await far_fac.send(f"/skor {NIK}"))[-1].text
+    assert "Cara memakai" in (await budi.send("/skor 123"))[-1].text
+    assert "tidak ditemukan" in (await siti.send(f"/skor {NIK}"))[-1].text
+    assert "hanya untuk staf" in (await budi.send("/graduasi"))[-1].text
+    await budi.send(f"/skor {NIK}")
+    await budi.send(f"/konfirmasi {NIK} Sudah dikunjungi, usaha stabil")
+    assert "Belum ada calon" in (await far_staff.send("/graduasi"))[-1].text
+    case_id = await sandbox.db.fetchval("SELECT id FROM graduation_cases")
+    # reject: the button asks for a written reason; /tolak without reason is refused
+    await ani.send("/graduasi")
+    howto = await ani.press("Tolak 1")
+    assert f"/tolak {case_id}" in howto[-1].text
+    assert "alasan" in (await ani.send(f"/tolak {case_id}"))[-1].text.lower()
+    rejected = (await ani.send(f"/tolak {case_id} Tunggu satu bulan lagi"))[-1].text
+    assert "DITOLAK" in rejected and "Tunggu satu bulan lagi" in rejected
+    assert await sandbox.db.fetchval("SELECT status FROM recipients") == "active"
+    # end mentoring for another reason
+    ended = (await ani.send(f"/akhiri {NIK} pindah Pindah ke Brebes"))[-1].text
+    assert "diakhiri: pindah" in ended and NIK not in ended
+    assert await sandbox.db.fetchval("SELECT status FROM recipients") == "ended"
+    actions = [r[0] for r in await sandbox.db.fetchall("SELECT action FROM audit_log ORDER BY id")]
+    assert actions[-3:] == ["graduation.confirm", "graduation.reject", "mentoring.end"]
