@@ -158,8 +158,7 @@ class Visit(NamedTuple):
 # --- outputs --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(NamedTuple):
     key: str
     value: Any  # the measured value (JSON-friendly)
     points: int

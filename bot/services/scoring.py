@@ -264,8 +264,11 @@ async def ensure_model(db: Database, params: Params, now: dt.datetime) -> str:
     return version
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def _score_row(rid: int, result: ScoreResult, at: str) -> tuple[Any, ...]:
-    components = json.dumps(
+    components = _JSON.encode(
         [
             {
                 "key": c.key,
@@ -275,8 +278,7 @@ def _score_row(rid: int, result: ScoreResult, at: str) -> tuple[Any, ...]:
                 "reason": c.reason,
             }
             for c in result.components
-        ],
-        separators=(",", ":"),
+        ]
     )
     return (
         rid,
@@ -287,7 +289,7 @@ def _score_row(rid: int, result: ScoreResult, at: str) -> tuple[Any, ...]:
         result.gate_months,
         result.confidence,
         components,
-        json.dumps(result.inputs, separators=(",", ":")),
+        _JSON.encode(result.inputs),
         at,
     )
 
@@ -319,7 +321,7 @@ def _compute(
         results[rid] = result
         score_rows.append(_score_row(rid, result, at))
         for flag in flags:
-            flag_rows.append((rid, period, flag.kind, json.dumps(flag.details), at))
+            flag_rows.append((rid, period, flag.kind, _JSON.encode(flag.details), at))
     return score_rows, flag_rows, results
 
 
