@@ -10,6 +10,7 @@ from bot import __version__
 from bot.commands import graduates as graduates_cmd
 from bot.commands import migrate as migrate_cmd
 from bot.commands import run as run_cmd
+from bot.commands import sandbox as sandbox_cmd
 from bot.commands import score as score_cmd
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError
@@ -19,7 +20,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 # Each module exposes register(subparsers); order here is the order in --help.
-COMMAND_MODULES = [run_cmd, migrate_cmd, score_cmd, graduates_cmd]
+COMMAND_MODULES = [run_cmd, migrate_cmd, sandbox_cmd, score_cmd, graduates_cmd]
 
 
 class UsageError(Exception):

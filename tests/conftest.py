@@ -13,6 +13,9 @@ from hypothesis import settings as hypothesis_settings
 from bot.config import Settings
 from bot.db import Database, open_migrated
 
+# The sandbox driver fixtures (`sandbox`, `sandbox_factory`): e2e tests through the real bot.
+pytest_plugins = ["bot.sandbox.testing"]
+
 # CI runs on 2 cores with a time budget: fewer examples there, more locally.
 hypothesis_settings.register_profile("ci", max_examples=60, deadline=None)
 hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)

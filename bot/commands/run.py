@@ -6,7 +6,9 @@ import argparse
 import logging
 
 from bot.app import build_application
+from bot.config import Settings
 from bot.logs import setup_logging
+from bot.sandbox.core import DEFAULT_TOKEN
 
 log = logging.getLogger("pendamping.run")
 
@@ -37,16 +39,17 @@ def _run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     setup_logging(settings.log_format)
     if not settings.token and not args.api_url:
-        print(
-            "No TELEGRAM_BOT_TOKEN: the embedded sandbox is not available in this version; "
-            "set TELEGRAM_BOT_TOKEN or --api-url."
-        )
-        return 1
+        return _run_embedded(settings, args.sandbox_port)
+    token = settings.token
+    if not token:
+        # A sandbox started separately accepts its default token unless told otherwise.
+        token = DEFAULT_TOKEN
+        print(f"No TELEGRAM_BOT_TOKEN: using the sandbox token {DEFAULT_TOKEN} with {args.api_url}")
     if args.webhook_url and not args.webhook_secret:
         raise UsageError(
             "--webhook-url needs --webhook-secret (Telegram sends it with each update)"
         )
-    app = build_application(settings, base_url=args.api_url)
+    app = build_application(settings, token=token, base_url=args.api_url)
     if args.webhook_url:
         app.run_webhook(
             listen=args.listen,
@@ -58,3 +61,42 @@ def _run(args: argparse.Namespace) -> int:
     else:
         app.run_polling()
     return 0
+
+
+def _run_embedded(settings: Settings, port: int) -> int:
+    """No token, no --api-url: the bot against an embedded sandbox (control API included)."""
+    import asyncio
+
+    from bot.commands.sandbox import wait_for_stop_signal
+    from bot.sandbox.core import SandboxCore
+    from bot.sandbox.runner import start_bot, stop_bot
+    from bot.sandbox.server import SandboxServer
+
+    async def main() -> int:
+        core = SandboxCore(DEFAULT_TOKEN, bot_username=settings.bot_username)
+        server = SandboxServer(core, "127.0.0.1", port)
+        try:
+            url = await server.start()
+        except OSError as exc:
+            print(f"error: cannot start the embedded sandbox on 127.0.0.1:{port}: {exc.strerror}")
+            return 1
+        print(
+            f"No TELEGRAM_BOT_TOKEN: running against the embedded offline sandbox at {url} "
+            f"(control API under {url}/_sandbox/)",
+            flush=True,
+        )
+        print(f"Chat with the bot: pendamping sandbox chat --as 1001 --url {url}", flush=True)
+        try:
+            app = await start_bot(settings, token=DEFAULT_TOKEN, base_url=server.bot_base_url)
+        except BaseException:
+            await server.stop()
+            raise
+        log.info("event=sandbox_started url=%s", url)
+        try:
+            await wait_for_stop_signal()
+        finally:
+            await stop_bot(app)
+            await server.stop()
+        return 0
+
+    return asyncio.run(main())
