@@ -512,12 +512,14 @@ def _sources(latest: Observation | None, params: Params, weight: int) -> Compone
 
 
 def _savings_books(window: Sequence[_Month], weight: int) -> Component:
-    savings = next(
-        (m.obs.has_savings for m in reversed(window) if m.obs.has_savings is not None), None
-    )
-    books = next(
-        (m.obs.keeps_books for m in reversed(window) if m.obs.keeps_books is not None), None
-    )
+    savings = books = None
+    for m in reversed(window):
+        if savings is None:
+            savings = m.obs.has_savings
+        if books is None:
+            books = m.obs.keeps_books
+        if savings is not None and books is not None:
+            break
     half = weight / 2
     points = min(weight, int((half if savings else 0) + (half if books else 0) + 0.5))
     parts = [
@@ -536,11 +538,16 @@ def _facilitator(visits: Sequence[Visit], first: str, period: str, weight: int) 
     """The latest rated visit inside the window: mean rubric 1..5 -> 0..weight."""
     cutoff = shift_period(period, 1) + "-01"
     since = first + "-01"
-    eligible = [v for v in visits if since <= v.visit_date < cutoff]
-    rated = [v for v in eligible if any(r is not None for r in v.rubric)]
-    if not rated:
+    visit = None
+    for v in visits:
+        if (
+            since <= v.visit_date < cutoff
+            and (visit is None or v.visit_date > visit.visit_date)
+            and any(r is not None for r in v.rubric)
+        ):
+            visit = v
+    if visit is None:
         return Component("facilitator", None, 0, weight, "Belum ada penilaian kunjungan pendamping")
-    visit = max(rated, key=lambda v: v.visit_date)
     marks = [r for r in visit.rubric if r is not None]
     mean = sum(marks) / len(marks)
     points = _points(weight, (mean - 1) / 4)
