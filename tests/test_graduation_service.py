@@ -122,3 +122,27 @@ async def test_end_mentoring_for_other_reasons(db, settings, world) -> None:
     assert await grad.approved_graduates(db) == []
     with pytest.raises(grad.GraduationError, match="not_active"):
         await grad.end_mentoring(db, world["staff"], NIK, "declined", "tidak mau lagi", NOW)
+
+
+async def test_progress_for_recipient_without_reports(db, settings) -> None:
+    rid = await add_recipient(db, "3328064107850009", name="Tini")
+    await add_account(db, 900, "recipient", recipient_id=rid)
+    name, progress = await grad.progress_for(db, settings, await get_account(db, 900), NOW)
+    assert name == "Tini" and progress.profits == [] and progress.trend == "unknown"
+    assert progress.next_step in {"report_monthly", "grow_profit"}
+
+
+async def test_score_view_scope(db, settings, world) -> None:
+    view = await grad.score_view(db, settings, world["fac"], NIK, NOW)
+    assert view.result.band == "siap" and view.can_confirm
+    staff_view = await grad.score_view(db, settings, world["staff"], NIK, NOW)
+    assert not staff_view.can_confirm
+    for who in ("fac2", "staff_other", "rec"):
+        with pytest.raises(grad.GraduationError, match="not_found"):
+            await grad.score_view(db, settings, world[who], NIK, NOW)
+
+
+def test_default_period_is_the_month_before_in_wib() -> None:
+    # 30 Jun 2024 20:00 UTC is already 1 July 03:00 WIB: the period reported on is June
+    assert scoring.default_period(at("2024-06-30T20:00:00+00:00")) == "2024-06"
+    assert scoring.default_period(at("2024-06-30T16:00:00+00:00")) == "2024-05"

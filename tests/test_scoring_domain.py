@@ -216,9 +216,9 @@ def histories(draw):
             household_size=draw(st.none() | st.integers(0, 12)),
             has_savings=draw(st.none() | st.booleans()),
             keeps_books=draw(st.none() | st.booleans()),
-            income_sources=draw(st.none() | st.integers(0, 5)),
+            income_sources=draw(st.none() | st.integers(-1, 5)),
             equipment_ok=draw(st.none() | st.booleans()),
-            goats=draw(st.none() | st.integers(0, 20)),
+            goats=draw(st.none() | st.integers(-3, 20)),
             verified=draw(st.sampled_from([None, True, False])),
         )
         for p in sorted(periods)

@@ -480,7 +480,7 @@ def _continuity(
             goats_now = m.obs.goats
             break
     if received and goats_now is not None:
-        f_asset = min(1.0, goats_now / received)
+        f_asset = min(1.0, max(0, goats_now) / received)
         asset_text = f"kambing {goats_now} dari {received} yang diterima"
     else:
         equipment = None
