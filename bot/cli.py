@@ -7,8 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.commands import backup as backup_cmd
+from bot.commands import doctor as doctor_cmd
 from bot.commands import graduates as graduates_cmd
 from bot.commands import migrate as migrate_cmd
+from bot.commands import person as person_cmd
+from bot.commands import retention as retention_cmd
 from bot.commands import run as run_cmd
 from bot.commands import sandbox as sandbox_cmd
 from bot.commands import score as score_cmd
@@ -20,7 +24,19 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 # Each module exposes register(subparsers); order here is the order in --help.
-COMMAND_MODULES = [run_cmd, migrate_cmd, sandbox_cmd, score_cmd, graduates_cmd]
+COMMAND_MODULES = [
+    run_cmd,
+    migrate_cmd,
+    sandbox_cmd,
+    # issue 9: operations
+    backup_cmd,
+    doctor_cmd,
+    person_cmd,
+    retention_cmd,
+    # issue 7: scoring and graduation
+    score_cmd,
+    graduates_cmd,
+]
 
 
 class UsageError(Exception):

@@ -186,6 +186,54 @@ class InviteSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """The daily automatic backup (issue 9)."""
+
+    dir: str = ""  # empty: a `backups` folder beside the database file
+    keep: int = 14  # newest N automatic backups kept; 0 turns automatic backups off
+    hour: int = 2  # local hour (timezone) from which the day's backup is made
+
+    def validate(self) -> None:
+        if self.keep < 0:
+            raise ConfigError("backup.keep", "must be 0 (off) or more")
+        if not 0 <= self.hour <= 23:
+            raise ConfigError("backup.hour", f"{self.hour} is not an hour (use 0-23)")
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long personal data is kept after mentoring ended (UU 27/2022)."""
+
+    anonymise_after_years: int = 5  # 0: never anonymise automatically
+
+    def validate(self) -> None:
+        if self.anonymise_after_years < 0:
+            raise ConfigError("retention.anonymise_after_years", "must be 0 (never) or more")
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """Thresholds `pendamping doctor` (and the operator alert) judge by."""
+
+    tick_stale_minutes: int = 15  # no successful tick for this long: FAIL
+    outbox_backlog_max: int = 500  # more overdue pending messages than this: FAIL
+    outbox_overdue_minutes: int = 15  # a pending message this late counts as backlog
+    outbox_failed_max: int = 0  # more failed messages in the last 24 hours than this: FAIL
+    backup_max_age_hours: int = 26  # newest backup older than this: WARN (3x: FAIL)
+
+    def validate(self) -> None:
+        for key in (
+            "tick_stale_minutes",
+            "outbox_backlog_max",
+            "outbox_overdue_minutes",
+            "outbox_failed_max",
+            "backup_max_age_hours",
+        ):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"health.{key}", "must not be negative")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bot is configured with. Build it with load_settings()."""
 
@@ -201,6 +249,9 @@ class Settings:
     cycle: CycleSettings = field(default_factory=CycleSettings)
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     invites: InviteSettings = field(default_factory=InviteSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     # Not from the file: from the environment only. Excluded from repr so it never leaks.
     token: str | None = field(default=None, repr=False, compare=False)

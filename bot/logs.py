@@ -6,15 +6,20 @@ import json
 import logging
 import re
 import sys
+from typing import TextIO
 
 # A Bot API token anywhere in a log line (httpx logs request URLs that contain it).
 _TOKEN_RE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{3,}")
 _NIK_RE = re.compile(r"(?<!\d)(\d{4})\d{8}(\d{4})(?!\d)")
+# Indonesian mobile numbers: 08..., 628..., +62 8..., with optional spaces or dashes.
+_PHONE_RE = re.compile(r"(?<![\d+])(?:\+62|62|0)[ -]?8(?:[ -]?\d){7,11}(?!\d)")
 
 
 def redact(text: str) -> str:
+    """Tokens out, NIKs masked (3328********0001), phone numbers out."""
     text = _TOKEN_RE.sub("<token>", text)
-    return _NIK_RE.sub(r"\1********\2", text)
+    text = _NIK_RE.sub(r"\1********\2", text)
+    return _PHONE_RE.sub("<phone>", text)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -35,8 +40,10 @@ class RedactingFormatter(logging.Formatter):
         return f"ts={ts} level={record.levelname} logger={record.name} {message}"
 
 
-def setup_logging(fmt: str = "keyvalue", level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(
+    fmt: str = "keyvalue", level: int = logging.INFO, stream: TextIO | None = None
+) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter(json_lines=fmt == "json"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -44,3 +51,5 @@ def setup_logging(fmt: str = "keyvalue", level: int = logging.INFO) -> None:
     # httpx logs every request URL (which carries the token) at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters (names, NIKs) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)

@@ -8,6 +8,7 @@ import logging
 from bot.app import build_application
 from bot.config import Settings
 from bot.logs import setup_logging
+from bot.runlock import acquire_run_lock
 from bot.sandbox.core import DEFAULT_TOKEN
 
 log = logging.getLogger("pendamping.run")
@@ -38,6 +39,8 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     setup_logging(settings.log_format)
+    # Held until the process ends (even SIGKILL frees it): restore refuses while the bot runs.
+    _run_lock = acquire_run_lock(settings.database)  # noqa: F841
     if not settings.token and not args.api_url:
         return _run_embedded(settings, args.sandbox_port)
     token = settings.token

@@ -1,0 +1,57 @@
+"""`pendamping retention [--now ISO] [--dry-run]`: anonymise people past the retention rule."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+
+from bot.db import Database
+from bot.services.persons import run_retention
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "retention",
+        help="anonymise people whose mentoring ended retention.anonymise_after_years ago",
+        description=(
+            "Erase the personal data of recipients whose mentoring ended (graduated or "
+            "ended) at least retention.anonymise_after_years ago, keeping anonymous "
+            "statistics. Each is recorded in the audit log."
+        ),
+    )
+    p.add_argument("--now", help="judge at this ISO time instead of now")
+    p.add_argument("--dry-run", action="store_true", help="only list who is due; change nothing")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.cli import UsageError, settings_from
+
+    settings = settings_from(args)
+    now = dt.datetime.now(dt.UTC)
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now)
+        except ValueError:
+            raise UsageError(f"--now {args.now!r} is not an ISO time") from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings.tz)
+    years = settings.retention.anonymise_after_years
+    if years <= 0:
+        print("retention is off (retention.anonymise_after_years = 0)")
+        return 0
+    ids = asyncio.run(_retention(settings.database, years, now, args.dry_run))
+    verb = "due" if args.dry_run else "anonymised"
+    print(f"{len(ids)} people {verb} (mentoring ended {years}+ years before {now.date()})")
+    for rid in ids:
+        print(f"  recipient {rid}")
+    return 0
+
+
+async def _retention(path: str, years: int, now: dt.datetime, dry_run: bool) -> list[int]:
+    db = await Database.open(path, readonly=dry_run)
+    try:
+        return await run_retention(db, years, now, dry_run=dry_run)
+    finally:
+        await db.close()
