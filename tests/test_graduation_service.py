@@ -146,3 +146,21 @@ def test_default_period_is_the_month_before_in_wib() -> None:
     # 30 Jun 2024 20:00 UTC is already 1 July 03:00 WIB: the period reported on is June
     assert scoring.default_period(at("2024-06-30T20:00:00+00:00")) == "2024-06"
     assert scoring.default_period(at("2024-06-30T16:00:00+00:00")) == "2024-05"
+
+
+async def test_erasure_covers_scores_and_graduation_cases(db, settings, world) -> None:
+    """UU 27/2022 erasure (issue 9) reaches the tables of migration 0005 without FK errors."""
+    from bot.services.persons import erase_recipient
+
+    case_id = await grad.confirm(
+        db, settings, world["fac"], NIK, "Usaha jahit Ibu Siti Aminah stabil.", NOW
+    )
+    await grad.decide(db, world["staff"], case_id, True, "Siti Aminah memenuhi syarat", NOW)
+    await erase_recipient(db, world["ready"], "permintaan", NOW, compact=False)
+    case = await db.fetchone("SELECT * FROM graduation_cases WHERE id = ?", (case_id,))
+    assert "Siti" not in (case["statement"] or "") and "Siti" not in (case["decision_reason"] or "")
+    assert case["score"] == 94  # the anonymous number stays for statistics
+    assert (
+        await db.fetchval("SELECT count(*) FROM scores WHERE recipient_id = ?", (world["ready"],))
+        >= 1
+    )
