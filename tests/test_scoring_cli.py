@@ -37,6 +37,12 @@ def test_score_cli_shows_components_and_recompute_keeps_history(tmp_path: Path) 
     first = run_cli("score", "--recompute", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "6 scores in 6 periods" in first.stdout
+    # worker processes started from `python -m bot` (spawn re-imports the main module)
+    workers = run_cli(
+        "score", "--recompute", "--period", "2024-06", "--workers", "2", cwd=tmp_path, env=env
+    )
+    assert workers.returncode == 0, workers.stderr
+    assert "2024-06: 1 scores" in workers.stdout
     config = tmp_path / "p.toml"
     config.write_text('[scoring]\nversion = "1.1"\nready_score = 80\n', encoding="utf-8")
     second = run_cli("--config", str(config), "score", "--recompute", cwd=tmp_path, env=env)

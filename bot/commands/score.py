@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="recompute every period (or only --period) for all recipients",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="with --recompute: worker processes (default: CPU count for large batches)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -61,18 +66,22 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--nik: {exc}") from None
     settings = settings_from(args)
     now = dt.datetime.now(dt.UTC)
+    if args.workers is not None and not 1 <= args.workers <= 16:
+        raise UsageError("--workers must be between 1 and 16")
     if args.recompute:
-        return asyncio.run(_recompute(settings, args.period, now))
+        return asyncio.run(_recompute(settings, args.period, now, args.workers))
     return asyncio.run(_show(settings, clean_nik(args.nik), args.period, now))
 
 
-async def _recompute(settings: Settings, period: str | None, now: dt.datetime) -> int:
+async def _recompute(
+    settings: Settings, period: str | None, now: dt.datetime, workers: int | None
+) -> int:
     db = await open_migrated(settings.database, now)
     try:
         if period:
-            done = {period: await scoring.recompute_all(db, settings, period, now)}
+            done = {period: await scoring.recompute_all(db, settings, period, now, workers=workers)}
         else:
-            done = await scoring.recompute_history(db, settings, now)
+            done = await scoring.recompute_history(db, settings, now, workers=workers)
     finally:
         await db.close()
     version = params_from_settings(settings).model_version

@@ -392,8 +392,9 @@ async def recompute_all(
 ) -> int:
     """Score every active or paused recipient for one period in one batch; return the count.
 
-    Large batches are loaded and scored by worker processes (read-only connections, split by
-    recipient id); this process writes every row in one transaction.
+    Large batches (or any batch when `workers` > 1 is given) are loaded and scored by worker
+    processes (read-only connections, split by recipient id); this process writes every row
+    in one transaction.
     """
     params = params_from_settings(settings)
     await ensure_model(db, params, now)
@@ -401,12 +402,10 @@ async def recompute_all(
     bounds = await db.fetchone(
         "SELECT min(id), max(id), count(*) FROM recipients WHERE status IN ('active', 'paused')"
     )
+    threshold = PARALLEL_MIN_RECIPIENTS if workers is None else 1
     workers = default_workers() if workers is None else workers
     parallel = (
-        workers > 1
-        and bounds is not None
-        and bounds[2] >= PARALLEL_MIN_RECIPIENTS
-        and db.path != ":memory:"
+        workers > 1 and bounds is not None and bounds[2] >= threshold and db.path != ":memory:"
     )
     if not parallel:
         inputs = await load_inputs(db, period, params.window_months)
@@ -433,7 +432,9 @@ async def recompute_all(
     return len(score_rows)
 
 
-async def recompute_history(db: Database, settings: Settings, now: dt.datetime) -> dict[str, int]:
+async def recompute_history(
+    db: Database, settings: Settings, now: dt.datetime, *, workers: int | None = None
+) -> dict[str, int]:
     """Every period that has reports or scores, under the current model version.
 
     Rows of older model versions stay as they are (history)."""
@@ -442,7 +443,7 @@ async def recompute_history(db: Database, settings: Settings, now: dt.datetime) 
     )
     done = {}
     for row in rows:
-        done[row[0]] = await recompute_all(db, settings, row[0], now)
+        done[row[0]] = await recompute_all(db, settings, row[0], now, workers=workers)
     return done
 
 
