@@ -19,7 +19,7 @@ from telegram.request import BaseRequest
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
-from handlers import basic, errors
+from handlers import basic, digests, errors, onboarding
 from handlers import graduation as graduation_handlers
 from handlers.common import Clock, system_clock
 
@@ -33,8 +33,20 @@ def register_handlers(app: Application) -> None:
     """All handlers in one explicit order: group 0 is tried top to bottom, first match wins."""
     # 1. Onboarding and help: /start must come first so deep-link codes are never eaten
     #    by a later handler.
-    app.add_handler(CommandHandler("start", basic.start))
+    #    onboarding.start routes /start <code> to the invite service and plain /start to
+    #    basic.start.
+    app.add_handler(CommandHandler("start", onboarding.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
+    # --- Registry and onboarding (issue 4): /profil, /undang; callbacks 'onb:' and 'inv:' ---
+    app.add_handler(CommandHandler("profil", onboarding.profil))
+    app.add_handler(CommandHandler("undang", onboarding.undang))
+    app.add_handler(CallbackQueryHandler(onboarding.on_callback, pattern=r"^onb:"))
+    app.add_handler(CallbackQueryHandler(onboarding.on_invite_callback, pattern=r"^inv:"))
+    # --- end registry and onboarding ---
+    # 2. Digests and exports (issue 8): commands only, no callbacks; access checked in the
+    #    service (staff/admin region, facilitator caseload in private, /ekspor private only).
+    app.add_handler(CommandHandler("ringkasan", digests.ringkasan))
+    app.add_handler(CommandHandler("ekspor", digests.ekspor))
     # --- Scoring and graduation (issue 7). Commands only; buttons use callback prefix "grd:"
     #     (unique to this feature, so their order among other callback handlers is free).
     app.add_handler(CommandHandler("skor", graduation_handlers.skor))

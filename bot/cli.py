@@ -7,9 +7,13 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.commands import admin as admin_cmd
 from bot.commands import backup as backup_cmd
 from bot.commands import doctor as doctor_cmd
+from bot.commands import export as export_cmd
 from bot.commands import graduates as graduates_cmd
+from bot.commands import importer as import_cmd
+from bot.commands import invite as invite_cmd
 from bot.commands import migrate as migrate_cmd
 from bot.commands import person as person_cmd
 from bot.commands import retention as retention_cmd
@@ -33,6 +37,12 @@ COMMAND_MODULES = [
     doctor_cmd,
     person_cmd,
     retention_cmd,
+    # issue 4: registry and onboarding
+    import_cmd,
+    invite_cmd,
+    admin_cmd,
+    # issue 8: digests and exports
+    export_cmd,
     # issue 7: scoring and graduation
     score_cmd,
     graduates_cmd,

@@ -16,6 +16,45 @@ SAMPLES: dict[str, dict] = {
         "update_kind": "message",
         "time": "1 Februari 2024 08:00 WIB",
     },
+    # registry and onboarding (issue 4)
+    "onboarding_invalid": {},
+    "onboarding_throttled": {},
+    "onboarding_already_linked": {"name": "Siti Aminah"},
+    "onboarding_record_taken": {},
+    "onboarding_private_only": {},
+    "consent_notice": {"name": "Siti Aminah", "role": "recipient"},
+    "btn_consent": {},
+    "consent_done": {},
+    "consent_needed": {},
+    "not_linked": {},
+    "profil": {
+        "role": "recipient",
+        "name": "Siti Aminah",
+        "nik": "3328********0004",
+        "desa": "Kajen",
+        "kecamatan": "Lebaksiu",
+        "facilitator": "Calista Suwarno",
+        "phone": "6281234567890",
+        "programme": "tata boga",
+        "consent_at": "2024-02-01T08:00:00+00:00",
+        "caseload": None,
+    },
+    "btn_unlink": {},
+    "unlink_confirm": {},
+    "btn_unlink_yes": {},
+    "btn_cancel": {},
+    "unlink_done": {},
+    "unlink_cancelled": {},
+    "undang_pick": {"count": 40, "shown": 30, "more": True},
+    "undang_none": {},
+    "undang_link": {
+        "name": "Siti Aminah",
+        "desa": "Kajen",
+        "link": "https://t.me/PendampingTegalBot?start=abc",
+        "expires_at": "2024-03-02T08:00:00+00:00",
+    },
+    "undang_denied": {},
+    "undang_already": {},
     # --- scoring and graduation (issue 7) ---
     "skor": {
         "name": "Siti Aminah",
@@ -85,3 +124,35 @@ SAMPLES: dict[str, dict] = {
         "next_step": "savings",
     },
 }
+
+# --- digests (issue 8) ---
+from pathlib import Path  # noqa: E402
+
+from bot.domain.digest import (  # noqa: E402
+    facilitator_digest as _facilitator_digest,
+)
+from bot.domain.digest import monthly_report as _monthly_report  # noqa: E402
+from bot.domain.digest import staff_digest as _staff_digest  # noqa: E402
+from bot.services.digest_data import PeriodIssue as _PeriodIssue  # noqa: E402
+from bot.services.digests import ExportFile as _ExportFile  # noqa: E402
+from tests.digest_fixtures import PERIOD as _P  # noqa: E402
+from tests.digest_fixtures import SINCE as _S  # noqa: E402
+from tests.digest_fixtures import SNAPSHOTS as _SNAPS  # noqa: E402
+
+SAMPLES["digest_staff"] = {
+    "d": _staff_digest(_SNAPS, _P, _S),
+    "scope": "Kabupaten Tegal",
+    "now": "5 Februari 2024 08:00 WIB",
+}
+SAMPLES["digest_monthly"] = {
+    "r": _monthly_report(_SNAPS, _P, _S, programmes=("tata boga", "menjahit", "ternak kambing")),
+    "scope": "Kabupaten Tegal",
+    "charts": 3,
+}
+SAMPLES["digest_facilitator"] = {"d": _facilitator_digest(_SNAPS, _P, 2), "limit": 10}
+SAMPLES["digest_no_reports"] = {"period": _P}
+SAMPLES["digest_denied"] = {"what": "ekspor_group"}
+SAMPLES["digest_period_unavailable"] = {
+    "issue": _PeriodIssue("before_handover", "2023-05", "2023-09-01")
+}
+SAMPLES["ekspor_caption"] = {"f": _ExportFile(Path("x.xlsx"), "2024-01", "Kec. Slawi")}

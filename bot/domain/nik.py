@@ -66,3 +66,25 @@ def mask_nik(nik: str | None) -> str:
     if len(text) <= 8:
         return "*" * len(text)
     return text[:4] + "*" * (len(text) - 8) + text[-4:]
+
+
+NUMBER_CELL_HINT = (
+    "NIK tersimpan sebagai angka, Excel sudah membuang angka terakhirnya; "
+    "format kolom NIK sebagai Teks lalu ketik ulang NIK-nya"
+)
+
+
+def parse_nik_cell(value: object) -> str:
+    """A NIK from a spreadsheet cell: text only. A number cell is always refused, because
+    Excel keeps only 15 significant digits and a 16-digit NIK has lost its last digit."""
+    if value is None:
+        raise NikError("NIK kosong")
+    if isinstance(value, bool):
+        raise NikError("NIK hanya boleh berisi angka")
+    if isinstance(value, int | float):
+        raise NikError(NUMBER_CELL_HINT)
+    text = str(value)
+    # "3.32802E+15" typed or pasted as text is the same loss in another shape.
+    if "e+" in text.lower():
+        raise NikError(NUMBER_CELL_HINT)
+    return parse_nik(text).nik

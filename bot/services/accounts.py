@@ -20,6 +20,8 @@ class Account:
     language: str
     muted: bool
     reachable: bool
+    consent_version: str | None = None
+    consent_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class Greeting:
 async def get_account(db: Database, telegram_user_id: int) -> Account | None:
     row = await db.fetchone(
         "SELECT id, telegram_user_id, chat_id, role, display_name, recipient_id, facilitator_id,"
-        " kecamatan_code, language, muted, reachable FROM accounts WHERE telegram_user_id = ?",
+        " kecamatan_code, language, muted, reachable, consent_version, consent_at"
+        " FROM accounts WHERE telegram_user_id = ?",
         (telegram_user_id,),
     )
     if row is None:
@@ -51,6 +54,8 @@ async def get_account(db: Database, telegram_user_id: int) -> Account | None:
         language=row["language"],
         muted=bool(row["muted"]),
         reachable=bool(row["reachable"]),
+        consent_version=row["consent_version"],
+        consent_at=row["consent_at"],
     )
 
 

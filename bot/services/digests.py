@@ -1,0 +1,193 @@
+"""What /ringkasan, /ekspor and the scheduled digests send, with access control (issue 8).
+
+Handlers (wired by the lead once the sandbox lands) call one of these and send the result:
+- ringkasan(db, account, now, settings): the text for /ringkasan. Staff see their kecamatan
+  (or the kabupaten when not scoped), admins the kabupaten, facilitators their caseload;
+  anyone else gets DigestDenied.
+- ekspor(db, account, period, now, settings, out_dir): an XLSX file with NIK masked, for staff
+  and admins only, in a private chat only; DigestDenied / PeriodUnavailable otherwise.
+- monthly(db, now, settings, scope_code, out_dir): the monthly report text, chart files and
+  export for one staff chat (scheduled at period close).
+- staff_weekly(db, now, settings, kecamatan_code): the weekly text for one staff chat.
+- facilitator_weekly(db, facilitator_id, now, settings): the weekly facilitator text.
+
+Every refusal carries a rendered Indonesian/English text, ready to send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import Settings
+from bot.db import Database
+from bot.domain.digest import Scope, facilitator_digest, last_periods
+from bot.render import now_label, render
+from bot.services.accounts import Account
+from bot.services.digest_data import (
+    build_monthly_report,
+    build_staff_digest,
+    load_snapshots,
+    period_check,
+    write_period_export,
+)
+
+WEEK = dt.timedelta(days=7)
+KABUPATEN = "Kabupaten Tegal"
+STAFF_ROLES = ("staff", "admin")
+FACILITATOR_LIMIT = 10  # names per list in the facilitator digest
+
+
+class DigestDenied(Exception):
+    """The account may not have this; `text` says why, in the account's language."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class PeriodUnavailable(Exception):
+    """The export was asked for a period that does not exist; `text` says so."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    path: Path
+    period: str
+    region: str  # 'Kabupaten Tegal' or 'Kec. <name>'
+
+
+@dataclass
+class MonthlyBundle:
+    text: str
+    charts: list[Path] = field(default_factory=list)
+    export: Path | None = None
+
+
+def reporting_period(now: dt.datetime, tz: dt.tzinfo) -> str:
+    """The period open at `now`: the calendar month before now's local month."""
+    local = now.astimezone(tz)
+    (period,) = last_periods(f"{local.year:04d}-{local.month:02d}", 2)[:1]
+    return period
+
+
+async def region_label(db: Database, kecamatan_code: str | None) -> str:
+    if kecamatan_code is None:
+        return KABUPATEN
+    name = await db.fetchval("SELECT name FROM kecamatan WHERE code = ?", (kecamatan_code,))
+    return f"Kec. {name}" if name else KABUPATEN
+
+
+def staff_scope(account: Account) -> Scope:
+    """Admins see the kabupaten; staff their kecamatan (all when not scoped)."""
+    if account.role == "admin":
+        return Scope()
+    return Scope.for_staff(account.kecamatan_code)
+
+
+async def ringkasan(
+    db: Database,
+    account: Account | None,
+    now: dt.datetime,
+    settings: Settings,
+    since: dt.datetime | None = None,
+    *,
+    private_chat: bool = True,
+) -> str:
+    """The /ringkasan text for this account (period open now; flags of the last week new).
+
+    The facilitator version names families, so it is only given in a private chat."""
+    lang = account.language if account else settings.language
+    period = reporting_period(now, settings.tz)
+    if account is not None and account.role in STAFF_ROLES:
+        scope = staff_scope(account)
+        d = await build_staff_digest(db, period, since or now - WEEK, scope)
+        label = await region_label(db, None if account.role == "admin" else account.kecamatan_code)
+        return render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz))
+    if account is not None and account.role == "facilitator" and account.facilitator_id:
+        if not private_chat:
+            raise DigestDenied(render("digest_denied", lang, what="ringkasan_group"))
+        return await facilitator_weekly(db, account.facilitator_id, now, settings, lang)
+    raise DigestDenied(render("digest_denied", lang, what="ringkasan"))
+
+
+async def staff_weekly(
+    db: Database,
+    now: dt.datetime,
+    settings: Settings,
+    kecamatan_code: str | None = None,
+    since: dt.datetime | None = None,
+    lang: str = "id",
+) -> str:
+    """The scheduled weekly digest for one staff chat (a kecamatan, or the kabupaten)."""
+    period = reporting_period(now, settings.tz)
+    d = await build_staff_digest(db, period, since or now - WEEK, Scope.for_staff(kecamatan_code))
+    label = await region_label(db, kecamatan_code)
+    return render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz))
+
+
+async def facilitator_weekly(
+    db: Database, facilitator_id: int, now: dt.datetime, settings: Settings, lang: str = "id"
+) -> str:
+    period = reporting_period(now, settings.tz)
+    snaps = await load_snapshots(
+        db, period, Scope.for_facilitator(facilitator_id), with_profits=False
+    )
+    d = facilitator_digest(snaps, period, facilitator_id)
+    return render("digest_facilitator", lang, d=d, limit=FACILITATOR_LIMIT)
+
+
+async def ekspor(
+    db: Database,
+    account: Account | None,
+    period: str | None,
+    now: dt.datetime,
+    settings: Settings,
+    out_dir: Path,
+    *,
+    private_chat: bool,
+) -> ExportFile:
+    """/ekspor [YYYY-MM]: the period's XLSX (NIK masked) for staff/admin in a private chat."""
+    lang = account.language if account else settings.language
+    if account is None or account.role not in STAFF_ROLES:
+        raise DigestDenied(render("digest_denied", lang, what="ekspor"))
+    if not private_chat:
+        raise DigestDenied(render("digest_denied", lang, what="ekspor_group"))
+    period = period or reporting_period(now, settings.tz)
+    issue = await period_check(db, period, now, settings.tz)
+    if issue is not None:
+        raise PeriodUnavailable(render("digest_period_unavailable", lang, issue=issue))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    region = account.kecamatan_code if account.role == "staff" else None
+    path = out_dir / f"pendamping-{period}{'-' + region if region else ''}.xlsx"
+    await write_period_export(db, period, path, staff_scope(account), full_nik=False)
+    return ExportFile(path, period, await region_label(db, region))
+
+
+async def monthly(
+    db: Database,
+    period: str,
+    now: dt.datetime,
+    settings: Settings,
+    kecamatan_code: str | None,
+    out_dir: Path,
+    lang: str = "id",
+) -> MonthlyBundle:
+    """The monthly report of a region: text, chart PNGs (only those with data), export."""
+    from bot.charts import monthly_charts, write_charts
+
+    scope = Scope.for_staff(kecamatan_code)
+    report = await build_monthly_report(db, period, now - WEEK, scope, settings.programmes)
+    charts = monthly_charts(report, lang)
+    prefix = f"{period}-{kecamatan_code + '-' if kecamatan_code else ''}"
+    paths = write_charts(charts, out_dir, prefix)
+    export = out_dir / f"pendamping-{prefix}ekspor.xlsx"
+    await write_period_export(db, period, export, scope)
+    label = await region_label(db, kecamatan_code)
+    text = render("digest_monthly", lang, r=report, scope=label, charts=len(paths))
+    return MonthlyBundle(text, paths, export)

@@ -1,0 +1,169 @@
+"""Export file: sheets and headers, literal text for formula-like cells, NIK masked by default."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.export import (
+    FLAGS,
+    RECIPIENTS,
+    REPORTS,
+    SHEETS,
+    VISITS,
+    ExportError,
+    ExportWriter,
+    FlagRow,
+    RecipientRow,
+    ReportRow,
+    VisitRow,
+    csv_safe,
+    write_export,
+)
+
+NIK = "3328064211650004"
+EVIL = ['=HYPERLINK("http://x","klik")', "+6281234", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
+
+
+def recipient(i: int = 1, name: str = "Siti Aminah", **kw) -> RecipientRow:
+    base = dict(
+        id=i, nik=NIK, name=name, gender="P", kecamatan="Lebaksiu", desa="Lebaksiu Kidul",
+        programme="tata boga", facilitator="Ani", status="active", period_status="sudah lapor",
+        last_period="2024-01", business_status="berjalan", revenue=1_500_000, costs=700_000,
+        profit=800_000, other_income=None, savings_amount=50_000, score=None, band=None,
+        score_components=None, reachable="ya",
+    )  # fmt: skip
+    base.update(kw)
+    return RecipientRow(**base)
+
+
+def report(i: int = 1, **kw) -> ReportRow:
+    base = dict(
+        id=i, recipient_id=1, nik=NIK, name="Siti Aminah", kecamatan="Lebaksiu", desa=None,
+        programme="tata boga", period="2024-01", reporter_role="recipient", revision=1,
+        submitted_at="2024-02-03T01:00:00+00:00", late="tidak", business_status="berjalan",
+        revenue=1_500_000, costs=700_000, profit=800_000, other_income=0, household_size=4,
+        has_savings="ya", savings_amount=50_000, keeps_books="tidak", income_sources=2,
+        wants_help="tidak", equipment_ok="ya", goats=None,
+    )  # fmt: skip
+    base.update(kw)
+    return ReportRow(**base)
+
+
+VISIT = VisitRow(1, 1, "Siti Aminah", "Lebaksiu", "Ani", "2024-01-15", "ya", 3, 4, 3, 5, EVIL[0])
+FLAG = FlagRow(1, 1, "Siti Aminah", "Lebaksiu", "2024-01", "jump", "profit", "open", None,
+               "2024-02-03T01:00:00+00:00", None)  # fmt: skip
+
+
+def write_sample(path: Path, **kw) -> list[Path]:
+    recipients = [recipient(1), recipient(2, name=EVIL[0]), recipient(3, name=EVIL[3])]
+    recipients += [recipient(10 + j, name=v) for j, v in enumerate(EVIL)]
+    return write_export(
+        path,
+        [(RECIPIENTS, recipients), (REPORTS, [report(1), report(2, revision=2)]),
+         (VISITS, [VISIT]), (FLAGS, [FLAG])],
+        **kw,
+    )  # fmt: skip
+
+
+def test_xlsx_has_the_sheets_and_headers(tmp_path: Path) -> None:
+    out = tmp_path / "ekspor.xlsx"
+    assert write_sample(out) == [out]
+    wb = load_workbook(out, read_only=True)
+    assert wb.sheetnames == ["penerima", "laporan", "kunjungan", "tanda"]
+    for spec in SHEETS:
+        header = next(wb[spec.name].iter_rows(max_row=1, values_only=True))
+        assert list(header) == spec.headers
+    assert len(list(wb["penerima"].iter_rows())) == 1 + 3 + len(EVIL)
+    assert len(list(wb["laporan"].iter_rows())) == 3
+    row = list(wb["penerima"].iter_rows(min_row=2, max_row=2, values_only=True))[0]
+    assert row[2] == "Siti Aminah" and row[14] == 800_000  # money stays a number
+
+
+def test_xlsx_formula_like_cells_stay_literal_text(tmp_path: Path) -> None:
+    out = tmp_path / "ekspor.xlsx"
+    write_sample(out)
+    wb = load_workbook(out)  # full mode: cell types and styles
+    names = {c.value: c for c in wb["penerima"]["C"][1:]}
+    for evil in EVIL:
+        expected = evil.replace("\r", "\n")  # XML reads a bare CR back as a line feed
+        cell = names[expected]
+        assert cell.data_type == "s", evil
+        assert cell.value == expected  # unchanged, literally
+        assert cell.quotePrefix
+    note = wb["kunjungan"]["L2"]
+    assert note.value == EVIL[0] and note.data_type == "s"
+    # no formula anywhere in the file
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            assert all(c.data_type != "f" for c in row)
+
+
+def test_nik_is_masked_by_default_and_full_only_when_asked(tmp_path: Path) -> None:
+    masked = tmp_path / "masked.xlsx"
+    write_sample(masked)
+    wb = load_workbook(masked, read_only=True)
+    for sheet in ("penerima", "laporan"):
+        rows = list(wb[sheet].iter_rows(values_only=True))
+        col = rows[0].index("nik")
+        niks = [row[col] for row in rows[1:]]
+        assert niks and all(n == "3328********0004" for n in niks)
+    with zipfile.ZipFile(masked) as zf:  # the full NIK is nowhere in the file
+        assert all(NIK.encode() not in zf.read(name) for name in zf.namelist())
+    full = tmp_path / "full.xlsx"
+    write_sample(full, full_nik=True)
+    ws = load_workbook(full)["penerima"]
+    assert ws["B2"].value == NIK and ws["B2"].data_type == "s"  # text, not a rounded number
+
+
+def test_csv_writes_one_file_per_sheet_escaped_and_masked(tmp_path: Path) -> None:
+    out = tmp_path / "ekspor.csv"
+    paths = write_sample(out)
+    assert [p.name for p in paths] == [
+        "ekspor.csv", "ekspor-laporan.csv", "ekspor-kunjungan.csv", "ekspor-tanda.csv",
+    ]  # fmt: skip
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == RECIPIENTS.headers
+    names = [r[2] for r in rows[1:]]
+    for evil in EVIL:
+        assert "'" + evil in names
+    assert all(r[1] == "3328********0004" for r in rows[1:])
+    with paths[2].open(encoding="utf-8-sig", newline="") as fh:
+        visit = list(csv.reader(fh))
+    assert visit[0] == VISITS.headers and visit[1][-1] == "'" + EVIL[0]
+
+
+def test_csv_safe() -> None:
+    assert csv_safe("=1+1") == "'=1+1"
+    assert csv_safe("Siti") == "Siti"
+    assert csv_safe(-5000) == -5000  # a number is a number, not text
+    assert csv_safe("") == ""
+
+
+def test_tuple_rows_and_progress(tmp_path: Path) -> None:
+    seen: list[int] = []
+    out = tmp_path / "x.xlsx"
+    with ExportWriter(out, progress=seen.append) as w:
+        sheet = w.sheet(FLAGS)
+        for i in range(12_000):
+            sheet.append((i, 1, "n", "k", "2024-01", "jump", None, "open", None, "t", None))
+    assert seen == [5000, 10000]
+    assert w.counts == {"tanda": 12_000}
+    with pytest.raises(ExportError), ExportWriter(tmp_path / "y.xlsx") as w:
+        w.sheet(FLAGS).append((1, 2))
+
+
+def test_bad_file_name_and_aborted_export_leave_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ExportError):
+        ExportWriter(tmp_path / "ekspor.pdf")
+    out = tmp_path / "ekspor.csv"
+    with pytest.raises(RuntimeError), ExportWriter(out) as w:
+        w.sheet(RECIPIENTS).append(recipient())
+        w.sheet(REPORTS)
+        raise RuntimeError("database went away")
+    assert list(tmp_path.iterdir()) == []
