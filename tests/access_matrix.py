@@ -18,6 +18,14 @@ MATRIX: dict[str, set[str]] = {
     "undang": {"facilitator"},
     "ringkasan": {"facilitator", "staff", "admin"},
     "ekspor": {"staff", "admin"},
+    # scoring and graduation (issue 7)
+    "skor": {"facilitator", "staff", "admin"},
+    "kemajuan": {"recipient"},
+    "graduasi": {"staff", "admin"},
+    "konfirmasi": {"facilitator"},
+    "setujui": {"staff", "admin"},
+    "tolak": {"staff", "admin"},
+    "akhiri": {"staff", "admin"},
 }
 
 
