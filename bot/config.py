@@ -186,6 +186,32 @@ class InviteSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """Monthly reports (issue 5): amount ceiling, photo size and the cross-check thresholds."""
+
+    amount_ceiling: int = 100_000_000  # larger typed amounts are refused as a typo
+    max_photo_bytes: int = 5_000_000
+    mismatch_share: float = 0.3  # recipient vs facilitator differ by more than this share
+    jump_factor: float = 3.0  # profit more than this many times last month's
+    pick_months: int = 4  # how many periods a person may pick from (open one + missed ones)
+    page_size: int = 10  # /daftar rows per page
+
+    def validate(self) -> None:
+        if self.amount_ceiling < 1_000:
+            raise ConfigError("reports.amount_ceiling", "must be at least 1000")
+        if self.max_photo_bytes < 1:
+            raise ConfigError("reports.max_photo_bytes", "must be positive")
+        if not 0 < self.mismatch_share < 1:
+            raise ConfigError("reports.mismatch_share", "must be between 0 and 1")
+        if self.jump_factor <= 1:
+            raise ConfigError("reports.jump_factor", "must be above 1")
+        if not 1 <= self.pick_months <= 24:
+            raise ConfigError("reports.pick_months", "use 1-24")
+        if not 1 <= self.page_size <= 30:
+            raise ConfigError("reports.page_size", "use 1-30")
+
+
+@dataclass(frozen=True)
 class BackupSettings:
     """The daily automatic backup (issue 9)."""
 
@@ -249,6 +275,7 @@ class Settings:
     cycle: CycleSettings = field(default_factory=CycleSettings)
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     invites: InviteSettings = field(default_factory=InviteSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     health: HealthSettings = field(default_factory=HealthSettings)

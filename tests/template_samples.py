@@ -125,6 +125,130 @@ SAMPLES: dict[str, dict] = {
     },
 }
 
+# --- issue 5: reports, visits, flags -------------------------------------------------------
+_Q = {
+    "recipient_name": "Siti",
+    "programme": "tata boga",
+    "period": "2024-01",
+    "on_behalf": False,
+    "profit": 1_000_000,
+    "revenue": 1_500_000,
+    "costs": 500_000,
+    "limit_mb": 5,
+}
+for _key in [
+    "status",
+    "status_reason",
+    "revenue",
+    "costs",
+    "profit_ok",
+    "profit",
+    "tb_orders",
+    "tb_days",
+    "mj_pieces",
+    "mj_machine",
+    "tk_adult",
+    "tk_kid",
+    "tk_births",
+    "tk_deaths",
+    "tk_sold",
+    "tk_sold_value",
+    "tk_feed",
+    "other_income",
+    "household",
+    "savings",
+    "savings_amount",
+    "books",
+    "problem",
+    "problem_text",
+    "help",
+    "photo",
+    "v_date",
+    "v_running",
+    "v_bookkeeping",
+    "v_quality",
+    "v_market",
+    "v_motivation",
+    "v_notes",
+    "v_photo",
+    "verified",
+    "verified_count",
+]:
+    SAMPLES[f"q_{_key}"] = _Q
+SAMPLES["form_label"] = {"name": "berjalan"}
+SAMPLES["form_error"] = {"error": "amount_letters", "p": {"example": "1.500.000"}}
+SAMPLES["report_question"] = {"number": 3, "total": 20, "text": "Berapa omzet?"}
+SAMPLES["report_summary"] = {
+    "form_name": "monthly",
+    "period": "2024-01",
+    "on_behalf": True,
+    "recipient_name": "Siti",
+    "rows": [("Omzet", "Rp1.500.000")],
+    "late": True,
+    "correction": True,
+}
+SAMPLES["report_saved"] = {
+    "kind": "monthly",
+    "period": "2024-01",
+    "on_behalf": True,
+    "recipient_name": "Siti",
+    "revision": 2,
+    "late": True,
+    "help": True,
+    "flags": ["jump"],
+    "help_closed": 0,
+    "date": None,
+    "value": None,
+    "field": None,
+}
+SAMPLES["report_clarify"] = {"choices": (1_500_000, 1_500)}
+SAMPLES["report_edit_pick"] = {}
+SAMPLES["report_cancel_confirm"] = {}
+SAMPLES["report_cancelled"] = {}
+SAMPLES["report_no_draft"] = {}
+SAMPLES["report_stale"] = {}
+SAMPLES["report_resumed"] = {"form_name": "monthly", "on_behalf": True, "recipient_name": "Siti"}
+SAMPLES["report_pick_period"] = {}
+SAMPLES["report_idle"] = {}
+SAMPLES["report_pick_recipient"] = {"mode": "report", "page": 0, "pages": 2, "period": "2024-01"}
+SAMPLES["report_error"] = {"key": "not_allowed"}
+SAMPLES["daftar"] = {
+    "period": "2024-01",
+    "counts": {"reported": 1, "draft": 1, "missing": 1},
+    "groups": [
+        ("Kajen", [{"name": "Aminah", "programme": "menjahit", "state": "draft", "late": False,
+                    "help_open": True}]),
+        ("Lebaksiu Kidul", [{"name": "Siti", "programme": "tata boga", "state": "reported",
+                             "late": True, "help_open": False}]),
+    ],
+    "page": 0,
+    "pages": 1,
+    "total": 2,
+    "flags": [1],
+}  # fmt: skip
+SAMPLES["flag_button"] = {"kind": "jump", "recipient_name": "Siti", "period": "2024-01"}
+SAMPLES["flag_detail"] = {
+    "kind": "mismatch_income",
+    "recipient_name": "Siti",
+    "period": "2024-01",
+    "details": {"recipient": 1_000_000, "facilitator": 2_000_000},
+}
+SAMPLES["flag_resolved"] = {"recipient_name": "Siti", "value": 2_000_000, "field": "profit"}
+SAMPLES["notice_help_request"] = {
+    "recipient_name": "Siti",
+    "period": "2024-01",
+    "problem": "modal",
+    "problem_text": "harga bahan naik",
+}
+SAMPLES["notice_flags"] = {"recipient_name": "Siti", "period": "2024-01", "kinds": ["jump"]}
+SAMPLES["form_help"] = {
+    "number": 3,
+    "total": 20,
+    "kind": "amount",
+    "choices": False,
+    "optional": False,
+    "text": "Berapa omzet?",
+}
 # --- digests (issue 8) ---
 from pathlib import Path  # noqa: E402
 
