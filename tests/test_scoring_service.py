@@ -162,3 +162,19 @@ async def test_parallel_batch_matches_single_process(db, settings, monkeypatch) 
     assert [tuple(r) for r in parallel] == [tuple(r) for r in single]
     flags = await db.fetchall("SELECT recipient_id, kind FROM risk_flags ORDER BY 1, 2")
     assert [tuple(r) for r in flags] == [tuple(r) for r in single_flags]
+
+
+async def test_saved_report_updates_the_score(db, settings) -> None:
+    """Issue 5's save() recomputes the recipient's score for the report's period."""
+    from tests.report_seed import seed_basic
+    from tests.test_reports_service import NOW as REPORT_NOW
+    from tests.test_reports_service import report
+
+    accounts = await seed_basic(db)
+    saved = await report(db, settings, accounts["siti"])
+    rid = await db.fetchval(
+        "SELECT recipient_id FROM reports WHERE id = ?", (saved.saved["report_id"],)
+    )
+    stored = await svc.latest_score(db, settings, rid, saved.saved["period"])
+    assert stored is not None and stored.computed_at == REPORT_NOW.isoformat(timespec="seconds")
+    assert {c["key"] for c in stored.components} >= {"income", "reporting"}
