@@ -25,6 +25,7 @@ from bot.db import open_migrated
 from bot.updates import ChatOrderedProcessor
 from handlers import basic, digests, errors, facilitator, onboarding, reports
 from handlers import cycle as cycle_handlers
+from handlers import graduation as graduation_handlers
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -51,6 +52,21 @@ def register_handlers(app: Application) -> None:
     #    service (staff/admin region, facilitator caseload in private, /ekspor private only).
     app.add_handler(CommandHandler("ringkasan", digests.ringkasan))
     app.add_handler(CommandHandler("ekspor", digests.ekspor))
+    # --- Scoring and graduation (issue 7). Commands only; buttons use callback prefix "grd:"
+    #     (unique to this feature, so their order among other callback handlers is free).
+    app.add_handler(CommandHandler("skor", graduation_handlers.skor))
+    app.add_handler(CommandHandler("kemajuan", graduation_handlers.kemajuan))
+    app.add_handler(CommandHandler("graduasi", graduation_handlers.graduasi))
+    app.add_handler(CommandHandler("konfirmasi", graduation_handlers.konfirmasi))
+    app.add_handler(CommandHandler("setujui", graduation_handlers.setujui))
+    app.add_handler(CommandHandler("tolak", graduation_handlers.tolak))
+    app.add_handler(CommandHandler("akhiri", graduation_handlers.akhiri))
+    app.add_handler(
+        CallbackQueryHandler(
+            graduation_handlers.on_button, pattern=f"^{graduation_handlers.CALLBACK_PREFIX}"
+        )
+    )
+    # --- end scoring and graduation
     # --- cycle, outbox and broadcasts (issue 6) ---
     # Group -100, before everything and alone in its group (a TypeHandler matches every update,
     # so it would hide any other handler of its group): a person marked unreachable who

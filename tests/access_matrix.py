@@ -24,6 +24,14 @@ MATRIX: dict[str, set[str]] = {
     "batal": {"recipient", "facilitator"},
     "daftar": {"facilitator"},
     "kunjungan": {"facilitator"},
+    # scoring and graduation (issue 7)
+    "skor": {"facilitator", "staff", "admin"},
+    "kemajuan": {"recipient"},
+    "graduasi": {"staff", "admin"},
+    "konfirmasi": {"facilitator"},
+    "setujui": {"staff", "admin"},
+    "tolak": {"staff", "admin"},
+    "akhiri": {"staff", "admin"},
     # cycle, outbox, broadcasts (issue 6)
     "berhenti": {"recipient"},
     "mulai": {"recipient"},

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,8 @@ from bot.domain.forms import (
     summary,
 )
 from bot.services.accounts import Account
+
+log = logging.getLogger("pendamping.reports")
 
 MONTHLY = "monthly"
 VISIT = "visit"
@@ -551,7 +554,10 @@ async def save(
         return await current_view(db, now, settings, draft)
     await check_access(db, account, draft.recipient_id)
     if draft.form_name == VISIT:
-        return await _save_visit(db, now, account, draft)
+        step_saved = await _save_visit(db, now, account, draft)
+        if step_saved.kind == "saved":
+            await _rescore(db, now, settings, draft.recipient_id, None)
+        return step_saved
     if draft.form_name != MONTHLY:
         return Step("stale")
     cols = report_columns(draft.programme, draft.answers)
@@ -603,6 +609,7 @@ async def save(
                     {"problem": draft.answers.get("problem")},
                 )
                 flags.append("help_request")  # fmt: skip
+    await _rescore(db, now, settings, draft.recipient_id, draft.period)
     facilitator = await _facilitator_account(db, draft.recipient_id)
     if facilitator is not None and facilitator["id"] != account.id:
         base = {"recipient_name": draft.recipient_name, "period": draft.period}
@@ -624,6 +631,22 @@ async def save(
                "profit": cols["profit"]},
         notices=notices,
     )  # fmt: skip
+
+
+async def _rescore(
+    db: Database, now: dt.datetime, settings: Settings, recipient_id: int, period: str | None
+) -> None:
+    """Issue 7: a saved report or visit updates the recipient's readiness score and risks.
+
+    The report is already committed; a scoring problem is logged, never shown as a failed
+    report."""
+    from bot.services import scoring
+
+    try:
+        await scoring.recompute_recipient(db, settings, recipient_id, now, period)
+    except Exception as exc:  # noqa: BLE001 - the report itself is saved
+        log.warning("event=rescore_failed recipient_id=%s error=%s", recipient_id,
+                    type(exc).__name__)  # fmt: skip
 
 
 async def _facilitator_account(db: Database, recipient_id: int) -> Any:
