@@ -4,4 +4,6 @@ import sys
 
 from bot.cli import main
 
-sys.exit(main())
+# Guarded: worker processes (spawn) import the main module again and must not rerun the CLI.
+if __name__ == "__main__":
+    sys.exit(main())

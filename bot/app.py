@@ -13,13 +13,17 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    MessageHandler,
+    filters,
 )
 from telegram.request import BaseRequest
 
 from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
-from handlers import basic, digests, errors, onboarding
+from bot.updates import ChatOrderedProcessor
+from handlers import basic, digests, errors, facilitator, onboarding, reports
+from handlers import graduation as graduation_handlers
 from handlers.common import Clock, system_clock
 
 log = logging.getLogger("pendamping.app")
@@ -46,6 +50,39 @@ def register_handlers(app: Application) -> None:
     #    service (staff/admin region, facilitator caseload in private, /ekspor private only).
     app.add_handler(CommandHandler("ringkasan", digests.ringkasan))
     app.add_handler(CommandHandler("ekspor", digests.ekspor))
+    # --- Scoring and graduation (issue 7). Commands only; buttons use callback prefix "grd:"
+    #     (unique to this feature, so their order among other callback handlers is free).
+    app.add_handler(CommandHandler("skor", graduation_handlers.skor))
+    app.add_handler(CommandHandler("kemajuan", graduation_handlers.kemajuan))
+    app.add_handler(CommandHandler("graduasi", graduation_handlers.graduasi))
+    app.add_handler(CommandHandler("konfirmasi", graduation_handlers.konfirmasi))
+    app.add_handler(CommandHandler("setujui", graduation_handlers.setujui))
+    app.add_handler(CommandHandler("tolak", graduation_handlers.tolak))
+    app.add_handler(CommandHandler("akhiri", graduation_handlers.akhiri))
+    app.add_handler(
+        CallbackQueryHandler(
+            graduation_handlers.on_button, pattern=f"^{graduation_handlers.CALLBACK_PREFIX}"
+        )
+    )
+    # --- end scoring and graduation
+    # 3. Monthly reports, visits and flags (issue 5). Commands first; the "rep:", "per:" and
+    #    "fac:" button prefixes are unique to this feature. The catch-all for private
+    #    non-command messages (answers to the open form) must stay AFTER every other
+    #    message handler of group 0, or it would swallow their input.
+    app.add_handler(CommandHandler("lapor", reports.lapor))
+    app.add_handler(CommandHandler("lanjut", reports.lanjut))
+    app.add_handler(CommandHandler("batal", reports.batal))
+    app.add_handler(CommandHandler("daftar", facilitator.daftar))
+    app.add_handler(CommandHandler("kunjungan", facilitator.kunjungan))
+    app.add_handler(CallbackQueryHandler(reports.on_button, pattern=r"^rep:"))
+    app.add_handler(CallbackQueryHandler(reports.on_period, pattern=r"^per:"))
+    app.add_handler(CallbackQueryHandler(facilitator.on_button, pattern=r"^fac:"))
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND,
+            reports.on_message,
+        )
+    )
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 
@@ -80,6 +117,7 @@ def build_application(
     clock: Clock | None = None,
     rate_limiter: bool = True,
     extra_bot_data: dict[str, Any] | None = None,
+    concurrent_updates: int = 1,
 ) -> Application:
     """The one place that builds the Application; tests and the demo pass a sandbox URL/request."""
     token = token or settings.token
@@ -100,6 +138,9 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if concurrent_updates > 1:
+        # Opt-in (see docs/decisions.md): chats in parallel, each chat's updates in order.
+        builder = builder.concurrent_updates(ChatOrderedProcessor(concurrent_updates))
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or system_clock

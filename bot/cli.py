@@ -11,6 +11,7 @@ from bot.commands import admin as admin_cmd
 from bot.commands import backup as backup_cmd
 from bot.commands import doctor as doctor_cmd
 from bot.commands import export as export_cmd
+from bot.commands import graduates as graduates_cmd
 from bot.commands import importer as import_cmd
 from bot.commands import invite as invite_cmd
 from bot.commands import migrate as migrate_cmd
@@ -18,6 +19,7 @@ from bot.commands import person as person_cmd
 from bot.commands import retention as retention_cmd
 from bot.commands import run as run_cmd
 from bot.commands import sandbox as sandbox_cmd
+from bot.commands import score as score_cmd
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError
 
@@ -41,6 +43,9 @@ COMMAND_MODULES = [
     admin_cmd,
     # issue 8: digests and exports
     export_cmd,
+    # issue 7: scoring and graduation
+    score_cmd,
+    graduates_cmd,
 ]
 
 

@@ -94,6 +94,88 @@ class ThresholdSettings:
             raise ConfigError("thresholds.umk", "must be positive")
 
 
+def _default_package_goats() -> dict[str, int]:
+    return {"ternak kambing": 5}
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """The graduation readiness score: weights (sum 100), band thresholds, model version.
+
+    Every key is documented in docs/scoring.md; any change here yields a new model version.
+    """
+
+    version: str = "1.0"
+    weight_income: int = 30
+    weight_stability: int = 20
+    weight_continuity: int = 15
+    weight_sources: int = 10
+    weight_savings_books: int = 10
+    weight_facilitator: int = 10
+    weight_reporting: int = 5
+    ready_score: int = 75
+    intensive_below: int = 50
+    gate_months: int = 4
+    window_months: int = 6
+    income_umk_share: float = 0.3
+    comfortable_multiple: float = 2.0
+    swing_limit_pct: int = 50
+    outlier_factor: int = 10
+    default_household_size: int = 4
+    min_income_sources: int = 2
+    risk_income_drop_pct: int = 30
+    package_goats: dict[str, int] = field(default_factory=_default_package_goats)
+
+    WEIGHT_KEYS = (
+        "weight_income",
+        "weight_stability",
+        "weight_continuity",
+        "weight_sources",
+        "weight_savings_books",
+        "weight_facilitator",
+        "weight_reporting",
+    )
+
+    def validate(self) -> None:
+        if not self.version.strip():
+            raise ConfigError("scoring.version", "must not be empty")
+        for key in self.WEIGHT_KEYS:
+            if getattr(self, key) < 0:
+                raise ConfigError(f"scoring.{key}", "must not be negative")
+        total = sum(getattr(self, key) for key in self.WEIGHT_KEYS)
+        if total != 100:
+            raise ConfigError("scoring.weight_*", f"weights must sum to 100, they sum to {total}")
+        if not 0 < self.intensive_below < self.ready_score <= 100:
+            raise ConfigError(
+                "scoring.ready_score",
+                f"thresholds out of order: need 0 < intensive_below ({self.intensive_below})"
+                f" < ready_score ({self.ready_score}) <= 100",
+            )
+        if not 1 <= self.gate_months <= self.window_months <= 24:
+            raise ConfigError(
+                "scoring.gate_months",
+                f"need 1 <= gate_months ({self.gate_months}) <= window_months"
+                f" ({self.window_months}) <= 24",
+            )
+        if not 0.0 <= self.income_umk_share <= 1.0:
+            raise ConfigError("scoring.income_umk_share", "must be between 0 and 1")
+        if self.comfortable_multiple <= 1.0:
+            raise ConfigError("scoring.comfortable_multiple", "must be above 1")
+        if not 1 <= self.swing_limit_pct <= 1000:
+            raise ConfigError("scoring.swing_limit_pct", "must be between 1 and 1000")
+        if self.outlier_factor < 2:
+            raise ConfigError("scoring.outlier_factor", "must be at least 2")
+        if not 1 <= self.default_household_size <= 30:
+            raise ConfigError("scoring.default_household_size", "must be between 1 and 30")
+        if self.min_income_sources < 1:
+            raise ConfigError("scoring.min_income_sources", "must be at least 1")
+        if not 1 <= self.risk_income_drop_pct <= 100:
+            raise ConfigError("scoring.risk_income_drop_pct", "must be between 1 and 100")
+        for programme, count in self.package_goats.items():
+            if count < 0:
+                raise ConfigError(f"scoring.package_goats.{programme}", "must not be negative")
+
+
 @dataclass(frozen=True)
 class InviteSettings:
     expiry_days: int = 30
@@ -101,6 +183,32 @@ class InviteSettings:
     def validate(self) -> None:
         if self.expiry_days < 1:
             raise ConfigError("invites.expiry_days", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Monthly reports (issue 5): amount ceiling, photo size and the cross-check thresholds."""
+
+    amount_ceiling: int = 100_000_000  # larger typed amounts are refused as a typo
+    max_photo_bytes: int = 5_000_000
+    mismatch_share: float = 0.3  # recipient vs facilitator differ by more than this share
+    jump_factor: float = 3.0  # profit more than this many times last month's
+    pick_months: int = 4  # how many periods a person may pick from (open one + missed ones)
+    page_size: int = 10  # /daftar rows per page
+
+    def validate(self) -> None:
+        if self.amount_ceiling < 1_000:
+            raise ConfigError("reports.amount_ceiling", "must be at least 1000")
+        if self.max_photo_bytes < 1:
+            raise ConfigError("reports.max_photo_bytes", "must be positive")
+        if not 0 < self.mismatch_share < 1:
+            raise ConfigError("reports.mismatch_share", "must be between 0 and 1")
+        if self.jump_factor <= 1:
+            raise ConfigError("reports.jump_factor", "must be above 1")
+        if not 1 <= self.pick_months <= 24:
+            raise ConfigError("reports.pick_months", "use 1-24")
+        if not 1 <= self.page_size <= 30:
+            raise ConfigError("reports.page_size", "use 1-30")
 
 
 @dataclass(frozen=True)
@@ -167,9 +275,11 @@ class Settings:
     cycle: CycleSettings = field(default_factory=CycleSettings)
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     invites: InviteSettings = field(default_factory=InviteSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
     # Not from the file: from the environment only. Excluded from repr so it never leaks.
     token: str | None = field(default=None, repr=False, compare=False)
     source: str | None = field(default=None, compare=False)
@@ -214,6 +324,11 @@ def _check_value(key: str, tp: Any, value: Any) -> Any:
             except ConfigError as exc:
                 errors.append(exc)
         raise errors[0]
+    if origin is dict:
+        _key_type, item_type = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a table of {_type_name(item_type)}, got {value!r}")
+        return {str(k): _check_value(f"{key}.{k}", item_type, v) for k, v in value.items()}
     if origin is list:
         (item_type,) = typing.get_args(tp)
         if not isinstance(value, list):

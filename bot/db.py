@@ -126,14 +126,20 @@ class Database:
     async def fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        # One round trip to aiosqlite's thread (execute + fetch + close together).
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchone(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, params) as cur:
             return await cur.fetchone()
+
+    async def update(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """One write statement, committed on its own (autocommit), serialised with
+        transactions; return the number of rows changed. Cheaper than execute() for hot paths."""
+        async with self._write_lock, self.conn.execute(sql, params) as cur:
+            return cur.rowcount
 
     async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         row = await self.fetchone(sql, params)

@@ -37,4 +37,9 @@ async def bantuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account = await account_of(update, context)
     lang = lang_of(account, context)
     role = account.role if account else None
-    await reply(update, render("bantuan", lang, role=role, commands=commands_for(role, lang)))
+    text = render("bantuan", lang, role=role, commands=commands_for(role, lang))
+    # Issue 5: with a form open, also explain how to answer the current question.
+    from handlers.reports import question_help
+
+    extra = await question_help(update, context)
+    await reply(update, f"{extra}\n\n{text}" if extra else text)

@@ -18,6 +18,20 @@ MATRIX: dict[str, set[str]] = {
     "undang": {"facilitator"},
     "ringkasan": {"facilitator", "staff", "admin"},
     "ekspor": {"staff", "admin"},
+    # issue 5: monthly reports, visits, flags
+    "lapor": {"recipient", "facilitator"},
+    "lanjut": {"recipient", "facilitator"},
+    "batal": {"recipient", "facilitator"},
+    "daftar": {"facilitator"},
+    "kunjungan": {"facilitator"},
+    # scoring and graduation (issue 7)
+    "skor": {"facilitator", "staff", "admin"},
+    "kemajuan": {"recipient"},
+    "graduasi": {"staff", "admin"},
+    "konfirmasi": {"facilitator"},
+    "setujui": {"staff", "admin"},
+    "tolak": {"staff", "admin"},
+    "akhiri": {"staff", "admin"},
 }
 
 

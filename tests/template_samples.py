@@ -55,8 +55,200 @@ SAMPLES: dict[str, dict] = {
     },
     "undang_denied": {},
     "undang_already": {},
+    # --- scoring and graduation (issue 7) ---
+    "skor": {
+        "name": "Siti Aminah",
+        "nik": "3328064107850001",
+        "period": "2024-06",
+        "score": 94,
+        "band": "siap",
+        "gate_months": 4,
+        "confidence": 100,
+        "components": [
+            {
+                "key": "income",
+                "points": 26,
+                "max_points": 30,
+                "reason": "Pendapatan per orang Rp750.000/bulan",
+            },
+            {"key": "reporting", "points": 5, "max_points": 5, "reason": "Melapor 6 dari 6 bulan"},
+        ],
+        "flags": ["goats_lost", "unreachable"],
+        "model_version": "1.0+75409fe8",
+        "can_confirm": True,
+    },
+    "skor_usage": {},
+    "graduasi_error": {"key": "no_visit", "context": {"days": 60}},
+    "graduasi_list": {
+        "candidates": [
+            {
+                "name": "Siti Aminah",
+                "nik": "3328064107850001",
+                "desa": "Lebaksiu Kidul",
+                "score": 94,
+                "period": "2024-06",
+                "model_version": "1.0+75409fe8",
+                "case_id": 3,
+                "statement": "Usaha stabil",
+            },
+            {
+                "name": "Rina",
+                "nik": "3328064107850002",
+                "desa": None,
+                "score": 80,
+                "period": "2024-06",
+                "model_version": "1.0+75409fe8",
+                "case_id": None,
+                "statement": None,
+            },
+        ]
+    },
+    "graduasi_empty": {},
+    "graduasi_decided": {
+        "status": "approved",
+        "name": "Siti",
+        "nik": "3328064107850001",
+        "score": 94,
+        "model_version": "1.0+75409fe8",
+        "reason": "-",
+    },
+    "graduasi_tolak_howto": {"case_id": 3},
+    "graduasi_selamat": {"name": "Siti Aminah"},
+    "konfirmasi_done": {"name": "Siti Aminah", "nik": "3328064107850001", "case_id": 3},
+    "akhiri_done": {"name": "Siti", "nik": "3328064107850001", "kind": "moved", "reason": "Pindah"},
+    "kemajuan": {
+        "name": "Siti",
+        "profits": [("2024-05", 2_400_000), ("2024-06", 2_500_000)],
+        "trend": "up",
+        "going_well": ["running", "savings", "books", "sources", "goats", "reporting"],
+        "next_step": "savings",
+    },
 }
 
+# --- issue 5: reports, visits, flags -------------------------------------------------------
+_Q = {
+    "recipient_name": "Siti",
+    "programme": "tata boga",
+    "period": "2024-01",
+    "on_behalf": False,
+    "profit": 1_000_000,
+    "revenue": 1_500_000,
+    "costs": 500_000,
+    "limit_mb": 5,
+}
+for _key in [
+    "status",
+    "status_reason",
+    "revenue",
+    "costs",
+    "profit_ok",
+    "profit",
+    "tb_orders",
+    "tb_days",
+    "mj_pieces",
+    "mj_machine",
+    "tk_adult",
+    "tk_kid",
+    "tk_births",
+    "tk_deaths",
+    "tk_sold",
+    "tk_sold_value",
+    "tk_feed",
+    "other_income",
+    "household",
+    "savings",
+    "savings_amount",
+    "books",
+    "problem",
+    "problem_text",
+    "help",
+    "photo",
+    "v_date",
+    "v_running",
+    "v_bookkeeping",
+    "v_quality",
+    "v_market",
+    "v_motivation",
+    "v_notes",
+    "v_photo",
+    "verified",
+    "verified_count",
+]:
+    SAMPLES[f"q_{_key}"] = _Q
+SAMPLES["form_label"] = {"name": "berjalan"}
+SAMPLES["form_error"] = {"error": "amount_letters", "p": {"example": "1.500.000"}}
+SAMPLES["report_question"] = {"number": 3, "total": 20, "text": "Berapa omzet?"}
+SAMPLES["report_summary"] = {
+    "form_name": "monthly",
+    "period": "2024-01",
+    "on_behalf": True,
+    "recipient_name": "Siti",
+    "rows": [("Omzet", "Rp1.500.000")],
+    "late": True,
+    "correction": True,
+}
+SAMPLES["report_saved"] = {
+    "kind": "monthly",
+    "period": "2024-01",
+    "on_behalf": True,
+    "recipient_name": "Siti",
+    "revision": 2,
+    "late": True,
+    "help": True,
+    "flags": ["jump"],
+    "help_closed": 0,
+    "date": None,
+    "value": None,
+    "field": None,
+}
+SAMPLES["report_clarify"] = {"choices": (1_500_000, 1_500)}
+SAMPLES["report_edit_pick"] = {}
+SAMPLES["report_cancel_confirm"] = {}
+SAMPLES["report_cancelled"] = {}
+SAMPLES["report_no_draft"] = {}
+SAMPLES["report_stale"] = {}
+SAMPLES["report_resumed"] = {"form_name": "monthly", "on_behalf": True, "recipient_name": "Siti"}
+SAMPLES["report_pick_period"] = {}
+SAMPLES["report_idle"] = {}
+SAMPLES["report_pick_recipient"] = {"mode": "report", "page": 0, "pages": 2, "period": "2024-01"}
+SAMPLES["report_error"] = {"key": "not_allowed"}
+SAMPLES["daftar"] = {
+    "period": "2024-01",
+    "counts": {"reported": 1, "draft": 1, "missing": 1},
+    "groups": [
+        ("Kajen", [{"name": "Aminah", "programme": "menjahit", "state": "draft", "late": False,
+                    "help_open": True}]),
+        ("Lebaksiu Kidul", [{"name": "Siti", "programme": "tata boga", "state": "reported",
+                             "late": True, "help_open": False}]),
+    ],
+    "page": 0,
+    "pages": 1,
+    "total": 2,
+    "flags": [1],
+}  # fmt: skip
+SAMPLES["flag_button"] = {"kind": "jump", "recipient_name": "Siti", "period": "2024-01"}
+SAMPLES["flag_detail"] = {
+    "kind": "mismatch_income",
+    "recipient_name": "Siti",
+    "period": "2024-01",
+    "details": {"recipient": 1_000_000, "facilitator": 2_000_000},
+}
+SAMPLES["flag_resolved"] = {"recipient_name": "Siti", "value": 2_000_000, "field": "profit"}
+SAMPLES["notice_help_request"] = {
+    "recipient_name": "Siti",
+    "period": "2024-01",
+    "problem": "modal",
+    "problem_text": "harga bahan naik",
+}
+SAMPLES["notice_flags"] = {"recipient_name": "Siti", "period": "2024-01", "kinds": ["jump"]}
+SAMPLES["form_help"] = {
+    "number": 3,
+    "total": 20,
+    "kind": "amount",
+    "choices": False,
+    "optional": False,
+    "text": "Berapa omzet?",
+}
 # --- digests (issue 8) ---
 from pathlib import Path  # noqa: E402
 

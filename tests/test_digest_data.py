@@ -82,15 +82,18 @@ async def test_monthly_report_medians(seeded: Database) -> None:
 
 
 async def test_scores_table_is_used_when_present(seeded: Database) -> None:
+    # the table of migration 0005 (issue 7); the latest computed row of a period wins
     await seeded.execute(
-        "CREATE TABLE scores (id INTEGER PRIMARY KEY, recipient_id INTEGER, period TEXT,"
-        " score INTEGER, band TEXT, components TEXT)"
+        "INSERT INTO score_models (version, label, params, created_at)"
+        " VALUES ('1.0+test', '1.0', '{}', '2024-01-01T00:00:00+00:00')"
     )
+    cols = "recipient_id, period, model_version, score, band, gate_months, confidence, components, inputs, computed_at"
     await seeded.execute(
-        "INSERT INTO scores (recipient_id, period, score, band, components) VALUES"
-        " (1, '2023-12', 60, 'menuju', '[]'),"
-        ' (1, \'2024-01\', 80, \'siap\', \'[{"key": "income", "points": 30, "max_points": 40}]\'),'
-        " (3, '2024-01', 30, 'intensif', NULL), (2, '2024-02', 90, 'siap', NULL)"
+        f"INSERT INTO scores ({cols}) VALUES"
+        " (1, '2023-12', '1.0+test', 60, 'menuju', 0, 100, '[]', '{}', '2024-01-05T00:00:00+00:00'),"
+        " (1, '2024-01', '1.0+test', 80, 'siap', 4, 100, '[{\"key\": \"income\", \"points\": 30, \"max_points\": 40}]', '{}', '2024-02-05T00:00:00+00:00'),"
+        " (3, '2024-01', '1.0+test', 30, 'intensif', 0, 100, '[]', '{}', '2024-02-05T00:00:00+00:00'),"
+        " (2, '2024-02', '1.0+test', 90, 'siap', 4, 100, '[]', '{}', '2024-03-05T00:00:00+00:00')"
     )
     r = await build_monthly_report(seeded, "2024-01", SINCE)
     assert r.bands == (
@@ -101,6 +104,8 @@ async def test_scores_table_is_used_when_present(seeded: Database) -> None:
 
 
 async def test_scores_table_of_another_shape_is_ignored(seeded: Database) -> None:
+    # a database whose scores table is not migration 0005's (e.g. hand-made) is tolerated
+    await seeded.execute("DROP TABLE scores")
     await seeded.execute("CREATE TABLE scores (id INTEGER PRIMARY KEY, total INTEGER)")
     snaps = await load_snapshots(seeded, "2024-01")
     assert len(snaps) == 4 and all(s.band is None for s in snaps)

@@ -186,6 +186,30 @@ async def test_header_below_title_rows_and_formula_text(db, clock, tmp_path):
     assert (row["name"], row["programme"]) == ("=HYPERLINK(1)", "menjahit")
 
 
+async def test_reject_row_numbers_are_excel_rows_when_data_starts_lower_and_right(
+    db, clock, tmp_path
+):
+    # a title row, blank rows, the table starting in column B, a NIK in a number cell
+    path = tmp_path / "t.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "penerima"
+    ws["B2"] = "DAFTAR PENERIMA 2024"
+    for col, name in enumerate(HEADER, start=2):
+        ws.cell(4, col, name)
+    for col, value in enumerate(["3328064211650004", "Siti", "Lebaksiu", "menjahit", "Kajen"], 2):
+        ws.cell(5, col, value)
+    for col, value in enumerate([3328064211650005, "Budi", "Lebaksiu", "menjahit", "Kajen"], 2):
+        ws.cell(7, col, value)
+    wb.save(path)
+    result = await _import(db, path, clock)
+    sheet = result.sheets[0]
+    assert sheet.added == 1
+    assert [r.row for r in sheet.rejects] == [7]
+    assert "format kolom NIK sebagai Teks" in sheet.rejects[0].reason
+    assert await db.fetchval("SELECT name FROM recipients") == "Siti"
+
+
 async def test_csv_import_with_semicolons(db, clock, tmp_path):
     path = tmp_path / "data.csv"
     path.write_text(
@@ -365,3 +389,17 @@ def test_cli_damaged_sheet_midway_leaves_database_as_before(tmp_path):
         assert conn.execute("SELECT count(*), max(updated_at) FROM recipients").fetchone() == before
         assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == audit
         assert conn.execute("SELECT count(*) FROM facilitators").fetchone() == (10,)
+
+
+@needs_data
+def test_damaged_sheet_is_a_file_error_before_any_row_is_read(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(SAMPLE) as z:
+        part = max(
+            (n for n in z.namelist() if n.startswith("xl/worksheets/sheet")),
+            key=lambda n: z.getinfo(n).file_size,
+        )
+    damaged = _truncated_copy(SAMPLE, tmp_path / "rusak.xlsx", part)
+    with pytest.raises(ImportFileError, match="rusak.*Tidak ada yang disimpan"):
+        open_source(damaged)

@@ -251,8 +251,10 @@ async def _load_scores(db: Database, period: str) -> dict[int, tuple[int | None,
     try:
         async for rows in _chunks(
             db,
+            # several model versions may hold a period (migration 0005): the latest computed
+            # row of the latest period wins
             "SELECT recipient_id, score, band, components FROM scores "
-            "WHERE period <= ? ORDER BY recipient_id, period",
+            "WHERE period <= ? ORDER BY recipient_id, period, computed_at",
             (period,),
         ):
             for r in rows:

@@ -1,4 +1,4 @@
-"""Reading an import file (.xlsx streamed with openpyxl read-only, or .csv) into sheets.
+"""Reading an import file (.xlsx through python-calamine, or .csv) into sheets.
 
 Every file-level problem becomes one ImportFileError line (exit 2) before anything is written.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,15 +132,11 @@ def _open_xlsx(path: Path, magic: bytes, sheet: str | None) -> Source:
     if magic == OLE_MAGIC:
         data = path.read_bytes()
         if "EncryptionInfo".encode("utf-16-le") in data or b"EncryptionInfo" in data:
-            raise ImportFileError(
-                f"{path.name} dilindungi kata sandi; buka di Excel, hapus kata sandinya, "
-                "simpan, lalu impor lagi"
-            )
+            # an encrypted .xlsx is an OLE compound file holding an EncryptionInfo stream
+            raise ImportFileError(_password(path))
         raise ImportFileError(
             f"{path.name} sebenarnya file Excel lama (.xls); Simpan Sebagai .xlsx lalu impor lagi"
         )
-    if not zipfile.is_zipfile(path):
-        raise ImportFileError(f"{path.name} rusak atau bukan file .xlsx; simpan ulang dari Excel")
     wb = _load_workbook(path)
 
     def opener(ws):
@@ -180,44 +175,40 @@ def _open_xlsx(path: Path, magic: bytes, sheet: str | None) -> Source:
     except ImportFileError:
         wb.close()
         raise
-    except Exception as exc:
+    except Exception as exc:  # calamine reads the whole sheet here: a damaged one fails now
         wb.close()
-        raise ImportFileError(
-            f"{path.name} rusak dan tidak bisa dibaca ({type(exc).__name__}); simpan ulang dari Excel"
-        ) from None
+        raise ImportFileError(_damaged(path, exc)) from None
     return Source(path, sheets, wb)
 
 
-class _OpenpyxlBook:
-    """The same interface as XlsxReader over openpyxl's read-only mode (the fallback)."""
-
-    def __init__(self, path: Path) -> None:
-        import openpyxl
-
-        self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        self.sheetnames = self.wb.sheetnames
-
-    def rows(self, name: str) -> Iterator[Row]:
-        yield from enumerate(self.wb[name].iter_rows(min_row=1, values_only=True), start=1)
-
-    def close(self) -> None:
-        self.wb.close()
-
-
 def _load_workbook(path: Path):
-    """The fast streaming reader; openpyxl read-only if the package is laid out unusually."""
-    from bot.services.xlsx_stream import XlsxReader
+    """The workbook through python-calamine (bot/services/xlsx_stream.py)."""
+    from bot.services.xlsx_stream import CalamineError, PasswordError, XlsxReader, ZipError
 
     try:
         return XlsxReader(path)
-    except Exception:
-        pass
-    try:
-        return _OpenpyxlBook(path)
-    except Exception as exc:  # openpyxl raises many types for a damaged package
+    except PasswordError:
+        raise ImportFileError(_password(path)) from None
+    except ZipError:
         raise ImportFileError(
-            f"{path.name} rusak dan tidak bisa dibaca ({type(exc).__name__}); simpan ulang dari Excel"
+            f"{path.name} rusak atau bukan file .xlsx; simpan ulang dari Excel"
         ) from None
+    except (CalamineError, OSError) as exc:  # a package with parts missing, unreadable XML
+        raise ImportFileError(_damaged(path, exc)) from None
+
+
+def _password(path: Path) -> str:
+    return (
+        f"{path.name} dilindungi kata sandi; buka di Excel, hapus kata sandinya, "
+        "simpan, lalu impor lagi"
+    )
+
+
+def _damaged(path: Path, exc: BaseException) -> str:
+    return (
+        f"{path.name} rusak dan tidak bisa dibaca ({type(exc).__name__}); simpan ulang dari "
+        "Excel. Tidak ada yang disimpan."
+    )
 
 
 def _no_header(name: str, hint: str | None) -> str:

@@ -1,0 +1,512 @@
+"""Scores stored per recipient per period: load inputs, compute (domain), store, raise risks.
+
+Which report counts for a month (until issue 5's `effective_reports` replaces
+`load_observations`): for each recipient and period, the latest revision of the recipient's
+own report, else the latest revision of the facilitator's; a value confirmed through
+report_flags (status 'resolved', resolved_value) replaces the reported one and marks the
+month verified; an open value flag (jump, mismatch) marks the month unverified, so its
+money and goat values do not count yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import multiprocessing
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from bot.db import Database
+from bot.domain.scoring import (
+    Baseline,
+    Observation,
+    Params,
+    ScoreResult,
+    Visit,
+    assess,
+    params_from_settings,
+    period_index,
+    shift_period,
+)
+
+# Flag kinds that put a reported value in doubt until a facilitator confirms it.
+VALUE_FLAG_KINDS = ("jump", "mismatch_income", "mismatch_goats")
+_OVERRIDABLE = {"revenue", "costs", "profit", "other_income", "household_size", "goats"}
+SCORED_STATUSES = ("active", "paused")
+
+_REPORT_COLUMNS = (
+    "recipient_id, period, reporter_role, revision, business_status, revenue, costs, profit,"
+    " other_income, household_size, has_savings, keeps_books, income_sources, equipment_ok, goats"
+)
+
+
+def _iso(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def default_period(now: dt.datetime, tz: str = "Asia/Jakarta") -> str:
+    """The period being reported on at `now`: the calendar month before, in WIB."""
+    local = now.astimezone(ZoneInfo(tz))
+    return shift_period(f"{local.year:04d}-{local.month:02d}", -1)
+
+
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+@dataclass
+class RecipientInputs:
+    baseline: Baseline
+    observations: list[Observation]
+    visits: list[Visit]
+    reachable: bool = True
+
+
+# --- loading (one function to swap for reports.effective_reports later) -----------------------
+#
+# The loader is a plan of plain SELECTs plus pure assembly, so the async path (one recipient,
+# the bot) and the worker processes of recompute_all (sync sqlite3, read-only) share it.
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which recipients: one id (any status), an id range, or all (active/paused only)."""
+
+    single: int | None = None
+    lo: int | None = None
+    hi: int | None = None
+
+    def filter(self, column: str) -> tuple[str, list[Any]]:
+        if self.single is not None:
+            return f" AND {column} = ?", [self.single]
+        if self.lo is not None:
+            return f" AND {column} BETWEEN ? AND ?", [self.lo, self.hi]
+        return "", []
+
+
+def _plan(period: str, window_months: int, scope: _Scope) -> list[tuple[str, list[Any]]]:
+    first = shift_period(period, -window_months)
+    rf, rargs = scope.filter("id")
+    status = "" if scope.single is not None else " AND status IN ('active', 'paused')"
+    pf, pargs = scope.filter("recipient_id")
+    kinds = ", ".join("?" * len(VALUE_FLAG_KINDS))
+    return [
+        (
+            "SELECT id, household_size, programme, assistance_value, handover_date"
+            f" FROM recipients WHERE 1 = 1{status}{rf}",
+            rargs,
+        ),
+        (
+            f"SELECT {_REPORT_COLUMNS} FROM reports WHERE period BETWEEN ? AND ?{pf}",
+            [first, period, *pargs],
+        ),
+        (
+            "SELECT recipient_id, period, field, status, resolved_value FROM report_flags"
+            f" WHERE period BETWEEN ? AND ?{pf} AND kind IN ({kinds}) ORDER BY id",
+            [first, period, *pargs, *VALUE_FLAG_KINDS],
+        ),
+        (
+            "SELECT recipient_id, visit_date, score_bookkeeping, score_quality, score_market,"
+            f" score_motivation, business_running FROM visits WHERE visit_date >= ?"
+            f" AND visit_date < ?{pf}",
+            [first + "-01", shift_period(period, 1) + "-01", *pargs],
+        ),
+        (
+            f"SELECT recipient_id FROM accounts WHERE role = 'recipient' AND reachable = 0{pf}",
+            pargs,
+        ),
+    ]
+
+
+def _observations(
+    report_rows: Sequence[Any], flag_rows: Sequence[Any]
+) -> dict[int, list[Observation]]:
+    """Pick the counting report per (recipient, period) and apply the flags."""
+    best: dict[tuple[int, str], tuple[tuple[int, int], Any]] = {}
+    for row in report_rows:
+        key = (row[0], row[1])
+        rank = (1 if row[2] == "recipient" else 0, row[3])
+        held = best.get(key)
+        if held is None or rank > held[0]:
+            best[key] = (rank, row)
+    flags: dict[tuple[int, str], list[Any]] = {}
+    for f in flag_rows:
+        flags.setdefault((f[0], f[1]), []).append(f)
+    out: dict[int, list[Observation]] = {}
+    for key in sorted(best):
+        row = best[key][1]
+        # positional, in Observation's field order (hot path of recompute_all)
+        obs = Observation(
+            row[1], row[4], row[5], row[6], row[7], row[8], row[9],
+            None if row[10] is None else bool(row[10]),
+            None if row[11] is None else bool(row[11]),
+            row[12],
+            None if row[13] is None else bool(row[13]),
+            row[14],
+        )  # fmt: skip
+        if key in flags:
+            obs = _apply_flags(obs, flags[key])
+        out.setdefault(key[0], []).append(obs)
+    return out
+
+
+def _assemble(results: Sequence[Sequence[Any]]) -> dict[int, RecipientInputs]:
+    recipients, reports, flag_rows, visits, unreachable = results
+    inputs: dict[int, RecipientInputs] = {}
+    for r in recipients:
+        start = r[4][:7] if r[4] else None
+        inputs[r[0]] = RecipientInputs(Baseline(r[1], r[2], r[3], None, start), [], [])
+    for rid, obs in _observations(reports, flag_rows).items():
+        if rid in inputs:
+            inputs[rid].observations = obs
+    for v in visits:
+        if v[0] in inputs:
+            inputs[v[0]].visits.append(Visit(v[1], (v[2], v[3], v[4], v[5]), _bool(v[6])))
+    for a in unreachable:
+        if a[0] in inputs:
+            inputs[a[0]].reachable = False
+    return inputs
+
+
+async def load_observations(
+    db: Database, first: str, last: str, recipient_id: int | None = None
+) -> dict[int, list[Observation]]:
+    """The observation that counts per recipient and period in first..last, oldest first."""
+    scope = _Scope(single=recipient_id)
+    pf, pargs = scope.filter("recipient_id")
+    kinds = ", ".join("?" * len(VALUE_FLAG_KINDS))
+    reports = await db.fetchall(
+        f"SELECT {_REPORT_COLUMNS} FROM reports WHERE period BETWEEN ? AND ?{pf}",
+        [first, last, *pargs],
+    )
+    flag_rows = await db.fetchall(
+        "SELECT recipient_id, period, field, status, resolved_value FROM report_flags"
+        f" WHERE period BETWEEN ? AND ?{pf} AND kind IN ({kinds}) ORDER BY id",
+        [first, last, *pargs, *VALUE_FLAG_KINDS],
+    )
+    return _observations(reports, flag_rows)
+
+
+def _apply_flags(obs: Observation, flags: Sequence[Any]) -> Observation:
+    changes: dict[str, Any] = {}
+    verified: bool | None = None
+    for f in flags:
+        field, status, value = f[2], f[3], f[4]
+        if status == "open":
+            verified = False
+            continue
+        if verified is None:
+            verified = True
+        if value is not None and field in _OVERRIDABLE:
+            changes[field] = value
+    if ("revenue" in changes or "costs" in changes) and "profit" not in changes:
+        revenue = changes.get("revenue", obs.revenue)
+        costs = changes.get("costs", obs.costs)
+        if revenue is not None and costs is not None:
+            changes["profit"] = revenue - costs
+    return obs._replace(verified=verified, **changes)
+
+
+async def load_inputs(
+    db: Database,
+    period: str,
+    window_months: int,
+    recipient_ids: Iterable[int] | None = None,
+) -> dict[int, RecipientInputs]:
+    """Baseline, observations (window + 1 month), visits and reachability per recipient.
+
+    One recipient: any status. All: active and paused recipients.
+    """
+    ids = None if recipient_ids is None else list(recipient_ids)
+    scope = _Scope(single=ids[0]) if ids is not None and len(ids) == 1 else _Scope()
+    results = [await db.fetchall(sql, args) for sql, args in _plan(period, window_months, scope)]
+    inputs = _assemble(results)
+    if ids is not None and len(ids) > 1:
+        wanted = set(ids)
+        inputs = {rid: inp for rid, inp in inputs.items() if rid in wanted}
+    return inputs
+
+
+def _score_range(
+    path: str, period: str, params: Params, lo: int, hi: int, at: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Worker process: load (read-only sqlite3) and score recipients lo..hi."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        scope = _Scope(lo=lo, hi=hi)
+        results = [
+            conn.execute(sql, args).fetchall()
+            for sql, args in _plan(period, params.window_months, scope)
+        ]
+    finally:
+        conn.close()
+    score_rows, flag_rows, _ = _compute(_assemble(results), period, params, at)
+    return score_rows, flag_rows
+
+
+# --- storing --------------------------------------------------------------------------------
+
+
+async def ensure_model(db: Database, params: Params, now: dt.datetime) -> str:
+    version = params.model_version
+    await db.execute(
+        "INSERT INTO score_models (version, label, params, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (version) DO NOTHING",
+        (version, params.version, json.dumps(params.as_dict(), sort_keys=True), _iso(now)),
+    )
+    return version
+
+
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def _score_row(rid: int, result: ScoreResult, at: str) -> tuple[Any, ...]:
+    components = _JSON.encode(
+        [
+            {
+                "key": c.key,
+                "value": c.value,
+                "points": c.points,
+                "max_points": c.max_points,
+                "reason": c.reason,
+            }
+            for c in result.components
+        ]
+    )
+    return (
+        rid,
+        result.period,
+        result.model_version,
+        result.score,
+        result.band,
+        result.gate_months,
+        result.confidence,
+        components,
+        _JSON.encode(result.inputs),
+        at,
+    )
+
+
+_UPSERT_SCORE = (
+    "INSERT INTO scores (recipient_id, period, model_version, score, band, gate_months,"
+    " confidence, components, inputs, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (recipient_id, period, model_version) DO UPDATE SET score = excluded.score,"
+    " band = excluded.band, gate_months = excluded.gate_months,"
+    " confidence = excluded.confidence, components = excluded.components,"
+    " inputs = excluded.inputs, computed_at = excluded.computed_at"
+)
+_INSERT_FLAG = (
+    "INSERT INTO risk_flags (recipient_id, period, kind, details, created_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (recipient_id, period, kind) DO NOTHING"
+)
+
+
+def _compute(
+    inputs: dict[int, RecipientInputs], period: str, params: Params, at: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[int, ScoreResult]]:
+    score_rows: list[tuple[Any, ...]] = []
+    flag_rows: list[tuple[Any, ...]] = []
+    results: dict[int, ScoreResult] = {}
+    for rid, inp in inputs.items():
+        result, flags = assess(
+            inp.baseline, inp.observations, inp.visits, period, params, reachable=inp.reachable
+        )
+        results[rid] = result
+        score_rows.append(_score_row(rid, result, at))
+        for flag in flags:
+            flag_rows.append((rid, period, flag.kind, _JSON.encode(flag.details), at))
+    return score_rows, flag_rows, results
+
+
+async def _store(
+    db: Database,
+    period: str,
+    score_rows: list[tuple[Any, ...]],
+    flag_rows: list[tuple[Any, ...]],
+    recipient_ids: Sequence[int],
+) -> None:
+    async with db.transaction() as conn:
+        await conn.executemany(_UPSERT_SCORE, score_rows)
+        # A risk that no longer holds (a corrected report) is withdrawn unless already sent.
+        if len(recipient_ids) == 1:
+            await conn.execute(
+                "DELETE FROM risk_flags WHERE recipient_id = ? AND period = ?"
+                " AND digested_at IS NULL",
+                (recipient_ids[0], period),
+            )
+        else:
+            await conn.execute(
+                "DELETE FROM risk_flags WHERE period = ? AND digested_at IS NULL", (period,)
+            )
+        await conn.executemany(_INSERT_FLAG, flag_rows)
+
+
+async def recompute_recipient(
+    db: Database,
+    settings: Settings,
+    recipient_id: int,
+    now: dt.datetime,
+    period: str | None = None,
+) -> ScoreResult | None:
+    """Score one recipient for a period (default: the period being reported on, or the
+    recipient's latest reported period if later), store it with its risk flags."""
+    params = params_from_settings(settings)
+    if period is None:
+        period = default_period(now, settings.timezone)
+        latest = await db.fetchval(
+            "SELECT max(period) FROM reports WHERE recipient_id = ?", (recipient_id,)
+        )
+        if latest and period_index(latest) > period_index(period):
+            period = latest
+    inputs = await load_inputs(db, period, params.window_months, [recipient_id])
+    if recipient_id not in inputs:
+        return None
+    await ensure_model(db, params, now)
+    score_rows, flag_rows, results = _compute(inputs, period, params, _iso(now))
+    await _store(db, period, score_rows, flag_rows, [recipient_id])
+    return results[recipient_id]
+
+
+# Below this many recipients one process is faster than starting workers.
+PARALLEL_MIN_RECIPIENTS = 20_000
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+async def recompute_all(
+    db: Database,
+    settings: Settings,
+    period: str,
+    now: dt.datetime,
+    *,
+    workers: int | None = None,
+) -> int:
+    """Score every active or paused recipient for one period in one batch; return the count.
+
+    Large batches (or any batch when `workers` > 1 is given) are loaded and scored by worker
+    processes (read-only connections, split by recipient id); this process writes every row
+    in one transaction.
+    """
+    params = params_from_settings(settings)
+    await ensure_model(db, params, now)
+    at = _iso(now)
+    bounds = await db.fetchone(
+        "SELECT min(id), max(id), count(*) FROM recipients WHERE status IN ('active', 'paused')"
+    )
+    threshold = PARALLEL_MIN_RECIPIENTS if workers is None else 1
+    workers = default_workers() if workers is None else workers
+    parallel = (
+        workers > 1 and bounds is not None and bounds[2] >= threshold and db.path != ":memory:"
+    )
+    if not parallel:
+        inputs = await load_inputs(db, period, params.window_months)
+        score_rows, flag_rows, _ = _compute(inputs, period, params, at)
+        ids: list[int] = list(inputs)
+    else:
+        lo, hi = bounds[0], bounds[1]
+        chunks = workers * 2
+        step = (hi - lo) // chunks + 1
+        ranges = [(lo + i * step, min(hi, lo + (i + 1) * step - 1)) for i in range(chunks)]
+        loop = asyncio.get_running_loop()
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            parts = await asyncio.gather(
+                *(
+                    loop.run_in_executor(pool, _score_range, db.path, period, params, a, b, at)
+                    for a, b in ranges
+                )
+            )
+        score_rows = [row for part in parts for row in part[0]]
+        flag_rows = [row for part in parts for row in part[1]]
+        ids = [row[0] for row in score_rows]
+    await _store(db, period, score_rows, flag_rows, ids)
+    return len(score_rows)
+
+
+async def recompute_history(
+    db: Database, settings: Settings, now: dt.datetime, *, workers: int | None = None
+) -> dict[str, int]:
+    """Every period that has reports or scores, under the current model version.
+
+    Rows of older model versions stay as they are (history)."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT period FROM reports UNION SELECT DISTINCT period FROM scores ORDER BY 1"
+    )
+    done = {}
+    for row in rows:
+        done[row[0]] = await recompute_all(db, settings, row[0], now, workers=workers)
+    return done
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    id: int
+    recipient_id: int
+    period: str
+    model_version: str
+    score: int
+    band: str
+    gate_months: int
+    confidence: int
+    components: list[dict[str, Any]]
+    computed_at: str
+
+
+def _stored(row: Any) -> StoredScore:
+    return StoredScore(
+        id=row["id"],
+        recipient_id=row["recipient_id"],
+        period=row["period"],
+        model_version=row["model_version"],
+        score=row["score"],
+        band=row["band"],
+        gate_months=row["gate_months"],
+        confidence=row["confidence"],
+        components=json.loads(row["components"]),
+        computed_at=row["computed_at"],
+    )
+
+
+async def latest_score(
+    db: Database, settings: Settings, recipient_id: int, period: str | None = None
+) -> StoredScore | None:
+    """The newest stored score under the current model version (of a period, if given)."""
+    version = params_from_settings(settings).model_version
+    sql = "SELECT * FROM scores WHERE recipient_id = ? AND model_version = ?"
+    args: list[Any] = [recipient_id, version]
+    if period:
+        sql += " AND period = ?"
+        args.append(period)
+    return await _fetch_stored(db, sql + " ORDER BY period DESC LIMIT 1", args)
+
+
+async def _fetch_stored(db: Database, sql: str, args: Sequence[Any]) -> StoredScore | None:
+    row = await db.fetchone(sql, args)
+    return None if row is None else _stored(row)
+
+
+async def score_history(db: Database, recipient_id: int) -> list[StoredScore]:
+    rows = await db.fetchall(
+        "SELECT * FROM scores WHERE recipient_id = ? ORDER BY period, computed_at", (recipient_id,)
+    )
+    return [_stored(r) for r in rows]
+
+
+async def risk_flags_for(db: Database, recipient_id: int, period: str) -> list[str]:
+    rows = await db.fetchall(
+        "SELECT kind FROM risk_flags WHERE recipient_id = ? AND period = ? ORDER BY kind",
+        (recipient_id, period),
+    )
+    return [r[0] for r in rows]

@@ -1,0 +1,355 @@
+"""Monthly report and visit forms in chat: /lapor, /lanjut, /batal, answers and "rep:" buttons.
+
+Callback data: "rep:<draft id>:<step>:<value>" (value: a choice, "ya"/"tidak", "_skip", an
+amount offered after "1,5", or an action "!save", "!edit", "@<key>", "!cancel", "!cancel_yes",
+"!cancel_no", "!back") and "per:<YYYY-MM>" (a recipient picks the month). A button whose draft
+or step is no longer current is answered politely and ignored: the draft row is the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.domain.forms import Kind, Media, Photo, Pressed, Raw, SummaryRow, Text
+from bot.render import render
+from bot.services import reports as svc
+from bot.services.accounts import Account
+from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
+
+log = logging.getLogger("pendamping.reports")
+
+PREFIX = "rep:"
+PERIOD_PREFIX = "per:"
+MEDIA_KINDS = ("sticker", "voice", "video", "video_note", "audio", "animation", "document",
+               "location", "venue", "contact", "poll", "dice")  # fmt: skip
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def label(name: str, lang: str) -> str:
+    """A button/summary label (templates are fixed while the bot runs, so cached)."""
+    return render("form_label", lang, name=name)
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+def question_markup(q: svc.QuestionView, lang: str) -> InlineKeyboardMarkup | None:
+    base = f"{PREFIX}{q.draft_id}:{q.step}:"
+    values: list[str] = []
+    if q.kind == Kind.YESNO:
+        values = ["ya", "tidak"]
+    elif q.kind in (Kind.CHOICE, Kind.INTEGER, Kind.DATE):
+        values = list(q.choices)
+    buttons = [_button(label(v, lang), base + v) for v in values]
+    per_row = 4 if q.kind == Kind.INTEGER else 2 if q.kind != Kind.CHOICE or len(values) > 3 else 1
+    rows = _rows(buttons, per_row)
+    if q.optional:
+        rows.append([_button(label("_skip", lang), base + "_skip")])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def question_text(q: svc.QuestionView, lang: str) -> str:
+    text = render(q.template, lang, **q.context)
+    return render("report_question", lang, number=q.number, total=q.total, text=text)
+
+
+def display(row: SummaryRow, lang: str) -> str:
+    from bot.domain.money import format_rupiah
+    from bot.domain.timefmt import format_date
+
+    value = row.value
+    if value is None:
+        return label("skipped", lang)
+    if row.kind == Kind.AMOUNT:
+        return format_rupiah(value)
+    if row.kind == Kind.YESNO:
+        return label("ya" if value else "tidak", lang)
+    if row.kind == Kind.CHOICE:
+        return label(value, lang)
+    if row.kind == Kind.PHOTO:
+        return label("photo_yes", lang)
+    if row.kind == Kind.DATE:
+        return format_date(value, lang)
+    return str(value)
+
+
+def summary_text(s: svc.SummaryView, lang: str) -> str:
+    rows = [(label(f"s_{r.key}", lang), display(r, lang)) for r in s.rows]
+    if s.form_name == "monthly" and s.context.get("profit") is not None:
+        # The profit that counts, shown in full even when it was computed.
+        rows = [r for r in rows if r[0] != label("s_profit", lang)]
+        at = next((i for i, r in enumerate(s.rows) if r.key in ("profit_ok", "profit")), None)
+        if at is not None:
+            from bot.domain.money import format_rupiah
+
+            rows.insert(at + 1, (label("s_profit", lang), format_rupiah(s.context["profit"])))
+    return render("report_summary", lang, rows=rows, form_name=s.form_name, **s.context)
+
+
+def summary_markup(s: svc.SummaryView, lang: str) -> InlineKeyboardMarkup:
+    base = f"{PREFIX}{s.draft_id}:{s.step}:"
+    return InlineKeyboardMarkup(
+        [[_button(label(a, lang), base + a) for a in ("!save", "!edit", "!cancel")]]
+    )
+
+
+async def send_step(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, step: svc.Step
+) -> None:
+    """Render one service result as one reply (plus notices for other chats)."""
+    lang = account.language
+    kind = step.kind
+    if kind in ("question", "summary", "resumed", "invalid", "clarify"):
+        head = ""
+        if kind == "resumed":
+            draft = await svc.open_draft(db_of(context), account)
+            head = render(
+                "report_resumed",
+                lang,
+                form_name=draft.form_name if draft else "monthly",
+                on_behalf=bool(draft and draft.reporter_role == "facilitator"),
+                recipient_name=draft.recipient_name if draft else "",
+            )
+        elif kind == "invalid":
+            head = render("form_error", lang, error=step.invalid.error, p=step.invalid.params)
+        if kind == "clarify":
+            q = step.question
+            base = f"{PREFIX}{q.draft_id}:{q.step}:"
+            from bot.domain.money import format_rupiah
+
+            markup = InlineKeyboardMarkup(
+                [[_button(format_rupiah(c), base + str(c)) for c in step.clarify.choices]]
+            )
+            await reply(update, render("report_clarify", lang, choices=step.clarify.choices),
+                        reply_markup=markup)  # fmt: skip
+            return
+        if step.question is not None:
+            body, markup = question_text(step.question, lang), question_markup(step.question, lang)
+        else:
+            body, markup = summary_text(step.summary, lang), summary_markup(step.summary, lang)
+        text = f"{head}\n\n{body}" if head else body
+        await reply(update, text, reply_markup=markup)
+    elif kind == "stale":
+        await reply(update, render("report_stale", lang))
+    elif kind == "no_draft":
+        await reply(update, render("report_no_draft", lang))
+    elif kind == "edit_menu":
+        base = f"{PREFIX}{step.draft_id}:{step.step}:"
+        buttons = [_button(label(f"s_{k}", lang), f"{base}@{k}") for k in step.edit_keys]
+        rows = _rows(buttons, 2) + [[_button(label("!back", lang), base + "!back")]]
+        await reply(
+            update, render("report_edit_pick", lang), reply_markup=InlineKeyboardMarkup(rows)
+        )
+    elif kind == "confirm_cancel":
+        base = f"{PREFIX}{step.draft_id}:{step.step}:"
+        markup = InlineKeyboardMarkup(
+            [[_button(label(a, lang), base + a) for a in ("!cancel_yes", "!cancel_no")]]
+        )
+        await reply(update, render("report_cancel_confirm", lang), reply_markup=markup)
+    elif kind == "cancelled":
+        await reply(update, render("report_cancelled", lang))
+    elif kind == "saved":
+        await reply(update, render("report_saved", lang, **_saved_context(step.saved)))
+        await notify(context, step.notices)
+    elif kind == "pick_period":
+        from bot.domain.timefmt import format_period
+
+        buttons = [_button(format_period(p, lang), f"{PERIOD_PREFIX}{p}") for p in step.periods]
+        await reply(update, render("report_pick_period", lang),
+                    reply_markup=InlineKeyboardMarkup(_rows(buttons, 2)))  # fmt: skip
+
+
+def _saved_context(saved: dict[str, Any]) -> dict[str, Any]:
+    defaults = {"revision": 1, "late": False, "help": False, "flags": [], "on_behalf": False,
+                "period": None, "help_closed": 0, "date": None, "value": None, "field": None}  # fmt: skip
+    return {**defaults, **saved}
+
+
+async def notify(context: ContextTypes.DEFAULT_TYPE, notices: Iterable[svc.Notice]) -> None:
+    """The one place messages for other people's chats leave (switch to the outbox later)."""
+    for notice in notices:
+        try:
+            await context.bot.send_message(
+                notice.chat_id, render(notice.template, notice.language, **notice.context)
+            )
+        except TelegramError as exc:
+            log.warning("event=notice_failed template=%s error=%s", notice.template,
+                        type(exc).__name__)  # fmt: skip
+
+
+async def report_error(update: Update, lang: str, err: svc.ReportError) -> None:
+    await reply(update, render("report_error", lang, key=err.key))
+
+
+async def _account(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Account | None:
+    account = await account_of(update, context)
+    if account is None:
+        await reply(update, render("report_error", lang_of(None, context), key="not_linked"))
+    return account
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+async def lapor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lapor: start or resume the monthly report (a facilitator first picks the family)."""
+    account = await _account(update, context)
+    if account is None:
+        return
+    db, settings, now = db_of(context), settings_of(context), now_of(context)
+    try:
+        if account.role == "facilitator" and await svc.open_draft(db, account) is None:
+            from handlers.facilitator import send_picker
+
+            await send_picker(update, context, account, "report", 0)
+            return
+        step = await svc.start_report(db, now, settings, account)
+    except svc.ReportError as err:
+        await report_error(update, account.language, err)
+        return
+    await send_step(update, context, account, step)
+
+
+async def lanjut(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lanjut: show the current question of the open draft again."""
+    account = await _account(update, context)
+    if account is None:
+        return
+    step = await svc.resume(db_of(context), now_of(context), settings_of(context), account)
+    await send_step(update, context, account, step)
+
+
+async def batal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/batal: ask for confirmation before cancelling the open draft."""
+    account = await _account(update, context)
+    if account is None:
+        return
+    await send_step(update, context, account, await svc.ask_cancel(db_of(context), account))
+
+
+async def question_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """For /bantuan: how to answer the question now asked, if a form is open."""
+    account = await account_of(update, context)
+    if account is None:
+        return None
+    q = await svc.current_question(db_of(context), settings_of(context), account)
+    if q is None:
+        return None
+    lang = account.language
+    return render(
+        "form_help", lang, number=q.number, total=q.total, kind=str(q.kind),
+        choices=bool(q.choices), optional=q.optional, text=render(q.template, lang, **q.context),
+    )  # fmt: skip
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+
+def raw_of(message: Message) -> Raw:
+    """What a message carries, as the form engine's input."""
+    if message.photo:
+        largest = message.photo[-1]
+        return Photo(largest.file_id, largest.file_unique_id, largest.file_size)
+    if message.text is not None:
+        return Text(message.text)
+    for kind in MEDIA_KINDS:
+        if getattr(message, kind, None):
+            return Media(kind)
+    return Media("other")
+
+
+async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any private non-command message: an answer if a form is open, else a short hint."""
+    message = update.effective_message
+    if message is None:
+        return
+    account = await account_of(update, context)
+    if account is None:
+        return  # unlinked people are guided by /start and invites (issue 4), not by forms
+    db = db_of(context)
+    step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))
+    if step.kind == "no_draft":
+        await reply(update, render("report_idle", account.language))
+        return
+    await send_step(update, context, account, step)
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A "rep:" button: answer, or a summary action; stale buttons get a polite toast."""
+    query = update.callback_query
+    account = await account_of(update, context)
+    if query is None or account is None:
+        if query is not None:
+            await query.answer()
+        return
+    lang = account.language
+    try:
+        _, draft_id, step_no, value = (query.data or "").split(":", 3)
+        draft, step = int(draft_id), int(step_no)
+    except ValueError:
+        await query.answer(render("report_stale", lang))
+        return
+    db, settings, now = db_of(context), settings_of(context), now_of(context)
+    try:
+        if value == "!save":
+            result = await svc.save(db, now, settings, account, draft, step)
+        elif value == "!edit":
+            result = await svc.edit_menu(db, account, draft, step)
+        elif value.startswith("@"):
+            result = await svc.edit_answer(db, now, settings, account, draft, step, value[1:])
+        elif value == "!cancel":
+            result = await svc.ask_cancel(db, account, draft, step)
+        elif value == "!cancel_yes":
+            result = await svc.cancel(db, now, account, draft, step)
+        elif value in ("!cancel_no", "!back"):
+            live = await svc.open_draft(db, account)
+            if live is None or live.id != draft or live.step != step:
+                result = svc.Step("stale")
+            else:
+                result = await svc.current_view(db, now, settings, live)
+        else:
+            result = await svc.answer(db, now, settings, account, Pressed(value), draft, step)
+    except svc.ReportError as err:
+        await query.answer()
+        await report_error(update, lang, err)
+        return
+    if result.kind == "stale":
+        await query.answer(render("report_stale", lang))
+        return
+    await query.answer()
+    await send_step(update, context, account, result)
+
+
+async def on_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A "per:YYYY-MM" button: start the report for the month the person picked."""
+    query = update.callback_query
+    account = await account_of(update, context)
+    if query is None or account is None:
+        if query is not None:
+            await query.answer()
+        return
+    period = (query.data or "")[len(PERIOD_PREFIX) :]
+    try:
+        step = await svc.start_report(
+            db_of(context), now_of(context), settings_of(context), account, period=period
+        )
+    except svc.ReportError as err:
+        await query.answer(render("report_error", account.language, key=err.key))
+        return
+    await query.answer()
+    await send_step(update, context, account, step)

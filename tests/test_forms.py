@@ -1,0 +1,161 @@
+"""bot.domain.forms: the declarative engine and the monthly/visit forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.domain import forms as F
+from bot.domain.forms import Clarify, Invalid, Media, Photo, Pressed, Skip, Text
+
+TODAY = dt.date(2024, 2, 1)
+
+
+def run(form: F.Form, inputs: dict) -> dict:
+    answers: dict = {}
+    while (q := F.next_question(form, answers)) is not None:
+        result = F.apply_answer(form, answers, q.key, inputs[q.key], today=TODAY)
+        assert isinstance(result, dict), (q.key, result)
+        answers = result
+    return answers
+
+
+COMMON = {
+    "status": Pressed("berjalan"),
+    "status_reason": Text("sakit"),
+    "revenue": Text("2 juta"),
+    "costs": Text("750rb"),
+    "profit_ok": Pressed("ya"),
+    "profit": Text("1 juta"),
+    "other_income": Text("0"),
+    "household": Text("5"),
+    "savings": Pressed("tidak"),
+    "savings_amount": Skip(),
+    "books": Text("ya"),
+    "problem": Pressed("tidak_ada"),
+    "problem_text": Skip(),
+    "help": Pressed("tidak"),
+    "photo": Skip(),
+    "tb_orders": Text("30"),
+    "tb_days": Pressed("6"),
+    "mj_pieces": Text("10"),
+    "mj_machine": Pressed("ya"),
+    "tk_adult": Text("4"),
+    "tk_kid": Text("1"),
+    "tk_births": Text("1"),
+    "tk_deaths": Text("0"),
+    "tk_sold": Text("0"),
+    "tk_sold_value": Text("0"),
+    "tk_feed": Pressed("ya"),
+}
+
+
+@pytest.mark.parametrize(
+    ("programme", "specific"),
+    [
+        ("tata boga", {"tb_orders", "tb_days"}),
+        ("menjahit", {"mj_pieces", "mj_machine"}),
+        ("ternak kambing", {"tk_adult", "tk_kid", "tk_births", "tk_deaths", "tk_sold", "tk_feed"}),
+    ],
+)
+def test_each_programme_asks_its_own_questions(programme: str, specific: set) -> None:
+    answers = run(F.monthly_form(programme), COMMON)
+    asked = set(answers)
+    assert specific <= asked
+    others = {"tb_orders", "mj_pieces", "tk_adult"} - specific
+    assert not (others & asked)
+    # skip rules: status berjalan -> no reason; profit confirmed -> no typed profit
+    assert "status_reason" not in asked and "profit" not in asked
+    assert "savings_amount" not in asked and "problem_text" not in asked
+    assert F.profit_of(answers) == 1_250_000
+
+
+def test_closed_business_skips_sales_but_asks_goats() -> None:
+    answers = run(F.monthly_form("ternak kambing"), {**COMMON, "status": Pressed("tutup")})
+    assert answers["status_reason"] == "sakit"
+    assert "revenue" not in answers and "tk_adult" in answers
+    assert F.profit_of(answers) == 0
+
+
+def test_forget_drops_dependents() -> None:
+    form = F.monthly_form("tata boga")
+    answers = run(form, {**COMMON, "profit_ok": Pressed("tidak")})
+    assert answers["profit"] == 1_000_000
+    after = F.forget(form, answers, "revenue")
+    assert "revenue" not in after and "profit_ok" not in after and "profit" not in after
+    assert F.next_question(form, after).key == "revenue"
+
+
+def test_effective_answers_hide_stale_branch() -> None:
+    form = F.monthly_form("tata boga")
+    answers = run(form, COMMON)
+    changed = {**F.forget(form, answers, "status"), "status": "tutup"}
+    eff = F.effective_answers(form, changed)
+    assert "revenue" not in eff and "tb_orders" not in eff
+    assert F.next_question(form, changed).key == "status_reason"
+
+
+def test_summary_in_form_order() -> None:
+    form = F.monthly_form("menjahit")
+    answers = run(form, COMMON)
+    keys = [r.key for r in F.summary(form, answers)]
+    assert keys[:3] == ["status", "revenue", "costs"]
+    assert keys[-1] == "photo"
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "error"),
+    [
+        ("household", Text("empat"), "need_number"),
+        ("household", Text("-3"), "negative_number"),
+        ("household", Text("0"), "out_of_range"),
+        ("household", Text("🙂🙂"), "need_number"),
+        ("revenue", Text("12abc"), "amount_letters"),
+        ("revenue", Text("-1000"), "amount_negative"),
+        ("revenue", Media("sticker"), "need_text"),
+        ("status", Text("lancar"), "use_buttons"),
+        ("status_reason", Text("x" * 10_000), "too_long"),
+        ("status_reason", Text("🙂🙂🙂"), "need_words"),
+        ("photo", Media("document"), "need_photo"),
+        ("photo", Text("ini fotonya"), "need_photo"),
+        ("photo", Photo("f", "u", 20_000_000), "photo_too_large"),
+        ("revenue", Photo("f", "u", 100), "photo_not_expected"),
+        ("revenue", Skip(), "not_optional"),
+    ],
+)
+def test_bad_inputs_are_refused(key: str, raw, error: str) -> None:
+    form = F.monthly_form("tata boga")
+    result = F.apply_answer(form, {"status": "tutup"}, key, raw, today=TODAY)
+    assert isinstance(result, Invalid) and result.error == error
+
+
+def test_ambiguous_amount_asks() -> None:
+    form = F.monthly_form("tata boga")
+    result = F.apply_answer(form, {}, "revenue", Text("1,5"))
+    assert result == Clarify((1_500_000, 1_500))
+    assert F.apply_answer(form, {}, "revenue", Pressed("1500")) == {"revenue": 1500}
+
+
+def test_visit_form() -> None:
+    answers = run(
+        F.VISIT_FORM,
+        {
+            "v_date": Text("30-01-2024"),
+            "v_running": Pressed("ya"),
+            "v_bookkeeping": Pressed("1"),
+            "v_quality": Text("5"),
+            "v_market": Pressed("3"),
+            "v_motivation": Pressed("4"),
+            "v_notes": Skip(),
+            "v_photo": Photo("file", "uniq", 1000),
+        },
+    )
+    assert answers["v_date"] == "2024-01-30"
+    assert answers["v_photo"] == {"file_id": "file", "unique_id": "uniq"}
+    bad = F.apply_answer(F.VISIT_FORM, {}, "v_date", Text("01-03-2024"), today=TODAY)
+    assert bad == Invalid("date_out_of_range")
+    bad = F.apply_answer(F.VISIT_FORM, {}, "v_bookkeeping", Text("6"), today=TODAY)
+    assert isinstance(bad, Invalid) and bad.error == "out_of_range"
+    yesterday = F.apply_answer(F.VISIT_FORM, {}, "v_date", Pressed("yesterday"), today=TODAY)
+    assert yesterday == {"v_date": "2024-01-31"}

@@ -1,0 +1,122 @@
+"""End to end through the sandbox: 5 months of reports -> facilitator confirms -> staff approve.
+
+Needs the sandbox (issue 3); skipped with a reason until it is merged into main.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+
+pytest.importorskip("bot.sandbox.testing", reason="the sandbox (issue 3) is not merged yet")
+
+from bot.db import Database  # noqa: E402
+from bot.domain.scoring import BAND_LABELS, Observation  # noqa: E402
+from tests.scoring_db import add_account, add_facilitator, add_recipient, add_report, add_visit  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+NIK = "3328064107850001"
+RECIPIENT, FACILITATOR, STAFF = 1001, 1002, 1003
+
+
+async def seed(db: Database) -> None:
+    fac = await add_facilitator(db)
+    rid = await add_recipient(db, NIK, facilitator_id=fac, handover="2024-02-05")
+    for month in ("2024-02", "2024-03", "2024-04", "2024-05", "2024-06"):
+        obs = Observation(month, "berjalan", profit=2_400_000, other_income=600_000,
+                          household_size=4, has_savings=True, keeps_books=True,
+                          income_sources=2, equipment_ok=True)  # fmt: skip
+        await add_report(db, rid, obs)
+    await add_visit(db, rid, "2024-06-20", (4, 4, 5, 5), fac)
+    await add_account(db, RECIPIENT, "recipient", recipient_id=rid)
+    await add_account(db, FACILITATOR, "facilitator", facilitator_id=fac)
+    await add_account(db, STAFF, "staff", kec="33.28.06")
+
+
+async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock) -> None:
+    clock.set(dt.datetime(2024, 7, 3, 2, 0, tzinfo=dt.UTC))
+    sandbox = await sandbox_factory(seed=seed)
+    siti = await sandbox.user(RECIPIENT, "Siti")
+    budi = await sandbox.user(FACILITATOR, "Budi")
+    ani = await sandbox.user(STAFF, "Ani")
+
+    # the recipient's own view: encouraging, no score number, no band label
+    progress = (await siti.send("/kemajuan"))[-1].text
+    assert "Kemajuan usaha Anda" in progress and "Rp2.400.000" in progress
+    assert not any(label in progress for label in BAND_LABELS.values())
+    assert "graduasi" not in progress.lower() and "skor" not in progress.lower()
+    stripped = re.sub(r"Rp[\d.]+|\b20\d\d\b", "", progress)
+    assert not re.search(r"\d", stripped), stripped
+
+    # the facilitator sees the score with reasons (NIK masked) and confirms after the visit
+    score = (await budi.send(f"/skor {NIK}"))[-1].text
+    assert "Siap graduasi" in score and "3328********0001" in score and NIK not in score
+    assert "Kecukupan pendapatan" in score
+    done = await budi.send(f"/konfirmasi {NIK} Usaha jahit stabil, sudah menabung tiap minggu")
+    assert "tercatat" in done[-1].text
+
+    # staff see the candidate in their region and approve with the button
+    listing = (await ani.send("/graduasi"))[-1]
+    assert "Calon graduasi (1)" in listing.text and "Usaha jahit stabil" in listing.text
+    assert listing.labels == ["Setujui 1", "Tolak 1"]
+    approved = await ani.press("Setujui 1")
+    assert any("DISETUJUI" in r.text for r in approved)
+    congrats = (await siti.last()).text
+    assert "Selamat" in congrats
+
+    db = sandbox.db
+    assert await db.fetchval("SELECT status FROM recipients WHERE nik = ?", (NIK,)) == "graduated"
+    audit = await db.fetchall("SELECT actor, action, details FROM audit_log ORDER BY id")
+    actions = [a["action"] for a in audit]
+    assert actions[-2:] == ["graduation.confirm", "graduation.approve"]
+    details = json.loads(audit[-1]["details"])
+    staff_id = await db.fetchval("SELECT id FROM accounts WHERE telegram_user_id = ?", (STAFF,))
+    assert audit[-1]["actor"] == f"account:{staff_id}"
+    assert details["score"] >= 75 and details["model_version"].startswith("1.0+")
+    assert NIK not in audit[-1]["details"]
+    # no longer a candidate; a second press is refused kindly
+    assert "Belum ada calon" in (await ani.send("/graduasi"))[-1].text
+
+
+async def seed_more(db: Database) -> None:
+    await seed(db)
+    await add_account(db, 1004, "staff", kec="33.28.10")  # another kecamatan
+    other = await add_facilitator(db, "PD-202")
+    await add_account(db, 1005, "facilitator", facilitator_id=other)
+
+
+async def test_scope_rejection_and_end_of_mentoring(sandbox_factory, clock) -> None:
+    clock.set(dt.datetime(2024, 7, 3, 2, 0, tzinfo=dt.UTC))
+    sandbox = await sandbox_factory(seed=seed_more)
+    budi = await sandbox.user(FACILITATOR, "Budi")
+    ani = await sandbox.user(STAFF, "Ani")
+    far_staff = await sandbox.user(1004, "Dewi")
+    far_fac = await sandbox.user(1005, "Eko")
+    siti = await sandbox.user(RECIPIENT, "Siti")
+
+    assert "tidak ditemukan" in (await far_fac.send(f"/skor {NIK}"))[-1].text
+    assert "Cara memakai" in (await budi.send("/skor 123"))[-1].text
+    assert "tidak ditemukan" in (await siti.send(f"/skor {NIK}"))[-1].text
+    assert "hanya untuk staf" in (await budi.send("/graduasi"))[-1].text
+    await budi.send(f"/skor {NIK}")
+    await budi.send(f"/konfirmasi {NIK} Sudah dikunjungi, usaha stabil")
+    assert "Belum ada calon" in (await far_staff.send("/graduasi"))[-1].text
+    case_id = await sandbox.db.fetchval("SELECT id FROM graduation_cases")
+    # reject: the button asks for a written reason; /tolak without reason is refused
+    await ani.send("/graduasi")
+    howto = await ani.press("Tolak 1")
+    assert f"/tolak {case_id}" in howto[-1].text
+    assert "alasan" in (await ani.send(f"/tolak {case_id}"))[-1].text.lower()
+    rejected = (await ani.send(f"/tolak {case_id} Tunggu satu bulan lagi"))[-1].text
+    assert "DITOLAK" in rejected and "Tunggu satu bulan lagi" in rejected
+    assert await sandbox.db.fetchval("SELECT status FROM recipients") == "active"
+    # end mentoring for another reason
+    ended = (await ani.send(f"/akhiri {NIK} pindah Pindah ke Brebes"))[-1].text
+    assert "diakhiri: pindah" in ended and NIK not in ended
+    assert await sandbox.db.fetchval("SELECT status FROM recipients") == "ended"
+    actions = [r[0] for r in await sandbox.db.fetchall("SELECT action FROM audit_log ORDER BY id")]
+    assert actions[-3:] == ["graduation.confirm", "graduation.reject", "mentoring.end"]
