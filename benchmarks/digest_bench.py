@@ -5,7 +5,7 @@ executemany), then runs each stage in its own child process so its peak memory i
 
   digest   load the period's snapshots from SQLite, count, render the weekly staff text
   charts   monthly report (6-period medians, bands) + the three PNG charts
-  export   the four-sheet XLSX of the period, streamed (openpyxl write_only)
+  export   the four-sheet XLSX of the period, streamed (XlsxWriter, constant_memory)
 
 Goals (issue 8, 2 cores): digest <= 5 s, charts <= 5 s, export <= 60 s and <= 500 MB peak.
 

@@ -33,8 +33,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.core import SandboxCore
-from bot.sandbox.server import SandboxServer
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     ApplicationBuilder,
@@ -47,6 +45,8 @@ from telegram.ext import (
 from bot.app import build_application
 from bot.config import Settings
 from bot.db import open_migrated
+from bot.sandbox.core import SandboxCore
+from bot.sandbox.server import SandboxServer
 
 TOKEN = "123456:sandbox"
 

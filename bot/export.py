@@ -1,4 +1,4 @@
-"""Period export: XLSX (streamed, bot/xlsx.py) or CSV, four sheets.
+"""Period export: XLSX (XlsxWriter, streamed through bot/xlsx.py) or CSV, four sheets.
 
 Sheets: penerima (recipients with their latest report and score components), laporan (every
 report of the period, all revisions), kunjungan (facilitator visits in the period's month) and
@@ -7,9 +7,9 @@ tanda (flags of the period and every flag still open).
 The caller supplies the rows (dataclasses below, or tuples in column order) as iterables, so
 100,000 recipients stream through without being held in memory. Safety is enforced here, not
 by the caller:
-- a text cell starting with = + - @ tab or CR is written as literal text (XLSX: an inline
-  string with the quote-prefix style, and no cell is ever written as a formula; CSV: a leading
-  apostrophe), so no cell can become a formula;
+- a text cell starting with = + - @ tab or CR is written as literal text (XLSX: a string cell
+  (write_string) with the quote-prefix style, and no cell is ever written as a formula; CSV: a
+  leading apostrophe), so no cell can become a formula;
 - NIK columns are masked (3328********0001) unless the writer is made with full_nik=True,
   which only the CLI does; a full NIK is always text, never a number.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.nik import mask_nik
-from bot.xlsx import XlsxWriter
+from bot.xlsx import StreamingWorkbook
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_EVERY = 5000  # rows between two progress calls
@@ -341,7 +341,7 @@ class ExportWriter:
         self._sheets: list[SheetWriter] = []
         self._csv_files: list[Any] = []
         self._workbook = (
-            XlsxWriter(self.path, literal_prefixes="".join(FORMULA_PREFIXES))
+            StreamingWorkbook(self.path, literal_prefixes="".join(FORMULA_PREFIXES))
             if self.format == "xlsx"
             else None
         )

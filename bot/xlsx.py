@@ -1,257 +1,160 @@
-"""A small streaming XLSX writer: sheets written row by row straight into the zip file.
+"""Streaming XLSX for the export: XlsxWriter in constant-memory mode behind a thin adapter.
 
-Why not openpyxl's write_only mode: it builds an object per cell and writes about 100,000
-cells a second here, so a 100,000-recipient export (4.5 million cells) took minutes; this
-writer emits the same SpreadsheetML (inline strings, as openpyxl write_only does) about ten
-times faster, in constant memory. Files are read back with openpyxl in the tests.
+XlsxWriter (PyPI `XlsxWriter`) writes the SpreadsheetML; this module only fixes the options and
+the few rules bot/export.py relies on, so that no caller can forget them:
 
-Only what the export needs: text, integers, floats, booleans, None; a bold header row frozen
-at the top; column widths; a quote-prefixed text style for cells that must never be formulas.
-Sheets are written one after the other (starting a sheet finishes the previous one).
+- text is always a string cell: the workbook is made with strings_to_formulas, _numbers and
+  _urls off and every str goes through write_string (never write()), so no text becomes a
+  formula, a number or a link; text starting with one of `literal_prefixes` also gets the
+  quote-prefix text style (Excel keeps it text even after the cell is edited);
+- XlsxWriter passes a string that starts with "<r>" and ends with "</r>" through as ready-made
+  rich-text XML, unescaped (its own rich strings are stored that way). Text from the database
+  can look like that (a note typed in chat), and it could then carry XML - even a formula
+  element - into the sheet. Such text is written as a rich string of plain runs instead, which
+  XlsxWriter escapes; the cell reads back as the same text;
+- constant_memory: one row in memory at a time, rows written in order, sheets one after the
+  other. XlsxWriter keeps each sheet's rows in a temporary file until close(); they go to a
+  temporary directory of our own, removed on close() and abort().
+
+Cell values: str, int, float, bool, None (blank); anything else is written as its str(),
+as text; so are NaN/inf and integers of 16 digits or more (Excel would round them).
+Text longer than Excel's 32,767 characters is cut to that length.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import zipfile
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
-from xml.sax.saxutils import escape, quoteattr
+from typing import Any
 
-STYLE_DEFAULT = 0
-STYLE_TEXT_LITERAL = 1  # quotePrefix: Excel keeps the cell text even when it is edited
-STYLE_HEADER = 2  # bold
+import xlsxwriter
 
-# Characters XML 1.0 does not allow (all C0 controls except tab, LF, CR).
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-_CONTENT_TYPES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-    "{sheets}"
-    "</Types>"
-)
-_SHEET_TYPE = (
-    '<Override PartName="/xl/worksheets/sheet{n}.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-)
-_ROOT_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-    'relationships/officeDocument" Target="xl/workbook.xml"/>'
-    "</Relationships>"
-)
-_WORKBOOK = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-    "<sheets>{sheets}</sheets></workbook>"
-)
-_WORKBOOK_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    "{sheets}"
-    '<Relationship Id="rId{styles}" Type="http://schemas.openxmlformats.org/officeDocument/'
-    '2006/relationships/styles" Target="styles.xml"/>'
-    "</Relationships>"
-)
-_STYLES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3">'
-    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1" quotePrefix="1"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    "</cellXfs>"
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
+OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+}
+# Excel keeps 15 significant digits: a longer integer (say a NIK that arrived as a number) is
+# written as its digits, as text, rather than rounded.
+EXACT_INT = 10**15
+MAX_TEXT = 32767  # Excel's longest cell text; longer text is cut (write_string would too)
+# XlsxWriter escapes control characters in a rich-string run twice (_x0007_ -> _x005F_x0007_);
+# in the rare text written as a rich string (see above) they are dropped instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
-def column_letter(index: int) -> str:
-    """0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+def _looks_like_rich_xml(text: str) -> bool:
+    return text.startswith("<r>") and text.endswith("</r>")
 
 
-class Literal(str):
-    """Text that must stay text: written with the quote-prefix style."""
-
-    __slots__ = ()
-
-
-_NEEDS_WORK = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _text(value: str) -> str:
-    if _NEEDS_WORK.search(value):
-        value = escape(_ILLEGAL.sub("", value))
-    if value[:1].isspace() or value[-1:].isspace():
-        return f'<is><t xml:space="preserve">{value}</t></is>'
-    return f"<is><t>{value}</t></is>"
-
-
-class XlsxWriter:
-    """Write sheets one after the other into an .xlsx file."""
+class StreamingWorkbook:
+    """Write sheets one after the other into an .xlsx file (XlsxWriter, constant memory)."""
 
     def __init__(self, path: str | Path, literal_prefixes: str = "") -> None:
         self.path = Path(path)
-        self.literal_prefixes = literal_prefixes
-        self._zip = zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
-        self._sheets: list[str] = []
-        self._stream: IO[bytes] | None = None
-        self._buffer: list[str] = []
+        self.literal_prefixes = tuple(literal_prefixes)
+        self._tmpdir = tempfile.mkdtemp(prefix="pendamping-xlsx-")
+        try:
+            self._book = xlsxwriter.Workbook(str(self.path), {**OPTIONS, "tmpdir": self._tmpdir})
+            self._header = self._book.add_format({"bold": True})
+            # quote prefix + text number format "@": Excel keeps the cell text when edited
+            self._literal = self._book.add_format({"quote_prefix": True, "num_format": "@"})
+        except BaseException:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            raise
+        self._sheet: Any = None
         self._row = 0
-        self._letters: list[str] = []
         self._closed = False
-
-    # -- sheets ----------------------------------------------------------------------------------
 
     def add_sheet(
         self, name: str, headers: Sequence[str], widths: Sequence[int] | None = None
     ) -> None:
-        """Start a sheet with a bold, frozen header row."""
-        self._finish_sheet()
-        if not 1 <= len(name) <= 31 or any(ch in name for ch in "[]:*?/\\"):
-            raise ValueError(f"not a valid sheet name: {name!r}")
-        self._sheets.append(name)
-        n = len(self._sheets)
-        self._stream = self._zip.open(f"xl/worksheets/sheet{n}.xml", "w", force_zip64=True)
-        self._letters = [column_letter(i) for i in range(max(len(headers), 1))]
-        cols = ""
-        if widths:
-            cols = "<cols>" + "".join(
-                f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
-                for i, w in enumerate(widths, start=1)
-            ) + "</cols>"  # fmt: skip
-        self._write(
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            '<sheetViews><sheetView workbookViewId="0">'
-            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-            "</sheetView></sheetViews>"
-            f"{cols}<sheetData>"
-        )
+        """Start a sheet with a bold header row frozen at the top. A bad name -> ValueError."""
+        try:
+            sheet = self._book.add_worksheet(name)
+        except Exception as exc:  # XlsxWriter's InvalidWorksheetName, DuplicateWorksheetName
+            raise ValueError(f"not a valid sheet name: {name!r} ({exc})") from exc
+        for col, width in enumerate(widths or ()):
+            sheet.set_column(col, col, width)
+        sheet.freeze_panes(1, 0)
+        self._sheet = sheet
         self._row = 0
-        self.append(list(headers), style=STYLE_HEADER)
+        for col, header in enumerate(headers):
+            self._write_text(0, col, str(header), self._header)
+        self._row = 1
 
-    def append(self, values: Sequence[Any], style: int = STYLE_DEFAULT) -> None:
-        """One row. Text starting with one of `literal_prefixes` (or a `Literal`) gets the
-        quote-prefix text style; nothing is ever written as a formula."""
-        if self._stream is None:
+    def append(self, values: Sequence[Any]) -> None:
+        """One row. Text starting with one of `literal_prefixes` gets the quote-prefix style;
+        nothing is ever written as a formula."""
+        sheet = self._sheet
+        if sheet is None:
             raise ValueError("add_sheet() first")
-        self._row += 1
-        r = str(self._row)
-        letters = self._letters
-        while len(letters) < len(values):
-            letters.append(column_letter(len(letters)))
+        row = self._row
         prefixes = self.literal_prefixes
-        s = f' s="{style}"' if style else ""
-        parts = [f'<row r="{r}">']
-        add = parts.append
-        for i, value in enumerate(values):
+        write_number = sheet.write_number
+        for col, value in enumerate(values):
             if value is None:
                 continue
             kind = type(value)
-            if kind is int:
-                add(f'<c r="{letters[i]}{r}"{s}><v>{value}</v></c>')
-            elif kind is str or isinstance(value, str):
-                if kind is Literal or (value and value[0] in prefixes):
-                    add(f'<c r="{letters[i]}{r}" s="{STYLE_TEXT_LITERAL}" t="inlineStr">')
-                else:
-                    add(f'<c r="{letters[i]}{r}"{s} t="inlineStr">')
-                add(_text(value))
-                add("</c>")
+            if kind is str:
+                fmt = self._literal if value.startswith(prefixes) else None
+                self._write_text(row, col, value, fmt)
+            elif kind is int and -EXACT_INT < value < EXACT_INT:
+                write_number(row, col, value)
             elif kind is bool:
-                add(f'<c r="{letters[i]}{r}"{s} t="b"><v>{int(value)}</v></c>')
-            elif isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
-                add(f'<c r="{letters[i]}{r}"{s}><v>{value!r}</v></c>')
-            else:
-                add(f'<c r="{letters[i]}{r}"{s} t="inlineStr">{_text(str(value))}</c>')
-        add("</row>")
-        self._buffer.append("".join(parts))
-        if len(self._buffer) >= 1000:
-            self._flush()
+                sheet.write_boolean(row, col, value)
+            elif isinstance(value, float) and math.isfinite(value):
+                write_number(row, col, value)
+            elif isinstance(value, int) and -EXACT_INT < value < EXACT_INT:  # IntEnum etc.
+                write_number(row, col, int(value))
+            else:  # str subclasses, NaN/inf, long ints, dates, anything else: as text
+                text = str(value)
+                fmt = self._literal if text.startswith(prefixes) else None
+                self._write_text(row, col, text, fmt)
+        self._row = row + 1
 
-    # -- plumbing --------------------------------------------------------------------------------
-
-    def _write(self, text: str) -> None:
-        self._buffer.append(text)
-        self._flush()
-
-    def _flush(self) -> None:
-        if self._buffer and self._stream is not None:
-            self._stream.write("".join(self._buffer).encode("utf-8"))
-        self._buffer.clear()
-
-    def _finish_sheet(self) -> None:
-        if self._stream is not None:
-            self._write("</sheetData></worksheet>")
-            self._stream.close()
-            self._stream = None
+    def _write_text(self, row: int, col: int, text: str, fmt: Any) -> None:
+        if not text:
+            return  # XlsxWriter writes "" as a blank cell anyway
+        if len(text) > MAX_TEXT // 2:  # Excel's limit counts UTF-16 units
+            text = text.encode("utf-16-le")[: 2 * MAX_TEXT].decode("utf-16-le", "ignore")
+        if _looks_like_rich_xml(text):
+            text = _CONTROL.sub("", text)
+            # three plain runs: "<", "r", rest (XlsxWriter wants at least three fragments)
+            parts = (
+                (text[0], text[1], text[2:], fmt)
+                if fmt is not None
+                else (text[0], text[1], text[2:])
+            )
+            self._sheet.write_rich_string(row, col, *parts)
+        else:
+            self._sheet.write_string(row, col, text, fmt)
 
     def close(self) -> None:
-        """Finish the last sheet and write the workbook parts."""
+        """Write the file and remove the temporary row data."""
         if self._closed:
             return
-        if not self._sheets:
-            self.add_sheet("Sheet1", [])
-        self._finish_sheet()
-        n = len(self._sheets)
-        z = self._zip
-        z.writestr(
-            "[Content_Types].xml",
-            _CONTENT_TYPES.format(sheets="".join(_SHEET_TYPE.format(n=i) for i in range(1, n + 1))),
-        )
-        z.writestr("_rels/.rels", _ROOT_RELS)
-        z.writestr(
-            "xl/workbook.xml",
-            _WORKBOOK.format(
-                sheets="".join(
-                    f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
-                    for i, name in enumerate(self._sheets, start=1)
-                )
-            ),
-        )
-        z.writestr(
-            "xl/_rels/workbook.xml.rels",
-            _WORKBOOK_RELS.format(
-                sheets="".join(
-                    f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/'
-                    'officeDocument/2006/relationships/worksheet" '
-                    f'Target="worksheets/sheet{i}.xml"/>'
-                    for i in range(1, n + 1)
-                ),
-                styles=n + 1,
-            ),
-        )
-        z.writestr("xl/styles.xml", _STYLES)
-        z.close()
         self._closed = True
+        try:
+            if not self._book.worksheets():
+                self._book.add_worksheet()
+            self._book.close()
+        finally:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
 
     def abort(self) -> None:
-        """Close without finishing (the caller removes the file)."""
+        """Stop without writing the file (the caller removes any file at the path)."""
         if self._closed:
             return
         self._closed = True
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-        self._zip.close()
+        for sheet in self._book.worksheets():
+            fh = getattr(sheet, "row_data_fh", None)  # XlsxWriter's per-sheet temp file
+            if fh is not None:
+                fh.close()
+        self._sheet = None
+        shutil.rmtree(self._tmpdir, ignore_errors=True)
