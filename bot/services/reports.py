@@ -302,9 +302,10 @@ async def _create_draft(
 
 
 def _start_month(row: Any, tz: dt.tzinfo) -> str:
-    """The first month a recipient can report on: hand-over month, else registration month."""
+    """The first month a recipient can report on: the first full month after the hand-over
+    (the cycle's rule, bot/domain/periods.py), else the registration month."""
     if row["handover_date"]:
-        return str(row["handover_date"])[:7]
+        return P.first_period_after_handover(dt.date.fromisoformat(str(row["handover_date"])[:10]))
     created = dt.datetime.fromisoformat(str(row["created_at"]))
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
