@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import shutil
 import sys
+import time
 from pathlib import Path
 
 
@@ -30,8 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+_STARTED = time.monotonic()
+
+
 def _say(text: str) -> None:
-    print(f"... {text}", file=sys.stderr, flush=True)
+    """Progress on stderr, with the seconds since the start."""
+    print(f"[{time.monotonic() - _STARTED:5.1f}s] {text}", file=sys.stderr, flush=True)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -47,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     result = asyncio.run(run_demo(out, periods=args.periods, keep=args.keep, say=_say))
-    print(result.transcript)
+    print(result.compact)
     print("=== Ringkasan staf (/ringkasan) ===")
     print(result.digest)
     print()

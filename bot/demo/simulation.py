@@ -95,6 +95,7 @@ class DemoResult:
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     monthly: str = ""
+    compact: str = ""
 
 
 class Demo:
@@ -174,6 +175,14 @@ class Demo:
                         return result["update_id"]
         raise RuntimeError(f"demo: no button {label!r} for {person.name}")
 
+    def find_button(self, person: Person, match: Callable[[str], bool]) -> str | None:
+        """The label of the first button on the person's newest message that matches."""
+        views = self.sb.core.chat_messages(person.user_id)
+        if not views:
+            return None
+        return next((b["text"] for row in views[-1]["buttons"] for b in row if match(b["text"])),
+                    None)  # fmt: skip
+
     def has_button(self, person: Person, label: str) -> bool:
         views = self.sb.core.chat_messages(person.user_id)
         return bool(views) and any(b["text"] == label for row in views[-1]["buttons"] for b in row)
@@ -242,40 +251,35 @@ class Demo:
         for p, _ in joins:
             self.people[p.user_id] = p
             self.sb.core.add_user(p.user_id, p.name.split(",")[0].split()[0])
-        self._pick_featured()
+        fac_user = {p.facilitator_id: p.user_id for p in self.people.values()
+                    if p.role == "facilitator"}  # fmt: skip
+        self._pick_featured(
+            {r["id"]: fac_user.get(r["facilitator_id"]) for r in await self.db.fetchall(
+                "SELECT id, facilitator_id FROM recipients")}
+        )  # fmt: skip
         self.sb.core.add_group(STAFF_GROUP, "Staf Dinsos Kab. Tegal", [STAFF_USER, ADMIN_USER])
         await self.round([lambda p=p, c=c: self.send(p, f"/start {c}") for p, c in joins])
         consent = render("btn_consent")
         await self.round([lambda p=p: self.press(p, consent) for p, _ in joins])
         linked = await self._count("accounts", "consent_at IS NOT NULL")
+        self.account_ids = {
+            r["telegram_user_id"]: r["id"]
+            for r in await self.db.fetchall("SELECT id, telegram_user_id FROM accounts")
+        }
         self.say(f"{len(joins)} people opened their invite link and acknowledged the "
                  f"privacy notice ({linked} accounts linked)")  # fmt: skip
 
-    def _pick_featured(self) -> None:
-        """A few chats to print: one of each kind of family, a facilitator, the staff group."""
-        wanted = [P.MAJU, P.TERLAMBAT, P.KESULITAN]
-        for kind in wanted:
+    def _pick_featured(self, fac_of: dict[int, int | None]) -> None:
+        """A few chats to print: one family of each kind, their facilitator, the staff member."""
+        self._fac_of = fac_of
+        for kind in (P.MAJU, P.TERLAMBAT, P.KESULITAN):
             p = next(p for p in self.people.values()
                      if p.persona is not None and p.persona.kind == kind)  # fmt: skip
             self.featured[p.user_id] = f"{p.name} (penerima, {p.programme}, {kind})"
-        maju = next(p for p in self.people.values() if p.user_id in self.featured)
-        fac_id = self._facilitator_of(maju)
-        self.featured_facilitator = fac_id
+            if kind == P.MAJU and fac_of.get(p.recipient_id) is not None:
+                fac = self.people[fac_of[p.recipient_id]]
+                self.featured[fac.user_id] = f"{fac.name} (pendamping)"
         self.featured[STAFF_USER] = "Bu Ratna (staf Dinas Sosial)"
-
-    def _facilitator_of(self, recipient: Person) -> int | None:
-        return getattr(self, "_fac_of", {}).get(recipient.recipient_id)
-
-    async def _load_caseloads(self) -> None:
-        rows = await self.db.fetchall("SELECT id, facilitator_id FROM recipients")
-        fac_user = {p.facilitator_id: p.user_id for p in self.people.values()
-                    if p.role == "facilitator"}  # fmt: skip
-        self._fac_of = {r["id"]: fac_user.get(r["facilitator_id"]) for r in rows}
-        maju = next(uid for uid, t in self.featured.items() if P.MAJU in t)
-        fac = self._fac_of.get(self.people[maju].recipient_id)
-        if fac is not None:
-            self.featured[fac] = f"{self.people[fac].name} (pendamping)"
-            self.featured_facilitator = fac
 
     async def report_round(self, reporters: list[Person], period_index: int,
                            on_behalf: dict[int, Person] | None = None) -> int:  # fmt: skip
@@ -295,8 +299,9 @@ class Demo:
         for _ in range(40):
             actions: list[Callable[[], int]] = []
             still: list[Person] = []
+            drafts = await report_svc.open_drafts(self.db)
             for p in active:
-                act = await self._next_action(p, plans[p.user_id])
+                act = self._next_action(p, plans[p.user_id], drafts)
                 if act is None:
                     continue
                 if act == ("press", "!save"):
@@ -311,22 +316,26 @@ class Demo:
         return saved
 
     async def _pick_recipient(self, facilitator: Person, target: Person) -> None:
-        label = f"{target.name} - {target.desa}"
+        wanted = f"{target.name} - {target.desa}"[:40]
         for _ in range(20):
-            if self.has_button(facilitator, label):
-                await self.round([lambda: self.press(facilitator, label)])
+            label = self.find_button(facilitator, lambda t: t.split("] ")[-1].startswith(wanted))
+            if label is not None:
+                await self.round([lambda label=label: self.press(facilitator, label)])
                 return
             nxt = render("form_label", name="next")
             if not self.has_button(facilitator, nxt):
-                raise RuntimeError(f"demo: {label} not in {facilitator.name}'s caseload")
+                raise RuntimeError(f"demo: {wanted} not in {facilitator.name}'s caseload")
             await self.round([lambda nxt=nxt: self.press(facilitator, nxt)])
         raise RuntimeError("demo: caseload pages did not end")
 
-    async def _next_action(self, p: Person, plan: dict[str, Any]) -> tuple[str, str] | None:
-        account = await get_account(self.db, p.user_id)
-        if account is None:
+    def _next_action(
+        self, p: Person, plan: dict[str, Any], drafts: dict[int, Any]
+    ) -> tuple[str, str] | None:
+        """What the person does next, from the question their open draft is at."""
+        account_id = self.account_ids.get(p.user_id)
+        if account_id is None:
             return None
-        draft = await report_svc.open_draft(self.db, account)
+        draft = drafts.get(account_id)
         if draft is None:
             views = self.sb.core.chat_messages(p.user_id)
             labels = [b["text"] for row in views[-1]["buttons"] for b in row] if views else []
@@ -420,7 +429,7 @@ class Demo:
         await self._pick_recipient(fac, target)
         plan = P.answers(target.persona, target.programme or "", 0)
         for _ in range(20):
-            act = await self._next_action(fac, plan)
+            act = self._next_action(fac, plan, await report_svc.open_drafts(self.db))
             if act is None:
                 break
             await self.round([self._action(fac, act)])
@@ -451,33 +460,41 @@ class Demo:
 
     # --- outputs -----------------------------------------------------------------------------
 
-    def transcript(self) -> str:
-        lines: list[str] = []
+    def transcript(self, compact: bool = False) -> str:
+        """The featured chats, bot messages as the sandbox holds them (edits applied).
+
+        compact: the first 40 and the last 25 messages of each chat (the full one is in
+        transcript.txt).
+        """
+        out: list[str] = []
         for chat_id, title in self.featured.items():
-            lines.append(f"=== {title} ===")
-            stored = sorted(
-                (m for (cid, _), m in self.sb.core.messages.items()
-                 if cid == chat_id and m.from_bot and not m.deleted),
-                key=lambda m: m.message_id,
-            )  # fmt: skip
-            events = sorted((e for e in self.events if e.chat_id == chat_id),
-                            key=lambda e: e.after_message_id)  # fmt: skip
-            ei = 0
-            for m in stored:
-                while ei < len(events) and events[ei].after_message_id < m.message_id:
-                    lines.append(self._event_line(events[ei]))
-                    ei += 1
-                body = m.data.get("text") or m.data.get("caption") or "(file)"
-                when = dt.datetime.fromtimestamp(m.data["date"], WIB)
-                lines.append(f"[{when:%d-%m-%Y %H:%M}] Bot: " + body.replace("\n", "\n    "))
-            for e in events[ei:]:
-                lines.append(self._event_line(e))
-            lines.append("")
-        return "\n".join(lines)
+            lines = self._chat_lines(chat_id)
+            if compact and len(lines) > 65:
+                lines = [*lines[:40], f"    ... ({len(lines) - 65} pesan lagi di transcript.txt)",
+                         *lines[-25:]]  # fmt: skip
+            out += [f"=== {title} ===", *lines, ""]
+        return "\n".join(out)
+
+    def _chat_lines(self, chat_id: int) -> list[str]:
+        """One entry per message, the person's actions placed after the message they answered."""
+        events = sorted((e for e in self.events if e.chat_id == chat_id),
+                        key=lambda e: e.after_message_id)  # fmt: skip
+        lines: list[str] = []
+        ei = 0
+        for m in self.sb.core.bot_messages(chat_id):
+            while ei < len(events) and events[ei].after_message_id < m.message_id:
+                lines.append(self._event_line(events[ei]))
+                ei += 1
+            body = m.data.get("text") or m.data.get("caption") or "(file)"
+            when = dt.datetime.fromtimestamp(m.data["date"], WIB)
+            lines.append(f"[{when:%d-%m-%Y %H:%M}] Bot: " + body.replace("\n", "\n    "))
+        lines += [self._event_line(e) for e in events[ei:]]
+        return lines
 
     @staticmethod
     def _event_line(e: Event) -> str:
-        return f"[{e.when.astimezone(WIB):%d-%m-%Y %H:%M}] {e.who}: {e.text}"
+        text = "/start <kode undangan>" if e.text.startswith("/start ") else e.text
+        return f"[{e.when.astimezone(WIB):%d-%m-%Y %H:%M}] {e.who}: {text}"
 
     async def counts(self) -> dict[str, int]:
         return {
@@ -501,12 +518,12 @@ async def run_demo(
     await demo.setup()
     try:
         await demo.onboard()
-        await demo._load_caseloads()
         for index in range(periods):
             await demo.period(index)
         await demo.graduation()
         digest = await demo.staff_summary()
         result = DemoResult(out, demo.transcript(), digest, await demo.counts())
+        result.compact = demo.transcript(compact=True)
         result.files += await _write_outputs(demo, result)
         result.seconds = time.monotonic() - started
         if keep:

@@ -169,6 +169,12 @@ async def open_draft(db: Database, account: Account) -> Draft | None:
     return _draft(rows[0]) if rows else None
 
 
+async def open_drafts(db: Database) -> dict[int, Draft]:
+    """Every open draft by account id (one query; for overviews and simulations)."""
+    rows = await db.fetchall(_DRAFT_SQL + " WHERE d.status = 'open'")
+    return {row["account_id"]: _draft(row) for row in rows}
+
+
 async def _recipient(db: Database, recipient_id: int) -> Any:
     row = await db.fetchone(
         "SELECT r.id, r.name, r.programme, r.facilitator_id, r.status, r.created_at,"
