@@ -116,7 +116,9 @@ class Demo:
             outbox=OutboxSettings(per_second=2000.0, private_interval_seconds=0.0,
                                   group_per_minute=6000, in_flight=32),
         )  # fmt: skip
-        self.sb = Sandbox(self.settings, self.clock, rate_limiter=False, door="in_process")
+        # The whole call log is kept: the transcript is checked against it (tests/test_demo.py).
+        self.sb = Sandbox(self.settings, self.clock, rate_limiter=False, door="in_process",
+                          call_log_size=1_000_000)  # fmt: skip
         self.people: dict[int, Person] = {}
         self.featured: dict[int, str] = {}  # chat id -> title in the transcript
         self.events: list[Event] = []
