@@ -110,3 +110,50 @@ def test_transcript_file_holds_the_full_chats(demo: tuple[Path, str]) -> None:
     assert len(full) > len(stdout.split("=== Ringkasan")[0]) - 100
     assert "/start <kode undangan>" in full
     assert "DISETUJUI" in full  # the graduation approved in chat
+
+
+def test_keep_leaves_the_bot_running_for_a_person_to_continue(tmp_path: Path) -> None:
+    """--keep: after the outputs, the sandbox answers a new chat until SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.cli_helpers import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PENDAMPING_", "TELEGRAM_"))}
+    env["PYTHONPATH"] = str(REPO)
+    out = tmp_path / "kept"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", "--out", str(out), "--periods", "1", "--keep"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = None
+        deadline = time.monotonic() + 300
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "demo ended early"
+            match = re.search(r"--url (http://127\.0\.0\.1:\d+)", line)
+            url = match.group(1) if match else None
+        assert url, "no sandbox URL announced"
+        with httpx.Client(base_url=url, timeout=30) as client:
+            client.post("/_sandbox/users", json={"id": 4242, "first_name": "Tamu"})
+            client.post("/_sandbox/send", json={"user_id": 4242, "text": "/start"})
+            for _ in range(100):
+                messages = client.get("/_sandbox/chats/4242/messages").json()
+                if messages:
+                    break
+                time.sleep(0.1)
+        assert "Selamat datang" in messages[0]["text"]
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        assert stdout.rstrip().splitlines()[-1] == str(out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

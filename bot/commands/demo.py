@@ -8,6 +8,10 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.demo.simulation import DemoResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +55,12 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"{out} exists and is not a demo folder; choose another --out")
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    result = asyncio.run(run_demo(out, periods=args.periods, keep=args.keep, say=_say))
+    asyncio.run(run_demo(out, periods=args.periods, keep=args.keep, say=_say, show=_show))
+    return 0
+
+
+def _show(result: DemoResult) -> None:
+    """The transcript, the staff texts and the figures; the output folder as the last line."""
     print(result.compact)
     print("=== Ringkasan staf (/ringkasan) ===")
     print(result.digest)
@@ -62,5 +71,4 @@ def _run(args: argparse.Namespace) -> int:
     for key, value in result.counts.items():
         print(f"{key}: {value}")
     print(f"finished in {result.seconds:.0f} s; files: " + ", ".join(p.name for p in result.files))
-    print(out)
-    return 0
+    print(result.out, flush=True)

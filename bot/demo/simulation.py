@@ -513,8 +513,15 @@ class Demo:
 
 
 async def run_demo(
-    out: Path, *, periods: int = 4, keep: bool = False, say: Callable[[str], None] = print
+    out: Path,
+    *,
+    periods: int = 4,
+    keep: bool = False,
+    say: Callable[[str], None] = print,
+    show: Callable[[DemoResult], None] | None = None,
 ) -> DemoResult:
+    """Run the demo into `out`; show(result) is called as soon as the outputs are written
+    (before --keep waits for Ctrl-C)."""
     started = time.monotonic()
     demo = Demo(out, periods, say)
     await demo.setup()
@@ -528,6 +535,8 @@ async def run_demo(
         result.compact = demo.transcript(compact=True)
         result.files += await _write_outputs(demo, result)
         result.seconds = time.monotonic() - started
+        if show is not None:
+            show(result)
         if keep:
             say(f"sandbox and bot keep running at {demo.sb.url}: "
                 f"pendamping sandbox chat --as {STAFF_USER} --url {demo.sb.url} (Ctrl-C to stop)")  # fmt: skip
