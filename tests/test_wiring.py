@@ -257,3 +257,19 @@ async def test_daily_backup_from_the_minute_job(db, settings):
     made = (await upkeep.after_tick(db, cfg, at_two)).backup
     assert made is not None and made.exists()
     assert (await upkeep.after_tick(db, cfg, at_two + dt.timedelta(minutes=1))).backup is None
+
+
+# --- the command list (/bantuan and the menus) ---------------------------------------------
+
+
+def test_every_registered_command_is_listed_in_both_languages(settings):
+    from bot.app import build_application
+    from bot.commands_menu import command_list
+    from tests.access_matrix import registered_commands
+
+    app = build_application(settings, token="123456:wiring", rate_limiter=False)
+    aliases = {"help"}  # /help answers like /bantuan and is not listed twice
+    registered = registered_commands(app) - aliases
+    by_lang = {lang: {c.name: c.roles for c in command_list(lang)} for lang in ("id", "en")}
+    assert set(by_lang["id"]) == registered, "commands.j2 (id) and app.py disagree"
+    assert by_lang["en"] == by_lang["id"], "commands.j2: en and id must list the same roles"

@@ -85,3 +85,18 @@ async def test_minute_job_alerts_the_operator_once_a_day(sandbox_factory, settin
     await cycle_job(job)
     await delivered(sb)
     assert len(await ops.messages()) == 2
+
+
+async def test_command_menus_default_recipient_and_staff_chats(sandbox_factory, settings):
+    from telegram import BotCommandScopeChat
+
+    from bot.commands_menu import commands_for
+
+    cfg = replace(settings, chats=replace(settings.chats, staff=[-100]))
+    sb = await sandbox_factory(settings=cfg)
+    default = [c.command for c in await sb.app.bot.get_my_commands()]
+    assert default == [name for name, _ in commands_for("recipient")]
+    assert "lapor" in default and "siaran" not in default
+    staff = [c.command for c in await sb.app.bot.get_my_commands(scope=BotCommandScopeChat(-100))]
+    assert staff == [name for name, _ in commands_for("staff")]
+    assert "siaran" in staff and "lapor" not in staff
