@@ -100,3 +100,26 @@ async def test_command_menus_default_recipient_and_staff_chats(sandbox_factory, 
     staff = [c.command for c in await sb.app.bot.get_my_commands(scope=BotCommandScopeChat(-100))]
     assert staff == [name for name, _ in commands_for("staff")]
     assert "siaran" in staff and "lapor" not in staff
+
+
+async def test_handler_errors_reach_the_operator_once_an_hour(sandbox_factory, settings, clock):
+    from telegram.ext import CommandHandler
+
+    async def boom(update, context) -> None:  # noqa: ANN001 - a handler with a bug
+        raise RuntimeError("bug")
+
+    cfg = replace(settings, chats=replace(settings.chats, operator=-500))
+    sb = await sandbox_factory(settings=cfg)
+    sb.app.add_handler(CommandHandler("boom", boom), group=-50)
+    op = await sb.user(9001, "Operator")
+    ops = await sb.group(-500, "Operator", [op])
+    user = await sb.user(1234, "Tamu")
+    for _ in range(3):
+        assert "terjadi gangguan" in (await user.send("/boom"))[-1].text
+        await delivered(sb)
+    (alert,) = await ops.messages()
+    assert "RuntimeError" in alert.text and "bug" not in alert.text
+    clock.advance(hours=1)
+    await user.send("/boom")
+    await delivered(sb)
+    assert len(await ops.messages()) == 2
