@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -119,12 +119,25 @@ async def _post_init(app: Application) -> None:
     log.info("event=started db=%s", settings.database)
     # The outbox sender loop and the per-minute cycle job (issue 6).
     await cycle_handlers.start_sender(app)
-    try:
-        await app.bot.set_my_commands(
-            [BotCommand(name, desc) for name, desc in commands_for("recipient", settings.language)]
-        )
-    except Exception as exc:  # the menu is a convenience; never block start-up on it
-        log.warning("event=set_commands_failed error=%s", type(exc).__name__)
+    await set_command_menus(app.bot, settings)
+
+
+async def set_command_menus(bot: Bot, settings: Settings) -> None:
+    """The "/" menus, from templates/<lang>/commands.j2: the default (every private chat) is the
+    recipients' menu, the many; each configured staff chat (chats.staff, a handful) gets the
+    staff menu. Per-account menus (BotCommandScopeChat for every linked facilitator or staff
+    member) are left out: one call per account at each start and each link; /bantuan lists
+    each person's own commands anyway."""
+    lang = settings.language
+    menus = [(None, "recipient")] + [(BotCommandScopeChat(chat), "staff")
+                                     for chat in settings.chats.staff]  # fmt: skip
+    for scope, role in menus:
+        try:
+            await bot.set_my_commands(
+                [BotCommand(name, desc) for name, desc in commands_for(role, lang)], scope=scope
+            )
+        except Exception as exc:  # the menu is a convenience; never block start-up on it
+            log.warning("event=set_commands_failed role=%s error=%s", role, type(exc).__name__)
 
 
 async def _post_shutdown(app: Application) -> None:

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.render import render
-from bot.services import broadcasts, outbox
+from bot.services import broadcasts, outbox, upkeep
 from bot.services.cycle import tick
 from bot.services.outbox import OutboxSender, make_sender_bot
 from handlers.common import (
@@ -81,6 +81,9 @@ async def cycle_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         if result.planned or result.steps:
             log.info("event=tick planned=%d steps=%d", len(result.planned), len(result.steps))
     finally:
+        # --- wiring (issues 7 and 9): scores at period close, the daily backup, operator
+        # alerts (bot/services/upkeep.py; each part guarded, never raises) ---
+        await upkeep.after_tick(db_of(context), settings_of(context), now_of(context))
         wake(context)
 
 

@@ -34,15 +34,21 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         except (Forbidden, TelegramError):
             log.warning("event=error_reply_failed chat=%s", update.effective_chat.id)
     if settings.chats.operator is not None:
+        # Through the outbox, once per (error type, local hour): a bug hit by every update
+        # does not flood the operator chat. Without a database: straight to the chat.
+        now = now_of(context)
+        text = render("operator_error", error_type=kind, update_kind=update_kind,
+                      time=now_label(now, settings.tz))  # fmt: skip
+        hour = now.astimezone(settings.tz).strftime("%Y-%m-%dT%H")
         try:
-            await context.bot.send_message(
-                settings.chats.operator,
-                render(
-                    "operator_error",
-                    error_type=kind,
-                    update_kind=update_kind,
-                    time=now_label(now_of(context), settings.tz),
-                ),
-            )
-        except TelegramError:
-            log.warning("event=operator_alert_failed")
+            from bot.services.notices import operator_message
+            from handlers.common import db_of
+            from handlers.cycle import wake
+
+            if await operator_message(db_of(context), settings, now, text, f"error:{kind}:{hour}"):
+                wake(context)
+        except Exception:  # noqa: BLE001 - the database may be what failed
+            try:
+                await context.bot.send_message(settings.chats.operator, text)
+            except TelegramError:
+                log.warning("event=operator_alert_failed")

@@ -116,7 +116,10 @@ async def kunjungan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         step = await svc.resume(db, now_of(context), settings_of(context), account)
         await send_step(update, context, account, step)
         return
-    await send_picker(update, context, account, "visit", 0)
+    try:
+        await send_picker(update, context, account, "visit", 0)
+    except svc.ReportError as err:  # e.g. consent_needed: the privacy notice again
+        await report_error(update, lang, err, context)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -159,7 +162,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer()
             await _send_flag(update, lang, flag)
         elif kind == "fr" and option is not None:
-            flag = await svc.resolve_flag(db, now, account, arg, option)
+            flag = await svc.resolve_flag(db, now, settings, account, arg, option)
             await query.answer()
             await reply(update, render("flag_resolved", lang, recipient_name=flag.recipient_name,
                                        value=flag.options[option][1], field=flag.field))  # fmt: skip
@@ -171,7 +174,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer(render("report_stale", lang))
     except svc.ReportError as err:
         await query.answer()
-        await report_error(update, lang, err)
+        await report_error(update, lang, err, context)
 
 
 async def _send_flag(update: Update, lang: str, flag: svc.FlagView) -> None:

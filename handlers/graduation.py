@@ -186,11 +186,16 @@ async def _decide(update, context, account, lang, case_id, approve, reason) -> N
         ),
     )
     if decision.recipient_chat_id is not None:
-        # Congratulations go straight to the recipient (the outbox of issue 6 can take over).
-        await context.bot.send_message(
-            decision.recipient_chat_id,
-            render("graduasi_selamat", decision.recipient_language, name=ref.name),
-        )
+        # The congratulation to the recipient goes through the outbox (once per case).
+        from bot.services.notices import graduation_congratulation
+        from handlers.cycle import wake
+
+        if await graduation_congratulation(
+            db_of(context), now_of(context), case_id=decision.case_id,
+            chat_id=decision.recipient_chat_id, language=decision.recipient_language,
+            name=ref.name,
+        ):  # fmt: skip
+            wake(context)
 
 
 async def setujui(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

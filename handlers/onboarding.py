@@ -46,6 +46,17 @@ async def _send_notice(update: Update, lang: str, name: str, role: str) -> None:
     )
 
 
+async def send_consent_notice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The notice again, with its button, for an account that has not acknowledged it and
+    tried to give data (bot.services.access.require_consent refused)."""
+    account = await account_of(update, context)
+    if account is None:
+        await reply(update, render("not_linked", lang_of(None, context)))
+        return
+    data = await profile(db_of(context), account)
+    await _send_notice(update, account.language, data["name"], account.role)
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start with an invite code links the account; without one, the greeting."""
     if not context.args:

@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.domain.forms import Kind, Media, Photo, Pressed, Raw, SummaryRow, Text
@@ -181,18 +180,23 @@ def _saved_context(saved: dict[str, Any]) -> dict[str, Any]:
 
 
 async def notify(context: ContextTypes.DEFAULT_TYPE, notices: Iterable[svc.Notice]) -> None:
-    """The one place messages for other people's chats leave (switch to the outbox later)."""
-    for notice in notices:
-        try:
-            await context.bot.send_message(
-                notice.chat_id, render(notice.template, notice.language, **notice.context)
-            )
-        except TelegramError as exc:
-            log.warning("event=notice_failed template=%s error=%s", notice.template,
-                        type(exc).__name__)  # fmt: skip
+    """The one place messages for other people's chats leave: planned in the outbox (unique
+    key per event), then the sender is woken so a help request goes out at once."""
+    from bot.services.notices import enqueue_notices
+    from handlers.cycle import wake
+
+    if await enqueue_notices(db_of(context), notices, now_of(context)):
+        wake(context)
 
 
-async def report_error(update: Update, lang: str, err: svc.ReportError) -> None:
+async def report_error(
+    update: Update, lang: str, err: svc.ReportError, context: ContextTypes.DEFAULT_TYPE
+) -> None:
+    if err.key == "consent_needed":  # issue 4: the privacy notice again, with its button
+        from handlers.onboarding import send_consent_notice
+
+        await send_consent_notice(update, context)
+        return
     await reply(update, render("report_error", lang, key=err.key))
 
 
@@ -220,7 +224,7 @@ async def lapor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         step = await svc.start_report(db, now, settings, account)
     except svc.ReportError as err:
-        await report_error(update, account.language, err)
+        await report_error(update, account.language, err, context)
         return
     await send_step(update, context, account, step)
 
@@ -282,7 +286,11 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if account is None:
         return  # unlinked people are guided by /start and invites (issue 4), not by forms
     db = db_of(context)
-    step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))
+    try:
+        step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))
+    except svc.ReportError as err:
+        await report_error(update, account.language, err, context)
+        return
     if step.kind == "no_draft":
         await reply(update, render("report_idle", account.language))
         return
@@ -326,7 +334,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             result = await svc.answer(db, now, settings, account, Pressed(value), draft, step)
     except svc.ReportError as err:
         await query.answer()
-        await report_error(update, lang, err)
+        await report_error(update, lang, err, context)
         return
     if result.kind == "stale":
         await query.answer(render("report_stale", lang))
@@ -349,6 +357,10 @@ async def on_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             db_of(context), now_of(context), settings_of(context), account, period=period
         )
     except svc.ReportError as err:
+        if err.key == "consent_needed":
+            await query.answer()
+            await report_error(update, account.language, err, context)
+            return
         await query.answer(render("report_error", account.language, key=err.key))
         return
     await query.answer()

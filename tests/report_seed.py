@@ -6,6 +6,7 @@ Independent of the registry/invite feature (issue 4) on purpose.
 from __future__ import annotations
 
 from bot.db import Database
+from bot.domain.consent import NOTICE_VERSION
 from bot.services.accounts import Account, get_account
 
 CREATED = "2024-01-15T00:00:00+00:00"
@@ -50,12 +51,17 @@ async def add_account(
     recipient_id: int | None = None,
     facilitator_id: int | None = None,
     name: str | None = None,
+    consented: bool = True,
 ) -> Account:
+    """A linked account; consented: the privacy notice is acknowledged (issue 4), as every
+    person who reports has done; False to test the notice being asked again."""
     await db.execute(
         "INSERT INTO accounts (telegram_user_id, chat_id, display_name, role, recipient_id,"
-        " facilitator_id, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (telegram_user_id, telegram_user_id, name, role, recipient_id, facilitator_id, CREATED),
-    )
+        " facilitator_id, linked_at, consent_version, consent_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (telegram_user_id, telegram_user_id, name, role, recipient_id, facilitator_id, CREATED,
+         NOTICE_VERSION if consented else None, CREATED if consented else None),
+    )  # fmt: skip
     account = await get_account(db, telegram_user_id)
     assert account is not None
     return account

@@ -315,3 +315,11 @@ SAMPLES["digest_period_unavailable"] = {
     "issue": _PeriodIssue("before_handover", "2023-05", "2023-09-01")
 }
 SAMPLES["ekspor_caption"] = {"f": _ExportFile(Path("x.xlsx"), "2024-01", "Kec. Slawi")}
+
+# --- wiring (operator alerts from the minute job) ---
+SAMPLES["operator_alert"] = {
+    "name": "outbox backlog",
+    "message": "12 of 40 pending messages overdue by 30+ min",
+    "action": "is the bot running and reaching Telegram?",
+    "time": "1 Februari 2024 08:00 WIB",
+}

@@ -15,12 +15,14 @@ pytest.importorskip("bot.sandbox.testing", reason="the sandbox (issue 3) is not 
 
 from bot.db import Database  # noqa: E402
 from bot.domain.scoring import BAND_LABELS, Observation  # noqa: E402
+from bot.services.cycle import tick  # noqa: E402
+from tests.outbox_wait import delivered  # noqa: E402
 from tests.scoring_db import add_account, add_facilitator, add_recipient, add_report, add_visit  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 NIK = "3328064107850001"
-RECIPIENT, FACILITATOR, STAFF = 1001, 1002, 1003
+RECIPIENT, FACILITATOR, STAFF, NEIGHBOUR = 1001, 1002, 1003, 1006
 
 
 async def seed(db: Database) -> None:
@@ -37,12 +39,21 @@ async def seed(db: Database) -> None:
     await add_account(db, STAFF, "staff", kec="33.28.06")
 
 
+async def seed_with_neighbour(db: Database) -> None:
+    """A neighbour still in mentoring (no reports, so no candidate): she keeps her reminders."""
+    await seed(db)
+    fac = await db.fetchval("SELECT id FROM facilitators")
+    other = await add_recipient(db, "3328064107850002", name="Ani", facilitator_id=fac)
+    await add_account(db, NEIGHBOUR, "recipient", recipient_id=other)
+
+
 async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock) -> None:
     clock.set(dt.datetime(2024, 7, 3, 2, 0, tzinfo=dt.UTC))
-    sandbox = await sandbox_factory(seed=seed)
+    sandbox = await sandbox_factory(seed=seed_with_neighbour)
     siti = await sandbox.user(RECIPIENT, "Siti")
     budi = await sandbox.user(FACILITATOR, "Budi")
     ani = await sandbox.user(STAFF, "Ani")
+    neighbour = await sandbox.user(NEIGHBOUR, "Ani")
 
     # the recipient's own view: encouraging, no score number, no band label
     progress = (await siti.send("/kemajuan"))[-1].text
@@ -65,8 +76,31 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
     assert listing.labels == ["Setujui 1", "Tolak 1"]
     approved = await ani.press("Setujui 1")
     assert any("DISETUJUI" in r.text for r in approved)
+    await delivered(sandbox)  # the congratulation goes through the outbox
     congrats = (await siti.last()).text
     assert "Selamat" in congrats
+    assert (
+        await sandbox.db.fetchval(
+            "SELECT count(*) FROM outbox WHERE kind = 'notice' AND status = 'sent'"
+        )
+        == 1
+    )
+
+    # issue 7 "done when": reminders stopped. The next period's open and reminder steps
+    # remind the neighbour, never the graduate.
+    for day in (1, 5, 10):
+        when = dt.datetime(2024, 8, day, 1, 0, tzinfo=dt.UTC)  # 08:00 WIB
+        sandbox.clock.set(when)
+        await tick(sandbox.db, sandbox.settings, when)
+        await delivered(sandbox)
+    reminded = await sandbox.db.fetchall(
+        "SELECT a.telegram_user_id, o.step FROM outbox o JOIN accounts a ON a.id = o.account_id"
+        " WHERE o.kind = 'cycle'"
+    )
+    assert {r["step"] for r in reminded} == {"open", "reminder1", "reminder2"}
+    assert {r["telegram_user_id"] for r in reminded} == {NEIGHBOUR}
+    assert (await siti.last()).text == congrats
+    assert len(await neighbour.messages()) == 3
 
     db = sandbox.db
     assert await db.fetchval("SELECT status FROM recipients WHERE nik = ?", (NIK,)) == "graduated"

@@ -17,6 +17,7 @@ pytest.importorskip("bot.sandbox.testing", reason="needs the sandbox of issue 3 
 from bot.domain.forms import next_question  # noqa: E402
 from bot.services import reports as svc
 from bot.services.accounts import get_account
+from tests.outbox_wait import delivered  # noqa: E402
 from tests.report_seed import add_account, add_recipient, seed_basic
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (64).to_bytes(4, "big") * 2 + b"\x00" * 200
@@ -357,6 +358,7 @@ async def test_help_request_reaches_facilitator_until_a_visit(bot):
     await fill(bot, siti, {"help": ("press", "Ya")})
     await siti.press("Simpan")
     assert "Pendamping Anda sudah diberi tahu" in (await siti.last()).text
+    await delivered(bot)  # the notice goes through the outbox
     notice = await rini.last()
     assert "Permintaan bantuan: Siti" in notice.text and "kurang modal" in notice.text
     await rini.send("/daftar")

@@ -216,7 +216,7 @@ async def test_cross_check_flags_and_effective_values(db, settings, seeded):
     assert eff[(r1, "2024-01")]["unverified"] == ["profit"]
     flags = await R.open_flags(db, seeded["rini"])
     assert [f.kind for f in flags] == ["mismatch_income"]
-    await R.resolve_flag(db, NOW, seeded["rini"], flags[0].id, 1)  # facilitator's value
+    await R.resolve_flag(db, NOW, settings, seeded["rini"], flags[0].id, 1)  # facilitator's value
     eff = await R.effective_reports(db, None, ["2024-01"])
     assert eff[(r1, "2024-01")]["profit"] == 2_000_000
     assert eff[(r1, "2024-01")]["verified"] == {"profit": 2_000_000}

@@ -87,3 +87,18 @@ def can_see_facilitator(
     if account.role == "facilitator":
         return account.facilitator_id == facilitator_id
     return False
+
+
+# --- consent (issue 4) ---------------------------------------------------------------------
+# The one check every data-collecting service makes: a recipient or facilitator who has not
+# acknowledged the privacy notice (accounts.consent_at IS NULL) gives no data yet.
+CONSENT_ROLES = ("recipient", "facilitator")
+
+
+class ConsentNeeded(AccessDenied):
+    """The account has to acknowledge the privacy notice first (show it again)."""
+
+
+def require_consent(account: Account) -> None:
+    if account.role in CONSENT_ROLES and account.consent_at is None:
+        raise ConsentNeeded("consent")

@@ -8,8 +8,8 @@ Access (checked here, not in handlers): a recipient reports only for themself; a
 only for recipients in their caseload (recipients.facilitator_id); other roles may not report.
 
 Who says what to whom outside the current chat (a help request to the facilitator, new flags)
-comes back as `Notice` rows in the result; the handler delivers them through one function
-(handlers.reports.notify) so it can later be switched to the outbox of issue 6.
+comes back as `Notice` rows in the result; the handler plans them in the outbox through one
+function (handlers.reports.notify -> bot.services.notices.enqueue_notices).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from bot.domain.forms import (
     profit_of,
     summary,
 )
+from bot.services.access import ConsentNeeded, require_consent
 from bot.services.accounts import Account
 
 log = logging.getLogger("pendamping.reports")
@@ -110,12 +111,18 @@ class SummaryView:
 
 @dataclass(frozen=True)
 class Notice:
-    """A message for someone else's chat (delivered by handlers.reports.notify)."""
+    """A message for someone else's chat, planned in the outbox (bot.services.notices).
+
+    key: unique per event (with the template it is the outbox dedupe key); urgent: sent
+    before everything else (help requests)."""
 
     chat_id: int
     template: str
     context: dict[str, Any]
     language: str = "id"
+    key: str = ""
+    account_id: int | None = None
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,6 +208,14 @@ def _role(account: Account) -> str:
     if account.role not in ("recipient", "facilitator"):
         raise ReportError("not_allowed")
     return account.role
+
+
+def _consented(account: Account) -> None:
+    """Data collection needs the acknowledged privacy notice (bot.services.access)."""
+    try:
+        require_consent(account)
+    except ConsentNeeded:
+        raise ReportError("consent_needed") from None
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -347,6 +362,7 @@ async def start_report(
 ) -> Step:
     """/lapor: resume the open draft, ask for the month, or open a new monthly draft."""
     role = _role(account)
+    _consented(account)
     existing = await open_draft(db, account)
     if existing is not None:
         view = await current_view(db, now, settings, existing)
@@ -375,6 +391,7 @@ async def start_visit(
     """/kunjungan: a visit form for one recipient of the facilitator's caseload."""
     if account.role != "facilitator":
         raise ReportError("not_allowed")
+    _consented(account)
     existing = await open_draft(db, account)
     if existing is not None:
         view = await current_view(db, now, settings, existing)
@@ -425,6 +442,7 @@ async def answer(
 ) -> Step:
     """Apply one input to the open draft. A button carries (draft_id, step): stale ones are
     refused; a typed message answers whatever question is current."""
+    _consented(account)
     found = await _live_draft(db, account, draft_id, step)
     if isinstance(found, Step):
         return found
@@ -451,7 +469,7 @@ async def answer(
     if updated is None:
         return Step("stale")
     if updated.form_name in ("flag", "flag_count") and next_question(updated.form, result) is None:
-        return await _save_flag_value(db, now, account, updated)
+        return await _save_flag_value(db, now, settings, account, updated)
     return await current_view(db, now, settings, updated)
 
 
@@ -553,6 +571,7 @@ async def save(
     draft_id: int, step: int,
 ) -> Step:  # fmt: skip
     """'Simpan': write the report (a new revision if one exists) or the visit, in one transaction."""
+    _consented(account)
     found = await _live_draft(db, account, draft_id, step)
     if isinstance(found, Step):
         return found
@@ -624,11 +643,14 @@ async def save(
             notices.append(Notice(facilitator["chat_id"], "notice_help_request",
                                   {**base, "problem": draft.answers.get("problem"),
                                    "problem_text": draft.answers.get("problem_text")},
-                                  facilitator["language"]))  # fmt: skip
+                                  facilitator["language"], key=f"report:{report_id}",
+                                  account_id=facilitator["id"], urgent=True))  # fmt: skip
         checks = [f for f in flags if f != "help_request"]
         if checks:
             notices.append(Notice(facilitator["chat_id"], "notice_flags",
-                                  {**base, "kinds": checks}, facilitator["language"]))  # fmt: skip
+                                  {**base, "kinds": checks}, facilitator["language"],
+                                  key=f"report:{report_id}",
+                                  account_id=facilitator["id"]))  # fmt: skip
     return Step(
         "saved",
         saved={"kind": MONTHLY, "report_id": report_id, "revision": revision, "late": late,
@@ -919,13 +941,17 @@ async def flag_detail(db: Database, account: Account, flag_id: int) -> FlagView:
 
 
 async def resolve_flag(
-    db: Database, now: dt.datetime, account: Account, flag_id: int, option: int
-) -> FlagView:
-    """Confirm one of the flag's offered values (index into FlagView.options)."""
+    db: Database, now: dt.datetime, settings: Settings, account: Account, flag_id: int,
+    option: int,
+) -> FlagView:  # fmt: skip
+    """Confirm one of the flag's offered values (index into FlagView.options); the
+    recipient's score is recomputed with the verified value (issue 7)."""
+    _consented(account)
     flag = await flag_detail(db, account, flag_id)
     if not 0 <= option < len(flag.options):
         raise ReportError("stale")
     await _resolve(db, now, account, flag_id, flag.options[option][1])
+    await _rescore(db, now, settings, flag.recipient_id, flag.period)
     return flag
 
 
@@ -943,6 +969,7 @@ async def start_flag_value(
     db: Database, now: dt.datetime, settings: Settings, account: Account, flag_id: int
 ) -> Step:
     """'Ketik nilai lain': a one-question draft for the verified value."""
+    _consented(account)
     flag = await flag_detail(db, account, flag_id)
     if await open_draft(db, account) is not None:
         raise ReportError("draft_open")
@@ -952,7 +979,9 @@ async def start_flag_value(
     return await current_view(db, now, settings, draft)
 
 
-async def _save_flag_value(db: Database, now: dt.datetime, account: Account, draft: Draft) -> Step:
+async def _save_flag_value(
+    db: Database, now: dt.datetime, settings: Settings, account: Account, draft: Draft
+) -> Step:
     value = draft.answers.get("verified", draft.answers.get("verified_count"))
     flag_id = int(draft.answers["_flag_id"])
     flag = await flag_detail(db, account, flag_id)
@@ -966,6 +995,7 @@ async def _save_flag_value(db: Database, now: dt.datetime, account: Account, dra
             " resolved_at = ? WHERE id = ? AND status = 'open'",
             (value, account.id, _iso(now), flag_id),
         )
+    await _rescore(db, now, settings, flag.recipient_id, flag.period)  # issue 7
     return Step("saved", saved={"kind": "flag", "flag_id": flag_id, "value": value,
                                 "field": flag.field, "recipient_name": flag.recipient_name})  # fmt: skip
 
@@ -976,6 +1006,7 @@ async def caseload_choices(
     """Recipients a facilitator may pick (for /lapor on behalf and /kunjungan): not reported
     yet first, then the rest; same paging as /daftar."""
     fid = _facilitator(account)
+    _consented(account)
     period = P.period_of(now, settings.tz)
     order = {"missing": 0, "draft": 1, "reported": 2}
     cases = sorted(await _case_rows(db, period, fid),
