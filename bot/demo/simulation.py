@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
-from bot.config import ChatsSettings, OutboxSettings, Settings
+from bot.config import BackupSettings, ChatsSettings, OutboxSettings, Settings
 from bot.db import Database
 from bot.demo import personas as P
 from bot.domain.forms import next_question
@@ -29,6 +29,7 @@ from bot.domain.periods import add_periods
 from bot.render import render
 from bot.sandbox.driver import Sandbox
 from bot.services import reports as report_svc
+from bot.services import upkeep
 from bot.services.accounts import get_account
 from bot.services.cycle import iso, tick
 from bot.services.invites import create_invites
@@ -113,6 +114,7 @@ class Demo:
             chats=ChatsSettings(operator=None, staff=[STAFF_GROUP]),
             # Time is fast-forwarded, so pacing real seconds at Telegram's 30/s would only
             # make the demo slow; the sandbox does not enforce limits in the demo either.
+            backup=BackupSettings(keep=0),  # no daily backups of a throw-away database
             outbox=OutboxSettings(per_second=2000.0, private_interval_seconds=0.0,
                                   group_per_minute=6000, in_flight=32),
         )  # fmt: skip
@@ -130,9 +132,11 @@ class Demo:
         return self.sb.db
 
     async def minute(self, when: dt.datetime) -> None:
-        """What the per-minute job does at `when`: tick, then the sender delivers what is due."""
+        """What the per-minute job (handlers/cycle.py) does at `when`: tick, upkeep (scores
+        at period close), then the sender delivers what is due."""
         self.clock.set(when)
         await tick(self.db, self.settings, self.clock())
+        await upkeep.after_tick(self.db, self.settings, self.clock())
         await self.deliver()
 
     async def deliver(self) -> None:
@@ -382,7 +386,6 @@ class Demo:
         saved += await self._facilitators_report(recipients, when, index)
         await self.minute(wib(year, month, cfg.escalate_staff_day, cfg.delivery_hour))
         await self.minute(wib(year, month, cfg.close_day, cfg.delivery_hour))
-        await self.after_close(period)
         self.say(f"period {period}: {saved} reports saved in chat, "
                  f"{await self._count('reports', 'period = ?', (period,))} in the database")  # fmt: skip
 
@@ -402,12 +405,6 @@ class Demo:
                 on_behalf={f: target for f, target in batch.items()},
             )  # fmt: skip
         return saved
-
-    async def after_close(self, period: str) -> None:
-        """Scores at period close (what the cycle's close step triggers)."""
-        from bot.services.scoring import recompute_all
-
-        await recompute_all(self.db, self.settings, period, self.clock(), workers=1)
 
     async def graduation(self) -> None:
         """The facilitator visits a ready family and confirms; staff approve in chat."""
