@@ -13,7 +13,6 @@ invite, mentoring ended). A registered command or callback prefix without cells 
 from __future__ import annotations
 
 import io
-import json
 import re
 
 import pytest
@@ -111,7 +110,7 @@ MARKERS = {
     "in": (IN_NAME, rupiah(IN_REVENUE), str(IN_REVENUE), rupiah(IN_OTHER), str(IN_OTHER)),
     "out": (OUT_NAME, rupiah(OUT_REVENUE), str(OUT_REVENUE), rupiah(OUT_OTHER), str(OUT_OTHER)),
 }
-NIK_RE = re.compile(r"(?<!\d)(?:%s|%s)(?!\d)" % (IN_NIK, OUT_NIK))
+NIK_RE = re.compile(rf"(?<!\d)(?:{IN_NIK}|{OUT_NIK})(?!\d)")
 
 
 def command_cells(t: dict) -> dict[str, list[str]]:
@@ -144,15 +143,14 @@ def callback_cells(t: dict) -> dict[str, list[str]]:
              f"rep:{draft}:1:!cancel_yes"])  # fmt: skip
         cells.setdefault("fac:", []).extend(
             [f"fac:lr:{r}", f"fac:kr:{r}", f"fac:f:{flag}", f"fac:fr:{flag}:0",
-             f"fac:fv:{flag}", f"fac:d:0", f"fac:l:0"])  # fmt: skip
+             f"fac:fv:{flag}", "fac:d:0", "fac:l:0"])  # fmt: skip
     return cells
 
 
 async def protected_state(db: Database, recipient_ids: list[int], account_id: int | None):
     """What an actor must not change about recipients outside their scope."""
     others = await db.fetchall(
-        "SELECT id, status, answers, step FROM report_drafts WHERE account_id IS NOT ?"
-        " ORDER BY id",
+        "SELECT id, status, answers, step FROM report_drafts WHERE account_id IS NOT ? ORDER BY id",
         (account_id,),
     )
     state = {"drafts of other accounts": [tuple(r) for r in others]}
@@ -243,7 +241,8 @@ async def test_every_role_command_and_callback_in_and_out_of_scope_no_leak(sandb
             hidden = [t[x]["recipient"] for x in ("in", "out") if x not in VISIBLE[role]]
             forbidden = [m for x in ("in", "out") if x not in VISIBLE[role] for m in MARKERS[x]]
             account_id = await sb.db.fetchval(
-                "SELECT id FROM accounts WHERE telegram_user_id = ?", (ROLES[role],))
+                "SELECT id FROM accounts WHERE telegram_user_id = ?", (ROLES[role],)
+            )
             _, seen = seen_by(sb.core, user.id, {})
             actions = [("command", f"/{c}{arg}") for c in order for arg in commands[c]]
             actions += [("callback", d) for p in sorted(forged) for d in forged[p]]
@@ -289,7 +288,8 @@ async def test_every_role_command_and_callback_in_and_out_of_scope_no_leak(sandb
     assert shown["admin"] == {"in", "out"} and shown["staff_other_kecamatan"] == {"out"}
     assert shown["facilitator"] == shown["staff"] == {"in"}
     decided = await sb.db.fetchval(
-        "SELECT status FROM graduation_cases WHERE id = ?", (t["in"]["case"],))
+        "SELECT status FROM graduation_cases WHERE id = ?", (t["in"]["case"],)
+    )
     assert decided in ("approved", "rejected")
 
 
@@ -299,4 +299,3 @@ def test_webhook_secret_refusal_is_covered():
     from tests import test_sandbox_e2e
 
     assert hasattr(test_sandbox_e2e, "test_webhook_mode_answers_and_refuses_a_wrong_secret")
-    json.dumps({})
