@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -14,6 +14,7 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -23,6 +24,7 @@ from bot.config import Settings
 from bot.db import open_migrated
 from bot.updates import ChatOrderedProcessor
 from handlers import basic, digests, errors, facilitator, onboarding, reports
+from handlers import cycle as cycle_handlers
 from handlers import graduation as graduation_handlers
 from handlers.common import Clock, system_clock
 
@@ -65,6 +67,29 @@ def register_handlers(app: Application) -> None:
         )
     )
     # --- end scoring and graduation
+    # --- cycle, outbox and broadcasts (issue 6) ---
+    # Group -100, before everything and alone in its group (a TypeHandler matches every update,
+    # so it would hide any other handler of its group): a person marked unreachable who
+    # writes again is reachable again.
+    app.add_handler(TypeHandler(Update, cycle_handlers.mark_reachable), group=-100)
+    # /berhenti and /mulai mute reminders/broadcasts for a recipient; /siaran for staff/admin
+    # with its buttons under the "sia:" callback prefix.
+    app.add_handler(CommandHandler("berhenti", cycle_handlers.berhenti))
+    app.add_handler(CommandHandler("mulai", cycle_handlers.mulai))
+    app.add_handler(CommandHandler("siaran", cycle_handlers.siaran))
+    app.add_handler(CallbackQueryHandler(cycle_handlers.siaran_button, pattern=r"^sia:"))
+    # The broadcast text (typed or forwarded) in group -5, before group 0: when the staff
+    # member has a draft waiting for its text it takes the message and stops there
+    # (ApplicationHandlerStop), so the reports catch-all of group 0 does not answer it too;
+    # any other message passes through untouched.
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
+            cycle_handlers.siaran_text,
+        ),
+        group=-5,
+    )
+    # --- end cycle ---
     # 3. Monthly reports, visits and flags (issue 5). Commands first; the "rep:", "per:" and
     #    "fac:" button prefixes are unique to this feature. The catch-all for private
     #    non-command messages (answers to the open form) must stay AFTER every other
@@ -92,6 +117,8 @@ async def _post_init(app: Application) -> None:
     clock: Clock = app.bot_data["clock"]
     app.bot_data["db"] = await open_migrated(settings.database, clock())
     log.info("event=started db=%s", settings.database)
+    # The outbox sender loop and the per-minute cycle job (issue 6).
+    await cycle_handlers.start_sender(app)
     try:
         await app.bot.set_my_commands(
             [BotCommand(name, desc) for name, desc in commands_for("recipient", settings.language)]
@@ -101,6 +128,7 @@ async def _post_init(app: Application) -> None:
 
 
 async def _post_shutdown(app: Application) -> None:
+    await cycle_handlers.stop_sender(app)
     db = app.bot_data.pop("db", None)
     if db is not None:
         await db.close()
@@ -144,6 +172,13 @@ def build_application(
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or system_clock
+    # What the outbox sender needs to build its own Bot (handlers/cycle.py).
+    app.bot_data["_sender_conf"] = {
+        "token": token,
+        "base_url": base_url,
+        "request": request,
+        "rate_limiter": rate_limiter,
+    }
     app.bot_data.update(extra_bot_data or {})
     register_handlers(app)
     return app

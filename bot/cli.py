@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from bot import __version__
 from bot.commands import admin as admin_cmd
 from bot.commands import backup as backup_cmd
+from bot.commands import broadcast as broadcast_cmd
 from bot.commands import doctor as doctor_cmd
 from bot.commands import export as export_cmd
 from bot.commands import graduates as graduates_cmd
@@ -20,6 +21,8 @@ from bot.commands import retention as retention_cmd
 from bot.commands import run as run_cmd
 from bot.commands import sandbox as sandbox_cmd
 from bot.commands import score as score_cmd
+from bot.commands import send as send_cmd
+from bot.commands import tick as tick_cmd
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError
 
@@ -46,6 +49,10 @@ COMMAND_MODULES = [
     # issue 7: scoring and graduation
     score_cmd,
     graduates_cmd,
+    # issue 6: cycle, outbox, broadcasts
+    tick_cmd,
+    send_cmd,
+    broadcast_cmd,
 ]
 
 

@@ -72,6 +72,47 @@ class CycleSettings:
                 raise ConfigError(key, f"{hour} is not an hour (use 0-23)")
         if self.mentoring_periods < 1:
             raise ConfigError("cycle.mentoring_periods", "must be at least 1")
+        start, end = self.quiet_start_hour, self.quiet_end_hour
+        quiet = (
+            (self.delivery_hour >= start or self.delivery_hour < end)
+            if start > end
+            else start <= self.delivery_hour < end
+        )
+        if quiet:
+            raise ConfigError(
+                "cycle.delivery_hour",
+                f"{self.delivery_hour}:00 falls in the quiet hours ({start}:00-{end}:00)",
+            )
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """Delivery limits of the outbox sender (Telegram's published limits by default)."""
+
+    per_second: float = 29.5  # all chats together: a little under 30/s so jitter never trips it
+    private_interval_seconds: float = 1.0  # between two messages to one private chat
+    group_per_minute: int = 20  # to one group chat
+    in_flight: int = 8  # sends under way at once: also the duplicate bound after a crash
+    max_attempts: int = 5  # network errors / 5xx before a row is marked failed
+    backoff_seconds: float = 2.0  # first retry delay, doubled each attempt
+    backoff_max_seconds: float = 300.0
+    global_429_chats: int = 5  # 429s for this many chats within 1 s: the whole bot is limited
+
+    def validate(self) -> None:
+        if self.per_second <= 0:
+            raise ConfigError("outbox.per_second", "must be above 0")
+        if self.private_interval_seconds < 0:
+            raise ConfigError("outbox.private_interval_seconds", "must not be negative")
+        if self.group_per_minute < 1:
+            raise ConfigError("outbox.group_per_minute", "must be at least 1")
+        if not 1 <= self.in_flight <= 100:
+            raise ConfigError("outbox.in_flight", "must be between 1 and 100")
+        if self.max_attempts < 1:
+            raise ConfigError("outbox.max_attempts", "must be at least 1")
+        if self.backoff_seconds < 0 or self.backoff_max_seconds < self.backoff_seconds:
+            raise ConfigError("outbox.backoff_seconds", "must be >= 0 and <= backoff_max_seconds")
+        if self.global_429_chats < 1:
+            raise ConfigError("outbox.global_429_chats", "must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -273,6 +314,7 @@ class Settings:
     )
     chats: ChatsSettings = field(default_factory=ChatsSettings)
     cycle: CycleSettings = field(default_factory=CycleSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     invites: InviteSettings = field(default_factory=InviteSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)

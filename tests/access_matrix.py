@@ -32,6 +32,10 @@ MATRIX: dict[str, set[str]] = {
     "setujui": {"staff", "admin"},
     "tolak": {"staff", "admin"},
     "akhiri": {"staff", "admin"},
+    # cycle, outbox, broadcasts (issue 6)
+    "berhenti": {"recipient"},
+    "mulai": {"recipient"},
+    "siaran": {"staff", "admin"},
 }
 
 

@@ -75,12 +75,10 @@ async def test_healthy_database_has_no_fail(healthy: Settings) -> None:
     finally:
         lock.release()
     assert running.status == OK and "pendamping run" in running.message
-    # Tables later features add: a WARN, never a crash or a FAIL.
-    assert (
-        checks["outbox"].line()
-        == "WARN outbox: not available yet (no outbox table in this version)"
-    )
-    assert checks["tick"].status == WARN and "not available yet" in checks["tick"].message
+    # The cycle's tables (migration 0004) exist but are empty: no crash, no FAIL.
+    assert checks["outbox failed"].line() == "OK   outbox failed: no failed messages"
+    assert checks["outbox backlog"].status == OK
+    assert checks["tick"].status == WARN and checks["tick"].message == "never ticked successfully"
     assert checks["digest"].status == WARN
     assert not [c for c in checks.values() if c.status == FAIL]
 
@@ -114,14 +112,8 @@ async def test_changed_migration_fails(healthy: Settings) -> None:
     assert checks["migrations"].status == FAIL and "checksum" in checks["migrations"].message
 
 
-TICKS = (
-    "CREATE TABLE tick_runs (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, now TEXT NOT NULL,"
-    " planned INTEGER NOT NULL DEFAULT 0, dry_run INTEGER NOT NULL DEFAULT 0, error TEXT)",
-)
-
-
 async def test_tick_never_then_fresh_then_stale(healthy: Settings) -> None:
-    sql(healthy, TICKS)
+    # tick_runs comes with migration 0004 (the cycle)
     assert by_name(await run_checks(healthy, NOW))["tick"].message == "never ticked successfully"
     ok_at = NOW - dt.timedelta(minutes=2)
     sql(
@@ -144,22 +136,19 @@ async def test_tick_never_then_fresh_then_stale(healthy: Settings) -> None:
     assert stale.line().startswith("FAIL tick: last successful tick 3 h ago -> ticks stopped")
 
 
-OUTBOX = (
-    "CREATE TABLE outbox (id INTEGER PRIMARY KEY, status TEXT NOT NULL, not_before TEXT NOT NULL,"
-    " created_at TEXT NOT NULL, last_error TEXT)",
+# outbox comes with migration 0004 (the cycle); rows need its required columns
+OUTBOX_ROW = (
+    "INSERT INTO outbox (kind, person, step, chat_id, text, status, not_before, created_at)"
+    " VALUES ('test', ?, 'x', 1, 't', ?, ?, ?)"
 )
 
 
 async def test_failed_outbox_rows_fail(healthy: Settings) -> None:
     sql(
         healthy,
-        OUTBOX,
         *[
-            (
-                "INSERT INTO outbox (status, not_before, created_at) VALUES (?, ?, ?)",
-                (status, iso(NOW), iso(NOW - dt.timedelta(hours=1))),
-            )
-            for status in ("sent", "failed", "failed", "pending")
+            (OUTBOX_ROW, (f"chat:{i}", status, iso(NOW), iso(NOW - dt.timedelta(hours=1))))
+            for i, status in enumerate(("sent", "failed", "failed", "pending"))
         ],
     )
     checks = by_name(await run_checks(healthy, NOW))
@@ -211,11 +200,7 @@ def test_cli_exit_codes(tmp_path: Path, healthy: Settings) -> None:
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "OK   token: TELEGRAM_BOT_TOKEN is set" in ok.stdout
     assert "secretvalue" not in ok.stdout + ok.stderr
-    sql(
-        healthy,
-        OUTBOX,
-        ("INSERT INTO outbox VALUES (1, 'failed', ?, ?, 'x')", (iso(NOW), iso(NOW))),
-    )
+    sql(healthy, (OUTBOX_ROW, ("chat:1", "failed", iso(NOW), iso(NOW))))
     bad = run_cli("doctor", "--now", iso(NOW), cwd=tmp_path, env=env)
     assert bad.returncode == 1 and "FAIL outbox failed" in bad.stdout
     (tmp_path / "pendamping.toml").write_text("[backup]\nkeep = -1\n")

@@ -16,11 +16,15 @@ import re
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
+class PeriodError(ValueError):
+    """A text that is not a period 'YYYY-MM'."""
+
+
 def parse_period(period: str) -> tuple[int, int]:
-    """'2024-01' -> (2024, 1); ValueError for anything else."""
+    """'2024-01' -> (2024, 1); PeriodError (a ValueError) for anything else."""
     m = _PERIOD.match(period or "")
     if not m:
-        raise ValueError(f"not a period (YYYY-MM): {period!r}")
+        raise PeriodError(f"not a period (YYYY-MM): {period!r}")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -95,3 +99,47 @@ def recent_periods(now: dt.datetime, tz: dt.tzinfo, count: int) -> list[str]:
     while len(out) < count:
         out.append(prev_period(out[-1]))
     return out
+
+
+# --- the cycle (issue 6): offsets, the reporting month, the mentoring window ---------------
+
+
+def add_periods(period: str, n: int) -> str:
+    """The period n months after (n < 0: before)."""
+    year, month = parse_period(period)
+    index = year * 12 + (month - 1) + n
+    return make_period(index // 12, index % 12 + 1)
+
+
+def period_distance(first: str, last: str) -> int:
+    """How many periods from first to last (0 when equal, negative when last is earlier)."""
+    y1, m1 = parse_period(first)
+    y2, m2 = parse_period(last)
+    return (y2 * 12 + m2) - (y1 * 12 + m1)
+
+
+def reporting_month(period: str) -> tuple[int, int]:
+    """(year, month) of the month in which `period` is reported: the month after it."""
+    return parse_period(next_period(period))
+
+
+def reporting_day(period: str, day: int, hour: int, tz: dt.tzinfo) -> dt.datetime:
+    """Day `day` (1-28) of the reporting month at `hour`:00 local time, as aware UTC."""
+    year, month = reporting_month(period)
+    return dt.datetime(year, month, day, hour, tzinfo=tz).astimezone(dt.UTC)
+
+
+def first_period_after_handover(handover: dt.date) -> str:
+    """A recipient's first period: the first full calendar month after the hand-over date.
+
+    Handed over on the 1st: that month is already full, so it is the first period.
+    """
+    if handover.day == 1:
+        return make_period(handover.year, handover.month)
+    return next_period(make_period(handover.year, handover.month))
+
+
+def mentoring_periods_of(handover: dt.date, count: int) -> tuple[str, str]:
+    """(first, last) period of a mentoring lasting `count` periods."""
+    first = first_period_after_handover(handover)
+    return first, add_periods(first, count - 1)

@@ -1,0 +1,105 @@
+"""`pendamping tick [--now ISO-TIME] [--dry-run]`: one pass of the cycle, then send what is due."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+
+from bot.config import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tick",
+        help="one pass of the monthly cycle: plan reminders/escalations, send the outbox",
+        description=(
+            "Compute what the cycle owes at NOW (default: the current time), put it into the "
+            "outbox, and send what is due (needs TELEGRAM_BOT_TOKEN). Safe to run any number "
+            "of times: each message is planned once. For cron and tests."
+        ),
+    )
+    p.add_argument(
+        "--now",
+        metavar="ISO-TIME",
+        help="the time to run at, e.g. 2024-02-05T08:00 (no offset = Asia/Jakarta)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="show the plan; write and send nothing")
+    p.add_argument("--api-url", help="Bot API base URL, e.g. http://127.0.0.1:8081/bot")
+    p.add_argument(
+        "--linger",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="keep sending retries that fall due within this many seconds (default 10)",
+    )
+    p.set_defaults(func=_run)
+
+
+def parse_now(text: str | None, settings: Settings) -> dt.datetime:
+    """ISO time -> aware UTC; a time without offset is local (Asia/Jakarta)."""
+    from bot.cli import UsageError
+
+    if not text:
+        return dt.datetime.now(dt.UTC)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--now {text!r} is not an ISO time like 2024-02-05T08:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=settings.tz)
+    return value.astimezone(dt.UTC)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.cli import settings_from
+
+    settings = settings_from(args)
+    now = parse_now(args.now, settings)
+    return asyncio.run(_tick(settings, now, args))
+
+
+async def _tick(settings: Settings, now: dt.datetime, args: argparse.Namespace) -> int:
+    from bot.db import open_migrated
+    from bot.services.cycle import tick
+
+    db = await open_migrated(settings.database, now)
+    try:
+        result = await tick(db, settings, now, dry_run=args.dry_run)
+        for line in result.lines(settings.tz):
+            print(line)
+        n = len(result.planned)
+        if args.dry_run:
+            print(f"{n} planned (dry run: nothing written, nothing sent)")
+            return 0
+        if not settings.token:
+            print(f"{n} planned, not sent (no token)")
+            return 0
+        print(f"{n} planned")
+        stats = await send_outbox(db, settings, args.api_url, fixed_now=now if args.now else None,
+                                  linger=args.linger)  # fmt: skip
+        for line in stats.lines:
+            print(f"  {line}")
+        print(
+            f"sent {stats.sent}, failed {stats.failed}, unreachable {stats.unreachable}, "
+            f"retrying later {stats.retried}, 429 answers {stats.rate_limited}"
+            + (f", {stats.recovered} resent after an interruption" if stats.recovered else "")
+        )
+        return 1 if stats.failed else 0
+    finally:
+        await db.close()
+
+
+async def send_outbox(db, settings: Settings, api_url: str | None, *, fixed_now=None,  # noqa: ANN001
+                      linger: float = 10.0, on_progress=None):  # noqa: ANN001,ANN201  # fmt: skip
+    """Drain the outbox with a Bot of its own (no PTB rate limiter: the sender paces itself)."""
+    from bot.services.outbox import OutboxSender, make_sender_bot
+
+    bot = make_sender_bot(settings, api_url)
+    await bot.initialize()
+    try:
+        clock = (lambda: fixed_now) if fixed_now else (lambda: dt.datetime.now(dt.UTC))
+        sender = OutboxSender(db, bot, settings, clock)
+        return await sender.drain(linger_seconds=linger)
+    finally:
+        await bot.shutdown()

@@ -1,0 +1,255 @@
+"""The cycle in the app: the per-minute job, /berhenti, /mulai and /siaran (staff broadcasts).
+
+callback_data prefix: "sia:" (sia:aud:<audience>, sia:val:<audience>:<value>, sia:ok:<id>,
+sia:no:<id>).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
+
+from bot.render import render
+from bot.services import broadcasts, outbox
+from bot.services.cycle import tick
+from bot.services.outbox import OutboxSender, make_sender_bot
+from handlers.common import (
+    account_of,
+    db_of,
+    lang_of,
+    now_of,
+    reply,
+    settings_of,
+    system_clock,
+)
+
+log = logging.getLogger("pendamping.cycle")
+
+MAX_VALUE_BUTTONS = 40
+
+
+# --- the job and the sender's lifecycle -----------------------------------------------------
+
+
+async def start_sender(app: Application) -> None:
+    """post_init: the sender gets its own Bot without PTB's rate limiter (docs/decisions.md)."""
+    settings = app.bot_data["settings"]
+    conf = app.bot_data.get("_sender_conf", {})
+    if conf.get("request") is not None or not conf.get("rate_limiter", True):
+        bot, own = app.bot, False  # in-process request (tests): share the app's bot
+    else:
+        bot = make_sender_bot(replace(settings, token=conf["token"]), conf["base_url"])
+        await bot.initialize()
+        own = True
+    sender = OutboxSender(app.bot_data["db"], bot, settings, app.bot_data["clock"])
+    app.bot_data["sender"] = sender
+    app.bot_data["_sender_bot_own"] = bot if own else None
+    if app.bot_data.get("sender_autostart", True):  # tests drive sender.drain() themselves
+        app.bot_data["_sender_task"] = asyncio.create_task(sender.run_forever())
+    # The per-minute job runs on the real clock. With an injected clock (tests, a FakeClock)
+    # it is off unless bot_data["cycle_job"] is True: the test drives tick() itself, and the
+    # e2e tests of other features are not interrupted by cycle messages they did not ask for.
+    wanted = app.bot_data.get("cycle_job", app.bot_data.get("clock") is system_clock)
+    if wanted and app.job_queue is not None:
+        app.job_queue.run_repeating(cycle_job, interval=60, first=1, name="cycle")
+
+
+async def stop_sender(app: Application) -> None:
+    """post_shutdown: stop the loop, close the sender's own bot."""
+    sender = app.bot_data.pop("sender", None)
+    task = app.bot_data.pop("_sender_task", None)
+    if sender is not None:
+        sender.stop()
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    bot = app.bot_data.pop("_sender_bot_own", None)
+    if bot is not None:
+        await bot.shutdown()
+
+
+async def cycle_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every minute: one tick at the app's clock, then wake the sender. Holds no state."""
+    try:
+        result = await tick(db_of(context), settings_of(context), now_of(context))
+        if result.planned or result.steps:
+            log.info("event=tick planned=%d steps=%d", len(result.planned), len(result.steps))
+    finally:
+        wake(context)
+
+
+def wake(context: ContextTypes.DEFAULT_TYPE) -> None:
+    sender = context.application.bot_data.get("sender")
+    if sender is not None:
+        sender.wake()
+
+
+async def mark_reachable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any update from a person marked unreachable (blocked, chat not found): reachable again."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None and chat is not None and chat.type == "private":
+        await outbox.mark_reachable(db_of(context), user.id)
+
+
+# --- /berhenti and /mulai -------------------------------------------------------------------
+
+
+async def berhenti(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Mute reminders and broadcasts (a recipient can still report)."""
+    await _mute(update, context, True)
+
+
+async def mulai(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Receive reminders and broadcasts again."""
+    await _mute(update, context, False)
+
+
+async def _mute(update: Update, context: ContextTypes.DEFAULT_TYPE, muted: bool) -> None:
+    account = await account_of(update, context)
+    lang = lang_of(account, context)
+    if account is None or account.role != "recipient":
+        await reply(update, render("mute_not_recipient", lang))
+        return
+    await broadcasts.set_muted(db_of(context), account, muted)
+    await reply(update, render("berhenti" if muted else "mulai", lang))
+
+
+# --- /siaran --------------------------------------------------------------------------------
+
+
+def _labels(lang: str) -> dict[str, str]:
+    out = {}
+    for line in render("siaran_labels", lang).splitlines():
+        if "=" in line:
+            key, label = line.split("=", 1)
+            out[key.strip()] = label.strip()
+    return out
+
+
+async def siaran(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start a broadcast: choose the audience."""
+    account = await account_of(update, context)
+    lang = lang_of(account, context)
+    if account is None or account.role not in ("staff", "admin"):
+        await reply(update, render("siaran_error", lang, reason="not_staff", detail=""))
+        return
+    labels = _labels(lang)
+    keyboard = [
+        [InlineKeyboardButton(labels[a], callback_data=f"sia:aud:{a}")]
+        for a in broadcasts.AUDIENCES
+    ]
+    running = await broadcasts.running(db_of(context), account)
+    await reply(
+        update,
+        render("siaran_choose", lang, running=running),
+        reply_markup=InlineKeyboardMarkup(keyboard),
+    )
+
+
+async def siaran_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every "sia:" button: audience, audience value, confirm, cancel."""
+    query = update.callback_query
+    await query.answer()
+    account = await account_of(update, context)
+    lang = lang_of(account, context)
+    db, settings, now = db_of(context), settings_of(context), now_of(context)
+    parts = (query.data or "").split(":", 3)
+    try:
+        if account is None or account.role not in ("staff", "admin"):
+            raise broadcasts.BroadcastError("not_staff")
+        action = parts[1] if len(parts) > 1 else ""
+        if action == "aud":
+            audience = parts[2]
+            choices = await _value_choices(context, account, audience)
+            if choices is not None:
+                keyboard = [
+                    [InlineKeyboardButton(label, callback_data=f"sia:val:{audience}:{value}")]
+                    for value, label in choices[:MAX_VALUE_BUTTONS]
+                ]
+                await reply(update, render("siaran_choose_value", lang, audience=audience),
+                            reply_markup=InlineKeyboardMarkup(keyboard))  # fmt: skip
+                return
+            await _draft(update, db, settings, account, audience, None, now, lang)
+        elif action == "val":
+            audience, value = parts[2], parts[3]
+            if audience == "programme":
+                value = settings.programmes[int(value)]
+            await _draft(update, db, settings, account, audience, value, now, lang)
+        elif action == "ok":
+            bid = int(parts[2])
+            n = await broadcasts.queue(db, settings, account, bid, now)
+            await reply(update, render("siaran_queued", lang, id=bid, count=n))
+            wake(context)
+        elif action == "no":
+            await broadcasts.cancel(db, account, int(parts[2]))
+            await reply(update, render("siaran_cancelled", lang))
+    except broadcasts.BroadcastError as exc:
+        await reply(update, render("siaran_error", lang, reason=exc.reason, detail=exc.detail))
+    except (ValueError, IndexError):
+        await reply(update, render("siaran_error", lang, reason="stale", detail=""))
+
+
+async def _value_choices(context, account, audience: str) -> list[tuple[str, str]] | None:  # noqa: ANN001
+    """Buttons for the second choice, limited to the sender's region; None: no second choice."""
+    db, settings = db_of(context), settings_of(context)
+    scope = broadcasts.scope_of(account)
+    if audience == "programme":
+        return [(str(i), p) for i, p in enumerate(settings.programmes)]
+    if audience == "kecamatan":
+        rows = await db.fetchall(
+            "SELECT code, name FROM kecamatan WHERE ? IS NULL OR code = ? ORDER BY name",
+            (scope, scope),
+        )
+        return [(r["code"], r["name"]) for r in rows]
+    if audience == "desa":
+        rows = await db.fetchall(
+            "SELECT d.id, d.name, k.name AS kec FROM desa d JOIN kecamatan k"
+            " ON k.code = d.kecamatan_code WHERE ? IS NULL OR d.kecamatan_code = ?"
+            " ORDER BY k.name, d.name",
+            (scope, scope),
+        )
+        return [(str(r["id"]), f"{r['name']} ({r['kec']})") for r in rows]
+    if audience not in broadcasts.AUDIENCES:
+        raise broadcasts.BroadcastError("bad_audience", audience)
+    return None
+
+
+async def _draft(update, db, settings, account, audience, value, now, lang) -> None:  # noqa: ANN001
+    preview = await broadcasts.start_draft(db, settings, account, audience, value, now)
+    await reply(update, render("siaran_ask_text", lang, label=preview.label, count=preview.count))
+
+
+async def siaran_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The text (typed or forwarded) of a draft waiting for it; other messages are left alone."""
+    account = await account_of(update, context)
+    if account is None or account.role not in ("staff", "admin"):
+        return
+    db = db_of(context)
+    bid = await broadcasts.open_draft(db, account)
+    if bid is None:
+        return
+    lang = lang_of(account, context)
+    message = update.effective_message
+    text = (message.text or message.caption or "") if message else ""
+    try:
+        p = await broadcasts.set_text(db, settings_of(context), account, bid, text)
+    except broadcasts.BroadcastError as exc:
+        await reply(update, render("siaran_error", lang, reason=exc.reason, detail=exc.detail))
+        raise ApplicationHandlerStop from None
+    labels = _labels(lang)
+    keyboard = [[
+        InlineKeyboardButton(labels["confirm"], callback_data=f"sia:ok:{bid}"),
+        InlineKeyboardButton(labels["cancel"], callback_data=f"sia:no:{bid}"),
+    ]]  # fmt: skip
+    await reply(
+        update,
+        render("siaran_preview", lang, label=p.label, count=p.count, text=p.text),
+        reply_markup=InlineKeyboardMarkup(keyboard),
+    )
+    raise ApplicationHandlerStop  # the message was the broadcast text: no other handler
