@@ -74,6 +74,13 @@ async def seed(db: Database) -> None:
     await add_account(db, 3002, "staff", kec=OUT_KEC)
     await add_account(db, 4001, "admin")
     await db.execute("UPDATE accounts SET consent_version = 'v1', consent_at = ?", (NOW,))
+    for tg, kec in ((3001, IN_KEC), (3002, OUT_KEC)):  # a broadcast draft by each staff
+        await db.execute(
+            "INSERT INTO broadcasts (created_by, audience, audience_value, scope_kecamatan,"
+            " text, status, created_at) VALUES ((SELECT id FROM accounts WHERE"
+            " telegram_user_id = ?), 'kecamatan', ?, ?, 'Pasar murah', 'draft', ?)",
+            (tg, kec, kec, NOW),
+        )
     # someone else's open draft on each recipient (forged rep: buttons aim at these)
     for tg, rid in ((1001, rin), (1009, rout)):
         await db.execute(
@@ -133,7 +140,10 @@ def callback_cells(t: dict) -> dict[str, list[str]]:
     cells: dict[str, list[str]] = {
         "onb:": ["onb:ack:old", "onb:unlink", "onb:unlink:no"],
         "per:": ["per:2024-06", "per:2023-01"],
-    }
+        "sia:": ["sia:aud:recipients", f"sia:val:kecamatan:{OUT_KEC}",
+                 f"sia:val:kecamatan:{IN_KEC}", "sia:ok:1", "sia:ok:2", "sia:no:1", "sia:no:2",
+                 "sia:ok:999"],
+    }  # fmt: skip
     for x in ("in", "out"):
         r, case, flag, draft = (t[x][k] for k in ("recipient", "case", "flag", "draft"))
         cells.setdefault("inv:", []).append(f"inv:r:{r}")
@@ -154,6 +164,11 @@ async def protected_state(db: Database, recipient_ids: list[int], account_id: in
         (account_id,),
     )
     state = {"drafts of other accounts": [tuple(r) for r in others]}
+    broadcasts = await db.fetchall(
+        "SELECT id, status, total FROM broadcasts WHERE created_by IS NOT ? ORDER BY id",
+        (account_id,),
+    )
+    state["broadcasts of other accounts"] = [tuple(r) for r in broadcasts]
     if not recipient_ids:
         return state
     marks = ",".join("?" * len(recipient_ids))

@@ -27,10 +27,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (64).to_bytes(4, "big") * 2
 GROUP, CHANNEL = -700, -1001700
 RECIPIENTS, FACILITATOR, STAFF, UNLINKED = (1001, 1002, 1003), 2001, 3001, 9001
 PEOPLE = (*RECIPIENTS, FACILITATOR, STAFF, UNLINKED)
-PREFIXES = ("onb:", "inv:", "grd:", "rep:", "per:", "fac:")
+PREFIXES = ("onb:", "inv:", "grd:", "rep:", "per:", "fac:", "sia:")
 COMMANDS = ("start", "bantuan", "help", "profil", "undang", "ringkasan", "ekspor", "lapor",
             "lanjut", "batal", "daftar", "kunjungan", "skor", "kemajuan", "graduasi",
-            "konfirmasi", "setujui", "tolak", "akhiri")  # fmt: skip
+            "konfirmasi", "setujui", "tolak", "akhiri", "berhenti", "mulai",
+            "siaran")  # fmt: skip
 
 WEIRD = st.sampled_from(
     ["\u200b", "\u200d", "\u202e", "\u202b\u0627\u0644\u0633\u0644\u0627\u0645", "\ufeff",
@@ -51,7 +52,8 @@ FORGED = st.one_of(
     st.tuples(st.sampled_from(PREFIXES), st.text(max_size=40)).map("".join),
     st.tuples(st.sampled_from(["rep:", "fac:d:", "fac:l:", "fac:lr:", "fac:kr:", "fac:f:",
                                "fac:fr:", "fac:fv:", "grd:a:", "grd:r:", "inv:r:", "per:",
-                               "onb:ack:", "onb:unlink", "fac:k:"]),
+                               "onb:ack:", "onb:unlink", "fac:k:", "sia:aud:", "sia:val:",
+                               "sia:ok:", "sia:no:"]),
               st.lists(st.one_of(st.integers(-5, 2**63), st.sampled_from(
                   ["!save", "!edit", "!cancel", "!cancel_yes", "@revenue", "_skip", "ya",
                    "2024-01", "9999-99", "1", "0", ""])), max_size=4)).map(
