@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _result import result  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -231,6 +233,10 @@ def main() -> int:
             f"{name:7s} {res['seconds']:6.2f} s (goal <= {goal:.0f} s)  peak {res['peak_mb']:6.1f} MB"
             f" (goal <= {MEMORY_GOAL_MB})  {'ok' if met else 'MISSED'}  {extra}"
         )
+        result(f"{name}_seconds_{args.recipients}", res["seconds"], "s", f"<= {goal:.0f}",
+               res["seconds"] <= goal)  # fmt: skip
+        result(f"{name}_peak_mb", res["peak_mb"], "MB", f"<= {MEMORY_GOAL_MB}",
+               res["peak_mb"] <= MEMORY_GOAL_MB)  # fmt: skip
     if not args.keep:
         for p in sorted(work.rglob("*"), reverse=True):
             p.unlink() if p.is_file() else p.rmdir()
