@@ -119,16 +119,18 @@ async def build(path: str, n: int) -> dict[str, int]:
             " score_quality, notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             visits,
         )
-        # The scores table as bot/services/digest_data.py assumes it until migration 0005.
+        # Scores in the table of migration 0005 (one model version, one row per recipient).
         await c.execute(
-            "CREATE TABLE scores (id INTEGER PRIMARY KEY, recipient_id INTEGER, period TEXT,"
-            " score INTEGER, band TEXT, components TEXT)"
+            "INSERT INTO score_models (version, label, params, created_at)"
+            " VALUES ('1.0+bench', '1.0', '{}', ?)",
+            (T,),
         )
         comp = json.dumps([{"key": "income", "points": 30, "max_points": 40}])
         await c.executemany(
-            "INSERT INTO scores (recipient_id, period, score, band, components)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(i, PERIOD, s, "siap" if s >= 75 else "menuju" if s >= 50 else "intensif", comp)
+            "INSERT INTO scores (recipient_id, period, model_version, score, band, gate_months,"
+            " confidence, components, inputs, computed_at)"
+            " VALUES (?, ?, '1.0+bench', ?, ?, 0, 100, ?, '{}', ?)",
+            [(i, PERIOD, s, "siap" if s >= 75 else "menuju" if s >= 50 else "intensif", comp, T)
              for i in range(1, n + 1) for s in [rnd.randint(10, 95)]],
         )  # fmt: skip
         counts.update(
