@@ -26,6 +26,8 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
+from _result import result  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -172,11 +174,16 @@ def main() -> None:
     p.add_argument("--server", choices=["sandbox", "loopback"], default="sandbox",
                    help="bot/sandbox (default) or the minimal tests/loopback_botapi.py")  # fmt: skip
     args = p.parse_args()
-    result = asyncio.run(run(args))
+    outcome = asyncio.run(run(args))
     print(f"broadcast_bench {dt.date.today()} cores={os.cpu_count()} "
           f"per_second={args.per_second} in_flight={args.in_flight}")  # fmt: skip
-    for key, value in result.items():
+    for key, value in outcome.items():
         print(f"  {key}: {value}")
+    rate = outcome["delivered msg/s over the same span"]
+    result("broadcast_delivered_per_s", rate, "msg/s", ">= 28.5", rate >= 28.5)
+    result("broadcast_lost", outcome["lost"], "messages", "0", outcome["lost"] == 0)
+    result("broadcast_duplicates", outcome["duplicates"], "messages", "0",
+           outcome["duplicates"] == 0)  # fmt: skip
 
 
 if __name__ == "__main__":

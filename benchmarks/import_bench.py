@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _result import result  # benchmarks/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 KECAMATAN = [f"{i:02d}" for i in range(1, 19)]
 NAMES = ["Siti", "Budi", "Aminah", "Joko", "Sri", "Agus", "Dewi", "Eko", "Wati", "Slamet"]
@@ -117,6 +119,9 @@ def main() -> int:
         for line in summary.splitlines()[:2]:
             print(f"  {line}")
         ok = ok and code == 0 and seconds <= 60 and rss_kb / 1024 <= 300
+        slug = label.replace("-", "")
+        result(f"{slug}_seconds_{args.rows}", seconds, "s", "<= 60", code == 0 and seconds <= 60)
+        result(f"{slug}_peak_mb", rss_kb / 1024, "MB", "<= 300", rss_kb / 1024 <= 300)
     print("goal met" if ok else "GOAL NOT MET")
     return 0 if ok else 1
 

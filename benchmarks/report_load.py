@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from _result import result  # benchmarks/ is on sys.path when run as a script
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     ApplicationBuilder,
@@ -348,6 +349,9 @@ async def main(argv: list[str] | None = None) -> int:
         print(f"{name}: ratio to echo {ratio:.2f} (goal >= 0.5) {'ok' if ratio >= 0.5 else 'MISSED'};"
               f" p95 at {args.rate:.0f}/s {p95:.1f} ms (goal <= 100)"
               f" {'ok' if p95 <= 100 else 'MISSED'}")  # fmt: skip
+        slug = name.replace("/", "_")
+        result(f"{slug}_ratio_to_echo", ratio, "x", ">= 0.5", ratio >= 0.5)
+        result(f"{slug}_p95_ms_at_{args.rate:.0f}_per_s", p95, "ms", "<= 100", p95 <= 100)
     print(f"n={args.n}, {len(SCRIPT)} steps per report, python {sys.version.split()[0]}")
     return 0
 

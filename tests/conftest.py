@@ -55,3 +55,14 @@ async def db(settings: Settings, clock: FakeClock) -> Database:
     database = await open_migrated(settings.database, clock())
     yield database
     await database.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The hostile/crash/access suites' counts (tests/suite_counts.py), printed without -s."""
+    from tests.suite_counts import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("hostile, crash and access suites")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -21,6 +21,7 @@ from bot.sandbox.core import SandboxCore
 from bot.sandbox.server import SandboxServer
 from bot.services import broadcasts
 from tests import cycle_seed as seed
+from tests.suite_counts import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[1]
 N = 2000
@@ -108,6 +109,8 @@ async def test_broadcast_of_2000_survives_sigkill(tmp_path):
         f"duplicates {duplicates} (in-flight bound {IN_FLIGHT}); restart said: "
         f"{out.decode().strip()}"
     )
+    SCENARIOS.append(f"crash: broadcast  n={N} killed_after~{at_kill} lost={lost}"
+                     f" duplicated={duplicates} (bound {IN_FLIGHT})")  # fmt: skip
     assert lost == 0
     assert max(counts) <= 2
     assert duplicates <= IN_FLIGHT

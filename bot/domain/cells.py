@@ -94,6 +94,9 @@ def parse_phone(value: object) -> str | None:
 _MONEY_TEXT = re.compile(r"^(?:rp\.?)?\s*([0-9][0-9.\s]*)(?:,(?:-|0{1,2}))?\s*(?:,-)?$")
 
 
+MAX_MONEY_DIGITS = 15  # Rp999 trillion; more digits is a typing or paste error
+
+
 def parse_money_cell(value: object) -> int | None:
     """'Rp 2.500.000,-', 'Rp2.500.000,00', '2500000', 2500000 -> 2500000; empty -> None."""
     if value is None:
@@ -118,7 +121,10 @@ def parse_money_cell(value: object) -> int | None:
     groups = body.split(".")
     if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
         raise CellError(f"nilai uang {text!r} tidak dikenali (titik hanya pemisah ribuan)")
-    return int("".join(groups))
+    digits = "".join(groups)
+    if len(digits) > MAX_MONEY_DIGITS:  # also keeps int() below Python's 4300-digit limit
+        raise CellError(f"nilai uang {text[:30]!r} terlalu besar")
+    return int(digits)
 
 
 # ---- dates ------------------------------------------------------------------------------
@@ -187,6 +193,8 @@ def parse_small_int(value: object, what: str, low: int, high: int) -> int | None
             return None
         if not text.isdigit() or not text.isascii():
             raise CellError(f"{what} {text!r} harus ditulis dengan angka (contoh: 6)")
+        if len(text) > 9:  # far out of any range; int() of thousands of digits would raise
+            raise CellError(f"{what} {text[:12]}... di luar batas ({low}-{high})")
         number = int(text)
     if not low <= number <= high:
         raise CellError(f"{what} {number} di luar batas ({low}-{high})")

@@ -505,6 +505,36 @@ class SandboxCore:
         update_id = self.push_update("callback_query", payload)
         return {"update_id": update_id, "callback_query_id": query_id}
 
+    def inject_callback(
+        self, user_id: int, message_id: int | None, data: str, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """A callback_query whatever the message's buttons: what a modified client can send.
+
+        `press` refuses buttons that are not on the message (a normal client cannot press
+        them); the hostile and access suites forge data through here. The message is the
+        bot's message `message_id` if it exists (any buttons), else a bare stand-in.
+        """
+        user = self.user(user_id)
+        chat = self._chat_for(user, chat_id)
+        stored = self.messages.get((chat.id, message_id)) if isinstance(message_id, int) else None
+        message = (
+            clone(stored.data)
+            if stored is not None
+            else {"message_id": message_id or 1, "date": int(self.now()), "chat": chat.to_api(),
+                  "text": "?"}
+        )  # fmt: skip
+        query_id = f"{self.bot_id}{next(self._callback_seq):08d}"
+        self.callback_queries[query_id] = {"user_id": user.id, "answer": None, "answered": False}
+        payload = {
+            "id": query_id,
+            "from": user.to_api(),
+            "message": message,
+            "chat_instance": str(abs(chat.id) * 7 + self.bot_id),
+            "data": data,
+        }
+        update_id = self.push_update("callback_query", payload)
+        return {"update_id": update_id, "callback_query_id": query_id}
+
     def chat_messages(self, chat_id: int, since: int = 0) -> list[dict[str, Any]]:
         """What the bot sent to that chat after message id `since`, in order, edits applied."""
         if chat_id not in self.chats:

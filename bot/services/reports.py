@@ -937,6 +937,8 @@ async def flag_detail(db: Database, account: Account, flag_id: int) -> FlagView:
         raise ReportError("not_allowed")
     if row["status"] != "open":
         raise ReportError("flag_closed")
+    if row["kind"] == "help_request":  # closed by a visit; never offered as a flag button
+        raise ReportError("stale")
     return _flag_view(row)
 
 
