@@ -69,6 +69,13 @@ async def _tick(settings: Settings, now: dt.datetime, args: argparse.Namespace) 
         for line in result.lines(settings.tz):
             print(line)
         n = len(result.planned)
+        if not args.dry_run:  # digests due now (weekly, monthly at close): issue 8
+            from bot.services.digest_schedule import plan_digests
+
+            digests = await plan_digests(db, settings, now)
+            for line in digests.lines():
+                print(line)
+            n += sum(d.parts for d in digests.planned)
         if args.dry_run:
             print(f"{n} planned (dry run: nothing written, nothing sent)")
             return 0
