@@ -99,8 +99,11 @@ async def mark_reachable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if user is not None and chat is not None and chat.type == "private":
         await outbox.mark_reachable(db_of(context), user.id)
     # digests (issue 8): an update from a group the bot had been removed from: it is back
+    # (unless the update is the removal itself)
     elif chat is not None and chat.type in ("group", "supergroup"):
-        await mark_chat_reachable(db_of(context), chat.id)
+        member = update.my_chat_member
+        if member is None or member.new_chat_member.status not in ("left", "kicked"):
+            await mark_chat_reachable(db_of(context), chat.id)
 
 
 # --- /berhenti and /mulai -------------------------------------------------------------------

@@ -49,8 +49,8 @@ async def run_minute(sb, when: dt.datetime) -> None:
 
 
 async def _scores(db, ids: list[int]) -> None:
-    from bot.domain.scoring import params_from_settings
     from bot.config import Settings
+    from bot.domain.scoring import params_from_settings
 
     version = params_from_settings(Settings()).model_version
     await db.execute(
@@ -167,6 +167,12 @@ async def test_bot_removed_from_the_staff_group(sandbox_factory, settings):
     # the weekly digest met the 403; the cycle's close notice (planned by the cycle, which
     # does not read unreachable_chats) met it once more; nothing was retried
     assert tries and set(tries) == {403} and len(tries) <= 2
+    # the bot is added back to the group: the next Monday's digest reaches it again
+    await sb.group(GROUP, "Staf Dinsos", [u[3001]])
+    await sb.idle()
+    assert await sb.db.fetchval("SELECT count(*) FROM unreachable_chats") == 0
+    await run_minute(sb, wib(2024, 2, 26, 8, 0))
+    assert [t for t in await _bodies(u[GROUP]) if "Ringkasan mingguan" in t]
 
 
 async def test_period_without_reports_has_no_photos(sandbox_factory, settings):
