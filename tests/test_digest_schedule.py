@@ -215,3 +215,10 @@ async def test_doctor_reads_the_last_sent_digest(seeded: Database, settings) -> 
     )
     check = await check_digest(seeded, MONDAY + dt.timedelta(hours=2))
     assert check.status == "OK" and "last digest" in check.message
+
+
+async def test_digest_planned_at_night_waits_for_the_morning(seeded: Database, settings) -> None:
+    night = dt.datetime(2024, 2, 5, 22, 0, tzinfo=WIB).astimezone(dt.UTC)  # after an outage
+    await plan_digests(seeded, staff_settings(settings, -100), night)
+    (row,) = [r for r in await _outbox(seeded) if r["chat_id"] == -100]
+    assert row["not_before"] == iso(dt.datetime(2024, 2, 6, 6, 0, tzinfo=WIB))

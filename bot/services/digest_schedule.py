@@ -13,7 +13,8 @@ outbox's unique key, so a second call, or one after a crash, plans nothing new.
   export (.xlsx, NIK masked) as a document. Files are written under `<database dir>/digests/`
   and the outbox row keeps their path (outbox.attachment, migration 0006).
 
-A weekly digest missed by an outage still goes out up to `catch_up_hours` after its time.
+A weekly digest missed by an outage still goes out up to `catch_up_hours` after its time;
+planned during the quiet hours (`[cycle]`), it waits for the morning like every message.
 "New" flags of a digest are those created since the previous digest of that kind to the chat
 (digest_runs.planned_at), else in the last 7 days. Chats in unreachable_chats (the bot was
 removed from the group: the outbox sender records it) are skipped.
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.db import Database
+from bot.domain import cycle
 from bot.domain.periods import period_of
 from bot.services.cycle import StaffTarget, iso, staff_targets
 from bot.services.digests import facilitator_weekly, monthly, staff_weekly
@@ -106,6 +108,7 @@ async def _since(db: Database, chat_id: int, kind: str, now: dt.datetime) -> dt.
 
 async def _store(
     db: Database,
+    settings: Settings,
     now: dt.datetime,
     *,
     kind: str,
@@ -137,7 +140,8 @@ async def _store(
                 " ON CONFLICT (kind, person, period, step) DO NOTHING",
                 (
                     KIND, person, period, step, account_id, chat_id, text, PRIORITY_DIGEST,
-                    iso(now), iso(now), json.dumps(attachment) if attachment else None,
+                    iso(cycle.out_of_quiet_hours(now, settings.cycle, settings.tz)), iso(now),
+                    json.dumps(attachment) if attachment else None,
                 ),
             )  # fmt: skip
             if first_id is None and cur.rowcount == 1:
@@ -179,7 +183,7 @@ async def _plan_weekly(
         try:
             since = await _since(db, t.chat_id, kind, now)
             text = await staff_weekly(db, now, settings, t.kecamatan_code, since, t.language)
-            if await _store(db, now, kind=kind, person=t.person, chat_id=t.chat_id,
+            if await _store(db, settings, now, kind=kind, person=t.person, chat_id=t.chat_id,
                             account_id=t.account_id, period=period, slot=slot,
                             scope=t.kecamatan_code, parts=[(step, text, None)]):  # fmt: skip
                 plan.planned.append(PlannedDigest(kind, t.chat_id, period, 1, t.who))
@@ -198,7 +202,7 @@ async def _plan_weekly(
             continue
         try:
             text = await facilitator_weekly(db, r["facilitator_id"], now, settings, r["language"])
-            if await _store(db, now, kind=kind, person=f"acc:{r['id']}", chat_id=r["chat_id"],
+            if await _store(db, settings, now, kind=kind, person=f"acc:{r['id']}", chat_id=r["chat_id"],
                             account_id=r["id"], period=period, slot=slot,
                             scope=f"fac:{r['facilitator_id']}",
                             parts=[(step, text, None)]):  # fmt: skip
@@ -251,7 +255,7 @@ async def _plan_monthly(
                              "filename": bundle.export.name},
                         )
                     )  # fmt: skip
-                if await _store(db, now, kind=kind, person=t.person, chat_id=t.chat_id,
+                if await _store(db, settings, now, kind=kind, person=t.person, chat_id=t.chat_id,
                                 account_id=t.account_id, period=period, slot=period,
                                 scope=t.kecamatan_code, parts=parts):  # fmt: skip
                     plan.planned.append(PlannedDigest(kind, t.chat_id, period, len(parts), t.who))
