@@ -222,3 +222,23 @@ async def test_digest_planned_at_night_waits_for_the_morning(seeded: Database, s
     await plan_digests(seeded, staff_settings(settings, -100), night)
     (row,) = [r for r in await _outbox(seeded) if r["chat_id"] == -100]
     assert row["not_before"] == iso(dt.datetime(2024, 2, 6, 6, 0, tzinfo=WIB))
+
+
+async def test_pendamping_tick_plans_the_weekly_digests(tmp_path) -> None:
+    from bot.db import open_migrated
+    from tests import cycle_seed
+    from tests.cli_helpers import run_cli
+
+    path = str(tmp_path / "p.db")
+    db = await open_migrated(path)
+    try:
+        budi = await cycle_seed.facilitator(db, "Budi", chat_id=2001)
+        await cycle_seed.recipient(db, "Siti", facilitator_id=budi)
+    finally:
+        await db.close()
+    env = {"PENDAMPING_DB": path}
+    r = run_cli("tick", "--now", "2024-02-05T08:00", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "planned digest facilitator_weekly 2024-01 -> facilitator Budi" in r.stdout
+    r = run_cli("tick", "--now", "2024-02-05T08:01", cwd=tmp_path, env=env)
+    assert r.returncode == 0 and "planned digest" not in r.stdout
