@@ -292,12 +292,10 @@ async def graduation_candidate_ids(
     )
     if settings is None:
         return confirmed, None
-    from bot.services.accounts import Account
-    from bot.services.graduation import candidates
+    from bot.services.graduation import candidate_ids
 
     # the whole kabupaten: the digest's own scope filters what each reader sees
-    system = Account(0, 0, 0, "admin", "digest", None, None, None, settings.language, False, True)
-    return confirmed, {c.recipient.id for c in await candidates(db, settings, system)}
+    return confirmed, await candidate_ids(db, settings)
 
 
 async def _ids(db: Database, sql: str, params: Sequence[Any]) -> set[int]:
