@@ -193,6 +193,20 @@ async def test_monthly_at_close_text_charts_export(seeded: Database, settings) -
     assert "Belum ada laporan yang masuk" in slawi[0]["text"]
 
 
+async def test_monthly_files_built_once_per_region(seeded: Database, settings) -> None:
+    cfg = staff_settings(settings, -100, -300)  # two kabupaten groups
+    close = dt.datetime(2024, 2, 20, 8, 0, tzinfo=WIB).astimezone(dt.UTC)
+    await seeded.execute(
+        "INSERT INTO cycle_periods (period, closed_at) VALUES ('2024-01', ?)", (iso(close),)
+    )
+    await plan_digests(seeded, cfg, close)
+    files = {}
+    for r in await _outbox(seeded):
+        if r["attachment"]:
+            files.setdefault(r["chat_id"], []).append(json.loads(r["attachment"])["path"])
+    assert len(files[-100]) == 4 and files[-100] == files[-300]
+
+
 async def test_unreachable_chat_is_skipped(seeded: Database, settings) -> None:
     cfg = staff_settings(settings, -100, -200)
     await seeded.execute(

@@ -10,8 +10,9 @@ outbox's unique key, so a second call, or one after a crash, plans nothing new.
 - weekly facilitator digest, same time: to every reachable facilitator account (caseload);
 - monthly report when the cycle has closed a period (cycle_periods.closed_at): to the same staff
   targets, the text, then each chart as a photo (none when the region has no reports), then the
-  export (.xlsx, NIK masked) as a document. Files are written under `<database dir>/digests/`
-  and the outbox row keeps their path (outbox.attachment, migration 0006).
+  export (.xlsx, NIK masked) as a document. Files are written once per region and language
+  under `<database dir>/digests/<period>/` and the outbox rows keep their path
+  (outbox.attachment, migration 0006).
 
 A weekly digest missed by an outage still goes out up to `catch_up_hours` after its time;
 planned during the quiet hours (`[cycle]`), it waits for the morning like every message.
@@ -33,7 +34,7 @@ from bot.db import Database
 from bot.domain import cycle
 from bot.domain.periods import period_of
 from bot.services.cycle import StaffTarget, iso, staff_targets
-from bot.services.digests import facilitator_weekly, monthly, staff_weekly
+from bot.services.digests import MonthlyBundle, facilitator_weekly, monthly, staff_weekly
 
 log = logging.getLogger("pendamping.digest")
 
@@ -233,14 +234,23 @@ async def _plan_monthly(
     kind = "monthly"
     for row in closed:
         period = row["period"]
+        # one bundle per region and language: the export of 100,000 recipients takes a while,
+        # and every chat of the same region gets the same report
+        bundles: dict[tuple[str | None, str], MonthlyBundle] = {}
         for t in targets:
             if await _done(db, t.chat_id, kind, period):
                 continue
             try:
-                out_dir = data_dir(settings) / period / str(t.chat_id)
-                since = await _since(db, t.chat_id, kind, now)
-                bundle = await monthly(db, period, now, settings, t.kecamatan_code, out_dir,
-                                       t.language, since=since)  # fmt: skip
+                key = (t.kecamatan_code, t.language)
+                bundle = bundles.get(key)
+                if bundle is None:
+                    region = t.kecamatan_code or "kabupaten"
+                    out_dir = data_dir(settings) / period / f"{region}-{t.language}"
+                    since = await _since(db, t.chat_id, kind, now)
+                    bundle = bundles[key] = await monthly(
+                        db, period, now, settings, t.kecamatan_code, out_dir, t.language,
+                        since=since,
+                    )  # fmt: skip
                 parts: list[tuple[str, str, dict | None]] = [("monthly", bundle.text, None)]
                 for path in bundle.charts:
                     parts.append(
