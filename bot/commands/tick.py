@@ -15,8 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="one pass of the monthly cycle: plan reminders/escalations, send the outbox",
         description=(
             "Compute what the cycle owes at NOW (default: the current time) and the digests "
-            "due then (weekly, monthly at close), put it into the outbox, and send what is due (needs TELEGRAM_BOT_TOKEN). Safe to run any number "
-            "of times: each message is planned once. For cron and tests."
+            "due then (weekly, monthly at close), put it into the outbox, and send what is "
+            "due (needs TELEGRAM_BOT_TOKEN). Safe to run any number of times: each message "
+            "is planned once. For cron and tests."
         ),
     )
     p.add_argument(
