@@ -10,6 +10,7 @@ from bot import __version__
 from bot.commands import admin as admin_cmd
 from bot.commands import backup as backup_cmd
 from bot.commands import broadcast as broadcast_cmd
+from bot.commands import demo as demo_cmd
 from bot.commands import doctor as doctor_cmd
 from bot.commands import export as export_cmd
 from bot.commands import graduates as graduates_cmd
@@ -32,6 +33,7 @@ EXIT_USAGE = 2
 
 # Each module exposes register(subparsers); order here is the order in --help.
 COMMAND_MODULES = [
+    demo_cmd,
     run_cmd,
     migrate_cmd,
     sandbox_cmd,

@@ -334,3 +334,19 @@ async def test_drafts_of_visit_and_report_do_not_mix(db, settings, seeded):
     assert again.kind == "resumed" and again.question.key == "v_date"
     with pytest.raises(R.ReportError):
         await R.start_visit(db, NOW, settings, seeded["siti"], r1)
+
+
+async def test_first_month_to_report_is_the_first_full_month_after_hand_over(db, settings):
+    """Hand-over on 22-11-2023: November is not a mentoring period (the cycle's rule)."""
+
+    rid = await add_recipient(db, 77, "Tini")
+    await db.execute("UPDATE recipients SET handover_date = '2023-11-22' WHERE id = ?", (rid,))
+    now = dt.datetime(2024, 1, 3, 5, 0, tzinfo=dt.UTC)  # January: December is open
+    periods = await R.missing_periods(db, now, settings, rid, "recipient")
+    assert periods == ["2023-12"]
+    later = dt.datetime(2024, 3, 3, 5, 0, tzinfo=dt.UTC)  # December and January missed
+    assert await R.missing_periods(db, later, settings, rid, "recipient") == [
+        "2024-02",
+        "2024-01",
+        "2023-12",
+    ]

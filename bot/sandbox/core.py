@@ -89,6 +89,8 @@ class SandboxCore:
         self.users: dict[int, SandboxUser] = {}
         self.chats: dict[int, SandboxChat] = {}
         self.messages: dict[tuple[int, int], StoredMessage] = {}
+        # Per chat, in message-id order: reading one chat must not scan every chat's messages.
+        self._chat_index: dict[int, list[StoredMessage]] = {}
         self.files: dict[str, StoredFile] = {}
         self.files_by_path: dict[str, StoredFile] = {}
         self.updates: list[dict[str, Any]] = []  # not yet confirmed
@@ -256,6 +258,7 @@ class SandboxCore:
         data["chat"] = chat.to_api()
         stored = StoredMessage(chat.id, message_id, from_bot, data)
         self.messages[(chat.id, message_id)] = stored
+        self._chat_index.setdefault(chat.id, []).append(stored)
         return stored
 
     def push_update(self, kind: str, payload: dict[str, Any]) -> int:
@@ -506,12 +509,11 @@ class SandboxCore:
         """What the bot sent to that chat after message id `since`, in order, edits applied."""
         if chat_id not in self.chats:
             raise ControlError(f"unknown chat {chat_id!r}")
-        found = [
-            m
-            for (cid, mid), m in self.messages.items()
-            if cid == chat_id and mid > since and m.from_bot and not m.deleted
+        return [
+            m.view()
+            for m in self._chat_index.get(chat_id, ())
+            if m.message_id > since and m.from_bot and not m.deleted
         ]
-        return [m.view() for m in sorted(found, key=lambda m: m.message_id)]
 
     def add_fault(
         self,
@@ -571,14 +573,7 @@ class SandboxCore:
         return self.updates
 
     def bot_messages(self, chat_id: int) -> list[StoredMessage]:
-        return sorted(
-            (
-                m
-                for (cid, _), m in self.messages.items()
-                if cid == chat_id and m.from_bot and not m.deleted
-            ),
-            key=lambda m: m.message_id,
-        )
+        return [m for m in self._chat_index.get(chat_id, ()) if m.from_bot and not m.deleted]
 
 
 def _kind(update: dict[str, Any]) -> str:

@@ -252,6 +252,7 @@ class Sandbox:
         webhook: bool = False,
         rate_limiter: bool = True,
         door: str = "http",
+        call_log_size: int = 10_000,
     ) -> None:
         if door not in ("http", "in_process"):
             raise ValueError("door is 'http' (loopback server) or 'in_process' (BaseRequest)")
@@ -267,6 +268,7 @@ class Sandbox:
             token,
             bot_username=settings.bot_username,
             now=lambda: clock().timestamp(),
+            call_log_size=call_log_size,
         )
         self.server = SandboxServer(self.core)
         self.app: Any = None

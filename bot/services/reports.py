@@ -169,6 +169,12 @@ async def open_draft(db: Database, account: Account) -> Draft | None:
     return _draft(rows[0]) if rows else None
 
 
+async def open_drafts(db: Database) -> dict[int, Draft]:
+    """Every open draft by account id (one query; for overviews and simulations)."""
+    rows = await db.fetchall(_DRAFT_SQL + " WHERE d.status = 'open'")
+    return {row["account_id"]: _draft(row) for row in rows}
+
+
 async def _recipient(db: Database, recipient_id: int) -> Any:
     row = await db.fetchone(
         "SELECT r.id, r.name, r.programme, r.facilitator_id, r.status, r.created_at,"
@@ -302,9 +308,10 @@ async def _create_draft(
 
 
 def _start_month(row: Any, tz: dt.tzinfo) -> str:
-    """The first month a recipient can report on: hand-over month, else registration month."""
+    """The first month a recipient can report on: the first full month after the hand-over
+    (the cycle's rule, bot/domain/periods.py), else the registration month."""
     if row["handover_date"]:
-        return str(row["handover_date"])[:7]
+        return P.first_period_after_handover(dt.date.fromisoformat(str(row["handover_date"])[:10]))
     created = dt.datetime.fromisoformat(str(row["created_at"]))
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)

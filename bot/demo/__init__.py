@@ -1,0 +1,1 @@
+"""`pendamping demo`: months of mentoring fast-forwarded through the real bot, offline."""

@@ -1,0 +1,135 @@
+"""Who does what in the demo: a deterministic mix of simulated families (pure, no I/O).
+
+Each recipient of the sample workbook gets one persona from a seeded random draw, so every
+run of `pendamping demo` tells the same story and a test can check it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+# name: (share of families, what they do)
+MAJU = "maju"  # business grows: profit above UMK every month -> graduation candidate
+STABIL = "stabil"  # reports on time, modest steady profit
+TERLAMBAT = "terlambat"  # reports only after the first reminder
+KESULITAN = "kesulitan"  # business struggles, pauses in later months, asks for help
+DIAM = "diam"  # never answers; the facilitator reports for some of them
+TANPA_HP = "tanpa_hp"  # no Telegram: never linked, the facilitator reports for them
+
+SHARES: tuple[tuple[str, float], ...] = (
+    (MAJU, 0.05),
+    (STABIL, 0.52),
+    (TERLAMBAT, 0.12),
+    (KESULITAN, 0.11),
+    (DIAM, 0.12),
+    (TANPA_HP, 0.08),
+)
+LINKED = frozenset({MAJU, STABIL, TERLAMBAT, KESULITAN, DIAM})
+
+
+@dataclass(frozen=True)
+class Persona:
+    kind: str
+    seed: int  # per-family variation of the amounts
+
+    @property
+    def linked(self) -> bool:
+        return self.kind in LINKED
+
+
+def assign(recipient_ids: list[int], seed: int = 2024) -> dict[int, Persona]:
+    """One persona per recipient id, drawn with the shares above (at least one MAJU)."""
+    rng = random.Random(seed)
+    kinds = [k for k, _ in SHARES]
+    weights = [w for _, w in SHARES]
+    out = {rid: Persona(rng.choices(kinds, weights)[0], rng.randrange(1_000_000))
+           for rid in recipient_ids}  # fmt: skip
+    if recipient_ids and not any(p.kind == MAJU for p in out.values()):
+        first = recipient_ids[0]
+        out[first] = Persona(MAJU, out[first].seed)
+    return out
+
+
+def reports_when(persona: Persona, period_index: int) -> str | None:
+    """When this family reports in a period: 'early', 'late', 'facilitator' or None (silent)."""
+    kind = persona.kind
+    if kind in (MAJU, STABIL):
+        return "early"
+    if kind == TERLAMBAT:
+        return "late"
+    if kind == KESULITAN:
+        return "early"
+    if kind == DIAM:
+        # the facilitator catches up with every other silent family after the escalation
+        return "facilitator" if persona.seed % 2 == 0 else None
+    if kind == TANPA_HP:
+        return "facilitator"
+    return None
+
+
+def answers(persona: Persona, programme: str, period_index: int) -> dict[str, object]:
+    """What the family answers, as (kind, value) per question key: ('press'|'send', text)."""
+    rng = random.Random(persona.seed * 31 + period_index)
+    kind = persona.kind
+    status = "berjalan"
+    if kind == MAJU:
+        revenue = rng.randrange(4_200_000, 5_600_000, 50_000)
+        costs = rng.randrange(1_200_000, 1_600_000, 50_000)
+    elif kind == KESULITAN:
+        revenue = rng.randrange(300_000, 700_000, 50_000)
+        costs = rng.randrange(250_000, 500_000, 50_000)
+        if period_index >= 2:
+            status = "berhenti_sementara"
+    else:
+        revenue = rng.randrange(1_300_000, 2_600_000, 50_000)
+        costs = rng.randrange(500_000, 1_000_000, 50_000)
+    plan: dict[str, object] = {
+        "status": ("press", status),
+        "status_reason": ("send", "Bahan baku mahal, sementara berhenti dulu"),
+        "revenue": ("send", _spoken(revenue, rng)),
+        "costs": ("send", _spoken(costs, rng)),
+        "profit_ok": ("press", "ya"),
+        "tb_orders": ("send", str(rng.randrange(15, 80))),
+        "tb_days": ("press", str(rng.randrange(3, 7))),
+        "mj_pieces": ("send", str(rng.randrange(5, 40))),
+        "mj_machine": ("press", "ya"),
+        "tk_adult": ("send", str(2 + (kind == MAJU) * 2)),
+        "tk_kid": ("send", str(rng.randrange(0, 3))),
+        "tk_births": ("send", str(rng.randrange(0, 2))),
+        "tk_deaths": ("send", "0"),
+        "tk_sold": ("send", "1" if kind == MAJU else "0"),
+        "tk_sold_value": ("send", "2,5 juta"),
+        "tk_feed": ("press", "tidak"),
+        "other_income": ("send", "500rb" if kind == MAJU else _spoken(rng.randrange(0, 400_000, 50_000), rng)),
+        "household": ("send", str(rng.randrange(3, 6))),
+        "savings": ("press", "ya" if kind in (MAJU, STABIL) else "tidak"),
+        "savings_amount": ("send", "300rb" if kind == MAJU else "100rb"),
+        "books": ("press", "ya" if kind in (MAJU, STABIL) else "tidak"),
+        "problem": ("press", "tidak_ada" if kind == MAJU else ("modal" if kind == KESULITAN else "pembeli")),
+        "problem_text": ("press", "_skip"),
+        "help": ("press", "ya" if kind == KESULITAN and period_index == 1 else "tidak"),
+        "photo": ("press", "_skip"),
+        "v_date": ("press", "today"),
+        "v_running": ("press", "ya"),
+        "v_bookkeeping": ("press", "4"),
+        "v_quality": ("press", "4"),
+        "v_market": ("press", "4"),
+        "v_motivation": ("press", "5"),
+        "v_notes": ("send", "Usaha ramai, catatan keuangan rapi"),
+        "v_photo": ("press", "_skip"),
+    }  # fmt: skip
+    return plan
+
+
+def _spoken(amount: int, rng: random.Random) -> str:
+    """Write an amount the way people type it: '1,5 jt', '750rb', 'Rp1.250.000'."""
+    style = rng.randrange(3)
+    if amount == 0:
+        return "0"
+    if style == 0 and amount % 100_000 == 0 and amount >= 1_000_000:
+        juta, rest = divmod(amount, 1_000_000)
+        return f"{juta},{rest // 100_000} jt" if rest else f"{juta} juta"
+    if style == 1 and amount % 1000 == 0 and amount < 1_000_000:
+        return f"{amount // 1000}rb"
+    return f"Rp{amount:,}".replace(",", ".")
