@@ -15,9 +15,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.render import render
-from bot.services import broadcasts, outbox, upkeep
-from bot.services.cycle import tick
-from bot.services.digest_schedule import mark_chat_reachable, plan_digests
+from bot.services import broadcasts, outbox
+from bot.services.digest_schedule import mark_chat_reachable
+from bot.services.minute import run_minute
 from bot.services.outbox import OutboxSender, make_sender_bot
 from handlers.common import (
     account_of,
@@ -76,17 +76,10 @@ async def stop_sender(app: Application) -> None:
 
 
 async def cycle_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Every minute: one tick at the app's clock, then wake the sender. Holds no state."""
+    """Every minute: tick, upkeep, digests (bot/services/minute.py), then wake the sender."""
     try:
-        result = await tick(db_of(context), settings_of(context), now_of(context))
-        if result.planned or result.steps:
-            log.info("event=tick planned=%d steps=%d", len(result.planned), len(result.steps))
-        # --- digests (issue 8): weekly staff/facilitator digests, monthly report at close ---
-        await plan_digests(db_of(context), settings_of(context), now_of(context))
+        await run_minute(db_of(context), settings_of(context), now_of(context))
     finally:
-        # --- wiring (issues 7 and 9): scores at period close, the daily backup, operator
-        # alerts (bot/services/upkeep.py; each part guarded, never raises) ---
-        await upkeep.after_tick(db_of(context), settings_of(context), now_of(context))
         wake(context)
 
 
