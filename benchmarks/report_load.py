@@ -46,6 +46,7 @@ from telegram.ext import (
 from bot.app import build_application
 from bot.config import Settings
 from bot.db import open_migrated
+from bot.domain.consent import NOTICE_VERSION
 from bot.sandbox.core import SandboxCore
 from bot.sandbox.server import SandboxServer
 
@@ -173,10 +174,12 @@ async def seed(path: str, user_ids: list[int]) -> None:
                     " VALUES (?, ?, ?, '33.28.06', 'tata boga', 1, ?, ?)",
                     (i + 1, f"3328064{i:09d}", f"Penerima {i}", now, now),
                 )
+                # linked and the privacy notice already acknowledged (data collection needs it)
                 await conn.execute(
                     "INSERT INTO accounts (telegram_user_id, chat_id, role, recipient_id,"
-                    " linked_at) VALUES (?, ?, 'recipient', ?, ?)",
-                    (uid, uid, i + 1, now),
+                    " linked_at, consent_version, consent_at) VALUES (?, ?, 'recipient', ?, ?,"
+                    " ?, ?)",
+                    (uid, uid, i + 1, now, NOTICE_VERSION, now),
                 )
     finally:
         await db.close()
