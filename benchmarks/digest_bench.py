@@ -119,19 +119,21 @@ async def build(path: str, n: int) -> dict[str, int]:
             " score_quality, notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             visits,
         )
-        # Scores in the table of migration 0005 (one model version, one row per recipient).
+        # Scores of migration 0005 under the default model version (the one Settings() uses).
+        from bot.config import Settings
+        from bot.domain.scoring import params_from_settings
+
+        version = params_from_settings(Settings()).model_version
         await c.execute(
-            "INSERT INTO score_models (version, label, params, created_at)"
-            " VALUES ('1.0+bench', '1.0', '{}', ?)",
-            (T,),
+            "INSERT INTO score_models (version, label, params, created_at) VALUES (?, '1', '{}', ?)",
+            (version, T),
         )
         comp = json.dumps([{"key": "income", "points": 30, "max_points": 40}])
         await c.executemany(
             "INSERT INTO scores (recipient_id, period, model_version, score, band, gate_months,"
-            " confidence, components, inputs, computed_at)"
-            " VALUES (?, ?, '1.0+bench', ?, ?, 0, 100, ?, '{}', ?)",
-            [(i, PERIOD, s, "siap" if s >= 75 else "menuju" if s >= 50 else "intensif", comp, T)
-             for i in range(1, n + 1) for s in [rnd.randint(10, 95)]],
+            " confidence, components, inputs, computed_at) VALUES (?, ?, ?, ?, ?, 0, 80, ?, '{}', ?)",
+            [(i, PERIOD, version, s, "siap" if s >= 75 else "menuju" if s >= 50 else "intensif",
+              comp, T) for i in range(1, n + 1) for s in [rnd.randint(10, 95)]],
         )  # fmt: skip
         counts.update(
             recipients=n, facilitators=n_fac, accounts=len(accounts), drafts=len(drafts),
@@ -172,14 +174,18 @@ async def stage(name: str, path: str, out_dir: str) -> dict:
     result: dict = {}
     t0 = time.perf_counter()
     if name == "digest":
-        d = await build_staff_digest(db, PERIOD, since)
+        from bot.config import Settings
+
+        # with settings: the current model's scores, the graduation service's candidates
+        d = await build_staff_digest(db, PERIOD, since, settings=Settings())
         text = render("digest_staff", "id", d=d, scope="Kabupaten Tegal", now="1 Juli 2024")
         result["lines"] = len(text.splitlines())
         result["recipients"] = d.total.total
     elif name == "charts":
         from bot.charts import monthly_charts, write_charts
+        from bot.config import Settings
 
-        r = await build_monthly_report(db, PERIOD, since, None, PROGRAMMES)
+        r = await build_monthly_report(db, PERIOD, since, None, PROGRAMMES, Settings())
         t1 = time.perf_counter()
         result["data_s"] = round(t1 - t0, 2)
         charts = monthly_charts(r)

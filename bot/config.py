@@ -279,6 +279,23 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class DigestSettings:
+    """When the weekly digests go out (issue 8); the monthly report follows the period close."""
+
+    weekday: int = 0  # 0 = Monday ... 6 = Sunday (local time)
+    hour: int = 8  # local hour (WIB)
+    catch_up_hours: int = 24  # after an outage, a weekly digest still goes out this long after
+
+    def validate(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise ConfigError("digest.weekday", f"{self.weekday} is not a weekday (0=Monday-6)")
+        if not 0 <= self.hour <= 23:
+            raise ConfigError("digest.hour", f"{self.hour} is not an hour (use 0-23)")
+        if not 1 <= self.catch_up_hours <= 24 * 6:
+            raise ConfigError("digest.catch_up_hours", "must be between 1 and 144")
+
+
+@dataclass(frozen=True)
 class HealthSettings:
     """Thresholds `pendamping doctor` (and the operator alert) judge by."""
 
@@ -322,6 +339,7 @@ class Settings:
     backup: BackupSettings = field(default_factory=BackupSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     # Not from the file: from the environment only. Excluded from repr so it never leaks.
     token: str | None = field(default=None, repr=False, compare=False)

@@ -15,8 +15,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.render import render
-from bot.services import broadcasts, outbox, upkeep
-from bot.services.cycle import tick
+from bot.services import broadcasts, outbox
+from bot.services.digest_schedule import mark_chat_reachable
+from bot.services.minute import run_minute
 from bot.services.outbox import OutboxSender, make_sender_bot
 from handlers.common import (
     account_of,
@@ -75,15 +76,10 @@ async def stop_sender(app: Application) -> None:
 
 
 async def cycle_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Every minute: one tick at the app's clock, then wake the sender. Holds no state."""
+    """Every minute: tick, upkeep, digests (bot/services/minute.py), then wake the sender."""
     try:
-        result = await tick(db_of(context), settings_of(context), now_of(context))
-        if result.planned or result.steps:
-            log.info("event=tick planned=%d steps=%d", len(result.planned), len(result.steps))
+        await run_minute(db_of(context), settings_of(context), now_of(context))
     finally:
-        # --- wiring (issues 7 and 9): scores at period close, the daily backup, operator
-        # alerts (bot/services/upkeep.py; each part guarded, never raises) ---
-        await upkeep.after_tick(db_of(context), settings_of(context), now_of(context))
         wake(context)
 
 
@@ -98,6 +94,12 @@ async def mark_reachable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     user, chat = update.effective_user, update.effective_chat
     if user is not None and chat is not None and chat.type == "private":
         await outbox.mark_reachable(db_of(context), user.id)
+    # digests (issue 8): an update from a group the bot had been removed from: it is back
+    # (unless the update is the removal itself)
+    elif chat is not None and chat.type in ("group", "supergroup"):
+        member = update.my_chat_member
+        if member is None or member.new_chat_member.status not in ("left", "kicked"):
+            await mark_chat_reachable(db_of(context), chat.id)
 
 
 # --- /berhenti and /mulai -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The real PTB Bot talks to it, so errors come out as PTB's own RetryAfter / Forbidden /
 BadRequest / NetworkError / TimedOut. Used by the cycle/outbox service tests until (and
-besides) the shared sandbox; it answers getMe and sendMessage only.
+besides) the shared sandbox; it answers getMe and sendMessage (and records sendPhoto/sendDocument).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class FakeBotAPI(BaseRequest):
         self.faults: dict[int | None, deque[tuple[int | str, int]]] = defaultdict(deque)
         self._message_id = 0
         self.markups: dict[int, list] = defaultdict(list)
+        self.files: dict[int, list[str]] = defaultdict(list)  # chat -> 'sendPhoto'|'sendDocument'
 
     def fault(self, status: int | str, *, chat_id: int | None = None, retry_after: int = 0,
               count: int = 1) -> None:  # fmt: skip
@@ -54,6 +55,13 @@ class FakeBotAPI(BaseRequest):
                              "username": "PendampingTegalBot"})  # fmt: skip
         if api in ("setMyCommands", "answerCallbackQuery", "deleteWebhook"):
             return self._ok(True)
+        if api in ("sendPhoto", "sendDocument"):  # digests' charts and export: recorded only
+            chat_id = int(params["chat_id"])
+            self._message_id += 1
+            self.files[chat_id].append(api)
+            chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group", "title": "S"}
+            return self._ok({"message_id": self._message_id, "date": int(time.time()),
+                             "chat": chat})  # fmt: skip
         if api != "sendMessage":
             return 404, json.dumps({"ok": False, "error_code": 404,
                                     "description": "Not Found"}).encode()  # fmt: skip

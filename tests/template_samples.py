@@ -143,6 +143,7 @@ SAMPLES: dict[str, dict] = {
     },
     "cycle_close": {"period": "2024-01", "kecamatan": None, "reported": 3, "total": 5},
     "notice_unreachable": {"person": "Siti", "desa": "Kalisapu", "reason": "memblokir bot"},
+    "notice_chat_unreachable": {"chat_id": -1001234, "reason": "bot dikeluarkan dari grup"},
     "broadcast_report": {"id": 4, "sent": 10, "failed": 1, "unreachable": 2, "total": 13},
     "berhenti": {},
     "mulai": {},

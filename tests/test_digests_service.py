@@ -11,13 +11,13 @@ from PIL import Image
 
 from bot.config import Settings
 from bot.db import Database
+from bot.domain.periods import period_of
 from bot.services.accounts import Account
 from bot.services.digests import (
     DigestDenied,
     PeriodUnavailable,
     ekspor,
     monthly,
-    reporting_period,
     ringkasan,
     staff_weekly,
 )
@@ -42,10 +42,10 @@ async def seeded(db: Database) -> Database:
 
 
 def test_reporting_period(settings: Settings) -> None:
-    assert reporting_period(NOW, settings.tz) == "2024-01"
+    assert period_of(NOW, settings.tz) == "2024-01"
     # 31 Jan 2024 18:00 UTC is already 1 February in Jakarta
-    assert reporting_period(dt.datetime(2024, 1, 31, 18, tzinfo=dt.UTC), settings.tz) == "2024-01"
-    assert reporting_period(dt.datetime(2024, 1, 15, tzinfo=dt.UTC), settings.tz) == "2023-12"
+    assert period_of(dt.datetime(2024, 1, 31, 18, tzinfo=dt.UTC), settings.tz) == "2024-01"
+    assert period_of(dt.datetime(2024, 1, 15, tzinfo=dt.UTC), settings.tz) == "2023-12"
 
 
 async def test_ringkasan_admin_sees_the_kabupaten(seeded: Database, settings: Settings) -> None:
@@ -127,8 +127,9 @@ async def test_monthly_bundle(seeded: Database, settings: Settings, tmp_path: Pa
 async def test_monthly_region_without_reports(seeded: Database, settings: Settings, tmp_path):
     bundle = await monthly(seeded, "2024-01", NOW, settings, "33.28.10", tmp_path)
     assert "Belum ada laporan yang masuk" in bundle.text
-    # Slawi: one silent recipient -> a response chart (0 %), nothing to draw for profits
-    assert [p.name for p in bundle.charts] == ["2024-01-33.28.10-respons-kecamatan.png"]
+    # Slawi: one silent recipient, no report: no chart at all (a 0 % bar tells nothing)
+    assert bundle.charts == []
+    assert "Grafik" not in bundle.text
 
 
 async def test_staff_weekly_for_a_kecamatan_chat(seeded: Database, settings: Settings) -> None:

@@ -14,9 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "tick",
         help="one pass of the monthly cycle: plan reminders/escalations, send the outbox",
         description=(
-            "Compute what the cycle owes at NOW (default: the current time), put it into the "
-            "outbox, and send what is due (needs TELEGRAM_BOT_TOKEN). Safe to run any number "
-            "of times: each message is planned once. For cron and tests."
+            "Compute what the cycle owes at NOW (default: the current time) and the digests "
+            "due then (weekly, monthly at close), put it into the outbox, and send what is "
+            "due (needs TELEGRAM_BOT_TOKEN). Safe to run any number of times: each message "
+            "is planned once. For cron and tests."
         ),
     )
     p.add_argument(
@@ -69,6 +70,13 @@ async def _tick(settings: Settings, now: dt.datetime, args: argparse.Namespace) 
         for line in result.lines(settings.tz):
             print(line)
         n = len(result.planned)
+        if not args.dry_run:  # digests due now (weekly, monthly at close): issue 8
+            from bot.services.digest_schedule import plan_digests
+
+            digests = await plan_digests(db, settings, now)
+            for line in digests.lines():
+                print(line)
+            n += sum(d.parts for d in digests.planned)
         if args.dry_run:
             print(f"{n} planned (dry run: nothing written, nothing sent)")
             return 0

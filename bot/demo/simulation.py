@@ -29,10 +29,10 @@ from bot.domain.periods import add_periods
 from bot.render import render
 from bot.sandbox.driver import Sandbox
 from bot.services import reports as report_svc
-from bot.services import upkeep
 from bot.services.accounts import get_account
-from bot.services.cycle import iso, tick
+from bot.services.cycle import iso
 from bot.services.invites import create_invites
+from bot.services.minute import run_minute
 from bot.services.registry_import import import_registry
 from bot.services.registry_source import open_source
 
@@ -132,11 +132,10 @@ class Demo:
         return self.sb.db
 
     async def minute(self, when: dt.datetime) -> None:
-        """What the per-minute job (handlers/cycle.py) does at `when`: tick, upkeep (scores
-        at period close), then the sender delivers what is due."""
+        """What the per-minute job (handlers/cycle.py) does at `when`, then the sender
+        delivers what is due."""
         self.clock.set(when)
-        await tick(self.db, self.settings, self.clock())
-        await upkeep.after_tick(self.db, self.settings, self.clock())
+        await run_minute(self.db, self.settings, self.clock())
         await self.deliver()
 
     async def deliver(self) -> None:
@@ -484,7 +483,7 @@ class Demo:
             while ei < len(events) and events[ei].after_message_id < m.message_id:
                 lines.append(self._event_line(events[ei]))
                 ei += 1
-            body = m.data.get("text") or m.data.get("caption") or "(file)"
+            body = m.data.get("text") or m.data.get("caption") or _attachment(m.data)
             when = dt.datetime.fromtimestamp(m.data["date"], WIB)
             lines.append(f"[{when:%d-%m-%Y %H:%M}] Bot: " + body.replace("\n", "\n    "))
         lines += [self._event_line(e) for e in events[ei:]]
@@ -507,6 +506,14 @@ class Demo:
             "help_requests": await self._count("report_flags", "kind = 'help_request'"),
             "graduated": await self._count("recipients", "status = 'graduated'"),
         }
+
+
+def _attachment(data: dict[str, Any]) -> str:
+    if "photo" in data:
+        return "(gambar)"
+    if "document" in data:
+        return f"(berkas {data['document'].get('file_name', '')})"
+    return "(pesan)"
 
 
 async def run_demo(

@@ -7,11 +7,10 @@ see another's rows.
 Who is expected to report in period P: recipients with status 'active' whose hand-over date
 (or, when unknown, the day their record was created) is on or before the last day of P.
 
-Scores (issue 7) are optional: while the table `scores` does not exist (checked in
-sqlite_master) bands, candidates and score components are empty. When it exists it is read as
-`scores(recipient_id, period, score, band, components)` (latest period <= P per recipient;
-`components` JSON: a list of {key, points, max_points}); a graduation candidate is, until the
-graduation tables land, an active recipient whose latest band is 'siap'. See LEAD_WIRING below.
+Scores (migration 0005): the latest period <= P per recipient; within it the row of the
+current model version when `settings` are given, else the most recently computed row.
+`components` JSON: a list of {key, points, max_points}. Graduation candidates: see
+graduation_candidate_ids(). Flags: open report_flags plus `risk_flags` of the last two periods.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.config import Settings
 from bot.db import Database
 from bot.domain.digest import (
     BAND_READY,
@@ -42,6 +42,7 @@ from bot.domain.digest import (
     monthly_report,
     staff_digest,
 )
+from bot.domain.periods import prev_period
 from bot.export import (
     FLAGS,
     RECIPIENTS,
@@ -58,16 +59,12 @@ log = logging.getLogger("pendamping.digest")
 
 FETCH_CHUNK = 10_000
 
-LEAD_WIRING = """
-- scores: replace _load_scores() with the query of migration 0005 once it lands (the column
-  names assumed here are recipient_id, period, score, band, components).
-- candidates: replace the 'latest band is siap and still active' rule with the graduation
-  table's 'awaiting decision' state.
-- score risk flags (income_drop, business_stopped, ...): add them to _load_flags() if 0005
-  stores them outside report_flags.
-- "new" flags: pass `since` = the time the previous digest went to that chat (store it in the
-  0006 digests table), default now - 7 days.
-"""
+# Wired (issue 8, branch digest2): scores come from migration 0005 (the latest model version's
+# row of the latest period per recipient), score risk flags from `risk_flags` besides
+# report_flags, graduation candidates are the graduation service's candidates (band 'siap'
+# under the current model) plus every case confirmed by a facilitator and awaiting staff, and
+# "new" flags are those created since the previous digest to the chat (digest_runs, 0006;
+# bot/services/digest_schedule.py passes `since`).
 
 PERIOD_STATUS_LABEL = {
     STATUS_REPORTED: "sudah lapor",
@@ -243,26 +240,62 @@ async def period_problem(db: Database, period: str, now: dt.datetime, tz: dt.tzi
 # --- snapshots for the digests ------------------------------------------------------------------
 
 
-async def _load_scores(db: Database, period: str) -> dict[int, tuple[int | None, str | None, Any]]:
-    """recipient_id -> (score, band, components) of the latest score up to the period."""
+async def _load_scores(
+    db: Database, period: str, model_version: str | None = None
+) -> dict[int, tuple[int | None, str | None, Any]]:
+    """recipient_id -> (score, band, components) of the latest score up to the period.
+
+    Several model versions may hold a period (migration 0005 keeps older versions as history):
+    with `model_version` only its rows count; without, the latest computed row wins."""
     if not await table_exists(db, "scores"):
         return {}
     out: dict[int, tuple[int | None, str | None, Any]] = {}
+    where, params = ("period <= ?", [period])
+    if model_version is not None:
+        where, params = ("period <= ? AND model_version = ?", [period, model_version])
     try:
         async for rows in _chunks(
             db,
-            # several model versions may hold a period (migration 0005): the latest computed
-            # row of the latest period wins
             "SELECT recipient_id, score, band, components FROM scores "
-            "WHERE period <= ? ORDER BY recipient_id, period, computed_at",
-            (period,),
+            f"WHERE {where} ORDER BY recipient_id, period, computed_at, id",
+            params,
         ):
             for r in rows:
-                out[r[0]] = (r[1], r[2], r[3])  # the latest period wins
+                out[r[0]] = (r[1], r[2], r[3])  # the latest period (then computation) wins
     except sqlite3.OperationalError as exc:
         log.warning("scores table has an unexpected shape, scores left out: %s", exc)
         return {}
     return out
+
+
+def _model_version(settings: Settings | None) -> str | None:
+    if settings is None:
+        return None
+    from bot.domain.scoring import params_from_settings
+
+    return params_from_settings(settings).model_version
+
+
+async def graduation_candidate_ids(
+    db: Database, settings: Settings | None
+) -> tuple[set[int], set[int] | None]:
+    """Recipients awaiting a graduation decision: (cases confirmed by the facilitator and
+    awaiting staff, the graduation service's candidates: latest band 'siap' under the current
+    model, no case needed). Without settings the second is None: the caller falls back to
+    'latest band is siap'."""
+    confirmed = await _ids(
+        db,
+        "SELECT g.recipient_id FROM graduation_cases g JOIN recipients rc"
+        " ON rc.id = g.recipient_id WHERE g.status = 'confirmed' AND g.kind = 'graduation'"
+        " AND rc.status = 'active'",
+        [],
+    )
+    if settings is None:
+        return confirmed, None
+    from bot.services.graduation import candidate_ids
+
+    # the whole kabupaten: the digest's own scope filters what each reader sees
+    return confirmed, await candidate_ids(db, settings)
 
 
 async def _ids(db: Database, sql: str, params: Sequence[Any]) -> set[int]:
@@ -272,7 +305,9 @@ async def _ids(db: Database, sql: str, params: Sequence[Any]) -> set[int]:
     return ids
 
 
-async def _load_flags(db: Database, scope: Scope) -> dict[int, list[RiskFlag]]:
+async def _load_flags(db: Database, scope: Scope, period: str) -> dict[int, list[RiskFlag]]:
+    """Open report flags (cross-checks, help requests) and the score risk flags (risk_flags,
+    migration 0005) raised for this period or the one before."""
     where, params = _scope_sql(scope)
     flags: dict[int, list[RiskFlag]] = {}
     async for r in _stream(
@@ -283,6 +318,15 @@ async def _load_flags(db: Database, scope: Scope) -> dict[int, list[RiskFlag]]:
         params,
     ):
         flags.setdefault(r[0], []).append(RiskFlag(r[1], r[2], r[3]))
+    if await table_exists(db, "risk_flags"):
+        async for r in _stream(
+            db,
+            "SELECT f.recipient_id, f.kind, f.period, f.created_at FROM risk_flags f "
+            f"JOIN recipients rc ON rc.id = f.recipient_id WHERE f.period IN (?, ?){where} "
+            "ORDER BY f.id",
+            [prev_period(period), period, *params],
+        ):
+            flags.setdefault(r[0], []).append(RiskFlag(r[1], r[2], r[3]))
     return flags
 
 
@@ -331,17 +375,20 @@ async def load_snapshots(
     window: int = 6,
     *,
     with_profits: bool = True,
+    settings: Settings | None = None,
 ) -> list[RecipientSnapshot]:
     """One snapshot per recipient expected to report in the period, within the scope.
 
     with_profits=False leaves `profits` empty (the weekly digest does not show them), which
-    saves reading six periods of reports.
+    saves reading six periods of reports. `settings` select the current score model version
+    and the graduation service's candidates (without: the latest scores, band 'siap').
     """
     scope = scope or Scope()
     _, end = period_bounds(period)
     where, params = _scope_sql(scope)
-    scores = await _load_scores(db, period)
-    flags = await _load_flags(db, scope)
+    scores = await _load_scores(db, period, _model_version(settings))
+    confirmed, ready = await graduation_candidate_ids(db, settings)
+    flags = await _load_flags(db, scope, period)
     profits = await _load_profits(db, period, scope, window) if with_profits else {}
     reported = await _ids(
         db, "SELECT DISTINCT recipient_id FROM reports WHERE period = ?", [period]
@@ -390,7 +437,8 @@ async def load_snapshots(
                     status=status,
                     profits=profits.get(rid, {}),
                     band=band,
-                    candidate=band == BAND_READY,
+                    candidate=rid in confirmed
+                    or (band == BAND_READY if ready is None else rid in ready),
                     flags=tuple(flags.get(rid, ())),
                     reachable=r[8] is None or bool(r[8]),
                 )
@@ -399,10 +447,14 @@ async def load_snapshots(
 
 
 async def build_staff_digest(
-    db: Database, period: str, since: dt.datetime, scope: Scope | None = None
+    db: Database,
+    period: str,
+    since: dt.datetime,
+    scope: Scope | None = None,
+    settings: Settings | None = None,
 ) -> StaffDigest:
     """The weekly staff digest of a region (flags created at or after `since` are new)."""
-    snaps = await load_snapshots(db, period, scope, with_profits=False)
+    snaps = await load_snapshots(db, period, scope, with_profits=False, settings=settings)
     return staff_digest(snaps, period, since.astimezone(dt.UTC).isoformat(timespec="seconds"))
 
 
@@ -412,8 +464,9 @@ async def build_monthly_report(
     since: dt.datetime,
     scope: Scope | None = None,
     programmes: Sequence[str] = (),
+    settings: Settings | None = None,
 ) -> MonthlyReport:
-    snaps = await load_snapshots(db, period, scope)
+    snaps = await load_snapshots(db, period, scope, settings=settings)
     return monthly_report(
         snaps, period, since.astimezone(dt.UTC).isoformat(timespec="seconds"), None, programmes
     )

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.db import Database
-from bot.domain.digest import Scope, facilitator_digest, last_periods
+from bot.domain.digest import Scope, facilitator_digest
+from bot.domain.periods import period_of
 from bot.render import now_label, render
 from bot.services.accounts import Account
 from bot.services.digest_data import (
@@ -69,13 +70,6 @@ class MonthlyBundle:
     export: Path | None = None
 
 
-def reporting_period(now: dt.datetime, tz: dt.tzinfo) -> str:
-    """The period open at `now`: the calendar month before now's local month."""
-    local = now.astimezone(tz)
-    (period,) = last_periods(f"{local.year:04d}-{local.month:02d}", 2)[:1]
-    return period
-
-
 async def region_label(db: Database, kecamatan_code: str | None) -> str:
     if kecamatan_code is None:
         return KABUPATEN
@@ -103,10 +97,10 @@ async def ringkasan(
 
     The facilitator version names families, so it is only given in a private chat."""
     lang = account.language if account else settings.language
-    period = reporting_period(now, settings.tz)
+    period = period_of(now, settings.tz)
     if account is not None and account.role in STAFF_ROLES:
         scope = staff_scope(account)
-        d = await build_staff_digest(db, period, since or now - WEEK, scope)
+        d = await build_staff_digest(db, period, since or now - WEEK, scope, settings)
         label = await region_label(db, None if account.role == "admin" else account.kecamatan_code)
         return render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz))
     if account is not None and account.role == "facilitator" and account.facilitator_id:
@@ -125,8 +119,10 @@ async def staff_weekly(
     lang: str = "id",
 ) -> str:
     """The scheduled weekly digest for one staff chat (a kecamatan, or the kabupaten)."""
-    period = reporting_period(now, settings.tz)
-    d = await build_staff_digest(db, period, since or now - WEEK, Scope.for_staff(kecamatan_code))
+    period = period_of(now, settings.tz)
+    d = await build_staff_digest(
+        db, period, since or now - WEEK, Scope.for_staff(kecamatan_code), settings
+    )
     label = await region_label(db, kecamatan_code)
     return render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz))
 
@@ -134,9 +130,9 @@ async def staff_weekly(
 async def facilitator_weekly(
     db: Database, facilitator_id: int, now: dt.datetime, settings: Settings, lang: str = "id"
 ) -> str:
-    period = reporting_period(now, settings.tz)
+    period = period_of(now, settings.tz)
     snaps = await load_snapshots(
-        db, period, Scope.for_facilitator(facilitator_id), with_profits=False
+        db, period, Scope.for_facilitator(facilitator_id), with_profits=False, settings=settings
     )
     d = facilitator_digest(snaps, period, facilitator_id)
     return render("digest_facilitator", lang, d=d, limit=FACILITATOR_LIMIT)
@@ -158,7 +154,7 @@ async def ekspor(
         raise DigestDenied(render("digest_denied", lang, what="ekspor"))
     if not private_chat:
         raise DigestDenied(render("digest_denied", lang, what="ekspor_group"))
-    period = period or reporting_period(now, settings.tz)
+    period = period or period_of(now, settings.tz)
     issue = await period_check(db, period, now, settings.tz)
     if issue is not None:
         raise PeriodUnavailable(render("digest_period_unavailable", lang, issue=issue))
@@ -177,13 +173,17 @@ async def monthly(
     kecamatan_code: str | None,
     out_dir: Path,
     lang: str = "id",
+    since: dt.datetime | None = None,
 ) -> MonthlyBundle:
-    """The monthly report of a region: text, chart PNGs (only those with data), export."""
+    """The monthly report of a region: text, chart PNGs (only those with data; none when the
+    period has no reports), export."""
     from bot.charts import monthly_charts, write_charts
 
     scope = Scope.for_staff(kecamatan_code)
-    report = await build_monthly_report(db, period, now - WEEK, scope, settings.programmes)
-    charts = monthly_charts(report, lang)
+    report = await build_monthly_report(
+        db, period, since or now - WEEK, scope, settings.programmes, settings
+    )
+    charts = monthly_charts(report, lang) if report.digest.has_reports else {}
     prefix = f"{period}-{kecamatan_code + '-' if kecamatan_code else ''}"
     paths = write_charts(charts, out_dir, prefix)
     export = out_dir / f"pendamping-{prefix}ekspor.xlsx"

@@ -11,7 +11,12 @@
 - NetworkError/TimedOut/5xx: retried with exponential backoff (row.not_before) up to
   `max_attempts`, then 'failed' with the error;
 - 403 Forbidden or 400 chat not found: the account is unreachable (accounts.reachable = 0),
-  its pending rows are closed and the facilitator of a recipient gets a notice.
+  its pending rows are closed and the facilitator of a recipient gets a notice; a group chat
+  with no account (a staff group the bot was removed from) goes into unreachable_chats, its
+  pending rows are closed, admins get one notice, and digests skip it from then on;
+- a row with an `attachment` (migration 0006: JSON type photo|document, path, filename) is
+  sent as that photo or document with the row's text as caption; it counts against the same
+  limits as a text message. A missing file fails the row.
 
 The bot is any PTB Bot; errors are PTB's (RetryAfter, Forbidden, BadRequest, NetworkError).
 Time: `clock()` (aware UTC) decides which rows are due; rate spacing uses the monotonic clock.
@@ -22,11 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from telegram import Bot
 from telegram.error import (
@@ -106,6 +114,7 @@ class OutboxSender:
         self._recent_429: deque[tuple[float, int]] = deque()
         self._in_flight: set[int] = set()
         self._labels: dict[int, str] = {}
+        self._attachments: dict[int, str] = {}  # row id -> attachment JSON (photos, documents)
         self._busy_chats: set[int] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -156,13 +165,15 @@ class OutboxSender:
 
     async def _due_rows(self, limit: int = 500) -> list[tuple[int, int, str]]:
         rows = await self.db.fetchall(
-            "SELECT id, chat_id, text, kind, period, step FROM outbox"
+            "SELECT id, chat_id, text, kind, period, step, attachment FROM outbox"
             " WHERE status = 'pending' AND not_before <= ? ORDER BY priority, id LIMIT ?",
             (iso(self.clock()), limit),
         )
         for r in rows:
             period = "" if r["period"] == "-" else f" {r['period']}"
             self._labels[r["id"]] = f"{r['kind']}{period} {r['step']} -> chat {r['chat_id']}"
+            if r["attachment"]:
+                self._attachments[r["id"]] = r["attachment"]
         return [(r["id"], r["chat_id"], r["text"]) for r in rows if r["id"] not in self._in_flight]
 
     def _note(self, row_id: int, outcome: str) -> None:
@@ -288,7 +299,11 @@ class OutboxSender:
     ) -> None:
         try:
             try:
-                message = await self.bot.send_message(chat_id, text)
+                message = await self._deliver(row_id, chat_id, text)
+            except OSError as exc:  # the attachment's file is gone: no retry can help
+                await self._finish(row_id, "failed", error=f"attachment: {_error_text(exc)}")
+                self.stats.failed += 1
+                self._note(row_id, "failed (attachment file missing)")
             except RetryAfter as exc:
                 await self._on_retry_after(row_id, chat_id, _retry_seconds(exc))
             except InvalidToken as exc:
@@ -325,6 +340,20 @@ class OutboxSender:
             self._busy_chats.discard(chat_id)
             semaphore.release()
 
+    async def _deliver(self, row_id: int, chat_id: int, text: str) -> Any:
+        raw = self._attachments.pop(row_id, None)
+        if raw is None:
+            return await self.bot.send_message(chat_id, text)
+        attachment = json.loads(raw)
+        path = Path(attachment["path"])
+        data = path.read_bytes()
+        caption = text or None
+        if attachment["type"] == "photo":
+            return await self.bot.send_photo(chat_id, data, caption=caption)
+        return await self.bot.send_document(
+            chat_id, data, filename=attachment.get("filename") or path.name, caption=caption
+        )
+
     async def _finish(
         self, row_id: int, status: str, *, error: str | None = None, message_id: int | None = None
     ) -> None:
@@ -336,6 +365,11 @@ class OutboxSender:
                 " telegram_message_id = COALESCE(?, telegram_message_id) WHERE id = ?",
                 (status, error, status, now, message_id, row_id),
             )
+            if status == "sent":  # `doctor`'s "last digest" reads digest_runs.sent_at
+                await conn.execute(
+                    "UPDATE digest_runs SET sent_at = ? WHERE outbox_id = ? AND sent_at IS NULL",
+                    (now, row_id),
+                )
             if status != "pending":
                 await self._maybe_finish_broadcast(conn, row_id)
 
@@ -407,6 +441,19 @@ class OutboxSender:
                     " WHERE chat_id = ? AND account_id IS NULL AND status = 'pending'",
                     (chat_id,),
                 )
+                # a group chat (a staff group): remembered so digests skip it; admins told once
+                cur = await conn.execute(
+                    "INSERT INTO unreachable_chats (chat_id, reason, since) VALUES (?, ?, ?)"
+                    " ON CONFLICT (chat_id) DO NOTHING",
+                    (chat_id, reason, iso(now)),
+                )
+                first = cur.rowcount == 1
+                await cur.close()
+                if first:
+                    log.warning("event=chat_unreachable chat=%s reason=%s", chat_id, reason)
+                    for notice in await _admin_notices(conn, chat_id, reason, now):
+                        if await enqueue(conn, notice, now):
+                            self.stats.notices += 1
             await self._maybe_finish_broadcast(conn, row_id)
         self.stats.unreachable += 1
         self._note(row_id, f"unreachable ({reason})")
@@ -439,6 +486,30 @@ async def _facilitator_notice(conn, account_id: int, reason: str, now: dt.dateti
         row["chat_id"], row["fac_account"], text, PRIORITY_NOTICE, now,
         f"facilitator (acc {row['fac_account']})",
     )  # fmt: skip
+
+
+async def _admin_notices(conn, chat_id: int, reason: str, now: dt.datetime):  # noqa: ANN001, ANN201
+    """One notice per reachable admin account: the bot can no longer write to a group."""
+    async with conn.execute(
+        "SELECT id, chat_id, language FROM accounts WHERE role = 'admin' AND reachable = 1"
+        " ORDER BY id"
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        PlannedMessage(
+            "notice",
+            f"acc:{r['id']}",
+            "-",
+            f"chat_unreachable:{chat_id}:{iso(now)}",
+            r["chat_id"],
+            r["id"],
+            render("notice_chat_unreachable", r["language"], chat_id=chat_id, reason=reason),
+            PRIORITY_NOTICE,
+            now,
+            f"admin (acc {r['id']})",
+        )  # fmt: skip
+        for r in rows
+    ]
 
 
 def _error_text(exc: BaseException) -> str:
