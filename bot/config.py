@@ -326,6 +326,7 @@ class Settings:
     bot_username: str = "PendampingTegalBot"
     language: str = "id"
     log_format: str = "keyvalue"
+    log_level: str = "INFO"
     programmes: list[str] = field(
         default_factory=lambda: ["tata boga", "menjahit", "ternak kambing"]
     )
@@ -357,6 +358,8 @@ class Settings:
             raise ConfigError("language", "must be 'id' or 'en'")
         if self.log_format not in ("keyvalue", "json"):
             raise ConfigError("log_format", "must be 'keyvalue' or 'json'")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError("log_level", "must be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'")
         if not self.programmes:
             raise ConfigError("programmes", "needs at least one programme")
 

@@ -41,8 +41,10 @@ class RedactingFormatter(logging.Formatter):
 
 
 def setup_logging(
-    fmt: str = "keyvalue", level: int = logging.INFO, stream: TextIO | None = None
+    fmt: str = "keyvalue", level: int | str = logging.INFO, stream: TextIO | None = None
 ) -> None:
+    """One redacting handler on the root logger. At DEBUG the chatty libraries stay capped:
+    their debug lines carry what the redaction cannot recognise (message texts, amounts)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter(json_lines=fmt == "json"))
     root = logging.getLogger()
@@ -50,6 +52,10 @@ def setup_logging(
     root.setLevel(level)
     # httpx logs every request URL (which carries the token) at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # python-telegram-bot logs every update and every API call's parameters and result (the
+    # texts people typed, amounts, names) at DEBUG: INFO at most, whatever the root level.
+    logging.getLogger("telegram").setLevel(max(logging.INFO, root.level))
     # aiosqlite logs every statement with its parameters (names, NIKs) at DEBUG.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)

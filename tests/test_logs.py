@@ -89,3 +89,14 @@ async def test_debug_logging_never_shows_sql_parameters(tmp_path, clock) -> None
     text = stream.getvalue()
     assert "event=done" in text
     assert "Warsini" not in text
+
+
+def test_debug_level_keeps_the_bot_api_client_at_info() -> None:
+    """PTB logs updates and API call parameters (texts, amounts) at DEBUG: capped at INFO."""
+    setup_logging("keyvalue", "DEBUG", stream=io.StringIO())
+    try:
+        assert logging.getLogger("pendamping.reports").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("telegram.ext.ExtBot").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("httpcore.http11").isEnabledFor(logging.DEBUG)
+    finally:
+        setup_logging(stream=io.StringIO())

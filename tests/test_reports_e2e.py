@@ -8,6 +8,8 @@ starts on 1 Feb 2024 08:00 UTC, so the open period is January 2024.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 from dataclasses import replace
 
 import pytest
@@ -21,6 +23,9 @@ from tests.outbox_wait import delivered  # noqa: E402
 from tests.report_seed import add_account, add_recipient, seed_basic
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (64).to_bytes(4, "big") * 2 + b"\x00" * 200
+# The sandbox, like Telegram, gives the same bytes the same file_unique_id, so every photo a
+# test person takes is a new one (a distinct tail) unless a test sends ("same_photo", bytes).
+_PHOTO_SEQ = itertools.count(1)
 
 # What a person does at each question: ("press", label) | ("send", text) | ("photo", bytes).
 ANSWERS = {
@@ -74,6 +79,8 @@ async def act(user, action: tuple[str, object]) -> None:
     if how == "press":
         await user.press(what)
     elif how == "photo":
+        await user.send_photo(what + next(_PHOTO_SEQ).to_bytes(4, "big"))
+    elif how == "same_photo":
         await user.send_photo(what)
     else:
         await user.send(what)
@@ -395,28 +402,35 @@ async def test_daftar_pages_by_desa(sandbox_factory, settings):
 
 
 async def test_reused_photo_is_flagged(bot):
+    """The same picture sent by two people (as when a photo is forwarded: Telegram keeps its
+    file_unique_id) raises a photo_reused flag on the later report. Both photos go through
+    the chat; nothing is written to the database by hand."""
     siti, aminah, _, rini = await people(bot)
+    same = PNG + b"the-same-picture"
+    await aminah.send("/lapor")
+    await fill(bot, aminah, {"photo": ("same_photo", same)})
+    await aminah.press("Simpan")
+    assert "sudah disimpan" in (await aminah.last()).text
+    assert await bot.db.fetchval("SELECT count(*) FROM report_flags") == 0
     await siti.send("/lapor")
-    await fill(bot, siti)
+    await fill(bot, siti, {"photo": ("same_photo", same)})
+    rows = await bot.db.fetchall("SELECT photo_unique_id FROM reports")
     account = await get_account(bot.db, siti.id)
     draft = await svc.open_draft(bot.db, account)
-    unique = draft.answers["photo"]["unique_id"]
-    # Aminah's December report carried the very same photo (as when a photo is forwarded:
-    # Telegram keeps its file_unique_id). The sandbox gives every upload a new id, so that
-    # earlier report is written directly.
-    r2 = (await bot.db.fetchone("SELECT id FROM recipients WHERE name = 'Aminah'"))[0]
-    await bot.db.execute(
-        "INSERT INTO reports (recipient_id, period, reporter_role, submitted_at,"
-        " business_status, photo_unique_id, answers)"
-        " VALUES (?, '2023-12', 'recipient', '2024-01-05T00:00:00+00:00', 'berjalan', ?, '{}')",
-        (r2, unique),
-    )
+    assert [r[0] for r in rows] == [draft.answers["photo"]["unique_id"]]
+    assert draft.answers["photo"]["file_id"] != (
+        await bot.db.fetchval("SELECT photo_file_id FROM reports")
+    )  # a new upload: a new file_id, the same file_unique_id
     await siti.press("Simpan")
     assert "perlu diperiksa" in (await rini.last()).text
     assert "foto sama" in (await rini.last()).text
     await rini.send("/daftar")
     await rini.press("Foto sama: Siti Januari 2024")
-    assert "Desember 2023" in (await rini.last()).text
+    detail = (await rini.last()).text
+    assert "foto laporan lain (Januari 2024)" in detail, detail
+    details = await bot.db.fetchval("SELECT details FROM report_flags WHERE kind = 'photo_reused'")
+    aminah_id = await bot.db.fetchval("SELECT id FROM recipients WHERE name = 'Aminah'")
+    assert json.loads(details)["other_recipient_id"] == aminah_id
     await rini.press("Sudah diperiksa, tidak masalah")
     assert "diselesaikan" in (await rini.last()).text
     status = await bot.db.fetchval("SELECT status FROM report_flags WHERE kind = 'photo_reused'")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.db import Database, open_migrated
+from bot.logs import setup_logging
 from bot.services.registry_import import ImportResult, import_registry
 from bot.services.registry_source import ImportFileError, open_source
 from bot.services.spreadsheets import write_workbook
@@ -47,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.cli import UsageError, settings_from
 
     settings = settings_from(args)
+    setup_logging(settings.log_format, settings.log_level)
     if args.rejects_out == "":
         source_path = Path(args.file)
         args.rejects_out = str(source_path.with_name(f"{source_path.stem}-ditolak.xlsx"))

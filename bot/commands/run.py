@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.cli import UsageError, settings_from
 
     settings = settings_from(args)
-    setup_logging(settings.log_format)
+    setup_logging(settings.log_format, settings.log_level)
     # Held until the process ends (even SIGKILL frees it): restore refuses while the bot runs.
     _run_lock = acquire_run_lock(settings.database)  # noqa: F841
     if not settings.token and not args.api_url:

@@ -8,6 +8,7 @@ operations (what a person or a test does) raise ControlError with a reason.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import mimetypes
 import time
@@ -286,7 +287,9 @@ class SandboxCore:
         )
         stored = StoredFile(
             file_id=f"SBX{kind[:2].upper()}{n:06d}{self.bot_id % 1000:03d}AgADsandbox",
-            file_unique_id=f"SBXU{n:06d}",
+            # Like Telegram: the same file keeps its file_unique_id on every upload or
+            # forward (a reused photo is recognisable); file_id stays new per upload.
+            file_unique_id="SBXU" + hashlib.sha256(data).hexdigest()[:12],
             data=data,
             file_path=f"{folder}/file_{n}{ext}",
             mime_type=mime_type,
