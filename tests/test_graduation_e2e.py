@@ -11,8 +11,6 @@ import re
 
 import pytest
 
-pytest.importorskip("bot.sandbox.testing", reason="the sandbox (issue 3) is not merged yet")
-
 from bot.db import Database  # noqa: E402
 from bot.domain.scoring import BAND_LABELS, Observation  # noqa: E402
 from bot.services.cycle import tick  # noqa: E402

@@ -7,8 +7,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-pytest.importorskip("bot.sandbox.testing", reason="the sandbox (issue 3) is not merged yet")
-
 from bot.render import render  # noqa: E402
 from bot.services.invites import create_invites  # noqa: E402
 from bot.services.registry_import import import_registry  # noqa: E402

@@ -14,8 +14,6 @@ from dataclasses import replace
 
 import pytest
 
-pytest.importorskip("bot.sandbox.testing", reason="needs the sandbox of issue 3 (branch sandbox)")
-
 from bot.domain.forms import next_question  # noqa: E402
 from bot.services import reports as svc
 from bot.services.accounts import get_account

@@ -37,6 +37,7 @@ def test_score_cli_shows_components_and_recompute_keeps_history(tmp_path: Path) 
     first = run_cli("score", "--recompute", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "6 scores in 6 periods" in first.stdout
+    assert "[6/6] " in first.stderr  # a running count while history is recomputed
     # worker processes started from `python -m bot` (spawn re-imports the main module)
     workers = run_cli(
         "score", "--recompute", "--period", "2024-06", "--workers", "2", cwd=tmp_path, env=env

@@ -7,10 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 from types import SimpleNamespace
 
-import pytest
-
-pytest.importorskip("bot.sandbox.testing", reason="needs the sandbox of issue 3")
-
 from bot.render import render  # noqa: E402
 from bot.services.cycle import iso  # noqa: E402
 from bot.services.notices import PRIORITY_URGENT  # noqa: E402

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import re
+import sys
 
 from bot.config import Settings
 from bot.db import open_migrated
@@ -73,6 +74,11 @@ def _run(args: argparse.Namespace) -> int:
     return asyncio.run(_show(settings, clean_nik(args.nik), args.period, now))
 
 
+def _progress(period: str, scores: int, done: int, total: int) -> None:
+    """A running count on stderr: recomputing history can take a while."""
+    print(f"[{done}/{total}] {period}: {scores} scores", file=sys.stderr, flush=True)
+
+
 async def _recompute(
     settings: Settings, period: str | None, now: dt.datetime, workers: int | None
 ) -> int:
@@ -81,7 +87,9 @@ async def _recompute(
         if period:
             done = {period: await scoring.recompute_all(db, settings, period, now, workers=workers)}
         else:
-            done = await scoring.recompute_history(db, settings, now, workers=workers)
+            done = await scoring.recompute_history(
+                db, settings, now, workers=workers, progress=_progress
+            )
     finally:
         await db.close()
     version = params_from_settings(settings).model_version

@@ -16,7 +16,7 @@ import json
 import multiprocessing
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -433,17 +433,25 @@ async def recompute_all(
 
 
 async def recompute_history(
-    db: Database, settings: Settings, now: dt.datetime, *, workers: int | None = None
+    db: Database,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    workers: int | None = None,
+    progress: Callable[[str, int, int, int], None] | None = None,
 ) -> dict[str, int]:
     """Every period that has reports or scores, under the current model version.
 
-    Rows of older model versions stay as they are (history)."""
+    Rows of older model versions stay as they are (history). progress(period, scores,
+    periods done, periods in all) is called after each period."""
     rows = await db.fetchall(
         "SELECT DISTINCT period FROM reports UNION SELECT DISTINCT period FROM scores ORDER BY 1"
     )
     done = {}
-    for row in rows:
+    for i, row in enumerate(rows, 1):
         done[row[0]] = await recompute_all(db, settings, row[0], now, workers=workers)
+        if progress is not None:
+            progress(row[0], done[row[0]], i, len(rows))
     return done
 
 
