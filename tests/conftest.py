@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database, open_migrated
 
@@ -22,21 +23,8 @@ hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
-class FakeClock:
-    """A clock tests move by hand; always timezone-aware UTC."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.current = start.astimezone(dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.current
-
-    def set(self, when: dt.datetime) -> None:
-        self.current = when.astimezone(dt.UTC)
-
-    def advance(self, **delta: float) -> dt.datetime:
-        self.current += dt.timedelta(**delta)
-        return self.current
+# The tests' clock is the one the demo moves too.
+FakeClock = ManualClock
 
 
 @pytest.fixture

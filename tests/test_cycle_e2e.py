@@ -3,15 +3,15 @@ API server, the outbox sender's own PTB Bot sending to it, a FakeClock for the c
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.services.cycle import iso, tick
+from bot.services.cycle import tick
 from tests import cycle_seed as seed
+from tests.outbox_wait import delivered
 
 WIB = ZoneInfo("Asia/Jakarta")
 
@@ -21,21 +21,8 @@ def wib(*args: int) -> dt.datetime:
 
 
 async def drained(sb, within: float = 20.0) -> None:
-    """Wait until no outbox row that is due at the fake clock's time is pending or sending."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        n = await sb.db.fetchval(
-            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
-            " AND not_before <= ?",
-            (iso(sb.clock()),),
-        )
-        if n == 0:
-            break
-        if loop.time() > deadline:
-            raise AssertionError(f"{n} outbox rows still due after {within} s")
-        await asyncio.sleep(0.02)
-    await sb.idle()
+    """Every outbox row due at the fake clock's time delivered, then the bot idle."""
+    await delivered(sb, within)
 
 
 async def run_minute(sb, when: dt.datetime) -> None:

@@ -3,7 +3,6 @@ plan_digests, then the outbox sender) at a FakeClock's times, as the chats see i
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import replace
 from zoneinfo import ZoneInfo
@@ -13,6 +12,7 @@ import pytest
 from bot.services.cycle import iso, tick
 from bot.services.digest_schedule import plan_digests
 from tests import cycle_seed as seed
+from tests.outbox_wait import delivered
 
 WIB = ZoneInfo("Asia/Jakarta")
 GROUP = -100
@@ -23,20 +23,8 @@ def wib(*args: int) -> dt.datetime:
 
 
 async def drained(sb, within: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        n = await sb.db.fetchval(
-            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
-            " AND not_before <= ?",
-            (iso(sb.clock()),),
-        )
-        if n == 0:
-            break
-        if loop.time() > deadline:
-            raise AssertionError(f"{n} outbox rows still due after {within} s")
-        await asyncio.sleep(0.02)
-    await sb.idle()
+    """Every outbox row due at the fake clock's time delivered, then the bot idle."""
+    await delivered(sb, within)
 
 
 async def run_minute(sb, when: dt.datetime) -> None:

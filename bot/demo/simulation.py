@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
+from bot.clock import ManualClock
 from bot.config import BackupSettings, ChatsSettings, OutboxSettings, Settings
 from bot.db import Database
 from bot.demo import personas as P
@@ -44,19 +45,6 @@ ADMIN_USER = 900002
 FACILITATOR_BASE = 800000
 RECIPIENT_BASE = 700000
 FIRST_PERIOD = "2023-12"  # hand-over 22-11-2023: the first full month after it
-
-
-class DemoClock:
-    """The demo's time: moved by the simulation, always aware UTC."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.current = start.astimezone(dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.current
-
-    def set(self, when: dt.datetime) -> None:
-        self.current = when.astimezone(dt.UTC)
 
 
 def wib(year: int, month: int, day: int, hour: int = 8, minute: int = 0) -> dt.datetime:
@@ -106,7 +94,7 @@ class Demo:
         self.out = out
         self.periods = periods
         self.say = say
-        self.clock = DemoClock(wib(2024, 1, 1, 7, 0))
+        self.clock = ManualClock(wib(2024, 1, 1, 7, 0))
         base = Settings()
         self.settings = replace(
             base,
