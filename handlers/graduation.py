@@ -8,10 +8,20 @@ from telegram.ext import ContextTypes
 from bot.domain.nik import NikError, clean_nik, parse_nik
 from bot.render import render
 from bot.services import graduation as grad
+from bot.services.accounts import Account
 from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
 
 CALLBACK_PREFIX = "grd:"
 END_KINDS_ID = {"pindah": "moved", "meninggal": "deceased", "menolak": "declined"}
+
+
+async def _linked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Account | None, str]:
+    """The person's account and language; an unlinked person is told so (account None)."""
+    account = await account_of(update, context)
+    lang = lang_of(account, context)
+    if account is None:
+        await _error(update, lang, "not_linked")
+    return account, lang
 
 
 async def _error(update: Update, lang: str, exc: grad.GraduationError | str) -> None:
@@ -29,10 +39,8 @@ def _nik(arg: str) -> str | None:
 
 async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/skor <NIK>: the score, band and every component with its reason (facilitator/staff)."""
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _linked(update, context)
     if account is None:
-        await _error(update, lang, "not_linked")
         return
     nik = _nik(context.args[0]) if context.args else None
     if nik is None:
@@ -71,10 +79,8 @@ async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def kemajuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/kemajuan: the recipient's own encouraging progress view (no score, no band)."""
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _linked(update, context)
     if account is None:
-        await _error(update, lang, "not_linked")
         return
     try:
         found = await grad.progress_for(
@@ -103,10 +109,8 @@ async def kemajuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def graduasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/graduasi: staff see candidates in their region; confirmed ones get approve/reject."""
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _linked(update, context)
     if account is None:
-        await _error(update, lang, "not_linked")
         return
     try:
         found = await grad.candidates(db_of(context), settings_of(context), account)
@@ -147,10 +151,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """grd:a:<case> approves with the standard reason; grd:r:<case> asks for a written reason."""
     query = update.callback_query
     await query.answer()
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _linked(update, context)
     if account is None:
-        await _error(update, lang, "not_linked")
         return
     parts = (query.data or "").split(":")
     if len(parts) != 3 or parts[1] not in ("a", "r") or not parts[2].isdigit():
@@ -209,10 +211,8 @@ async def tolak(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _decide_command(update: Update, context: ContextTypes.DEFAULT_TYPE, approve: bool):
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _linked(update, context)
     if account is None:
-        await _error(update, lang, "not_linked")
         return
     args = context.args or []
     if not args or not args[0].isdigit():
@@ -224,10 +224,8 @@ async def _decide_command(update: Update, context: ContextTypes.DEFAULT_TYPE, ap
 
 async def konfirmasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/konfirmasi <NIK> <statement>: the facilitator confirms after a visit."""
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _linked(update, context)
     if account is None:
-        await _error(update, lang, "not_linked")
         return
     args = context.args or []
     nik = _nik(args[0]) if args else None
@@ -250,10 +248,8 @@ async def konfirmasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def akhiri(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/akhiri <NIK> <pindah|meninggal|menolak> <reason>: staff end mentoring."""
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _linked(update, context)
     if account is None:
-        await _error(update, lang, "not_linked")
         return
     args = context.args or []
     if len(args) < 3:
