@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 
@@ -60,6 +61,19 @@ COMMAND_MODULES = [
 
 class UsageError(Exception):
     """Wrong input from the person at the terminal; exit 2 with one line."""
+
+
+def parse_now(text: str | None, settings: Settings) -> dt.datetime:
+    """--now ISO time -> aware UTC; a time without offset is local (Asia/Jakarta)."""
+    if not text:
+        return dt.datetime.now(dt.UTC)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--now {text!r} is not an ISO time like 2024-02-05T08:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=settings.tz)
+    return value.astimezone(dt.UTC)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

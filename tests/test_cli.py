@@ -95,3 +95,16 @@ def test_version_and_usage_errors(tmp_path: Path) -> None:
     assert run_cli("version", cwd=tmp_path).stdout.startswith("pendamping ")
     assert run_cli(cwd=tmp_path).returncode == 2
     assert run_cli("no-such-command", cwd=tmp_path).returncode == 2
+
+
+def test_now_without_offset_is_wib_for_every_command() -> None:
+    """tick, doctor and retention read --now the same way: no offset means Asia/Jakarta."""
+    import datetime as dt
+
+    from bot.cli import UsageError, parse_now
+    from bot.config import Settings
+
+    assert parse_now("2024-02-05T08:00", Settings()) == dt.datetime(2024, 2, 5, 1, 0, tzinfo=dt.UTC)
+    assert parse_now("2024-02-05T08:00+00:00", Settings()).hour == 8
+    with pytest.raises(UsageError, match="not an ISO time"):
+        parse_now("kemarin", Settings())

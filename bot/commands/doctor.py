@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 
 from bot.config import ConfigError
 from bot.services.doctor import FAIL, Check, run_checks
@@ -24,21 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError, settings_from
+    from bot.cli import parse_now, settings_from
 
-    now = dt.datetime.now(dt.UTC)
-    if args.now:
-        try:
-            now = dt.datetime.fromisoformat(args.now)
-        except ValueError:
-            raise UsageError(f"--now {args.now!r} is not an ISO time") from None
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=dt.UTC)
     try:
         settings = settings_from(args)
     except ConfigError as exc:
         print(Check(FAIL, "config", str(exc), "fix that key (see pendamping.example.toml)").line())
         return 1
+    now = parse_now(args.now, settings)
     checks = [Check("OK", "config", settings.source or "built-in defaults (no config file)")]
     checks += asyncio.run(run_checks(settings, now))
     for check in checks:

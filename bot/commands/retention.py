@@ -26,17 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError, settings_from
+    from bot.cli import parse_now, settings_from
 
     settings = settings_from(args)
-    now = dt.datetime.now(dt.UTC)
-    if args.now:
-        try:
-            now = dt.datetime.fromisoformat(args.now)
-        except ValueError:
-            raise UsageError(f"--now {args.now!r} is not an ISO time") from None
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=settings.tz)
+    now = parse_now(args.now, settings)
     years = settings.retention.anonymise_after_years
     if years <= 0:
         print("retention is off (retention.anonymise_after_years = 0)")

@@ -37,25 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def parse_now(text: str | None, settings: Settings) -> dt.datetime:
-    """ISO time -> aware UTC; a time without offset is local (Asia/Jakarta)."""
-    from bot.cli import UsageError
-
-    if not text:
-        return dt.datetime.now(dt.UTC)
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--now {text!r} is not an ISO time like 2024-02-05T08:00") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=settings.tz)
-    return value.astimezone(dt.UTC)
-
-
 def _run(args: argparse.Namespace) -> int:
     from bot.cli import settings_from
 
     settings = settings_from(args)
+    from bot.cli import parse_now
+
     now = parse_now(args.now, settings)
     return asyncio.run(_tick(settings, now, args))
 
