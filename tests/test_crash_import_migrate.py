@@ -2,9 +2,12 @@
 at random short delays, many times; each time the database must be exactly as before (import)
 or at a migration boundary (migrate), intact, and a rerun must finish the job.
 
-No test hooks in production code: the kills land wherever they land; the printed lines show
-how many kills hit the work itself (import: the process was past start-up; migrate: how many
-migrations were applied when it died).
+No test hooks in production code. Import kills are aimed with the import's own progress lines
+("... N baris diproses" on stderr, printed inside the one write transaction every
+PROGRESS_EVERY rows): each kill lands a random 0-30 ms after a random progress line
+that is not the last, so it hits the open transaction on any machine speed (a delay measured
+from start-up used to land after COMMIT on a slow CI run). Migrate kills land wherever they
+land; the printed line shows how many migrations were applied when it died.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from bot.db import discover_migrations, open_migrated
+from bot.services.registry_import import PROGRESS_EVERY
 from tests.suite_counts import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,6 +57,25 @@ def kill_after(proc: subprocess.Popen, delay: float) -> bool:
         return True
 
 
+def kill_after_progress(proc: subprocess.Popen, lines: int, delay: float) -> bool:
+    """SIGKILL `delay` s after the import printed its `lines`-th progress line; True if it was
+    still running then (a real kill)."""
+    seen = 0
+    assert proc.stderr is not None
+    for raw in proc.stderr:
+        if b"baris diproses" in raw:
+            seen += 1
+            if seen == lines:
+                break
+    else:
+        proc.wait(60)
+        raise AssertionError(f"import ended after {seen} progress lines, wanted {lines}")
+    try:
+        return kill_after(proc, delay)
+    finally:
+        proc.stderr.close()
+
+
 def content(db: Path) -> list[str]:
     """Every row of every table, as SQL text (schema included)."""
     conn = sqlite3.connect(db)
@@ -70,12 +93,8 @@ def test_sigkill_during_import_leaves_the_database_unchanged(tmp_path, clock):
     asyncio.run(_migrated(db, clock))
     assert cli("import", str(small), db=db).wait(120) == 0
     before = content(db)
-    # how long a whole import takes here (on a scratch copy), to aim the kills inside it
-    scratch = tmp_path / "scratch.db"
-    scratch.write_bytes(db.read_bytes())
-    start = time.monotonic()
-    assert cli("import", str(big), db=scratch).wait(600) == 0
-    whole = time.monotonic() - start
+    lines = IMPORT_ROWS // PROGRESS_EVERY  # progress lines one import prints
+    assert lines >= 2, "CRASH_IMPORT_ROWS must give at least two progress lines"
     rnd = random.Random(int(os.environ.get("CRASH_SEED", "5")))
     baseline = tmp_path / "baseline.db"
     baseline.write_bytes(db.read_bytes())
@@ -84,7 +103,8 @@ def test_sigkill_during_import_leaves_the_database_unchanged(tmp_path, clock):
         for suffix in ("-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         db.write_bytes(baseline.read_bytes())
-        hits += kill_after(cli("import", str(big), db=db), rnd.uniform(0.6, whole * 0.95))
+        aim = rnd.randint(1, lines - 1)  # never the last line: COMMIT may follow it closely
+        hits += kill_after_progress(cli("import", str(big), db=db), aim, rnd.uniform(0, 0.03))
         if content(db) == before:
             continue
         conn = sqlite3.connect(db)
@@ -170,7 +190,7 @@ def schema(db: Path) -> list[tuple]:
 
 SLOW_MIGRATION = """
 CREATE TABLE crash_probe (n INTEGER PRIMARY KEY, pad TEXT);
-WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000000)
+WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 8000000)  -- ~9 s here; kills land at 1.5-3 s
 INSERT INTO crash_probe SELECT n, hex(randomblob(16)) FROM c;
 """
 SLOW_RUNNER = """

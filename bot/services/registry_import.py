@@ -33,7 +33,7 @@ from bot.domain.regions import desa_code, desa_name, match_kecamatan
 from bot.services.registry_source import SheetSource, Source
 
 BATCH = 500
-PROGRESS_EVERY = 10_000
+PROGRESS_EVERY = 2000  # rows between two progress lines (inside the transaction)
 
 # Recipient columns written from the file (besides nik); only those present are compared.
 RECIPIENT_FIELDS = (
