@@ -114,6 +114,9 @@ async def test_scores_table_of_another_shape_is_ignored(seeded: Database) -> Non
 def test_format_components() -> None:
     raw = '[{"key": "income", "points": 30, "max_points": 40}, {"key": "savings", "points": 5, "max_points": 10}]'
     assert format_components(raw) == "income=30/40; savings=5/10"
+    lists = '[["income", null, 30, 40, "r"], ["savings", {"savings": true}, 5, 10, "s"]]'
+    assert format_components(lists) == "income=30/40; savings=5/10"
+    assert format_components('[["income", 30]]') == '[["income", 30]]'  # not that shape
     assert format_components("not json") == "not json"
     assert format_components(None) is None
 

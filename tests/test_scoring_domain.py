@@ -275,3 +275,16 @@ def test_progress_view_has_no_score() -> None:
     assert progress.trend == "up"
     assert "running" in progress.going_well
     assert len(progress.profits) == 6
+
+
+def test_component_dicts_reads_lists_and_older_objects() -> None:
+    from bot.domain.scoring import component_dicts
+
+    new = [["income", {"per_capita": 1}, 20, 30, "Pendapatan"], ["reporting", [5, 6], 4, 5, "x"]]
+    old = [{"key": "income", "value": None, "points": 20, "max_points": 30, "reason": "r"}]
+    assert component_dicts(new) == [
+        {"key": "income", "value": {"per_capita": 1}, "points": 20, "max_points": 30,
+         "reason": "Pendapatan"},
+        {"key": "reporting", "value": [5, 6], "points": 4, "max_points": 5, "reason": "x"},
+    ]  # fmt: skip
+    assert component_dicts(old) == old

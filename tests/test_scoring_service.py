@@ -59,6 +59,22 @@ async def test_latest_revision_and_recipient_preferred(db, settings) -> None:
     assert [x.profit for x in obs] == [2_400_000]
 
 
+async def test_counting_report_does_not_depend_on_insert_order(db, settings, monkeypatch) -> None:
+    """Rows stored newest first still pick the recipient's latest revision, in the one-recipient
+    loader and in the worker processes' id-range loader (which reads another index)."""
+    rid = await add_recipient(db)
+    o = B_OBS[-1]
+    await add_report(db, rid, o._replace(profit=2_400_000), role="recipient", revision=2)
+    await add_report(db, rid, o._replace(profit=100_000), role="facilitator", revision=3)
+    await add_report(db, rid, o._replace(profit=200_000), role="recipient", revision=1)
+    obs = (await svc.load_observations(db, "2024-06", "2024-06", rid))[rid]
+    assert [x.profit for x in obs] == [2_400_000]
+    monkeypatch.setattr(svc, "PARALLEL_MIN_RECIPIENTS", 1)
+    assert await svc.recompute_all(db, settings, PERIOD, NOW, workers=2) == 1
+    stored = await svc.latest_score(db, settings, rid, PERIOD)
+    assert stored is not None and stored.components[0]["value"]["business"] == 2_400_000
+
+
 async def test_facilitator_report_counts_when_recipient_silent(db, settings) -> None:
     rid = await add_recipient(db)
     await add_report(db, rid, B_OBS[-1]._replace(profit=777_000), role="facilitator")
@@ -154,8 +170,24 @@ async def test_parallel_batch_matches_single_process(db, settings, monkeypatch) 
     single_flags = await db.fetchall("SELECT recipient_id, kind FROM risk_flags ORDER BY 1, 2")
     await db.execute("DELETE FROM scores")
     await db.execute("DELETE FROM risk_flags")
+    # a risk no longer true (withdrawn by the batch) and one already sent (kept)
+    stale = "INSERT INTO risk_flags (recipient_id, period, kind, details, created_at, digested_at)"
+    await db.execute(stale + " VALUES (1, ?, 'unreachable', '{}', 'x', NULL)", (PERIOD,))
+    await db.execute(stale + " VALUES (2, ?, 'unreachable', '{}', 'x', 'y')", (PERIOD,))
+    pools: list[int] = []
+
+    class CountedPool(svc.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs) -> None:
+            pools.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(svc, "ProcessPoolExecutor", CountedPool)
     monkeypatch.setattr(svc, "PARALLEL_MIN_RECIPIENTS", 1)
     assert await svc.recompute_all(db, settings, PERIOD, NOW, workers=2) == 4
+    assert pools == [2]  # the worker processes did the scoring
+    sent = await db.fetchall("SELECT recipient_id, kind FROM risk_flags WHERE digested_at = 'y'")
+    assert [tuple(r) for r in sent] == [(2, "unreachable")]
+    await db.execute("DELETE FROM risk_flags WHERE digested_at = 'y'")
     parallel = await db.fetchall(
         "SELECT recipient_id, score, band, components, inputs FROM scores ORDER BY recipient_id"
     )
@@ -178,3 +210,16 @@ async def test_saved_report_updates_the_score(db, settings) -> None:
     stored = await svc.latest_score(db, settings, rid, saved.saved["period"])
     assert stored is not None and stored.computed_at == REPORT_NOW.isoformat(timespec="seconds")
     assert {c["key"] for c in stored.components} >= {"income", "reporting"}
+
+
+async def test_components_are_stored_as_lists_and_read_as_dicts(db, settings) -> None:
+    rid = await _seed_example(db, "B_stable_above_umk", "3328064107850001")
+    result = await svc.recompute_recipient(db, settings, rid, NOW, PERIOD)
+    raw = json.loads(
+        await db.fetchval("SELECT components FROM scores WHERE recipient_id = ?", (rid,))
+    )
+    assert raw[0][:1] == ["income"] and len(raw) == len(result.components)
+    stored = await svc.latest_score(db, settings, rid, PERIOD)
+    assert [c["key"] for c in stored.components] == [c.key for c in result.components]
+    assert [c["points"] for c in stored.components] == [c.points for c in result.components]
+    assert stored.components[0]["reason"] == result.components[0].reason

@@ -166,6 +166,18 @@ class Component(NamedTuple):
     reason: str  # one line, Indonesian
 
 
+def component_dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
+    """Stored components -> dicts by field name.
+
+    Stored as JSON lists in Component's field order (a third less to encode and write for
+    100,000 recipients than objects); rows written before that hold objects, kept as they are.
+    """
+    return [
+        item if isinstance(item, Mapping) else dict(zip(Component._fields, item, strict=True))
+        for item in items
+    ]
+
+
 @dataclass(frozen=True)
 class ScoreResult:
     period: str
@@ -220,10 +232,13 @@ def _points(weight: int, fraction: float) -> int:
 
 def household_income(obs: Observation) -> int | None:
     """Business net income (profit, else revenue - costs) plus other household income."""
-    business = business_income(obs)
-    if business is None and obs.other_income is None:
+    return _household(business_income(obs), obs.other_income)
+
+
+def _household(business: int | None, other: int | None) -> int | None:
+    if business is None and other is None:
         return None
-    return (business or 0) + (obs.other_income or 0)
+    return (business or 0) + (other or 0)
 
 
 def business_income(obs: Observation) -> int | None:
@@ -261,7 +276,8 @@ def _prepare(observations: Sequence[Observation], period: str, params: Params) -
     previous: int | None = None
     for idx in sorted(by_index):
         obs = by_index[idx]
-        income = household_income(obs)
+        business = business_income(obs)
+        income = _household(business, obs.other_income)
         counted = obs.verified is not False and income is not None
         if counted and obs.verified is None and income is not None:
             base = max(previous or 0, params.poverty_line)
@@ -269,7 +285,7 @@ def _prepare(observations: Sequence[Observation], period: str, params: Params) -
                 counted = False
         if counted:
             previous = income
-            months.append(_Month(idx, obs, income, business_income(obs), True))
+            months.append(_Month(idx, obs, income, business, True))
         else:
             months.append(_Month(idx, obs, None, None, False))
     return months
@@ -296,6 +312,7 @@ def compute_score(
         start = max(start, period_index(baseline.start_period))
     start = min(start, end)
     expected = end - start + 1
+    first = index_period(start)
     window = [m for m in all_months if m.index >= start]
     counted = [m for m in window if m.counted]
     reported = len(window)
@@ -324,7 +341,7 @@ def compute_score(
         _continuity(baseline, window, params, w["continuity"]),
         _sources(latest, params, w["sources"]),
         _savings_books(window, w["savings_books"]),
-        _facilitator(visits, index_period(start), period, w["facilitator"]),
+        _facilitator(visits, first, period, w["facilitator"]),
         _reporting(reported, expected, w["reporting"]),
     ]
     total = sum(c.points for c in components)
@@ -337,7 +354,7 @@ def compute_score(
     else:
         band = BAND_INTENSIVE
     inputs = {
-        "window": [index_period(start), period],
+        "window": [first, period],
         "months_expected": expected,
         "months_reported": reported,
         "months_counted": len(counted),
@@ -429,17 +446,18 @@ def _stability(counted: Sequence[_Month], hh: int, params: Params, weight: int) 
     """60%: counted months in a row at/above the poverty line (gaps skipped); 40%: swings."""
     if not counted:
         return Component("stability", None, 0, weight, "Belum ada data untuk menilai kestabilan")
+    incomes = [m.income or 0 for m in counted]
     streak = 0
-    for m in reversed(counted):
-        if (m.income or 0) / hh >= params.poverty_line:
+    for income in reversed(incomes):
+        if income / hh >= params.poverty_line:
             streak += 1
         else:
             break
     f_streak = min(streak, params.gate_months) / params.gate_months
-    swings = []
-    for prev, cur in zip(counted, counted[1:], strict=False):
-        base = max(abs(prev.income or 0), 1)
-        swings.append(abs((cur.income or 0) - (prev.income or 0)) / base * 100)
+    swings = [
+        abs(cur - prev) / max(abs(prev), 1) * 100
+        for prev, cur in zip(incomes, incomes[1:], strict=False)
+    ]
     if swings:
         avg_swing = sum(swings) / len(swings)
         f_swing = max(0.0, 1 - avg_swing / params.swing_limit_pct)

@@ -9,7 +9,7 @@ Who is expected to report in period P: recipients with status 'active' whose han
 
 Scores (migration 0005): the latest period <= P per recipient; within it the row of the
 current model version when `settings` are given, else the most recently computed row.
-`components` JSON: a list of {key, points, max_points}. Graduation candidates: see
+`components` JSON: see bot.domain.scoring.component_dicts (lists, or objects in older rows).
 graduation_candidate_ids(). Flags: open report_flags plus `risk_flags` of the last two periods.
 """
 
@@ -43,6 +43,7 @@ from bot.domain.digest import (
     staff_digest,
 )
 from bot.domain.periods import prev_period
+from bot.domain.scoring import component_dicts
 from bot.export import (
     FLAGS,
     RECIPIENTS,
@@ -480,7 +481,7 @@ def format_components(raw: Any) -> str | None:
     if raw is None:
         return None
     try:
-        items = json.loads(raw) if isinstance(raw, str) else raw
+        items = component_dicts(json.loads(raw) if isinstance(raw, str) else raw)
         return "; ".join(f"{c['key']}={c['points']}/{c['max_points']}" for c in items)
     except (ValueError, TypeError, KeyError):
         return str(raw)
