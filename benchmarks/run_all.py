@@ -3,6 +3,7 @@
     python benchmarks/run_all.py            # full sizes (about 25-40 min on 2 shared cores)
     python benchmarks/run_all.py --quick    # smaller sizes, proves the pipeline (a few minutes)
     python benchmarks/run_all.py --only import_bench,score_bench --no-write
+    python benchmarks/run_all.py --only score_bench   # replaces just those rows in the table
 
 Each benchmark runs as its own subprocess and prints `RESULT name=... value=... unit=...
 goal=... ok=yes|no|-` lines (benchmarks/_result.py); this script collects them. The generated
@@ -110,6 +111,36 @@ def table(rows: list[dict], started: dt.datetime, quick: bool, loads: tuple) -> 
     return "\n".join(lines) + "\n"
 
 
+def merge_rows(
+    doc: Path, names: list[str], generated: str, started: dt.datetime, loads: tuple
+) -> str:
+    """An --only run: the existing table with just these benchmarks' rows replaced (in place)
+    and a line saying when they were re-run; the generated table as is if there is none."""
+    text = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    if BEGIN not in text or END not in text:
+        return generated
+    old = text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
+    new_rows = [line for line in generated.splitlines() if line.split(" | ")[0][2:] in names]
+    out, placed = [BEGIN], False
+    for line in old[1:]:
+        if line.startswith("| ") and line.split(" | ")[0][2:] in names:
+            if not placed:
+                out += new_rows
+                placed = True
+            continue
+        if line.startswith("Sections below:"):
+            out += [
+                f"Rows of {', '.join(names)} re-run with `--only` on {started:%Y-%m-%d %H:%M} UTC"
+                f" (load average {loads[0]:.2f} at start, {loads[1]:.2f} at end).",
+                "",
+            ]
+        out.append(line)
+    if not placed:  # a benchmark new to the table: its rows go last
+        at = max(i for i, line in enumerate(out) if line.startswith("| ")) + 1
+        out[at:at] = new_rows
+    return "\n".join([*out, END]) + "\n"
+
+
 def write(doc: Path, generated: str) -> None:
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:
@@ -154,7 +185,10 @@ def main() -> int:
             print(tail)
             failed = True
         rows.append({"name": name, "size": shown, "results": results, "code": code})
-    generated = table(rows, started, args.quick, (load_start, os.getloadavg()[0]))
+    loads = (load_start, os.getloadavg()[0])
+    generated = table(rows, started, args.quick, loads)
+    if args.only and not args.quick:
+        generated = merge_rows(Path(args.doc), names, generated, started, loads)
     if args.no_write:
         print(generated)
     else:

@@ -51,3 +51,33 @@ def test_every_benchmark_script_has_an_entry():
     run_all = load()
     scripts = {p.stem for p in (REPO / "benchmarks").glob("*.py")}
     assert scripts - set(run_all.BENCHMARKS) <= {"run_all", "_result", "sandbox_bench_server"}
+
+
+def test_only_run_replaces_just_its_rows(tmp_path):
+    import datetime as dt
+
+    run_all = load()
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nprose stays\n", encoding="utf-8")
+    when = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    full = [
+        {"name": "import_bench", "size": "100,000 rows", "code": 0,
+         "results": [("import_seconds", "41", "s", "<= 60", "yes")]},
+        {"name": "score_bench", "size": "100,000 recipients", "code": 0,
+         "results": [("score_all", "17.3", "s", "<= 10", "no"), ("score_one", "1", "ms", "<= 5", "yes")]},
+        {"name": "ops_bench", "size": "5,000", "code": 0,
+         "results": [("ops_backup", "0.2", "s", "-", "-")]},
+    ]  # fmt: skip
+    run_all.write(doc, run_all.table(full, when, False, (0.2, 1.0)))
+    only = [{"name": "score_bench", "size": "100,000 recipients", "code": 0,
+             "results": [("score_all", "8.3", "s", "<= 10", "yes")]}]  # fmt: skip
+    later = when + dt.timedelta(hours=2)
+    generated = run_all.table(only, later, False, (0.5, 1.5))
+    run_all.write(doc, run_all.merge_rows(doc, ["score_bench"], generated, later, (0.5, 1.5)))
+    rows = [line for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith("| ")]
+    figures = [line.split(" | ")[2] for line in rows[1:]]  # rows[0]: the header
+    assert figures == ["import_seconds", "score_all", "ops_backup"]  # in place, others kept
+    assert "| 8.3 s | <= 10 | yes |" in rows[2] and "17.3" not in doc.read_text(encoding="utf-8")
+    assert "Rows of score_bench re-run with `--only` on 2026-11-28 02:00 UTC" in doc.read_text(
+        encoding="utf-8"
+    )
