@@ -225,9 +225,14 @@ def _rp(amount: float) -> str:
 
 
 def _points(weight: int, fraction: float) -> int:
-    """Round half up, clamped to 0..weight: monotonic in fraction."""
-    fraction = min(1.0, max(0.0, fraction))
-    return min(weight, int(weight * fraction + 0.5))
+    """Round half up, clamped to 0..weight: monotonic in fraction (NaN counts as 0).
+
+    Branches rather than min/max: this runs seven times per recipient in the batch."""
+    if not fraction > 0.0:
+        return 0
+    if fraction >= 1.0:
+        return weight
+    return int(weight * fraction + 0.5)
 
 
 def household_income(obs: Observation) -> int | None:
@@ -344,7 +349,7 @@ def compute_score(
         _facilitator(visits, first, period, w["facilitator"]),
         _reporting(reported, expected, w["reporting"]),
     ]
-    total = sum(c.points for c in components)
+    total = sum([c.points for c in components])
     gate = _gate_streak(all_months, end, params.umk)
     gate_met = gate >= params.gate_months
     if total >= params.ready_score and gate_met:
@@ -416,8 +421,8 @@ def _income(
         return Component(
             "income", None, 0, weight, "Belum ada pendapatan yang terverifikasi di periode ini"
         )
-    avg_income = sum(m.income or 0 for m in recent) / len(recent)
-    avg_business = sum(m.business or 0 for m in recent) / len(recent)
+    avg_income = sum([m.income or 0 for m in recent]) / len(recent)
+    avg_business = sum([m.business or 0 for m in recent]) / len(recent)
     pc = avg_income / hh
     f_pc = _per_capita_fraction(pc, params)
     f_umk = min(1.0, max(0.0, avg_business / params.umk))
