@@ -46,16 +46,24 @@ class BotProcess:
     """`python -m bot run --api-url URL`; its stderr (the log) appended to log_path."""
 
     def __init__(
-        self, db_path: Path, url: str, token: str, log_path: Path, config: Path | None = None
+        self,
+        db_path: Path,
+        url: str,
+        token: str,
+        log_path: Path,
+        config: Path | None = None,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.db_path, self.url, self.token = db_path, url, token
         self.log_path, self.config, self.proc = log_path, config, None
+        self.args, self.env = args, env or {}
 
     def start(self) -> None:
         pre = ["--config", str(self.config)] if self.config else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *pre, "run", "--api-url", self.url],
-            env=cli_env(self.db_path, self.token), cwd=self.db_path.parent,
+            [sys.executable, "-m", "bot", *pre, "run", "--api-url", self.url, *self.args],
+            env={**cli_env(self.db_path, self.token), **self.env}, cwd=self.db_path.parent,
             stdout=subprocess.DEVNULL, stderr=open(self.log_path, "ab"),  # noqa: SIM115
         )  # fmt: skip
 

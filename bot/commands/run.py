@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from bot.app import build_application
 from bot.config import Settings
@@ -12,6 +13,8 @@ from bot.runlock import acquire_run_lock
 from bot.sandbox.core import DEFAULT_TOKEN
 
 log = logging.getLogger("pendamping.run")
+
+WEBHOOK_SECRET_ENV = "PENDAMPING_WEBHOOK_SECRET"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--api-url", help="Bot API base URL, e.g. http://127.0.0.1:8081/bot")
     p.add_argument("--webhook-url", help="public HTTPS URL Telegram posts updates to")
-    p.add_argument("--webhook-secret", help="secret token Telegram sends with each update")
+    p.add_argument(
+        "--webhook-secret",
+        help=f"secret token Telegram sends with each update (default: ${WEBHOOK_SECRET_ENV};"
+        " prefer the environment: a command-line flag is visible to every user in `ps`)",
+    )
     p.add_argument("--listen", default="127.0.0.1", help="webhook listen address")
     p.add_argument("--port", type=int, default=8443, help="webhook listen port")
     p.add_argument(
@@ -48,9 +55,11 @@ def _run(args: argparse.Namespace) -> int:
         # A sandbox started separately accepts its default token unless told otherwise.
         token = DEFAULT_TOKEN
         print(f"No TELEGRAM_BOT_TOKEN: using the sandbox token {DEFAULT_TOKEN} with {args.api_url}")
-    if args.webhook_url and not args.webhook_secret:
+    secret = args.webhook_secret or os.environ.get(WEBHOOK_SECRET_ENV, "")
+    if args.webhook_url and not secret:
         raise UsageError(
-            "--webhook-url needs --webhook-secret (Telegram sends it with each update)"
+            f"--webhook-url needs a secret in {WEBHOOK_SECRET_ENV} (or --webhook-secret):"
+            " Telegram sends it with each update; e.g. openssl rand -hex 32"
         )
     app = build_application(settings, token=token, base_url=args.api_url)
     if args.webhook_url:
@@ -59,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
             port=args.port,
             url_path="telegram",
             webhook_url=args.webhook_url,
-            secret_token=args.webhook_secret,
+            secret_token=secret,
         )
     else:
         app.run_polling()
