@@ -84,7 +84,9 @@ class BotProcess:
 
 
 def draft_state(db_path: Path, user_id: int) -> tuple[dict, str | None, int]:
-    """(answers, next question key or NO_DRAFT, reports saved for this person's recipient)."""
+    """(answers, next question key or NO_DRAFT, reports saved for this person's recipient).
+
+    With no open draft the answers are those of the person's latest saved report ({} if none)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     try:
         row = conn.execute(
@@ -98,10 +100,16 @@ def draft_state(db_path: Path, user_id: int) -> tuple[dict, str | None, int]:
             " WHERE a.telegram_user_id = ?",
             (user_id,),
         ).fetchone()[0]
+        # no open draft: the answers live on in the person's saved report, if any
+        report = conn.execute(
+            "SELECT p.answers FROM reports p JOIN accounts a ON a.recipient_id = p.recipient_id"
+            " WHERE a.telegram_user_id = ? ORDER BY p.id DESC",
+            (user_id,),
+        ).fetchone()
     finally:
         conn.close()
     if row is None:
-        return {}, NO_DRAFT, saved
+        return (json.loads(report[0]) if report else {}), NO_DRAFT, saved
     answers = json.loads(row[1])
     q = next_question(form_for(row[0], row[2]), answers)
     return answers, (q.key if q else None), saved

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
@@ -44,25 +44,28 @@ RISK_KINDS = ("business_stopped", "income_drop", "no_report", "goats_lost", "unr
 
 @dataclass(frozen=True)
 class Params:
-    """Everything the score depends on besides the recipient's data (from Settings)."""
+    """Everything the score depends on besides the recipient's data.
+
+    No defaults here: the defaults live once, in bot.config (ScoringSettings, Thresholds), and
+    params_from_settings is the one way in."""
 
     poverty_line: int
     extreme_poverty_line: int
     umk: int
     weights: Mapping[str, int]
-    ready_score: int = 75
-    intensive_below: int = 50
-    gate_months: int = 4
-    window_months: int = 6
-    income_umk_share: float = 0.3
-    comfortable_multiple: float = 2.0
-    swing_limit_pct: int = 50
-    outlier_factor: int = 10
-    default_household_size: int = 4
-    min_income_sources: int = 2
-    risk_income_drop_pct: int = 30
-    package_goats: Mapping[str, int] = field(default_factory=dict)
-    version: str = "1.0"
+    ready_score: int
+    intensive_below: int
+    gate_months: int
+    window_months: int
+    income_umk_share: float
+    comfortable_multiple: float
+    swing_limit_pct: int
+    outlier_factor: int
+    default_household_size: int
+    min_income_sources: int
+    risk_income_drop_pct: int
+    package_goats: Mapping[str, int]
+    version: str
 
     @cached_property
     def model_version(self) -> str:
