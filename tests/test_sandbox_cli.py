@@ -136,6 +136,39 @@ async def test_terminal_chat_driven_through_its_input_stream(sandbox, tmp_path):
     assert sandbox.core.users[1001].first_name == "Siti"
 
 
+async def test_terminal_chat_with_all_input_piped_at_once(sandbox, tmp_path):
+    """`printf '/start\\nmenu\\n1\\n/quit\\n' | pendamping sandbox chat ...`: each line waits
+    for the bot's answer (the button number needs its buttons), /quit only after the last."""
+
+    async def menu(update, context):
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Berjalan", callback_data="t:ok")]])
+        await update.effective_chat.send_message("Bagaimana usaha Anda?", reply_markup=keyboard)
+
+    async def pressed(update, context):
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text("Tercatat: berjalan")
+
+    sandbox.app.add_handler(MessageHandler(filters.Regex("^menu$"), menu), group=-1)
+    sandbox.app.add_handler(CallbackQueryHandler(pressed, pattern="^t:"), group=-1)
+    proc = await spawn(
+        tmp_path, "sandbox", "chat", "--as", "1001", "--name", "Siti", "--url", sandbox.url,
+        stdin=True,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(60):
+            out, _ = await proc.communicate(b"/start\nmenu\n1\n/quit\n")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = out.decode()
+    assert proc.returncode == 0, text
+    for line in ("bot: Selamat datang di Pendamping, Siti.", "bot: Bagaimana usaha Anda?",
+                 "> [Berjalan]", "bot (diedit): Tercatat: berjalan"):  # fmt: skip
+        assert line in text, text
+    assert "! no button" not in text, text
+
+
 async def test_run_without_token_uses_an_embedded_sandbox(tmp_path):
     port = free_port()
     proc = await spawn(tmp_path, "run", "--sandbox-port", str(port))

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 
 from bot.sandbox.core import DEFAULT_TOKEN
 
@@ -103,7 +104,11 @@ def _chat(args: argparse.Namespace) -> int:
 
         raise UsageError("--as needs a positive Telegram user id, e.g. 1001")
     chat = TerminalChat(
-        args.url, args.user_id, args.name or f"Pengguna {args.user_id}", username=args.username
+        args.url,
+        args.user_id,
+        args.name or f"Pengguna {args.user_id}",
+        username=args.username,
+        settle=not sys.stdin.isatty(),  # piped input: wait for each answer (see TerminalChat)
     )
     try:
         return asyncio.run(chat.run(stdin_lines()))

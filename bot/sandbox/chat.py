@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import aiohttp
 
+QUIET = 0.5  # seconds without a change in the sandbox that count as "the bot has answered"
 HELP = "Type a message. A number presses a button, /photo PATH sends a picture, /quit leaves."
 
 
@@ -28,6 +29,7 @@ class TerminalChat:
         *,
         out: TextIO = sys.stdout,
         username: str | None = None,
+        settle: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         if self.url.endswith("/bot"):
@@ -36,6 +38,9 @@ class TerminalChat:
         self.name = name
         self.username = username
         self.out = out
+        # Piped input arrives all at once: wait for the bot's answer to each line before the
+        # next (a button number needs its buttons; /quit must not cut the last answers off).
+        self.settle = settle
         self.seen: dict[int, tuple[Any, ...]] = {}
         self.buttons: list[tuple[int, dict[str, Any]]] = []  # (message_id, button)
         self.keyboard: list[str] = []
@@ -106,6 +111,7 @@ class TerminalChat:
             if pressed:
                 query_id = pressed["callback_query_id"]
                 self._tasks.add(asyncio.create_task(self._show_answer(query_id)))
+                await self._settle(pressed)
         elif line.startswith("/photo"):
             path = Path(line[len("/photo") :].strip()).expanduser()
             try:
@@ -115,9 +121,30 @@ class TerminalChat:
                 return
             self.say(f"> (photo {path.name})")
             photo = base64.b64encode(data).decode()
-            await self._post("send", {"user_id": self.user_id, "photo": photo})
+            await self._settle(await self._post("send", {"user_id": self.user_id, "photo": photo}))
         else:
-            await self._post("send", {"user_id": self.user_id, "text": line})
+            await self._settle(await self._post("send", {"user_id": self.user_id, "text": line}))
+
+    async def _settle(self, sent: dict[str, Any] | None, within: float = 15.0) -> None:
+        """With `settle`: wait until the bot took the update, then until the chat has been
+        quiet for QUIET seconds (or `within` passed), showing what arrived."""
+        if not self.settle or sent is None:
+            return
+        assert self._session is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        url = f"{self.url}/_sandbox/updates/{sent['update_id']}"
+        while loop.time() < deadline:
+            async with self._session.get(url) as resp:
+                if resp.status != 200 or (await resp.json()).get("delivered"):
+                    break
+            await asyncio.sleep(0.05)
+        quiet_since = loop.time()
+        while loop.time() < deadline and loop.time() - quiet_since < QUIET:
+            version = self.version
+            await self._refresh(wait=QUIET)
+            if self.version != version:
+                quiet_since = loop.time()
 
     async def _watch(self) -> None:
         while True:

@@ -178,6 +178,16 @@ def add_control_routes(app: web.Application, core: SandboxCore) -> None:
             return _error("unknown callback query")
         return web.json_response(query)
 
+    async def update(request: web.Request) -> web.StreamResponse:
+        """Whether the bot has taken an update (confirmed by its next getUpdates offset or a
+        2xx from its webhook): the terminal chat waits on it when input is piped."""
+        try:
+            update_id = int(request.match_info["update_id"])
+        except ValueError:
+            return _error("update_id must be a number")
+        return web.json_response({"update_id": update_id, "delivered": core.delivered(update_id)})
+
     app.router.add_get("/_sandbox/chats/{chat_id}/messages", messages)
+    app.router.add_get("/_sandbox/updates/{update_id}", update)
     app.router.add_get("/_sandbox/calls", calls)
     app.router.add_get("/_sandbox/callbacks/{query_id}", callback)
