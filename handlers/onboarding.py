@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 from bot.domain.consent import NOTICE_VERSION
 from bot.render import render
 from bot.services.access import AccessDenied, visible_recipients
+from bot.services.accounts import Account
 from bot.services.invites import (
     InviteError,
     acknowledge_notice,
@@ -114,15 +115,22 @@ async def profil(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+async def _acknowledge(
+    query: CallbackQuery, update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Account | None, str]:
+    """Stop the button's spinner at once (a failure there changes nothing), then who pressed."""
+    with contextlib.suppress(TelegramError):
+        await query.answer()
+    account = await account_of(update, context)
+    return account, lang_of(account, context)
+
+
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Buttons of the notice and of unlinking ('onb:' prefix)."""
     query = update.callback_query
     if query is None:
         return
-    with contextlib.suppress(TelegramError):
-        await query.answer()
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _acknowledge(query, update, context)
     if account is None:
         await reply(update, render("not_linked", lang))
         return
@@ -182,10 +190,7 @@ async def on_invite_callback(update: Update, context: ContextTypes.DEFAULT_TYPE)
     query = update.callback_query
     if query is None:
         return
-    with contextlib.suppress(TelegramError):
-        await query.answer()
-    account = await account_of(update, context)
-    lang = lang_of(account, context)
+    account, lang = await _acknowledge(query, update, context)
     try:
         recipient_id = int((query.data or "").removeprefix("inv:r:"))
     except ValueError:

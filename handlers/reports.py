@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
 from bot.domain.forms import Kind, Media, Photo, Pressed, Raw, SummaryRow, Text
@@ -297,14 +297,25 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await send_step(update, context, account, step)
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A "rep:" button: answer, or a summary action; stale buttons get a polite toast."""
+async def _pressed_by_account(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[CallbackQuery, Account] | None:
+    """The pressed button and the linked account; None (the press acknowledged) without one."""
     query = update.callback_query
     account = await account_of(update, context)
     if query is None or account is None:
         if query is not None:
             await query.answer()
+        return None
+    return query, account
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A "rep:" button: answer, or a summary action; stale buttons get a polite toast."""
+    pressed = await _pressed_by_account(update, context)
+    if pressed is None:
         return
+    query, account = pressed
     lang = account.language
     try:
         _, draft_id, step_no, value = (query.data or "").split(":", 3)
@@ -345,12 +356,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A "per:YYYY-MM" button: start the report for the month the person picked."""
-    query = update.callback_query
-    account = await account_of(update, context)
-    if query is None or account is None:
-        if query is not None:
-            await query.answer()
+    pressed = await _pressed_by_account(update, context)
+    if pressed is None:
         return
+    query, account = pressed
     period = (query.data or "")[len(PERIOD_PREFIX) :]
     try:
         step = await svc.start_report(

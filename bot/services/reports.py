@@ -352,6 +352,18 @@ async def missing_periods(
     return out
 
 
+async def _resume_open_draft(
+    db: Database, now: dt.datetime, settings: Settings, account: Account
+) -> Step | None:
+    """One draft at a time per account: an open one is resumed where it stopped."""
+    existing = await open_draft(db, account)
+    if existing is None:
+        return None
+    view = await current_view(db, now, settings, existing)
+    return Step("resumed", question=view.question, summary=view.summary,
+                draft_id=existing.id, step=existing.step)  # fmt: skip
+
+
 async def start_report(
     db: Database,
     now: dt.datetime,
@@ -363,11 +375,9 @@ async def start_report(
     """/lapor: resume the open draft, ask for the month, or open a new monthly draft."""
     role = _role(account)
     _consented(account)
-    existing = await open_draft(db, account)
-    if existing is not None:
-        view = await current_view(db, now, settings, existing)
-        return Step("resumed", question=view.question, summary=view.summary,
-                    draft_id=existing.id, step=existing.step)  # fmt: skip
+    resumed = await _resume_open_draft(db, now, settings, account)
+    if resumed is not None:
+        return resumed
     if role == "recipient":
         recipient_id = account.recipient_id
     if recipient_id is None:
@@ -392,11 +402,9 @@ async def start_visit(
     if account.role != "facilitator":
         raise ReportError("not_allowed")
     _consented(account)
-    existing = await open_draft(db, account)
-    if existing is not None:
-        view = await current_view(db, now, settings, existing)
-        return Step("resumed", question=view.question, summary=view.summary,
-                    draft_id=existing.id, step=existing.step)  # fmt: skip
+    resumed = await _resume_open_draft(db, now, settings, account)
+    if resumed is not None:
+        return resumed
     await check_access(db, account, recipient_id)
     draft = await _create_draft(db, now, account, recipient_id, VISIT, None, "facilitator")
     return await current_view(db, now, settings, draft)
@@ -418,6 +426,19 @@ async def _write_answers(
     if not changed:
         return None
     return replace(draft, answers=answers, step=draft.step + 1)
+
+
+async def _close_draft(conn: Any, now: dt.datetime, draft: Draft) -> bool:
+    """Inside the saving transaction: mark the draft saved, only if nobody moved it meanwhile
+    (a double tap on Simpan, an answer from another device). False: it was moved."""
+    cur = await conn.execute(
+        "UPDATE report_drafts SET status = 'saved', step = step + 1, updated_at = ?"
+        " WHERE id = ? AND step = ? AND status = 'open'",
+        (_iso(now), draft.id, draft.step),
+    )
+    changed = cur.rowcount
+    await cur.close()
+    return changed > 0
 
 
 async def _live_draft(
@@ -591,14 +612,7 @@ async def save(
     notices: list[Notice] = []
     flags: list[str] = []
     async with db.transaction() as conn:
-        cur = await conn.execute(
-            "UPDATE report_drafts SET status = 'saved', step = step + 1, updated_at = ?"
-            " WHERE id = ? AND step = ? AND status = 'open'",
-            (_iso(now), draft.id, draft.step),
-        )
-        changed = cur.rowcount
-        await cur.close()
-        if not changed:
+        if not await _close_draft(conn, now, draft):
             return Step("stale")
         async with conn.execute(
             "SELECT coalesce(max(revision), 0) FROM reports WHERE recipient_id = ? AND period = ?"
@@ -780,14 +794,7 @@ async def _save_visit(db: Database, now: dt.datetime, account: Account, draft: D
     a = effective_answers(draft.form, draft.answers)
     photo = a.get("v_photo") or {}
     async with db.transaction() as conn:
-        cur = await conn.execute(
-            "UPDATE report_drafts SET status = 'saved', step = step + 1, updated_at = ?"
-            " WHERE id = ? AND step = ? AND status = 'open'",
-            (_iso(now), draft.id, draft.step),
-        )
-        changed = cur.rowcount
-        await cur.close()
-        if not changed:
+        if not await _close_draft(conn, now, draft):
             return Step("stale")
         async with conn.execute(
             "INSERT INTO visits (recipient_id, facilitator_id, account_id, visit_date,"
