@@ -163,6 +163,14 @@ async def test_parallel_batch_matches_single_process(db, settings, monkeypatch) 
     """Worker processes (used for large batches) store exactly what one process computes."""
     for i, name in enumerate(sorted(EXAMPLES)):
         await _seed_example(db, name, f"33280641078500{i + 1:02d}")
+    # a graduated recipient (not scored, id above every active one) with a risk no longer true
+    ended = await add_recipient(db, "3328064107850099")
+    await db.execute("UPDATE recipients SET status = 'graduated' WHERE id = ?", (ended,))
+    ended_flag = (
+        "INSERT INTO risk_flags (recipient_id, period, kind, details, created_at)"
+        " VALUES (?, ?, 'no_report', '{}', 'x')"
+    )
+    await db.execute(ended_flag, (ended, PERIOD))
     await svc.recompute_all(db, settings, PERIOD, NOW, workers=1)
     single = await db.fetchall(
         "SELECT recipient_id, score, band, components, inputs FROM scores ORDER BY recipient_id"
@@ -174,6 +182,7 @@ async def test_parallel_batch_matches_single_process(db, settings, monkeypatch) 
     stale = "INSERT INTO risk_flags (recipient_id, period, kind, details, created_at, digested_at)"
     await db.execute(stale + " VALUES (1, ?, 'unreachable', '{}', 'x', NULL)", (PERIOD,))
     await db.execute(stale + " VALUES (2, ?, 'unreachable', '{}', 'x', 'y')", (PERIOD,))
+    await db.execute(ended_flag, (ended, PERIOD))
     pools: list[int] = []
 
     class CountedPool(svc.ProcessPoolExecutor):

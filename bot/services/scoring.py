@@ -425,7 +425,13 @@ async def recompute_all(
     lo, hi = bounds[0], bounds[1]
     chunks = workers * CHUNKS_PER_WORKER
     step = (hi - lo) // chunks + 1
-    ranges = [(lo + i * step, min(hi, lo + (i + 1) * step - 1)) for i in range(chunks)]
+    starts = [lo + i * step for i in range(chunks) if lo + i * step <= hi]  # none empty
+    ranges = [(a, min(hi, a + step - 1)) for a in starts]
+    # The outer ranges reach every id: each range's store withdraws the stale risk flags of
+    # its ids, and recipients no longer scored (graduated, ended) can sit below or above the
+    # active ones; together the ranges withdraw what the one-transaction path does.
+    ranges[0] = (0, ranges[0][1])
+    ranges[-1] = (ranges[-1][0], 2**63 - 1)
     loop = asyncio.get_running_loop()
     ctx = multiprocessing.get_context("spawn")
 
