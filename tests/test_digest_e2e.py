@@ -60,6 +60,28 @@ async def test_ringkasan_for_admin_staff_facilitator_and_recipient(sb) -> None:
     assert "hanya untuk staf" in (await siti.send("/ringkasan"))[0].text
 
 
+async def test_ringkasan_carries_its_file(sb) -> None:
+    staff = await sb.user(STAFF_SLAWI, "Staf")
+    replies = await staff.send("/ringkasan")
+    assert len(replies) == 2
+    assert "Rincian lengkap ada di berkas terlampir." in replies[0].text
+    doc = replies[1].document
+    assert doc is not None and doc["file_name"] == "pendamping-2024-01-33.28.10.xlsx"
+    wb = load_workbook(io.BytesIO(sb.core.files[doc["file_id"]].data), read_only=True)
+    rows = list(wb["penerima"].iter_rows(min_row=2, values_only=True))
+    assert sorted(r[2] for r in rows) == ["Dewi", "Wati", "Yuni"]  # Slawi only: her region
+    # in a group: no file, so the text does not say one is attached
+    group = await sb.group(-100501, "Staf Dinsos", [staff])
+    replies = await group.send(staff, "/ringkasan")
+    assert len(replies) == 1 and replies[0].document is None
+    assert "terlampir" not in replies[0].text
+    # a facilitator's /ringkasan has no file and says none
+    budi = await sb.user(BUDI, "Budi")
+    replies = await budi.send("/ringkasan")
+    assert len(replies) == 1 and "terlampir" not in replies[0].text
+    assert len(sb.calls("sendDocument")) == 1
+
+
 async def test_ekspor_sends_a_masked_workbook_in_private(sb) -> None:
     staff = await sb.user(STAFF_SLAWI, "Staf")
     replies = await staff.send("/ekspor 2024-01")

@@ -80,7 +80,8 @@ def staff_settings(settings: Settings, *chats: int) -> Settings:
 
 async def test_snapshots_read_scores_of_the_current_model(seeded: Database, settings) -> None:
     snaps = {s.name: s for s in await load_snapshots(seeded, "2024-01", settings=settings)}
-    assert snaps["Siti"].band == "siap" and snaps["Siti"].candidate
+    # Siti: siap, not proposed yet: waiting for her facilitator's visit, not for staff
+    assert snaps["Siti"].band == "siap" and snaps["Siti"].ready and not snaps["Siti"].candidate
     assert snaps["Rina"].band == "menuju" and not snaps["Rina"].candidate
     assert snaps["Wati"].band == "intensif" and not snaps["Wati"].candidate
     assert snaps["Sri"].band is None and snaps["Sri"].candidate  # confirmed case, no score
@@ -95,7 +96,9 @@ async def test_staff_digest_counts_risk_flags_and_candidates(seeded: Database, s
     # new since 2 Feb 12:00: income_drop (3 Feb) only; help_request was raised 2 Feb 01:00
     assert [(f.recipient.name, f.kind) for f in d.new_flags] == [("Wati", "income_drop")]
     assert d.open_flags == 2
-    assert sorted(p.name for p in d.candidates) == ["Siti", "Sri"]
+    # awaiting staff's decision: Sri's confirmed proposal only; Siti waits for a visit
+    assert [p.name for p in d.candidates] == ["Sri"]
+    assert [p.name for p in d.awaiting_visit] == ["Siti"]
 
 
 def test_weekly_slot_monday_0800_wib(settings: Settings) -> None:
