@@ -68,6 +68,34 @@ async def _scores(db: Database, settings: Settings) -> None:
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """MONDAY (5 February) is only 4 days into period 2024-01: these tests are about planning,
+    so the opening-week rule is off here (test_no_weekly_digest_in_the_opening_week has it)."""
+    return replace(settings, digest=replace(settings.digest, min_open_days=0))
+
+
+async def test_no_weekly_digest_in_the_opening_week(seeded: Database, settings) -> None:
+    cfg = replace(staff_settings(settings, -100), digest=Settings().digest)  # 7 days
+    # 2024-04-01 is a Monday and the opening day of period 2024-03: no digest at 0%
+    day1 = dt.datetime(2024, 4, 1, 8, 0, tzinfo=WIB).astimezone(dt.UTC)
+    assert (await plan_digests(seeded, cfg, day1)).planned == []
+    # 5 February: period 2024-01 opened 4 days ago, still too early
+    assert (await plan_digests(seeded, cfg, MONDAY)).planned == []
+    # 12 February: 11 days open, every weekly digest goes
+    plan = await plan_digests(seeded, cfg, MONDAY + dt.timedelta(days=7))
+    assert sorted(p.kind for p in plan.planned) == ["facilitator_weekly", "staff_weekly"]
+    # the cycle opened the period late (an outage until 8 April): 8 April is its first week
+    three = replace(cfg, digest=replace(cfg.digest, min_open_days=3))
+    await seeded.execute(
+        "INSERT INTO cycle_periods (period, opened_at) VALUES ('2024-03', ?)",
+        (iso(dt.datetime(2024, 4, 6, 9, 0, tzinfo=WIB)),),
+    )
+    day8 = day1 + dt.timedelta(days=7)
+    assert (await plan_digests(seeded, three, day8)).planned == []
+    assert (await plan_digests(seeded, three, day8 + dt.timedelta(days=7))).planned != []
+
+
+@pytest.fixture
 async def seeded(db: Database, settings: Settings) -> Database:
     await seed(db)
     await _scores(db, settings)
@@ -254,8 +282,8 @@ async def test_pendamping_tick_plans_the_weekly_digests(tmp_path) -> None:
     finally:
         await db.close()
     env = {"PENDAMPING_DB": path}
-    r = run_cli("tick", "--now", "2024-02-05T08:00", cwd=tmp_path, env=env)
+    r = run_cli("tick", "--now", "2024-02-12T08:00", cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     assert "planned digest facilitator_weekly 2024-01 -> facilitator Budi" in r.stdout
-    r = run_cli("tick", "--now", "2024-02-05T08:01", cwd=tmp_path, env=env)
+    r = run_cli("tick", "--now", "2024-02-12T08:01", cwd=tmp_path, env=env)
     assert r.returncode == 0 and "planned digest" not in r.stdout

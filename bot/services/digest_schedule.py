@@ -4,7 +4,8 @@ The database is the source of truth: the minute job (handlers/cycle.py) and `pen
 only call this; every digest is planned once thanks to digest_runs (chat, kind, slot) and the
 outbox's unique key, so a second call, or one after a crash, plans nothing new.
 
-- weekly staff digest (`[digest] weekday`/`hour`, default Monday 08:00 WIB): to every staff
+- weekly staff digest (`[digest] weekday`/`hour`, default Monday 08:00 WIB; none until the
+  period has been open `[digest] min_open_days`, default 7): to every staff
   target of the cycle (bot.services.cycle.staff_targets: the configured staff groups see the
   whole kabupaten, staff accounts their kecamatan, admins the kabupaten);
 - weekly facilitator digest, same time: to every reachable facilitator account (caseload);
@@ -78,6 +79,22 @@ def weekly_slot(now: dt.datetime, settings: Settings) -> dt.datetime | None:
     if now - slot.astimezone(dt.UTC) >= dt.timedelta(hours=cfg.catch_up_hours):
         return None
     return slot
+
+
+async def period_opened(db: Database, settings: Settings, period: str) -> dt.datetime:
+    """When reporting on the period opened: the cycle's recorded open, else its scheduled one."""
+    opened = await db.fetchval("SELECT opened_at FROM cycle_periods WHERE period = ?", (period,))
+    if opened:
+        return dt.datetime.fromisoformat(opened)
+    return cycle.step_by_name(settings.cycle, period, cycle.OPEN, settings.tz).due
+
+
+async def open_long_enough(db: Database, settings: Settings, slot: dt.datetime) -> bool:
+    """A weekly digest's slot is at least `[digest] min_open_days` (local) days after its
+    period opened: a digest on the opening day would show 0% and name 'lowest' at 0%."""
+    period = period_of(slot, settings.tz)
+    opened = (await period_opened(db, settings, period)).astimezone(settings.tz).date()
+    return (slot.astimezone(settings.tz).date() - opened).days >= settings.digest.min_open_days
 
 
 def data_dir(settings: Settings) -> Path:
@@ -159,7 +176,7 @@ async def plan_digests(db: Database, settings: Settings, now: dt.datetime) -> Di
     slot = weekly_slot(now, settings)
     unreachable = await _unreachable_chats(db)
     targets = [t for t in await staff_targets(db.conn, settings) if t.chat_id not in unreachable]
-    if slot is not None:
+    if slot is not None and await open_long_enough(db, settings, slot):
         await _plan_weekly(db, settings, now, slot.date().isoformat(), targets, plan)
     await _plan_monthly(db, settings, now, targets, plan)
     if plan.planned:
