@@ -287,3 +287,34 @@ async def test_pendamping_tick_plans_the_weekly_digests(tmp_path) -> None:
     assert "planned digest facilitator_weekly 2024-01 -> facilitator Budi" in r.stdout
     r = run_cli("tick", "--now", "2024-02-12T08:01", cwd=tmp_path, env=env)
     assert r.returncode == 0 and "planned digest" not in r.stdout
+
+
+async def test_mid_month_message_is_compact_and_the_only_one_that_day(seeded, settings) -> None:
+    from bot.services.cycle import tick
+
+    # the weekly digest on Thursdays: 15 February 2024, the staff escalation's day, is one
+    cfg = staff_settings(settings, -100)
+    cfg = replace(cfg, digest=replace(cfg.digest, weekday=3))
+    day15 = dt.datetime(2024, 2, 15, 8, 0, tzinfo=WIB).astimezone(dt.UTC)
+    await tick(seeded, cfg, day15)  # the minute job: tick first, then the digests
+    plan = await plan_digests(seeded, cfg, day15)
+    assert [p.kind for p in plan.planned] == ["facilitator_weekly"]
+    group = [r for r in await _outbox(seeded) if r["chat_id"] == -100]
+    assert [(r["kind"], r["step"]) for r in group] == [("cycle", "escalate_staff")]
+    # compact: one line per facilitator, no blank line between them
+    assert "- Ani: 1 sudah, 1 belum\n- Budi: 1 sudah, 1 belum\n" in group[0]["text"]
+    assert "\n\n" not in group[0]["text"]
+    # later the same day (catch-up), and the digest's own order reversed: still one
+    assert (await plan_digests(seeded, cfg, day15 + dt.timedelta(hours=3))).planned == []
+    # the next Thursday the weekly digest goes again
+    plan = await plan_digests(seeded, cfg, day15 + dt.timedelta(days=7))
+    assert "staff_weekly" in [p.kind for p in plan.planned]
+
+
+async def test_digest_before_the_escalation_on_its_day_waits_for_it(seeded, settings) -> None:
+    # a digest hour before the cycle's delivery hour: the escalation has not run yet
+    cfg = staff_settings(settings, -100)
+    cfg = replace(cfg, digest=replace(cfg.digest, weekday=3, hour=7))
+    at7 = dt.datetime(2024, 2, 15, 7, 0, tzinfo=WIB).astimezone(dt.UTC)
+    plan = await plan_digests(seeded, cfg, at7)
+    assert "staff_weekly" not in [p.kind for p in plan.planned]

@@ -184,6 +184,31 @@ async def plan_digests(db: Database, settings: Settings, now: dt.datetime) -> Di
     return plan
 
 
+ALL: frozenset[str] = frozenset({"*"})  # every staff target
+
+
+async def _staff_escalation_today(
+    db: Database, settings: Settings, period: str, slot: str
+) -> frozenset[str] | None:
+    """The staff targets whose weekly digest gives way to the cycle's staff escalation (the
+    mid-month message: reported / not yet per facilitator) that falls on the same day, so a
+    chat gets one progress message that day, not two near-duplicates. None: no escalation
+    that day; ALL: it is due today but has not run yet; else the persons it went to."""
+    due = cycle.step_by_name(settings.cycle, period, cycle.ESCALATE_STAFF, settings.tz).due
+    if due.astimezone(settings.tz).date().isoformat() != slot:
+        return None
+    ran = await db.fetchval(
+        "SELECT 1 FROM cycle_steps WHERE period = ? AND step = ?", (period, cycle.ESCALATE_STAFF)
+    )
+    if not ran:
+        return ALL
+    rows = await db.fetchall(
+        "SELECT person FROM outbox WHERE kind = 'cycle' AND period = ? AND step = ?",
+        (period, cycle.ESCALATE_STAFF),
+    )
+    return frozenset(r["person"] for r in rows)
+
+
 async def _plan_weekly(
     db: Database,
     settings: Settings,
@@ -194,10 +219,13 @@ async def _plan_weekly(
 ) -> None:
     period = period_of(now, settings.tz)
     step = f"weekly:{slot}"
+    gives_way = await _staff_escalation_today(db, settings, period, slot)
     for t in targets:
         kind = "staff_weekly"
         if await _done(db, t.chat_id, kind, slot):
             continue
+        if gives_way is not None and (gives_way is ALL or t.person in gives_way):
+            continue  # the cycle's mid-month message is this chat's one message today
         try:
             since = await _since(db, t.chat_id, kind, now)
             text = await staff_weekly(db, now, settings, t.kecamatan_code, since, t.language)
