@@ -318,3 +318,33 @@ async def test_digest_before_the_escalation_on_its_day_waits_for_it(seeded, sett
     at7 = dt.datetime(2024, 2, 15, 7, 0, tzinfo=WIB).astimezone(dt.UTC)
     plan = await plan_digests(seeded, cfg, at7)
     assert "staff_weekly" not in [p.kind for p in plan.planned]
+
+
+async def test_monthly_after_the_close_counts_those_whose_mentoring_it_ended(
+    seeded: Database, settings
+) -> None:
+    from openpyxl import load_workbook
+
+    from bot.services.cycle import tick
+
+    # four periods of mentoring from a hand-over on 1 October 2023: 2023-10 .. 2024-01, so the
+    # close of 2024-01 ends Siti, Rina and Wati (Yuni is paused; Sri has no hand-over date)
+    cfg = staff_settings(settings, -100)
+    cfg = replace(cfg, cycle=replace(cfg.cycle, mentoring_periods=4))
+    close = dt.datetime(2024, 2, 20, 8, 0, tzinfo=WIB).astimezone(dt.UTC)
+    result = await tick(seeded, cfg, close)
+    assert sorted(result.ended) == [1, 2, 3]
+    await plan_digests(seeded, cfg, close)  # the minute job: after the tick
+    group = [r for r in await _outbox(seeded) if r["chat_id"] == -100 and r["kind"] == "digest"]
+    text = group[0]["text"]
+    assert "Tidak ada penerima yang wajib melapor" not in text
+    # Siti and Sri reported; Rina drafting, Wati silent: the period as it was at its close
+    assert "Sudah lapor: 2 dari 4 (50%)" in text and "Belum lapor: 2" in text
+    export = json.loads(group[-1]["attachment"])["path"]
+    rows = load_workbook(export, read_only=True)["penerima"].iter_rows(min_row=2, values_only=True)
+    status = {r[2]: r[9] for r in rows}
+    assert status["Siti"] == "sudah lapor" and status["Wati"] == "belum lapor"
+    assert status["Yuni"] == "-"  # paused before the close: not expected
+    # the next period's weekly digest no longer counts them
+    nxt = await build_staff_digest(seeded, "2024-02", close + dt.timedelta(days=20))
+    assert nxt.total.total == 1  # Sri only
