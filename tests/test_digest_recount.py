@@ -170,7 +170,7 @@ COUNTS = {
     ),
     "awaiting_decision": (
         f"SELECT count(*) FROM recipients rc WHERE rc.id IN ({EXPECTED})"
-        f" AND rc.id IN ({CONFIRMED}) {{scope}}"
+        f" AND rc.status = 'active' AND rc.id IN ({CONFIRMED}) {{scope}}"
     ),
     "awaiting_visit": (
         f"SELECT count(*) FROM recipients rc WHERE rc.id IN ({EXPECTED})"

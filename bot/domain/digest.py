@@ -8,6 +8,12 @@ Period status of a recipient:
 - reported: at least one report (any reporter, any revision) exists for the period;
 - draft: no report, but an open draft of the monthly form for the period;
 - silent: neither.
+
+Reach of a recipient (three separate counts): unlinked (no Telegram account), unreachable
+(linked, the account stopped answering: blocked or left), linked and silent (linked,
+reachable, no report). Graduation: a proposal confirmed by the facilitator awaits staff's
+decision (`candidate`); band 'siap' without a proposal awaits the facilitator's visit (`ready`).
+Every count is defined in docs/digests.md ("What is counted").
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ STATUS_DRAFT = "draft"
 STATUS_SILENT = "silent"
 STATUSES = (STATUS_REPORTED, STATUS_DRAFT, STATUS_SILENT)
 
-# Score bands of the graduation readiness score (bot/domain/scoring.py, issue 7), best first.
+# Score bands of the graduation readiness score (bot/domain/scoring.py), best first.
 BAND_READY = "siap"
 BAND_TOWARDS = "menuju"
 BAND_INTENSIVE = "intensif"

@@ -4,8 +4,10 @@ Reads only; every function takes the database and the period ('YYYY-MM') explici
 `Scope` (kecamatan codes, or a facilitator's caseload) so staff scoped to one kecamatan never
 see another's rows.
 
-Who is expected to report in period P: recipients with status 'active' whose hand-over date
-(or, when unknown, the day their record was created) is on or before the last day of P.
+Who is expected to report in period P: recipients whose hand-over date (or, when unknown, the
+day their record was created) is on or before the last day of P and who were active throughout
+P's reporting window: status 'active', or changed away from it only at or after P's close
+(EXPECTED_SQL; so the monthly report built after the close still counts those it ended).
 
 Scores (migration 0005): the latest period <= P per recipient; within it the row of the
 current model version when `settings` are given, else the most recently computed row.
@@ -60,12 +62,13 @@ log = logging.getLogger("pendamping.digest")
 
 FETCH_CHUNK = 10_000
 
-# Wired (issue 8, branch digest2): scores come from migration 0005 (the latest model version's
-# row of the latest period per recipient), score risk flags from `risk_flags` besides
-# report_flags, graduation candidates are the graduation service's candidates (band 'siap'
-# under the current model) plus every case confirmed by a facilitator and awaiting staff, and
-# "new" flags are those created since the previous digest to the chat (digest_runs, 0006;
-# bot/services/digest_schedule.py passes `since`).
+# Sources: scores from migration 0005 (the current model version's row of the latest period
+# per recipient), score risk flags from `risk_flags` besides report_flags; graduation: cases
+# confirmed by a facilitator await staff's decision (`candidate`), the graduation service's
+# candidates without such a case (band 'siap' under the current model) await the
+# facilitator's visit (`ready`); "new" flags are those created since the previous digest to
+# the chat (digest_runs, 0006; bot/services/digest_schedule.py passes `since`). Reach: no
+# account = unlinked, account reachable = 0 = unreachable. Definitions: docs/digests.md.
 
 PERIOD_STATUS_LABEL = {
     STATUS_REPORTED: "sudah lapor",
@@ -308,9 +311,9 @@ def _model_version(settings: Settings | None) -> str | None:
 async def graduation_candidate_ids(
     db: Database, settings: Settings | None
 ) -> tuple[set[int], set[int] | None]:
-    """Recipients awaiting a graduation decision: (cases confirmed by the facilitator and
-    awaiting staff, the graduation service's candidates: latest band 'siap' under the current
-    model, no case needed). Without settings the second is None: the caller falls back to
+    """Graduation: (cases confirmed by the facilitator, awaiting staff's decision; the
+    graduation service's candidates: latest band 'siap' under the current model, of whom those
+    without a confirmed case await the facilitator's visit). Without settings the second is None: the caller falls back to
     'latest band is siap'."""
     confirmed = await _ids(
         db,
