@@ -119,3 +119,37 @@ async def test_bantuan_lists_the_digest_commands_by_role(sb) -> None:
     siti = await sb.user(SITI, "Siti")
     text = (await siti.send("/bantuan"))[0].text
     assert "/ringkasan" not in text and "/ekspor" not in text
+
+
+async def test_ringkasan_reach_counts_match_a_recount(sb) -> None:
+    import re
+
+    admin = await sb.user(ADMIN, "Admin")
+    text = (await admin.send("/ringkasan"))[0].text
+
+    def shown(label: str) -> int:
+        return int(re.search(rf"^{re.escape(label)}: (\d+)", text, re.M).group(1))
+
+    expected = (
+        "SELECT rc.id FROM recipients rc WHERE rc.status = 'active'"
+        " AND COALESCE(rc.handover_date, substr(rc.created_at, 1, 10)) <= '2024-01-31'"
+    )
+    db = sb.db
+    unlinked = await db.fetchval(
+        f"SELECT count(*) FROM ({expected}) e WHERE NOT EXISTS"
+        " (SELECT 1 FROM accounts a WHERE a.recipient_id = e.id)"
+    )
+    unreachable = await db.fetchval(
+        f"SELECT count(*) FROM ({expected}) e WHERE EXISTS"
+        " (SELECT 1 FROM accounts a WHERE a.recipient_id = e.id AND a.reachable = 0)"
+    )
+    silent = await db.fetchval(
+        f"SELECT count(*) FROM ({expected}) e WHERE EXISTS"
+        " (SELECT 1 FROM accounts a WHERE a.recipient_id = e.id AND a.reachable = 1)"
+        " AND e.id NOT IN (SELECT recipient_id FROM reports WHERE period = '2024-01')"
+    )
+    # Wati and Sri have no account, Rina blocked the bot, Siti reported
+    assert (unlinked, unreachable, silent) == (2, 1, 0)
+    assert shown("Belum terhubung ke bot") == unlinked
+    assert shown("Tidak bisa dihubungi (blokir/keluar)") == unreachable
+    assert shown("Terhubung, belum lapor") == silent
