@@ -96,11 +96,13 @@ def _style(ax) -> None:
 def response_rate_chart_figure(
     rows: Sequence[tuple[str, Progress]], lang: str = "id"
 ) -> Figure | None:
-    """Horizontal bars: share reported per kecamatan, with 'n/total' beside each bar."""
+    """Horizontal bars: share reported per kecamatan, lowest on top (as the digest lists
+    them), with 'n/total' beside each bar."""
     rows = [(name, p) for name, p in rows if p.total > 0]
     if not rows:
         return None
     rows = sorted(rows, key=lambda kv: (kv[1].rate, kv[0]))[:MAX_BARS]
+    rows.reverse()  # barh draws the first row at the bottom: the lowest rate goes on top
     t = TEXTS.get(lang, TEXTS["id"])
     fig = _figure()
     ax = fig.add_subplot()

@@ -280,11 +280,12 @@ class RetentionSettings:
 
 @dataclass(frozen=True)
 class DigestSettings:
-    """When the weekly digests go out (issue 8); the monthly report follows the period close."""
+    """When the weekly digests go out; the monthly report follows the period close."""
 
     weekday: int = 0  # 0 = Monday ... 6 = Sunday (local time)
     hour: int = 8  # local hour (WIB)
     catch_up_hours: int = 24  # after an outage, a weekly digest still goes out this long after
+    min_open_days: int = 7  # no weekly digest until the period has been open this many days
 
     def validate(self) -> None:
         if not 0 <= self.weekday <= 6:
@@ -293,6 +294,11 @@ class DigestSettings:
             raise ConfigError("digest.hour", f"{self.hour} is not an hour (use 0-23)")
         if not 1 <= self.catch_up_hours <= 24 * 6:
             raise ConfigError("digest.catch_up_hours", "must be between 1 and 144")
+        if not 0 <= self.min_open_days <= 21:
+            raise ConfigError(
+                "digest.min_open_days",
+                f"{self.min_open_days} must be between 0 and 21 (a period must still get a weekly digest)",
+            )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""/ringkasan and /ekspor (issue 8): thin handlers over bot/services/digests.py."""
+"""/ringkasan and /ekspor: thin handlers over bot/services/digests.py."""
 
 from __future__ import annotations
 
@@ -21,14 +21,29 @@ def _private(update: Update) -> bool:
 async def ringkasan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The digest of the open period: region for staff/admin, caseload for a facilitator."""
     account = await account_of(update, context)
-    try:
-        text = await digests.ringkasan(
-            db_of(context), account, now_of(context), settings_of(context),
-            private_chat=_private(update),
-        )  # fmt: skip
-    except digests.DigestDenied as exc:
-        text = exc.text
-    await reply(update, text)
+    with tempfile.TemporaryDirectory(prefix="pendamping-ringkasan-") as tmp:
+        try:
+            result = await digests.ringkasan_reply(
+                db_of(context), account, now_of(context), settings_of(context),
+                private_chat=_private(update), out_dir=Path(tmp),
+            )  # fmt: skip
+        except digests.DigestDenied as exc:
+            await reply(update, exc.text)
+            return
+        await reply(update, result.text)
+        if result.file is not None:
+            await _send_file(update, result.file, lang_of(account, context))
+
+
+async def _send_file(update: Update, file: digests.ExportFile, lang: str) -> None:
+    """An export as a document with its caption (sendDocument)."""
+    with file.path.open("rb") as fh:
+        await update.get_bot().send_document(
+            update.effective_chat.id,
+            document=fh,
+            filename=file.path.name,
+            caption=render("ekspor_caption", lang, f=file),
+        )
 
 
 async def ekspor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -45,10 +60,4 @@ async def ekspor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         except (digests.DigestDenied, digests.PeriodUnavailable) as exc:
             await reply(update, exc.text)
             return
-        with result.path.open("rb") as fh:
-            await update.get_bot().send_document(
-                update.effective_chat.id,
-                document=fh,
-                filename=result.path.name,
-                caption=render("ekspor_caption", lang, f=result),
-            )
+        await _send_file(update, result, lang)

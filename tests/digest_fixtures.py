@@ -7,13 +7,14 @@ id kecamatan fasilitator programme       status   profit 2024-01 / others    ban
 3  Lebaksiu  Ani         menjahit        draft    - / 2023-12 500.000        intensif help (new)
 4  Lebaksiu  Budi        menjahit        silent   -                          -        jump (old), unreachable
 5  Slawi     Budi        ternak kambing  reported -100.000                   intensif -
-6  Slawi     Budi        tata boga       reported 400.000                    siap*    -
-7  Slawi     Budi        menjahit        silent   -                          -        -
+6  Slawi     Budi        tata boga       reported 400.000                    siap+    -
+7  Slawi     Budi        menjahit        silent   -                          -        unlinked
 8  Slawi     (none)      tata boga       silent   -                          -        unreachable
-9  Pangkah   Ani         ternak kambing  draft    -                          -        mismatch (new), photo (new)
+9  Pangkah   Ani         ternak kambing  draft    -                          -        mismatch (new), photo (new), unlinked
 10 Pangkah   Ani         ternak kambing  reported 300.000 / 2023-09 100.000  menuju   -
                                                    / 2023-07 999 (outside the 6-month window)
-(* graduation candidate awaiting a decision)
+(* proposed by the facilitator, awaiting staff's decision; + siap, awaiting the facilitator's visit)
+Reach: unlinked 7, 9; unreachable 4, 8; linked, reachable and not reported: 3.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ SNAPSHOTS = [
     snap(5, SLA, BUDI, "ternak kambing", "reported", profits={"2024-01": -100_000},
          band="intensif"),
     snap(6, SLA, BUDI, "tata boga", "reported", profits={"2024-01": 400_000}, band="siap",
-         candidate=True),
-    snap(7, SLA, BUDI, "menjahit", "silent"),
+         ready=True),
+    snap(7, SLA, BUDI, "menjahit", "silent", linked=False),
     snap(8, SLA, None, "tata boga", "silent", reachable=False),
-    snap(9, PAN, ANI, "ternak kambing", "draft",
+    snap(9, PAN, ANI, "ternak kambing", "draft", linked=False,
          flags=(RiskFlag("mismatch_income", "2024-01", "2024-02-05T02:00:00+00:00"),
                 RiskFlag("photo_reused", "2024-01", "2024-02-01T09:00:00+00:00"))),
     snap(10, PAN, ANI, "ternak kambing", "reported",

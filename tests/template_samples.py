@@ -303,6 +303,7 @@ SAMPLES["digest_staff"] = {
     "d": _staff_digest(_SNAPS, _P, _S),
     "scope": "Kabupaten Tegal",
     "now": "5 Februari 2024 08:00 WIB",
+    "attached": True,
 }
 SAMPLES["digest_monthly"] = {
     "r": _monthly_report(_SNAPS, _P, _S, programmes=("tata boga", "menjahit", "ternak kambing")),

@@ -167,3 +167,123 @@ def test_the_readability_check_catches_overlaps_and_clipping() -> None:
     fig.text(0.95, 0.5, "teks yang keluar dari gambar", fontsize=20)
     with pytest.raises(AssertionError):
         assert_readable(fig)
+
+
+# --- the plotted values against a hand-counted fixture ---------------------------------------
+#
+# id kecamatan status   programme       profit 2024-01 (2023-12)  band
+# 1  Bojong    reported tata boga       500.000 (400.000)         siap
+# 2  Bojong    reported tata boga       700.000                   siap
+# 3  Bojong    reported menjahit        200.000 (100.000)         menuju
+# 4  Bojong    silent   menjahit        -                         -
+# 5  Slawi     reported ternak kambing  900.000                   intensif
+# 6  Slawi     draft    tata boga       - (300.000)               menuju
+# 7  Slawi     silent   menjahit        -                         menuju
+# 8  Slawi     silent   menjahit        -                         intensif
+# 9  Pangkah   reported menjahit        300.000                   intensif
+# 10 Pangkah   reported ternak kambing  1.100.000 (800.000)       intensif
+#
+# Counted by hand:
+# - response: Slawi 1/4 = 25 %, Bojong 3/4 = 75 %, Pangkah 2/2 = 100 %
+# - median profit 2023-12 / 2024-01: tata boga 350.000 (400, 300) / 600.000 (500, 700);
+#   menjahit 100.000 / 250.000 (200, 300); ternak kambing 800.000 / 1.000.000 (900, 1.100)
+# - bands: Bojong siap 2, menuju 1; Pangkah intensif 2; Slawi menuju 2, intensif 2
+HAND = [
+    (1, "Bojong", "reported", "tata boga", {"2024-01": 500_000, "2023-12": 400_000}, "siap"),
+    (2, "Bojong", "reported", "tata boga", {"2024-01": 700_000}, "siap"),
+    (3, "Bojong", "reported", "menjahit", {"2024-01": 200_000, "2023-12": 100_000}, "menuju"),
+    (4, "Bojong", "silent", "menjahit", {}, None),
+    (5, "Slawi", "reported", "ternak kambing", {"2024-01": 900_000}, "intensif"),
+    (6, "Slawi", "draft", "tata boga", {"2023-12": 300_000}, "menuju"),
+    (7, "Slawi", "silent", "menjahit", {}, "menuju"),
+    (8, "Slawi", "silent", "menjahit", {}, "intensif"),
+    (9, "Pangkah", "reported", "menjahit", {"2024-01": 300_000}, "intensif"),
+    (10, "Pangkah", "reported", "ternak kambing", {"2024-01": 1_100_000, "2023-12": 800_000},
+     "intensif"),
+]  # fmt: skip
+PROGRAMMES = ("tata boga", "menjahit", "ternak kambing")
+
+
+def hand_report():
+    rows = []
+    for rid, kec, status, prog, profits, band in HAND:
+        s = snap(rid, LEB, 1, prog, status, profits=profits, band=band)
+        rows.append(s.__class__(**{**s.__dict__, "kecamatan": kec}))
+    return monthly_report(rows, PERIOD, SINCE, programmes=PROGRAMMES)
+
+
+def bars_top_down(fig) -> list[tuple[str, str, float, float]]:
+    """(series label, category label, left, width) of every bar, top row first, then by
+    series in drawing order; the category label is read from the axis tick at the bar."""
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = {
+        round(pos, 6): label.get_text()
+        for pos, label in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)
+    }
+    out = []
+    for series, container in enumerate(ax.containers):
+        for bar in container:
+            y = round(bar.get_y() + bar.get_height() / 2, 6)
+            out.append((-y, series, container.get_label(), ticks[y], bar.get_x(), bar.get_width()))
+    return [(label, cat, left, width) for _, _, label, cat, left, width in sorted(out)]
+
+
+def bar_texts(fig) -> dict[str, str]:
+    """The text written beside each bar, by the category label of its row."""
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = {
+        round(pos, 6): label.get_text()
+        for pos, label in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)
+    }
+    return {ticks[round(t.get_position()[1], 6)]: t.get_text() for t in ax.texts}
+
+
+def test_response_chart_plots_the_hand_counted_rates_lowest_on_top() -> None:
+    fig = response_rate_chart_figure(hand_report().digest.by_kecamatan)
+    rows = [(cat, width) for _, cat, _, width in bars_top_down(fig)]
+    # the lowest response rate at the top: read first, as in the digest's "terendah" list
+    assert rows == [("Slawi", 25.0), ("Bojong", 75.0), ("Pangkah", 100.0)]
+    assert bar_texts(fig) == {
+        "Slawi": "25% (1/4)",
+        "Bojong": "75% (3/4)",
+        "Pangkah": "100% (2/2)",
+    }
+
+
+def test_profit_chart_plots_each_programmes_medians() -> None:
+    fig = profit_chart_figure(hand_report().profits)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "Agu 23", "Sep 23", "Okt 23", "Nov 23", "Des 23", "Jan 24",
+    ]  # fmt: skip
+    lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+    nan = None
+    plotted = {ln.get_label(): [None if y != y else y for y in ln.get_ydata()] for ln in lines}
+    assert [ln.get_label() for ln in lines] == list(PROGRAMMES)  # the configured order
+    assert plotted == {
+        "tata boga": [nan, nan, nan, nan, 350_000, 600_000],
+        "menjahit": [nan, nan, nan, nan, 100_000, 250_000],
+        "ternak kambing": [nan, nan, nan, nan, 800_000, 1_000_000],
+    }
+    assert all(list(ln.get_xdata()) == [0, 1, 2, 3, 4, 5] for ln in lines)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == list(PROGRAMMES)
+    assert len({ln.get_color() for ln in lines}) == 3  # each programme its own colour
+
+
+def test_bands_chart_stacks_the_hand_counted_bands() -> None:
+    fig = bands_chart_figure(hand_report().bands)
+    bars = [b for b in bars_top_down(fig) if b[3] > 0]  # zero-width segments draw nothing
+    # kecamatan by name from the top; within a row siap, menuju, intensif from the left
+    assert bars == [
+        ("Siap graduasi", "Bojong", 0, 2),
+        ("Menuju graduasi", "Bojong", 2, 1),
+        ("Perlu pendampingan intensif", "Pangkah", 0, 2),
+        ("Menuju graduasi", "Slawi", 0, 2),
+        ("Perlu pendampingan intensif", "Slawi", 2, 2),
+    ]
+    colours = {c.get_label(): c.patches[0].get_facecolor() for c in fig.axes[0].containers}
+    assert colours["Siap graduasi"] != colours["Perlu pendampingan intensif"]

@@ -71,6 +71,8 @@ def test_token_never_in_repr() -> None:
         ("[cycle]\nclose_day = 31\n", "cycle.close_day", "1-28"),
         ("[cycle]\nreminder_days = [5, 3]\n", "cycle.reminder_days[1]", "must come after"),
         ("[cycle]\ndelivery_hour = 25\n", "cycle.delivery_hour", "hour"),
+        ("[digest]\nmin_open_days = 22\n", "digest.min_open_days", "between 0 and 21"),
+        ("[digest]\nmin_open_days = -1\n", "digest.min_open_days", "between 0 and 21"),
         ("timezone = 'Mars/Olympus'\n", "timezone", "unknown time zone"),
         ("cycle = 3\n", "cycle", "section"),
         ("[chats]\nstaff = ['a']\n", "chats.staff[0]", "whole number"),

@@ -47,6 +47,8 @@ async def test_snapshots_of_the_period(seeded: Database) -> None:
     assert [s.id for s in snaps.values() if not s.reachable] == [2]
     assert [f.kind for f in snaps[3].flags] == ["help_request"]  # the resolved jump is not open
     assert all(s.band is None and not s.candidate for s in snaps.values())  # no scores table
+    # reach: Siti linked, Rina linked but unreachable, Wati and Sri without an account
+    assert {i: s.linked for i, s in snaps.items()} == {1: True, 2: True, 3: False, 6: False}
 
 
 async def test_staff_digest_whole_kabupaten(seeded: Database) -> None:
@@ -82,7 +84,7 @@ async def test_monthly_report_medians(seeded: Database) -> None:
 
 
 async def test_scores_table_is_used_when_present(seeded: Database) -> None:
-    # the table of migration 0005 (issue 7); the latest computed row of a period wins
+    # the table of migration 0005 (scores); the latest computed row of a period wins
     await seeded.execute(
         "INSERT INTO score_models (version, label, params, created_at)"
         " VALUES ('1.0+test', '1.0', '{}', '2024-01-01T00:00:00+00:00')"
@@ -100,7 +102,9 @@ async def test_scores_table_is_used_when_present(seeded: Database) -> None:
         ("Lebaksiu", {"siap": 1, "menuju": 0, "intensif": 0}),
         ("Slawi", {"siap": 0, "menuju": 0, "intensif": 1}),
     )
-    assert [p.id for p in r.digest.candidates] == [1]  # 2's 'siap' is after the period
+    # band 'siap' with no proposal: waiting for the facilitator's visit, not for staff
+    assert [p.id for p in r.digest.awaiting_visit] == [1]  # 2's 'siap' is after the period
+    assert r.digest.candidates == ()
 
 
 async def test_scores_table_of_another_shape_is_ignored(seeded: Database) -> None:

@@ -51,8 +51,12 @@ def test_staff_digest_whole_kabupaten() -> None:
         (9, "mismatch_income"),
     ]
     assert d.open_flags == 4
-    assert ids(d.candidates) == [1, 6]
+    assert ids(d.candidates) == [1]  # proposed, awaiting staff
+    assert ids(d.awaiting_visit) == [6]  # siap, awaiting the facilitator's visit
+    # reach, three separate counts: no account 7, 9; blocked/left 4, 8; linked and silent 3
+    assert d.unlinked == 2
     assert ids(d.unreachable) == [4, 8]
+    assert d.linked_silent == 1
     assert d.has_reports and not d.is_empty
     # all three at 50 % (2/4, 1/2, 2/4): ties go by name
     assert [k for k, _ in d.lowest_kecamatan(2)] == ["Lebaksiu", "Pangkah"]
@@ -67,8 +71,9 @@ def test_staff_digest_scoped_to_one_kecamatan_sees_only_it() -> None:
         ("Budi", Progress(2, 0, 1)),
     )
     assert d.new_flags == () and d.open_flags == 0
-    assert ids(d.candidates) == [6]
+    assert ids(d.candidates) == [] and ids(d.awaiting_visit) == [6]
     assert ids(d.unreachable) == [8]
+    assert (d.unlinked, d.linked_silent) == (1, 0)  # 7 has no account; 8 is unreachable
 
 
 def test_staff_digest_region_without_recipients_is_empty() -> None:
@@ -99,7 +104,7 @@ def test_facilitator_digest_ani() -> None:
         (9, "photo_reused"),
         (9, "mismatch_income"),
     ]
-    assert ids(d.candidates) == [1]
+    assert ids(d.candidates) == []  # 1 is already proposed: it waits for staff, not for Ani
 
 
 def test_facilitator_digest_budi_sees_only_caseload() -> None:

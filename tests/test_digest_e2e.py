@@ -1,4 +1,4 @@
-"""/ringkasan and /ekspor through the sandbox and the real bot (issue 8)."""
+"""/ringkasan and /ekspor through the sandbox and the real bot."""
 
 from __future__ import annotations
 
@@ -60,6 +60,28 @@ async def test_ringkasan_for_admin_staff_facilitator_and_recipient(sb) -> None:
     assert "hanya untuk staf" in (await siti.send("/ringkasan"))[0].text
 
 
+async def test_ringkasan_carries_its_file(sb) -> None:
+    staff = await sb.user(STAFF_SLAWI, "Staf")
+    replies = await staff.send("/ringkasan")
+    assert len(replies) == 2
+    assert "Rincian lengkap ada di berkas terlampir." in replies[0].text
+    doc = replies[1].document
+    assert doc is not None and doc["file_name"] == "pendamping-2024-01-33.28.10.xlsx"
+    wb = load_workbook(io.BytesIO(sb.core.files[doc["file_id"]].data), read_only=True)
+    rows = list(wb["penerima"].iter_rows(min_row=2, values_only=True))
+    assert sorted(r[2] for r in rows) == ["Dewi", "Wati", "Yuni"]  # Slawi only: her region
+    # in a group: no file, so the text does not say one is attached
+    group = await sb.group(-100501, "Staf Dinsos", [staff])
+    replies = await group.send(staff, "/ringkasan")
+    assert len(replies) == 1 and replies[0].document is None
+    assert "terlampir" not in replies[0].text
+    # a facilitator's /ringkasan has no file and says none
+    budi = await sb.user(BUDI, "Budi")
+    replies = await budi.send("/ringkasan")
+    assert len(replies) == 1 and "terlampir" not in replies[0].text
+    assert len(sb.calls("sendDocument")) == 1
+
+
 async def test_ekspor_sends_a_masked_workbook_in_private(sb) -> None:
     staff = await sb.user(STAFF_SLAWI, "Staf")
     replies = await staff.send("/ekspor 2024-01")
@@ -97,3 +119,37 @@ async def test_bantuan_lists_the_digest_commands_by_role(sb) -> None:
     siti = await sb.user(SITI, "Siti")
     text = (await siti.send("/bantuan"))[0].text
     assert "/ringkasan" not in text and "/ekspor" not in text
+
+
+async def test_ringkasan_reach_counts_match_a_recount(sb) -> None:
+    import re
+
+    admin = await sb.user(ADMIN, "Admin")
+    text = (await admin.send("/ringkasan"))[0].text
+
+    def shown(label: str) -> int:
+        return int(re.search(rf"^{re.escape(label)}: (\d+)", text, re.M).group(1))
+
+    expected = (
+        "SELECT rc.id FROM recipients rc WHERE rc.status = 'active'"
+        " AND COALESCE(rc.handover_date, substr(rc.created_at, 1, 10)) <= '2024-01-31'"
+    )
+    db = sb.db
+    unlinked = await db.fetchval(
+        f"SELECT count(*) FROM ({expected}) e WHERE NOT EXISTS"
+        " (SELECT 1 FROM accounts a WHERE a.recipient_id = e.id)"
+    )
+    unreachable = await db.fetchval(
+        f"SELECT count(*) FROM ({expected}) e WHERE EXISTS"
+        " (SELECT 1 FROM accounts a WHERE a.recipient_id = e.id AND a.reachable = 0)"
+    )
+    silent = await db.fetchval(
+        f"SELECT count(*) FROM ({expected}) e WHERE EXISTS"
+        " (SELECT 1 FROM accounts a WHERE a.recipient_id = e.id AND a.reachable = 1)"
+        " AND e.id NOT IN (SELECT recipient_id FROM reports WHERE period = '2024-01')"
+    )
+    # Wati and Sri have no account, Rina blocked the bot, Siti reported
+    assert (unlinked, unreachable, silent) == (2, 1, 0)
+    assert shown("Belum terhubung ke bot") == unlinked
+    assert shown("Tidak bisa dihubungi (blokir/keluar)") == unreachable
+    assert shown("Terhubung, belum lapor") == silent

@@ -96,19 +96,34 @@ async def _bodies(conv) -> list[str]:
     return [r.body for r in await conv.messages()]
 
 
+async def test_no_weekly_digest_on_day_1(world):
+    sb, u = world
+    # 1 April 2024 is a Monday and the day period 2024-03 opens: nothing to digest yet
+    await run_minute(sb, wib(2024, 4, 1, 8, 0))
+    await run_minute(sb, wib(2024, 4, 1, 8, 1))
+    assert not [t for t in await _bodies(u[GROUP]) if "Ringkasan mingguan" in t]
+    assert not [t for t in await _bodies(u[2001]) if "Ringkasan mingguan" in t]
+    assert await sb.db.fetchval("SELECT count(*) FROM digest_runs") == 0
+    # a week later the period has been open 7 days: the weekly digests go out
+    await run_minute(sb, wib(2024, 4, 8, 8, 0))
+    weekly = [t for t in await _bodies(u[GROUP]) if "Ringkasan mingguan" in t]
+    assert len(weekly) == 1 and "Laporan Maret 2024" in weekly[0]
+
+
 async def test_monday_weekly_digests_once(world):
     sb, u = world
-    await run_minute(sb, wib(2024, 2, 5, 7, 59))
+    # 12 February: period 2024-01 has been open 11 days (none on 5 February: only 4)
+    await run_minute(sb, wib(2024, 2, 12, 7, 59))
     assert not [t for t in await _bodies(u[GROUP]) if "Ringkasan mingguan" in t]
-    await run_minute(sb, wib(2024, 2, 5, 8, 0))
-    await run_minute(sb, wib(2024, 2, 5, 8, 1))  # the next minute's tick plans nothing new
+    await run_minute(sb, wib(2024, 2, 12, 8, 0))
+    await run_minute(sb, wib(2024, 2, 12, 8, 1))  # the next minute's tick plans nothing new
     weekly = [t for t in await _bodies(u[GROUP]) if "Ringkasan mingguan" in t]
     assert len(weekly) == 1
     assert "Kabupaten Tegal" in weekly[0] and "Sudah lapor: 2 dari 3" in weekly[0]
     fac = [t for t in await _bodies(u[2001]) if "Ringkasan mingguan keluarga dampingan" in t]
     assert len(fac) == 1 and "2 dari 3 keluarga sudah lapor" in fac[0]
     (run,) = await sb.db.fetchall("SELECT * FROM digest_runs WHERE chat_id = ?", (GROUP,))
-    assert run["sent_at"] == iso(wib(2024, 2, 5, 8, 0))  # the sender recorded it (doctor)
+    assert run["sent_at"] == iso(wib(2024, 2, 12, 8, 0))  # the sender recorded it (doctor)
 
 
 async def test_close_sends_text_three_photos_and_the_export(world):
@@ -129,6 +144,8 @@ async def test_close_sends_text_three_photos_and_the_export(world):
 
 
 async def test_bot_removed_from_the_staff_group(sandbox_factory, settings):
+    # digests from 5 February (4 days open): the group's sends stay before the 15th's message
+    settings = replace(settings, digest=replace(settings.digest, min_open_days=0))
     sb, u = await _world(sandbox_factory, settings, admin=True)
     u[GROUP].remove_bot()
     await run_minute(sb, wib(2024, 2, 5, 8, 0))

@@ -21,9 +21,22 @@ def test_staff_digest_text_has_the_hand_counted_numbers() -> None:
     assert "Sedang mengisi: 2" in text
     assert "Belum lapor: 3" in text
     assert "Tanda risiko baru: 3 (semua terbuka: 4)" in text
-    assert "Siap graduasi, menunggu keputusan: 2" in text
-    assert "Tidak bisa dihubungi: 2" in text
+    assert "Usulan graduasi, menunggu keputusan: 1" in text  # 1 proposed
+    assert "Siap graduasi, menunggu kunjungan: 1" in text  # 6 waits for Budi's visit
+    assert "Belum terhubung ke bot: 2" in text  # 7, 9
+    assert "Tidak bisa dihubungi (blokir/keluar): 2" in text  # 4, 8
+    assert "Terhubung, belum lapor: 1" in text  # 3
     assert "Belum ada laporan" not in text
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_attached_is_said_only_when_a_file_is_attached(lang: str) -> None:
+    word = {"id": "terlampir", "en": "attached"}[lang]
+    d = staff_digest(SNAPSHOTS, PERIOD, SINCE)
+    without = render("digest_staff", lang, d=d, scope="X", now=NOW)
+    assert word not in without
+    with_file = render("digest_staff", lang, d=d, scope="X", now=NOW, attached=True)
+    assert word in with_file
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])
@@ -38,9 +51,10 @@ def test_staff_digest_fits_one_phone_screen(lang: str) -> None:
         )
         for i in range(1, 400)
     ]
-    text = render("digest_staff", lang, d=staff_digest(many, PERIOD, SINCE), scope="X", now=NOW)
+    text = render("digest_staff", lang, d=staff_digest(many, PERIOD, SINCE), scope="X", now=NOW,
+                  attached=True)  # fmt: skip
     lines = text.splitlines()
-    assert len(lines) <= 24
+    assert len(lines) <= 26
     assert max(len(line) for line in lines) <= 60
 
 
@@ -78,3 +92,6 @@ def test_monthly_text_shows_medians_in_rupiah() -> None:
     assert "- tata boga: Rp800.000 (bulan lalu Rp700.000)" in text
     assert "- menjahit: belum ada (bulan lalu Rp500.000)" in text
     assert "- Siap graduasi: 2" in text
+    assert "Usulan graduasi, menunggu keputusan: 1" in text
+    assert "Siap graduasi, menunggu kunjungan: 1" in text
+    assert "Belum terhubung ke bot: 2" in text

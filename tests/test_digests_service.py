@@ -53,7 +53,10 @@ async def test_ringkasan_admin_sees_the_kabupaten(seeded: Database, settings: Se
     assert "Ringkasan mingguan · Kabupaten Tegal" in text
     assert "Sudah lapor: 2 dari 4 (50%)" in text
     assert "Tanda risiko baru: 1 (semua terbuka: 1)" in text
-    assert "Tidak bisa dihubungi: 1" in text
+    # Rina blocked the bot; Wati and Sri have no account; Siti reported
+    assert "Tidak bisa dihubungi (blokir/keluar): 1" in text
+    assert "Belum terhubung ke bot: 2" in text and "Terhubung, belum lapor: 0" in text
+    assert "terlampir" not in text  # the text alone: no file
 
 
 async def test_ringkasan_staff_scoped_to_slawi(seeded: Database, settings: Settings) -> None:
@@ -136,4 +139,5 @@ async def test_staff_weekly_for_a_kecamatan_chat(seeded: Database, settings: Set
     text = await staff_weekly(seeded, NOW, settings, "33.28.06")
     assert "Ringkasan mingguan · Kec. Lebaksiu" in text
     assert "Sudah lapor: 1 dari 2 (50%)" in text and "Sedang mengisi: 1" in text
-    assert "Tidak bisa dihubungi: 1" in text
+    assert "Tidak bisa dihubungi (blokir/keluar): 1" in text
+    assert "terlampir" not in text  # the scheduled weekly digest carries no file

@@ -442,7 +442,9 @@ class Demo:
     async def staff_summary(self) -> str:
         staff = self.people[STAFF_USER]
         await self.round([lambda: self.send(staff, "/ringkasan")])
-        return self.sb.core.chat_messages(STAFF_USER)[-1].get("text") or ""
+        # the text, then the period's export as a document: the last message with a text
+        messages = self.sb.core.chat_messages(STAFF_USER)
+        return next((m["text"] for m in reversed(messages) if m.get("text")), "")
 
     # --- outputs -----------------------------------------------------------------------------
 

@@ -8,6 +8,12 @@ Period status of a recipient:
 - reported: at least one report (any reporter, any revision) exists for the period;
 - draft: no report, but an open draft of the monthly form for the period;
 - silent: neither.
+
+Reach of a recipient (three separate counts): unlinked (no Telegram account), unreachable
+(linked, the account stopped answering: blocked or left), linked and silent (linked,
+reachable, no report). Graduation: a proposal confirmed by the facilitator awaits staff's
+decision (`candidate`); band 'siap' without a proposal awaits the facilitator's visit (`ready`).
+Every count is defined in docs/digests.md ("What is counted").
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ STATUS_DRAFT = "draft"
 STATUS_SILENT = "silent"
 STATUSES = (STATUS_REPORTED, STATUS_DRAFT, STATUS_SILENT)
 
-# Score bands of the graduation readiness score (bot/domain/scoring.py, issue 7), best first.
+# Score bands of the graduation readiness score (bot/domain/scoring.py), best first.
 BAND_READY = "siap"
 BAND_TOWARDS = "menuju"
 BAND_INTENSIVE = "intensif"
@@ -91,9 +97,11 @@ class RecipientSnapshot:
     status: str  # STATUS_REPORTED | STATUS_DRAFT | STATUS_SILENT for the digest's period
     profits: Mapping[str, int] = field(default_factory=dict)  # period -> profit of that month
     band: str | None = None  # score band of the latest score, if any
-    candidate: bool = False  # graduation candidate awaiting a staff decision
+    candidate: bool = False  # graduation proposed by the facilitator, awaiting staff's decision
+    ready: bool = False  # band 'siap', no proposal yet: awaiting the facilitator's visit
     flags: tuple[RiskFlag, ...] = ()
     reachable: bool = True  # False: the recipient's Telegram account stopped answering
+    linked: bool = True  # False: no Telegram account linked (the facilitator reports for them)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -179,8 +187,11 @@ class StaffDigest:
     by_facilitator: tuple[tuple[str, Progress], ...]  # lowest response rate first
     new_flags: tuple[FlagRef, ...]
     open_flags: int
-    candidates: tuple[PersonRef, ...]
-    unreachable: tuple[PersonRef, ...]
+    candidates: tuple[PersonRef, ...]  # proposals awaiting staff's decision
+    unreachable: tuple[PersonRef, ...]  # linked, account reachable = 0 (blocked, left)
+    awaiting_visit: tuple[PersonRef, ...] = ()  # band 'siap', awaiting the facilitator's visit
+    unlinked: int = 0  # no Telegram account
+    linked_silent: int = 0  # linked, reachable, no report for the period
 
     @property
     def has_reports(self) -> bool:
@@ -204,7 +215,7 @@ class FacilitatorDigest:
     silent: tuple[PersonRef, ...]
     drafts: tuple[PersonRef, ...]
     flags: tuple[FlagRef, ...]
-    candidates: tuple[PersonRef, ...]
+    candidates: tuple[PersonRef, ...]  # band 'siap', awaiting this facilitator's visit
 
     @property
     def has_reports(self) -> bool:
@@ -295,7 +306,9 @@ def staff_digest(
     new_flags: list[FlagRef] = []
     open_flags = 0
     candidates: list[PersonRef] = []
+    awaiting_visit: list[PersonRef] = []
     unreachable: list[PersonRef] = []
+    unlinked = linked_silent = 0
     for s in snaps:
         key = (s.kecamatan, s.status)
         by_kec_status[key] = by_kec_status.get(key, 0) + 1
@@ -308,8 +321,14 @@ def staff_digest(
                     new_flags.append(FlagRef(_ref(s), f.kind, f.period, f.created_at))
         if s.candidate:
             candidates.append(_ref(s))
-        if not s.reachable:
+        elif s.ready:
+            awaiting_visit.append(_ref(s))
+        if not s.linked:
+            unlinked += 1
+        elif not s.reachable:
             unreachable.append(_ref(s))
+        elif s.status != STATUS_REPORTED:
+            linked_silent += 1
     total: Counter[str] = Counter()
     by_kec: dict[str, Counter[str]] = defaultdict(Counter)
     by_fac: dict[str, Counter[str]] = defaultdict(Counter)
@@ -330,6 +349,9 @@ def staff_digest(
         open_flags=open_flags,
         candidates=_sort_people(candidates),
         unreachable=_sort_people(unreachable),
+        awaiting_visit=_sort_people(awaiting_visit),
+        unlinked=unlinked,
+        linked_silent=linked_silent,
     )
 
 
@@ -349,7 +371,7 @@ def facilitator_digest(
         silent=_sort_people(_ref(s) for s in caseload if s.status == STATUS_SILENT),
         drafts=_sort_people(_ref(s) for s in caseload if s.status == STATUS_DRAFT),
         flags=tuple(flags),
-        candidates=_sort_people(_ref(s) for s in caseload if s.candidate),
+        candidates=_sort_people(_ref(s) for s in caseload if s.ready and not s.candidate),
     )
 
 

@@ -4,8 +4,10 @@ Reads only; every function takes the database and the period ('YYYY-MM') explici
 `Scope` (kecamatan codes, or a facilitator's caseload) so staff scoped to one kecamatan never
 see another's rows.
 
-Who is expected to report in period P: recipients with status 'active' whose hand-over date
-(or, when unknown, the day their record was created) is on or before the last day of P.
+Who is expected to report in period P: recipients whose hand-over date (or, when unknown, the
+day their record was created) is on or before the last day of P and who were active throughout
+P's reporting window: status 'active', or changed away from it only at or after P's close
+(EXPECTED_SQL; so the monthly report built after the close still counts those it ended).
 
 Scores (migration 0005): the latest period <= P per recipient; within it the row of the
 current model version when `settings` are given, else the most recently computed row.
@@ -60,12 +62,13 @@ log = logging.getLogger("pendamping.digest")
 
 FETCH_CHUNK = 10_000
 
-# Wired (issue 8, branch digest2): scores come from migration 0005 (the latest model version's
-# row of the latest period per recipient), score risk flags from `risk_flags` besides
-# report_flags, graduation candidates are the graduation service's candidates (band 'siap'
-# under the current model) plus every case confirmed by a facilitator and awaiting staff, and
-# "new" flags are those created since the previous digest to the chat (digest_runs, 0006;
-# bot/services/digest_schedule.py passes `since`).
+# Sources: scores from migration 0005 (the current model version's row of the latest period
+# per recipient), score risk flags from `risk_flags` besides report_flags; graduation: cases
+# confirmed by a facilitator await staff's decision (`candidate`), the graduation service's
+# candidates without such a case (band 'siap' under the current model) await the
+# facilitator's visit (`ready`); "new" flags are those created since the previous digest to
+# the chat (digest_runs, 0006; bot/services/digest_schedule.py passes `since`). Reach: no
+# account = unlinked, account reachable = 0 = unreachable. Definitions: docs/digests.md.
 
 PERIOD_STATUS_LABEL = {
     STATUS_REPORTED: "sudah lapor",
@@ -238,6 +241,34 @@ async def period_problem(db: Database, period: str, now: dt.datetime, tz: dt.tzi
     }[issue.code]
 
 
+# Who is expected to report in a period (parameters: the period's close, its end): handed over
+# by the end of the period, and active throughout its reporting window: active now, or changed
+# away from 'active' (mentoring ended at the close, graduated, paused) only at or after the
+# period's close. So a digest built after the close, when the cycle has already ended the
+# mentoring of those whose last period it was, still counts them.
+EXPECTED_SQL = (
+    "(rc.status = 'active' OR rc.status_changed_at >= ?)"
+    " AND COALESCE(rc.handover_date, substr(rc.created_at, 1, 10)) < ?"
+)
+
+
+async def period_closed_at(db: Database, period: str, settings: Settings | None = None) -> str:
+    """When the period closed (cycle_periods.closed_at), else its scheduled close (UTC ISO)."""
+    closed = None
+    if await table_exists(db, "cycle_periods"):
+        closed = await db.fetchval(
+            "SELECT closed_at FROM cycle_periods WHERE period = ?", (period,)
+        )
+    if closed:
+        return closed
+    from bot.domain import cycle
+    from bot.services.cycle import iso
+
+    settings = settings or Settings()
+    due = cycle.step_by_name(settings.cycle, period, cycle.CLOSE, settings.tz).due
+    return iso(due)
+
+
 # --- snapshots for the digests ------------------------------------------------------------------
 
 
@@ -280,9 +311,9 @@ def _model_version(settings: Settings | None) -> str | None:
 async def graduation_candidate_ids(
     db: Database, settings: Settings | None
 ) -> tuple[set[int], set[int] | None]:
-    """Recipients awaiting a graduation decision: (cases confirmed by the facilitator and
-    awaiting staff, the graduation service's candidates: latest band 'siap' under the current
-    model, no case needed). Without settings the second is None: the caller falls back to
+    """Graduation: (cases confirmed by the facilitator, awaiting staff's decision; the
+    graduation service's candidates: latest band 'siap' under the current model, of whom those
+    without a confirmed case await the facilitator's visit). Without settings the second is None: the caller falls back to
     'latest band is siap'."""
     confirmed = await _ids(
         db,
@@ -387,6 +418,7 @@ async def load_snapshots(
     scope = scope or Scope()
     _, end = period_bounds(period)
     where, params = _scope_sql(scope)
+    closed = await period_closed_at(db, period, settings)
     scores = await _load_scores(db, period, _model_version(settings))
     confirmed, ready = await graduation_candidate_ids(db, settings)
     flags = await _load_flags(db, scope, period)
@@ -404,15 +436,13 @@ async def load_snapshots(
     async for rows in _chunks(
         db,
         "SELECT rc.id, rc.name, rc.kecamatan_code, k.name, d.name, rc.facilitator_id, f.name,"
-        " rc.programme, a.reachable "
+        " rc.programme, a.reachable, a.id "
         "FROM recipients rc JOIN kecamatan k ON k.code = rc.kecamatan_code "
         "LEFT JOIN desa d ON d.id = rc.desa_id "
         "LEFT JOIN facilitators f ON f.id = rc.facilitator_id "
         "LEFT JOIN accounts a ON a.recipient_id = rc.id "
-        "WHERE rc.status = 'active'"
-        " AND COALESCE(rc.handover_date, substr(rc.created_at, 1, 10)) < ?"
-        f"{where}",  # no ORDER BY: the digest sorts what it shows
-        [end, *params],
+        f"WHERE {EXPECTED_SQL}{where}",  # no ORDER BY: the digest sorts what it shows
+        [closed, end, *params],
     ):
         for r in rows:
             rid = r[0]
@@ -438,10 +468,12 @@ async def load_snapshots(
                     status=status,
                     profits=profits.get(rid, {}),
                     band=band,
-                    candidate=rid in confirmed
-                    or (band == BAND_READY if ready is None else rid in ready),
+                    candidate=rid in confirmed,
+                    ready=rid not in confirmed
+                    and (band == BAND_READY if ready is None else rid in ready),
                     flags=tuple(flags.get(rid, ())),
                     reachable=r[8] is None or bool(r[8]),
+                    linked=r[9] is not None,
                 )
             )
     return snaps
@@ -501,7 +533,7 @@ async def recipient_rows(db: Database, period: str, scope: Scope) -> AsyncIterat
         "         AND y.period = ? AND y.form = 'monthly' AND y.status = 'open'),"
         " lr.period, lr.business_status, lr.revenue, lr.costs, lr.profit, lr.other_income,"
         " lr.savings_amount, a.reachable,"
-        " COALESCE(rc.handover_date, substr(rc.created_at, 1, 10)) < ? "
+        f" {EXPECTED_SQL} "
         "FROM recipients rc JOIN kecamatan k ON k.code = rc.kecamatan_code "
         "LEFT JOIN desa d ON d.id = rc.desa_id "
         "LEFT JOIN facilitators f ON f.id = rc.facilitator_id "
@@ -509,9 +541,9 @@ async def recipient_rows(db: Database, period: str, scope: Scope) -> AsyncIterat
         "LEFT JOIN reports lr ON lr.id = (SELECT z.id FROM reports z WHERE z.recipient_id = rc.id"
         "   AND z.period <= ? ORDER BY z.period DESC, z.submitted_at DESC, z.id DESC LIMIT 1) "
         f"WHERE 1 = 1{where} ORDER BY k.name, d.name, rc.name, rc.id",
-        [period, period, end, period, *params],
+        [period, period, await period_closed_at(db, period), end, period, *params],
     ):
-        expected = r[8] == "active" and r[19]
+        expected = bool(r[19])
         if not expected:
             period_status = "-"
         else:

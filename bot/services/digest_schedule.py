@@ -4,7 +4,8 @@ The database is the source of truth: the minute job (handlers/cycle.py) and `pen
 only call this; every digest is planned once thanks to digest_runs (chat, kind, slot) and the
 outbox's unique key, so a second call, or one after a crash, plans nothing new.
 
-- weekly staff digest (`[digest] weekday`/`hour`, default Monday 08:00 WIB): to every staff
+- weekly staff digest (`[digest] weekday`/`hour`, default Monday 08:00 WIB; none until the
+  period has been open `[digest] min_open_days`, default 7): to every staff
   target of the cycle (bot.services.cycle.staff_targets: the configured staff groups see the
   whole kabupaten, staff accounts their kecamatan, admins the kabupaten);
 - weekly facilitator digest, same time: to every reachable facilitator account (caseload);
@@ -78,6 +79,22 @@ def weekly_slot(now: dt.datetime, settings: Settings) -> dt.datetime | None:
     if now - slot.astimezone(dt.UTC) >= dt.timedelta(hours=cfg.catch_up_hours):
         return None
     return slot
+
+
+async def period_opened(db: Database, settings: Settings, period: str) -> dt.datetime:
+    """When reporting on the period opened: the cycle's recorded open, else its scheduled one."""
+    opened = await db.fetchval("SELECT opened_at FROM cycle_periods WHERE period = ?", (period,))
+    if opened:
+        return dt.datetime.fromisoformat(opened)
+    return cycle.step_by_name(settings.cycle, period, cycle.OPEN, settings.tz).due
+
+
+async def open_long_enough(db: Database, settings: Settings, slot: dt.datetime) -> bool:
+    """A weekly digest's slot is at least `[digest] min_open_days` (local) days after its
+    period opened: a digest on the opening day would show 0% and name 'lowest' at 0%."""
+    period = period_of(slot, settings.tz)
+    opened = (await period_opened(db, settings, period)).astimezone(settings.tz).date()
+    return (slot.astimezone(settings.tz).date() - opened).days >= settings.digest.min_open_days
 
 
 def data_dir(settings: Settings) -> Path:
@@ -159,12 +176,37 @@ async def plan_digests(db: Database, settings: Settings, now: dt.datetime) -> Di
     slot = weekly_slot(now, settings)
     unreachable = await _unreachable_chats(db)
     targets = [t for t in await staff_targets(db.conn, settings) if t.chat_id not in unreachable]
-    if slot is not None:
+    if slot is not None and await open_long_enough(db, settings, slot):
         await _plan_weekly(db, settings, now, slot.date().isoformat(), targets, plan)
     await _plan_monthly(db, settings, now, targets, plan)
     if plan.planned:
         log.info("event=digests_planned count=%d", len(plan.planned))
     return plan
+
+
+ALL: frozenset[str] = frozenset({"*"})  # every staff target
+
+
+async def _staff_escalation_today(
+    db: Database, settings: Settings, period: str, slot: str
+) -> frozenset[str] | None:
+    """The staff targets whose weekly digest gives way to the cycle's staff escalation (the
+    mid-month message: reported / not yet per facilitator) that falls on the same day, so a
+    chat gets one progress message that day, not two near-duplicates. None: no escalation
+    that day; ALL: it is due today but has not run yet; else the persons it went to."""
+    due = cycle.step_by_name(settings.cycle, period, cycle.ESCALATE_STAFF, settings.tz).due
+    if due.astimezone(settings.tz).date().isoformat() != slot:
+        return None
+    ran = await db.fetchval(
+        "SELECT 1 FROM cycle_steps WHERE period = ? AND step = ?", (period, cycle.ESCALATE_STAFF)
+    )
+    if not ran:
+        return ALL
+    rows = await db.fetchall(
+        "SELECT person FROM outbox WHERE kind = 'cycle' AND period = ? AND step = ?",
+        (period, cycle.ESCALATE_STAFF),
+    )
+    return frozenset(r["person"] for r in rows)
 
 
 async def _plan_weekly(
@@ -177,10 +219,13 @@ async def _plan_weekly(
 ) -> None:
     period = period_of(now, settings.tz)
     step = f"weekly:{slot}"
+    gives_way = await _staff_escalation_today(db, settings, period, slot)
     for t in targets:
         kind = "staff_weekly"
         if await _done(db, t.chat_id, kind, slot):
             continue
+        if gives_way is not None and (gives_way is ALL or t.person in gives_way):
+            continue  # the cycle's mid-month message is this chat's one message today
         try:
             since = await _since(db, t.chat_id, kind, now)
             text = await staff_weekly(db, now, settings, t.kecamatan_code, since, t.language)

@@ -1,9 +1,10 @@
-"""What /ringkasan, /ekspor and the scheduled digests send, with access control (issue 8).
+"""What /ringkasan, /ekspor and the scheduled digests send, with access control.
 
 Handlers (wired by the lead once the sandbox lands) call one of these and send the result:
-- ringkasan(db, account, now, settings): the text for /ringkasan. Staff see their kecamatan
-  (or the kabupaten when not scoped), admins the kabupaten, facilitators their caseload;
-  anyone else gets DigestDenied.
+- ringkasan_reply(db, account, now, settings, out_dir=...): the text for /ringkasan and, for
+  staff and admins in a private chat, the period's export of their region. Staff see their
+  kecamatan (or the kabupaten when not scoped), admins the kabupaten, facilitators their
+  caseload; anyone else gets DigestDenied. ringkasan(): the text alone.
 - ekspor(db, account, period, now, settings, out_dir): an XLSX file with NIK masked, for staff
   and admins only, in a private chat only; DigestDenied / PeriodUnavailable otherwise.
 - monthly(db, now, settings, scope_code, out_dir): the monthly report text, chart files and
@@ -84,6 +85,14 @@ def staff_scope(account: Account) -> Scope:
     return Scope.for_staff(account.kecamatan_code)
 
 
+@dataclass(frozen=True)
+class RingkasanReply:
+    """What /ringkasan sends: the text, then (staff and admins, private chat) the export."""
+
+    text: str
+    file: ExportFile | None = None
+
+
 async def ringkasan(
     db: Database,
     account: Account | None,
@@ -93,21 +102,55 @@ async def ringkasan(
     *,
     private_chat: bool = True,
 ) -> str:
-    """The /ringkasan text for this account (period open now; flags of the last week new).
+    """The /ringkasan text alone (no file, so it never says one is attached)."""
+    return (
+        await ringkasan_reply(db, account, now, settings, since, private_chat=private_chat)
+    ).text
 
-    The facilitator version names families, so it is only given in a private chat."""
+
+async def ringkasan_reply(
+    db: Database,
+    account: Account | None,
+    now: dt.datetime,
+    settings: Settings,
+    since: dt.datetime | None = None,
+    *,
+    private_chat: bool = True,
+    out_dir: Path | None = None,
+) -> RingkasanReply:
+    """/ringkasan for this account (period open now; flags of the last week new).
+
+    Staff and admins in a private chat get the period's export of their region written into
+    `out_dir` (when given and the period exists), and only then does the text say a file is
+    attached. The facilitator version names families, so it is only given in a private chat."""
     lang = account.language if account else settings.language
     period = period_of(now, settings.tz)
     if account is not None and account.role in STAFF_ROLES:
         scope = staff_scope(account)
         d = await build_staff_digest(db, period, since or now - WEEK, scope, settings)
         label = await region_label(db, None if account.role == "admin" else account.kecamatan_code)
-        return render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz))
+        file = None
+        wanted = out_dir is not None and private_chat
+        if wanted and await period_check(db, period, now, settings.tz) is None:
+            file = await _export_file(db, account, period, out_dir)
+        text = render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz),
+                      attached=file is not None)  # fmt: skip
+        return RingkasanReply(text, file)
     if account is not None and account.role == "facilitator" and account.facilitator_id:
         if not private_chat:
             raise DigestDenied(render("digest_denied", lang, what="ringkasan_group"))
-        return await facilitator_weekly(db, account.facilitator_id, now, settings, lang)
+        text = await facilitator_weekly(db, account.facilitator_id, now, settings, lang)
+        return RingkasanReply(text)
     raise DigestDenied(render("digest_denied", lang, what="ringkasan"))
+
+
+async def _export_file(db: Database, account: Account, period: str, out_dir: Path) -> ExportFile:
+    """The period's XLSX of the account's region (NIK masked) in out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    region = account.kecamatan_code if account.role == "staff" else None
+    path = out_dir / f"pendamping-{period}{'-' + region if region else ''}.xlsx"
+    await write_period_export(db, period, path, staff_scope(account), full_nik=False)
+    return ExportFile(path, period, await region_label(db, region))
 
 
 async def staff_weekly(
@@ -158,11 +201,7 @@ async def ekspor(
     issue = await period_check(db, period, now, settings.tz)
     if issue is not None:
         raise PeriodUnavailable(render("digest_period_unavailable", lang, issue=issue))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    region = account.kecamatan_code if account.role == "staff" else None
-    path = out_dir / f"pendamping-{period}{'-' + region if region else ''}.xlsx"
-    await write_period_export(db, period, path, staff_scope(account), full_nik=False)
-    return ExportFile(path, period, await region_label(db, region))
+    return await _export_file(db, account, period, out_dir)
 
 
 async def monthly(
