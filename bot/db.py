@@ -46,6 +46,42 @@ def _explain(exc: BaseException, path: str) -> DatabaseError:
     return DatabaseError(f"database {path}: {text}")
 
 
+def _can_write(path: Path, *, folder: bool = False) -> bool:
+    mode = os.W_OK | (os.X_OK if folder else 0)
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+def write_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """(what is wrong, the fix) when this process could not write the database (its folder,
+    the file, -wal or -shm), else None.
+
+    For `run` (refuses to start with one line) and `doctor` (FAIL). It asks the kernel
+    (access(2) with the effective ids), so a read-only mount counts as well as modes and owners.
+    """
+    path = str(path)
+    if path == ":memory:":
+        return None
+    p = Path(path)
+    folder = p.resolve().parent
+    if not folder.is_dir():
+        return f"the database folder {folder} does not exist", f"`install -d -m 0700 {folder}`"
+    if not _can_write(folder, folder=True):
+        return (
+            f"the database folder {folder} is read-only for this user"
+            " (SQLite and the locks write beside the database)",
+            f"`chown -R pendamping: {folder} && chmod 0700 {folder}`, or mount it read-write",
+        )
+    for f in (p, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if f.exists() and not _can_write(f):
+            return (
+                f"the database file {f} is read-only for this user (every write would fail)",
+                f"`chown pendamping: {f} && chmod 0600 {f}`",
+            )
+    return None
+
+
 class Database:
     """A single connection with a write lock: one writer at a time inside this process."""
 

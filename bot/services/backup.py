@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.db import DatabaseError, Migration, discover_migrations
-from bot.runlock import RunLock
+from bot.runlock import RunLock, SenderLock
 
 log = logging.getLogger("pendamping.backup")
 
@@ -180,8 +180,9 @@ def restore_database(
         )
     if not target.parent.is_dir():
         raise BackupError(f"folder {target.parent} does not exist")
-    with RunLock(database) as lock:
+    with RunLock(database) as lock, SenderLock(database) as sending:
         lock.acquire("restore")  # refuses while `pendamping run` holds it
+        sending.acquire("restore")  # and while `send`, `tick` or `broadcast` deliver
         replaced = None
         if target.exists():
             stamp = now.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
