@@ -68,6 +68,9 @@ async def _tick(settings: Settings, now: dt.datetime, args: argparse.Namespace) 
         if args.dry_run:
             print(f"{n} planned (dry run: nothing written, nothing sent)")
             return 0
+        from bot.services.outbox import clear_settled_texts
+
+        await clear_settled_texts(db, now, settings.outbox.keep_text_hours)
         if not settings.token:
             print(f"{n} planned, not sent (no token)")
             return 0
