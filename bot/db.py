@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -260,9 +260,15 @@ async def migration_status(
 
 
 async def migrate(
-    db: Database, now: datetime | None = None, migrations: list[Migration] | None = None
+    db: Database,
+    now: datetime | None = None,
+    migrations: list[Migration] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Apply pending migrations in order, each with its record in one transaction."""
+    """Apply pending migrations in order, each with its record in one transaction.
+
+    on_progress(name) is called right before each migration starts (`pendamping migrate`
+    prints "applying NAME")."""
     migrations = discover_migrations() if migrations is None else migrations
     now = now or datetime.now(UTC)
     async with db._write_lock:
@@ -274,6 +280,8 @@ async def migrate(
     pending = [m for m, s in zip(migrations, states, strict=True) if s.applied_at is None]
     done = []
     for m in pending:
+        if on_progress is not None:
+            on_progress(m.name)
         # executescript() commits any open transaction first, so BEGIN/COMMIT live inside
         # the script: the file's statements and its record commit together or not at all.
         script = (
