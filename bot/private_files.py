@@ -112,3 +112,15 @@ def temp_file_beside(output: str | os.PathLike[str]) -> Path:
     os.fchmod(fd, FILE_MODE)
     os.close(fd)
     return Path(name)
+
+
+def clean_stale_tree(root: str | os.PathLike[str]) -> list[Path]:
+    """clean_stale() in `root` and every folder under it (the bot's `digests/` at start)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    removed = clean_stale(root)
+    for folder in sorted(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink()):
+        if folder.exists() and not folder.name.startswith(TEMP_PREFIX):
+            removed += clean_stale(folder)
+    return removed

@@ -108,15 +108,21 @@ async def test_broadcast_of_2000_survives_sigkill(tmp_path):
         while core.call_count < beside_at and proc.returncode is None:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         assert proc.returncode is None, "the sender finished before the second one started"
+        # hold the running sender still (it keeps its lock) while the second one starts up
+        # and tries: the second sees a sender mid-broadcast however slow its start-up is
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            second = await _sender(url, env)
+            _, second_err = await asyncio.wait_for(second.communicate(), 60)
+        finally:
+            proc.send_signal(signal.SIGCONT)
         calls_before = core.call_count
-        second = await _sender(url, env)
-        _, second_err = await asyncio.wait_for(second.communicate(), 60)
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()[-2000:]
     finally:
         await server.stop()
     assert second.returncode == 1 and b"not sending" in second_err, second_err.decode()
-    assert core.call_count > calls_before  # the first one went on sending meanwhile
+    assert core.call_count > calls_before  # the first one went on sending afterwards
     deliveries = delivered()
     counts = [deliveries.get(FIRST_CHAT + i, 0) for i in range(N)]
     lost = sum(1 for c in counts if c == 0)

@@ -124,9 +124,11 @@ async def test_automatic_backups_are_private(tmp_path, settings, umask):
     assert_private_tree(result.made.parent)
 
 
-def _cli(dbfile: Path, *args: str, **kw) -> subprocess.CompletedProcess[str]:
+def _cli(
+    dbfile: Path, *args: str, env_extra: dict[str, str] | None = None, **kw
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PENDAMPING_", "TELEGRAM_"))}
-    env.update(PYTHONPATH=str(REPO), PENDAMPING_DB=str(dbfile))
+    env.update(PYTHONPATH=str(REPO), PENDAMPING_DB=str(dbfile), **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=dbfile.parent, env=env,
                           capture_output=True, text=True, timeout=120, **kw)  # fmt: skip
 
@@ -193,3 +195,40 @@ def test_a_killed_export_leaves_nothing_in_tmp_and_the_next_start_cleans_up(tmp_
     done = _cli(dbfile, "export", "--period", "2024-01", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert [p.name for p in out.parent.iterdir()] == ["jan.xlsx"]
+
+
+def test_the_bot_cleans_scratch_folders_under_digests_at_start(tmp_path):
+    """A bot killed while writing a monthly export leaves its scratch folder in
+    digests/<period>/<region>/; `pendamping run` removes it when it starts (here it then
+    cannot reach the Bot API at 127.0.0.1:9 and exits)."""
+    import asyncio
+
+    from bot.private_files import clean_stale_tree
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    region = tmp_path / "digests" / "2024-01" / "kabupaten-id"
+    region.mkdir(parents=True)
+    stale = region / f"{TEMP_PREFIX}{dead}-xlsx-abc"
+    stale.mkdir()
+    (stale / "row_data").write_text("Siti Aminah")
+    kept = region / "pendamping-2024-01-ekspor.xlsx"
+    kept.write_text("x")
+    assert clean_stale_tree(tmp_path / "digests") == [stale]
+    assert not stale.exists() and kept.exists()
+    # and through the command: `run` with an unreachable API cleans before it fails to connect
+    stale.mkdir()
+    dbfile = tmp_path / "pendamping.db"
+
+    async def build() -> None:
+        await (await open_migrated(str(dbfile))).close()
+
+    asyncio.run(build())
+    _cli(
+        dbfile,
+        "run",
+        "--api-url",
+        "http://127.0.0.1:9/bot",
+        env_extra={"TELEGRAM_BOT_TOKEN": "1:x"},
+    )
+    assert not stale.exists() and kept.exists()

@@ -55,6 +55,13 @@ def _run(args: argparse.Namespace) -> int:
     # and the bot is the database's one outbox sender (`send`, `tick`, `broadcast` stand back).
     _run_lock = acquire_run_lock(settings.database)  # noqa: F841
     _sender_lock = acquire_sender_lock(settings.database, "run")  # noqa: F841
+    if settings.database != ":memory:":
+        # scratch folders of a bot killed while it wrote a digest file (names inside)
+        from pathlib import Path
+
+        from bot.private_files import clean_stale_tree
+
+        clean_stale_tree(Path(settings.database).resolve().parent / "digests")
     if not settings.token and not args.api_url:
         return _run_embedded(settings, args.sandbox_port)
     token = settings.token
