@@ -149,3 +149,44 @@ async def test_the_minute_job_clears_old_texts(db, settings, clock) -> None:
     assert result.cleared == 4 and not result.errors
     left = await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sent' AND text <> ''")
     assert left == 0
+
+
+async def test_retention_of_many_leaves_none_of_their_names_in_what_the_bot_wrote(
+    db, settings
+) -> None:
+    """The cycle's real messages (the facilitator's escalation listing silent families, the
+    reminders) and the facilitator's weekly digest, planned and delivered for 40 families;
+    then all 40 reach the retention age an hour after delivery (inside the audit window):
+    not one of their names may remain in the outbox."""
+    from dataclasses import replace
+
+    from bot.services.cycle import tick
+    from bot.services.digest_schedule import plan_digests
+    from tests import cycle_seed
+
+    wib = dt.timezone(dt.timedelta(hours=7))
+    cfg = replace(settings, chats=replace(settings.chats, staff=[-100]))
+    desa = await cycle_seed.desa(db, "Kalisapu")
+    fac = await cycle_seed.facilitator(db, "Budi", chat_id=2001)
+    names = [f"Warga{i:02d} Sukamaju{chr(65 + i % 26)}" for i in range(40)]
+    for i, name in enumerate(names):
+        chat = 10_000 + i if i % 2 == 0 else None  # half linked, half reported for
+        await cycle_seed.recipient(db, name, facilitator_id=fac, desa_id=desa, chat_id=chat)
+    for day in (1, 5, 12):
+        await tick(db, cfg, dt.datetime(2024, 2, day, 8, 30, tzinfo=wib).astimezone(dt.UTC))
+    monday = dt.datetime(2024, 2, 12, 8, 0, tzinfo=wib).astimezone(dt.UTC)
+    await plan_digests(db, cfg, monday)
+    before = [r[0] for r in await db.fetchall("SELECT text FROM outbox")]
+    named = {n for n in names if any(n in t for t in before)}
+    assert len(named) == len(names), "the scenario does not name every family"
+    await db.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?", (monday.isoformat(timespec="seconds"),)
+    )
+    await db.execute(
+        "UPDATE recipients SET status = 'ended', status_changed_at = '2018-01-01T00:00:00+00:00'"
+    )
+    assert len(await run_retention(db, 5, monday + dt.timedelta(hours=1))) == len(names)
+    after = "\n".join(r[0] for r in await db.fetchall("SELECT text FROM outbox"))
+    left = [n for n in names if n.lower() in after.lower()]
+    assert not left, f"{len(left)} of {len(names)} names remain, e.g. {left[:3]}"
+    assert not [n for n in names if n.encode() in raw_bytes(db.path)]
