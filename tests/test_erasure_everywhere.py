@@ -82,7 +82,14 @@ async def test_erase_reaches_other_chats_messages_and_digest_files(db, clock) ->
             (f"chat:{STAFF_CHAT}", STAFF_CHAT, T_SENT, T_SENT,
              json.dumps({"type": "document", "path": str(naming)})),
         )  # fmt: skip
+    await db.execute(
+        "INSERT INTO broadcasts (audience, text, status, created_at) VALUES ('recipients', ?,"
+        " 'done', ?)",
+        (f"Selamat untuk {NAME} yang lulus graduasi!", T_SENT),
+    )
     result = await erase_recipient(db, 1, "permintaan tertulis", clock())
+    broadcast = await db.fetchval("SELECT text FROM broadcasts")
+    assert NAME not in broadcast and "[dihapus]" in broadcast
     texts = [r[0] for r in await db.fetchall("SELECT text FROM outbox")]
     leaks = [t for t in texts for s in ("Warsini", "Kartikasari", FREE_TEXT, PHONE[2:]) if s in t]
     assert not leaks, leaks

@@ -474,6 +474,15 @@ async def _scrub_outbox_mentions(conn: Any, patterns: list[str]) -> dict[str, in
         else:
             await conn.execute("UPDATE outbox SET text = '' WHERE id = ?", (r["id"],))
             counts["outbox_cleared"] += 1
+    # a staff broadcast's own text (typed by staff) may name the person too
+    async with conn.execute("SELECT id, text FROM broadcasts WHERE text <> ''") as cur:
+        for r in await cur.fetchall():
+            if regex.search(r["text"]):
+                await conn.execute(
+                    "UPDATE broadcasts SET text = ? WHERE id = ?",
+                    (regex.sub(ERASED, r["text"]), r["id"]),
+                )
+                counts["broadcasts_cut"] = counts.get("broadcasts_cut", 0) + 1
     return {k: v for k, v in counts.items() if v}
 
 
