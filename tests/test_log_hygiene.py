@@ -1,6 +1,7 @@
-"""Log hygiene end to end (issue 9): an import and a full monthly report, both as real
-processes logging at DEBUG, leave no token, no full NIK, no phone number and no amount (typed
-or derived) in what they write to stdout/stderr.
+"""Log hygiene end to end: an import and a full monthly report, both as real processes
+logging at DEBUG, leave no token, no full NIK, no phone number, no name and no amount (typed
+or derived) in what they write to stdout/stderr; nor do the error and refusal paths (a reply
+Telegram refuses, malformed webhook updates).
 
 (a) `python -m bot import penerima-contoh.xlsx` (298 recipients, 10 facilitators);
 (b) `python -m bot run --api-url ...` against an in-process sandbox that only accepts a
@@ -49,6 +50,27 @@ def amount_hits(text: str, amounts: list[int]) -> list[str]:
             if re.search(rf"(?<![\d.]){re.escape(s)}(?![\d.]|,\d)", text):
                 hits.append(s)
     return hits
+
+
+def workbook_names() -> set[str]:
+    """Every person's name in the sample workbook (heads of family and facilitators)."""
+    wb = openpyxl.load_workbook(WORKBOOK, read_only=True)
+    names = set()
+    for ws in wb:
+        rows = ws.iter_rows(values_only=True)
+        header = [str(h) for h in next(rows)]
+        for row in rows:
+            cells = dict(zip(header, row, strict=False))
+            for key in ("kepala_keluarga", "nama"):
+                if cells.get(key):
+                    names.add(str(cells[key]))
+    wb.close()
+    return names
+
+
+def assert_no_names(text: str, names: set[str]) -> None:
+    leaked = sorted(n for n in names if n in text)
+    assert not leaked, f"names in the log: {leaked[:3]}"
 
 
 def workbook_values() -> tuple[set[str], set[str], set[int]]:
@@ -105,6 +127,9 @@ async def test_import_logs_no_nik_phone_or_amount(tmp_path, debug_config):
     niks, phones, amounts = workbook_values()
     assert len(niks) == 298 and seeded_niks(db_path) == niks
     assert_clean(out, niks, phones, sorted(amounts))
+    names = workbook_names()
+    assert len(names) > 290
+    assert_no_names(out, names)
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -143,6 +168,7 @@ async def test_full_report_logs_no_token_nik_or_amount(tmp_path, clock, debug_co
     assert "event=started" in log and "event=stopped" in log  # the log is really this run's
     niks, phones, aid = workbook_values()
     assert_clean(log, seeded_niks(db_path) | niks, phones, AMOUNTS + sorted(aid))
+    assert_no_names(log, workbook_names())
 
 
 NAME = "Warsinah Kartikaningrum"
