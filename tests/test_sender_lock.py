@@ -191,3 +191,100 @@ async def test_pendamping_run_holds_the_sender_lock(tmp_path, sandbox_url):
     finally:
         bot.stop()
     assert sender_holder(str(db)) is None
+
+
+BROADCAST = "Pasar murah Sabtu ini di balai desa."
+PEOPLE = 120
+
+
+async def test_cli_send_beside_the_real_bot_mid_broadcast_duplicates_nothing(tmp_path):
+    """The reported case, with the real bot: `pendamping run` is delivering a broadcast (its
+    sends in flight, rows 'sending'); the bot is frozen (SIGSTOP) at that moment, so the rows
+    stay in flight however fast the machine, and `pendamping send` is started beside it. It
+    must refuse; after the bot goes on, everyone has the broadcast exactly once."""
+    import asyncio
+    import signal as sig
+
+    from bot.config import load_settings
+    from bot.services import broadcasts
+    from tests import cycle_seed as seed
+
+    config = tmp_path / "pendamping.toml"
+    config.write_text(
+        "[outbox]\nper_second = 40.0\nprivate_interval_seconds = 0.0\nin_flight = 8\n",
+        encoding="utf-8",
+    )
+    db_path = tmp_path / "bot.db"
+    db = await open_migrated(str(db_path))
+    try:
+        async with db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO recipients (id, nik, name, kecamatan_code, programme, status,"
+                " created_at, updated_at) VALUES (?, ?, ?, '33.28.10', 'tata boga', 'active',"
+                " ?, ?)",
+                [(i + 1, f"3328{i:012d}", f"R{i}", seed.NOW, seed.NOW) for i in range(PEOPLE)],
+            )
+            await conn.executemany(
+                "INSERT INTO accounts (telegram_user_id, chat_id, role, recipient_id, linked_at)"
+                " VALUES (?, ?, 'recipient', ?, ?)",
+                [(FIRST_CHAT + i, FIRST_CHAT + i, i + 1, seed.NOW) for i in range(PEOPLE)],
+            )
+        import datetime as dt
+
+        settings = load_settings(str(config), env={})
+        now = dt.datetime(2024, 2, 1, 3, tzinfo=dt.UTC)
+        draft = await broadcasts.start_draft(db, settings, None, "recipients", None, now,
+                                             BROADCAST)  # fmt: skip
+        assert await broadcasts.queue(db, settings, None, draft.broadcast_id, now) == PEOPLE
+    finally:
+        await db.close()
+    core = SandboxCore(DEFAULT_TOKEN, bot_username="pendamping_bot")
+    for i in range(PEOPLE):
+        core.add_user(FIRST_CHAT + i, f"R{i}")
+    server = SandboxServer(core)
+    await server.start()
+
+    def received() -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for (chat_id, _), m in list(core.messages.items()):
+            if m.from_bot and BROADCAST in (m.data.get("text") or ""):
+                counts[chat_id] = counts.get(chat_id, 0) + 1
+        return counts
+
+    bot = BotProcess(db_path, server.bot_base_url, DEFAULT_TOKEN, tmp_path / "bot.log",
+                     config=config)  # fmt: skip
+    try:
+        bot.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while sum(received().values()) < 20:
+            assert bot.proc.poll() is None, (tmp_path / "bot.log").read_text()[-2000:]
+            assert loop.time() < deadline, "the bot never started the broadcast"
+            await asyncio.sleep(0.01)
+        # freeze the bot at a moment when it has sends in flight (rows 'sending')
+        in_flight = 0
+        for _ in range(500):
+            bot.proc.send_signal(sig.SIGSTOP)
+            in_flight = _statuses(db_path).get("sending", 0)
+            if in_flight:
+                break
+            bot.proc.send_signal(sig.SIGCONT)
+            await asyncio.sleep(0.003)
+        assert in_flight, "never caught the bot with a send in flight"
+        try:
+            done = await _cli("--config", str(config), "send", "--api-url",
+                              server.bot_base_url, "--linger", "0", cwd=tmp_path,
+                              env=_env(db_path))  # fmt: skip
+        finally:
+            bot.proc.send_signal(sig.SIGCONT)
+        deadline = loop.time() + 60
+        while len(received()) < PEOPLE and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    finally:
+        bot.stop()
+        await server.stop()
+    assert done.returncode == 1 and "not sending" in done.stderr, done.stdout + done.stderr
+    counts = received()
+    assert len(counts) == PEOPLE, f"{PEOPLE - len(counts)} people never got it"
+    assert max(counts.values()) == 1, sorted(c for c in counts.values() if c > 1)
+    print(f"\nbeside the bot: {in_flight} rows in flight when `send` was refused; 0 duplicates")
