@@ -28,6 +28,7 @@ from bot.domain.digest import (  # noqa: E402
 )
 from bot.domain.money import format_rupiah  # noqa: E402
 from bot.domain.timefmt import MONTHS_EN, MONTHS_ID  # noqa: E402
+from bot.private_files import private_dir, private_file  # noqa: E402
 
 SIZE_INCHES = (10.8, 10.8)
 DPI = 100  # 1080 x 1080 px
@@ -239,10 +240,10 @@ def monthly_charts(report, lang: str = "id") -> dict[str, bytes]:
 
 def write_charts(charts: Mapping[str, bytes], directory: Path, prefix: str = "") -> list[Path]:
     """Write each chart as DIR/<prefix><name>.png; returns the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory, tighten=True)
     paths = []
     for name, png in charts.items():
-        path = directory / f"{prefix}{name}.png"
+        path = private_file(directory / f"{prefix}{name}.png")
         path.write_bytes(png)
         paths.append(path)
     return paths

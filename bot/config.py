@@ -97,6 +97,9 @@ class OutboxSettings:
     backoff_seconds: float = 2.0  # first retry delay, doubled each attempt
     backoff_max_seconds: float = 300.0
     global_429_chats: int = 5  # 429s for this many chats within 1 s: the whole bot is limited
+    # a delivered (or failed) message keeps its text this long for questions such as "did the
+    # bot send it?"; then the text is cleared and a digest's files deleted (personal data)
+    keep_text_hours: float = 72.0
 
     def validate(self) -> None:
         if self.per_second <= 0:
@@ -113,6 +116,8 @@ class OutboxSettings:
             raise ConfigError("outbox.backoff_seconds", "must be >= 0 and <= backoff_max_seconds")
         if self.global_429_chats < 1:
             raise ConfigError("outbox.global_429_chats", "must be at least 1")
+        if not 0 <= self.keep_text_hours <= 24 * 31:
+            raise ConfigError("outbox.keep_text_hours", "must be between 0 and 744 (31 days)")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +44,42 @@ def _explain(exc: BaseException, path: str) -> DatabaseError:
     if "readonly" in text:
         return DatabaseError(f"database {path} is read-only: check the file's permissions")
     return DatabaseError(f"database {path}: {text}")
+
+
+def _can_write(path: Path, *, folder: bool = False) -> bool:
+    mode = os.W_OK | (os.X_OK if folder else 0)
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+def write_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """(what is wrong, the fix) when this process could not write the database (its folder,
+    the file, -wal or -shm), else None.
+
+    For `run` (refuses to start with one line) and `doctor` (FAIL). It asks the kernel
+    (access(2) with the effective ids), so a read-only mount counts as well as modes and owners.
+    """
+    path = str(path)
+    if path == ":memory:":
+        return None
+    p = Path(path)
+    folder = p.resolve().parent
+    if not folder.is_dir():
+        return f"the database folder {folder} does not exist", f"`install -d -m 0700 {folder}`"
+    if not _can_write(folder, folder=True):
+        return (
+            f"the database folder {folder} is read-only for this user"
+            " (SQLite and the locks write beside the database)",
+            f"`chown -R pendamping: {folder} && chmod 0700 {folder}`, or mount it read-write",
+        )
+    for f in (p, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if f.exists() and not _can_write(f):
+            return (
+                f"the database file {f} is read-only for this user (every write would fail)",
+                f"`chown pendamping: {f} && chmod 0600 {f}`",
+            )
+    return None
 
 
 class Database:
@@ -224,9 +260,15 @@ async def migration_status(
 
 
 async def migrate(
-    db: Database, now: datetime | None = None, migrations: list[Migration] | None = None
+    db: Database,
+    now: datetime | None = None,
+    migrations: list[Migration] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Apply pending migrations in order, each with its record in one transaction."""
+    """Apply pending migrations in order, each with its record in one transaction.
+
+    on_progress(name) is called right before each migration starts (`pendamping migrate`
+    prints "applying NAME")."""
     migrations = discover_migrations() if migrations is None else migrations
     now = now or datetime.now(UTC)
     async with db._write_lock:
@@ -238,6 +280,8 @@ async def migrate(
     pending = [m for m, s in zip(migrations, states, strict=True) if s.applied_at is None]
     done = []
     for m in pending:
+        if on_progress is not None:
+            on_progress(m.name)
         # executescript() commits any open transaction first, so BEGIN/COMMIT live inside
         # the script: the file's statements and its record commit together or not at all.
         script = (

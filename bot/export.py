@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.nik import mask_nik
+from bot.private_files import private_file
 from bot.xlsx import StreamingWorkbook
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -373,6 +374,7 @@ class ExportWriter:
         else:
             target = csv_sheet_path(self.path, spec)
             # UTF-8 with BOM: Excel then reads names with non-ASCII letters correctly.
+            private_file(target)  # 0600 whatever the umask; open() keeps the mode
             fh = open(target, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115
             self._csv_files.append(fh)
             self.paths.append(target)

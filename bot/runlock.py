@@ -1,9 +1,21 @@
-"""The run lock: `pendamping run` holds an flock on `<database>.lock` while it runs.
+"""Process locks on one database: the run lock and the sender lock.
 
-`pendamping restore` takes the same lock, so it refuses while the bot runs and a bot cannot
-start in the middle of a restore. The kernel drops the lock when the process dies (even on
+- The run lock: `pendamping run` holds an flock on `<database>.lock` while it runs.
+  `pendamping restore` takes the same lock, so it refuses while the bot runs and a bot cannot
+  start in the middle of a restore.
+- The sender lock: whoever delivers the outbox holds an flock on `<database>.sender.lock`:
+  the bot for its whole life, and `pendamping send`, `tick` and `broadcast` while they send.
+  So there is one sender per database at any time: a second one would take the first one's
+  rows in flight ('sending') for a crash's leftovers, put them back and send them again.
+
+Both paths are built from the database's resolved path (symlinks followed), so a symlink to
+the live database names the same lock. The kernel drops a lock when the process dies (even on
 SIGKILL), so a crash never leaves a stale lock behind; the pid written into the file is only
 for the message.
+
+The locks sit behind this small API (acquire / release / holder) so that a PostgreSQL backend
+can implement the same with an advisory lock (`pg_try_advisory_lock(<key of the purpose>)` on
+the bot's session, released when the session ends).
 """
 
 from __future__ import annotations
@@ -18,31 +30,72 @@ class RunLockHeld(DatabaseError):
     """Another process (the bot, or a restore) holds the lock on this database."""
 
 
+class SenderLockHeld(DatabaseError):
+    """Another process is delivering this database's outbox."""
+
+
+class LockUnavailable(DatabaseError):
+    """The lock file cannot be created (read-only folder, wrong owner)."""
+
+
+def resolved(database: str) -> str:
+    """The database's path with every symlink followed (the same file, the same lock)."""
+    return os.path.realpath(database)
+
+
 def lock_path(database: str) -> str:
-    return f"{database}.lock"
+    return f"{resolved(database)}.lock"
 
 
-class RunLock:
-    """An exclusive, non-blocking flock on `<database>.lock`; release() or process exit frees it."""
+def sender_lock_path(database: str) -> str:
+    return f"{resolved(database)}.sender.lock"
 
-    def __init__(self, database: str) -> None:
-        self.path = lock_path(database)
+
+def _open_lock_file(path: str) -> int:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except PermissionError:
+        folder = os.path.dirname(path)
+        raise LockUnavailable(
+            f"cannot write in the database folder {folder} (lock file {os.path.basename(path)}):"
+            f" the service user needs write access, e.g. `chown -R pendamping: {folder}`"
+        ) from None
+    except OSError as exc:
+        raise LockUnavailable(f"cannot create the lock file {path}: {exc.strerror}") from None
+    return fd
+
+
+class _FileLock:
+    """An exclusive, non-blocking flock on a file; release() or process exit frees it."""
+
+    held_error: type[DatabaseError] = RunLockHeld
+
+    def __init__(self, path: str, database: str) -> None:
+        self.path = path
+        self.database = database
         self._fd: int | None = None
 
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
     def acquire(self, purpose: str = "run") -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open_lock_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise RunLockHeld(
-                f"database {self.path[: -len('.lock')]} is in use by {holder}; "
-                "stop it first (e.g. `systemctl stop pendamping`)"
-            ) from None
+            raise self.held_error(self._held_message(holder)) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {purpose}\n".encode())
         self._fd = fd
+
+    def _held_message(self, holder: str) -> str:
+        return (
+            f"database {self.database} is in use by {holder}; "
+            "stop it first (e.g. `systemctl stop pendamping`)"
+        )
 
     def release(self) -> None:
         if self._fd is not None:
@@ -50,11 +103,33 @@ class RunLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> _FileLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class RunLock(_FileLock):
+    """The run lock on `<resolved database>.lock`."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(lock_path(database), database)
+
+
+class SenderLock(_FileLock):
+    """The sender lock on `<resolved database>.sender.lock`: one outbox sender at a time."""
+
+    held_error = SenderLockHeld
+
+    def __init__(self, database: str) -> None:
+        super().__init__(sender_lock_path(database), database)
+
+    def _held_message(self, holder: str) -> str:
+        return (
+            f"not sending: {holder} is sending this database's outbox ({self.database}); "
+            "it delivers the queued messages, only one sender may run at a time"
+        )
 
 
 def _read_holder(fd: int) -> str:
@@ -76,9 +151,17 @@ def acquire_run_lock(database: str, purpose: str = "run") -> RunLock | None:
     return lock
 
 
-def is_locked(database: str) -> str | None:
-    """Who holds the lock (a short description), or None when nobody does. Changes nothing."""
-    path = lock_path(database)
+def acquire_sender_lock(database: str, purpose: str) -> SenderLock | None:
+    """Become this database's one outbox sender (None for an in-memory database);
+    SenderLockHeld when another process is sending."""
+    if database == ":memory:":
+        return None
+    lock = SenderLock(database)
+    lock.acquire(purpose)
+    return lock
+
+
+def _holder_of(path: str) -> str | None:
     if not os.path.exists(path):
         return None
     fd = os.open(path, os.O_RDONLY)
@@ -91,3 +174,13 @@ def is_locked(database: str) -> str | None:
         return None
     finally:
         os.close(fd)
+
+
+def is_locked(database: str) -> str | None:
+    """Who holds the run lock (a short description), or None when nobody does. Changes nothing."""
+    return _holder_of(lock_path(database))
+
+
+def sender_holder(database: str) -> str | None:
+    """Who is sending this database's outbox, or None. Changes nothing."""
+    return _holder_of(sender_lock_path(database))

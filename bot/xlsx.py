@@ -14,7 +14,9 @@ the few rules bot/export.py relies on, so that no caller can forget them:
   XlsxWriter escapes; the cell reads back as the same text;
 - constant_memory: one row in memory at a time, rows written in order, sheets one after the
   other. XlsxWriter keeps each sheet's rows in a temporary file until close(); they go to a
-  temporary directory of our own, removed on close() and abort().
+  temporary directory of our own beside the output (bot.private_files), removed on close()
+  and abort(), and by the next writer in that folder if the process was killed;
+- the workbook file is created 0600 whatever the umask.
 
 Cell values: str, int, float, bool, None (blank); anything else is written as its str(),
 as text; so are NaN/inf and integers of 16 digits or more (Excel would round them).
@@ -26,12 +28,13 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+
+from bot.private_files import private_file, temp_dir_beside
 
 OPTIONS = {
     "constant_memory": True,
@@ -58,7 +61,9 @@ class StreamingWorkbook:
     def __init__(self, path: str | Path, literal_prefixes: str = "") -> None:
         self.path = Path(path)
         self.literal_prefixes = tuple(literal_prefixes)
-        self._tmpdir = tempfile.mkdtemp(prefix="pendamping-xlsx-")
+        # beside the output (0700), not in /tmp: a killed export leaves no names in /tmp, and
+        # the next writer in that folder removes what a dead process left behind
+        self._tmpdir = temp_dir_beside(self.path, "xlsx")
         try:
             self._book = xlsxwriter.Workbook(str(self.path), {**OPTIONS, "tmpdir": self._tmpdir})
             self._header = self._book.add_format({"bold": True})
@@ -143,6 +148,7 @@ class StreamingWorkbook:
         try:
             if not self._book.worksheets():
                 self._book.add_worksheet()
+            private_file(self.path)  # 0600 whatever the umask; XlsxWriter keeps the mode
             self._book.close()
         finally:
             shutil.rmtree(self._tmpdir, ignore_errors=True)

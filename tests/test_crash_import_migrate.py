@@ -6,8 +6,10 @@ No test hooks in production code. Import kills are aimed with the import's own p
 ("... N baris diproses" on stderr, printed inside the one write transaction every
 PROGRESS_EVERY rows): each kill lands a random 0-30 ms after a random progress line
 that is not the last, so it hits the open transaction on any machine speed (a delay measured
-from start-up used to land after COMMIT on a slow CI run). Migrate kills land wherever they
-land; the printed line shows how many migrations were applied when it died.
+from start-up used to land after COMMIT on a slow CI run). Migrate kills are aimed
+the same way, at `pendamping migrate`'s "applying NAME" lines (and, for the slow probe
+migration, at the moment its uncommitted pages reach the -wal): each test asserts where its
+kills landed.
 """
 
 from __future__ import annotations
@@ -137,47 +139,63 @@ def objects_of(sql: str) -> set[str]:
                           r"(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", sql, re.I))  # fmt: skip
 
 
+def kill_at_line(proc: subprocess.Popen, wanted: str) -> bool:
+    """SIGKILL as soon as the process printed the line `wanted` on stderr; True if it was
+    still running then (the kill landed mid-run)."""
+    assert proc.stderr is not None
+    for raw in proc.stderr:
+        if raw.decode(errors="replace").strip() == wanted:
+            alive = proc.poll() is None
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            return alive
+    proc.wait(10)
+    return False
+
+
 def test_sigkill_during_migrate_is_all_or_nothing_per_migration(tmp_path):
+    """Each kill is aimed at `pendamping migrate`'s "applying NAME" line, printed right before
+    migration NAME starts, cycling through every shipped migration: the database is then at a
+    migration boundary (NAME applied whole or not at all), and a rerun finishes the job."""
     migrations = discover_migrations()
     created = [objects_of(m.sql) for m in migrations]
     reference = tmp_path / "reference.db"
-    start = time.monotonic()
     assert cli("migrate", db=reference).wait(120) == 0
-    whole = time.monotonic() - start  # mostly interpreter start-up; migrations come last
     want = schema(reference)
-    rnd = random.Random(int(os.environ.get("CRASH_SEED", "5")))
     applied_at_kill: Counter[int] = Counter()
-    broken = 0
-    for i in range(MIGRATE_KILLS):
+    broken = landed = 0
+    kills = max(MIGRATE_KILLS, len(migrations))
+    for i in range(kills):
+        target = i % len(migrations)
         db = tmp_path / f"m{i}.db"
-        kill_after(cli("migrate", db=db), rnd.uniform(whole * 0.75, whole * 1.02))
-        if db.exists():
-            conn = sqlite3.connect(db)
-            try:
-                assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-                names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-                applied = (
-                    [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
-                    if "schema_migrations" in names else []
-                )  # fmt: skip
-            finally:
-                conn.close()
-            k = len(applied)
-            applied_at_kill[k] += 1
-            ok = applied == [m.name for m in migrations[:k]]
-            ok = ok and all(objs <= names for objs in created[:k])
-            ok = ok and not any(objs & names for objs in created[k:])
-            broken += not ok
-        else:
-            applied_at_kill[-1] += 1  # killed before the file was created
+        landed += kill_at_line(cli("migrate", db=db), f"applying {migrations[target].name}")
+        conn = sqlite3.connect(db)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            applied = (
+                [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+                if "schema_migrations" in names else []
+            )  # fmt: skip
+        finally:
+            conn.close()
+        k = len(applied)
+        applied_at_kill[k] += 1
+        ok = k in (target, target + 1)  # killed while `target` was starting or running
+        ok = ok and applied == [m.name for m in migrations[:k]]
+        ok = ok and all(objs <= names for objs in created[:k])
+        ok = ok and not any(objs & names for objs in created[k:])
+        broken += not ok
         assert cli("migrate", db=db).wait(120) == 0
         assert schema(db) == want
     spread = " ".join(f"{k}:{n}" for k, n in sorted(applied_at_kill.items()))
-    line = (f"crash: migrate kills={MIGRATE_KILLS} partial={broken} lost=0 duplicated=0"
-            f" (applied migrations when killed -> times: {spread})")  # fmt: skip
+    line = (f"crash: migrate kills={kills} landed_mid_run={landed} partial={broken} lost=0"
+            f" duplicated=0 (applied migrations when killed -> times: {spread})")  # fmt: skip
     SCENARIOS.append(line)
     print(line)
+    assert landed == kills  # every kill hit a running migrate, at the migration aimed at
     assert broken == 0
+    assert len(applied_at_kill) >= len(migrations) // 2  # the kills spread over the run
 
 
 def schema(db: Path) -> list[tuple]:
@@ -198,10 +216,12 @@ import asyncio, hashlib, sys
 from bot.db import Database, Migration, discover_migrations, migrate
 sql = sys.argv[2]
 extra = Migration("9999_crash_probe", sql, hashlib.sha256(sql.encode()).hexdigest())
+def progress(name):
+    print(f"applying {name}", file=sys.stderr, flush=True)
 async def main():
     db = await Database.open(sys.argv[1])
     try:
-        await migrate(db, migrations=[*discover_migrations(), extra])
+        await migrate(db, migrations=[*discover_migrations(), extra], on_progress=progress)
     finally:
         await db.close()
 asyncio.run(main())
@@ -210,17 +230,29 @@ asyncio.run(main())
 
 def test_sigkill_inside_a_slow_migration_rolls_it_back(tmp_path):
     """The real migrate() with the shipped migrations plus a slow test-only one (passed in by a
-    runner script, not through production code), killed while the slow one runs."""
+    runner script, not through production code). Each kill waits for the runner's "applying
+    9999_crash_probe" line and then for the migration's uncommitted pages to reach the -wal
+    (the file grows while the transaction runs): so it lands inside the migration, asserted."""
     db = tmp_path / "slow.db"
     assert cli("migrate", db=db).wait(120) == 0
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    rnd = random.Random(int(os.environ.get("CRASH_SEED", "5")))
+    wal = Path(f"{db}-wal")
     inside = 0
     kills = int(os.environ.get("CRASH_SLOW_MIGRATE_KILLS", "3"))
     for _ in range(kills):
         proc = subprocess.Popen([sys.executable, "-c", SLOW_RUNNER, str(db), SLOW_MIGRATION],
-                                env=env, stderr=subprocess.DEVNULL)  # fmt: skip
-        inside += kill_after(proc, rnd.uniform(1.5, 3.0))
+                                env=env, stderr=subprocess.PIPE)  # fmt: skip
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            if raw.decode().strip() == "applying 9999_crash_probe":
+                break
+        before = wal.stat().st_size if wal.exists() else 0
+        while proc.poll() is None and (wal.stat().st_size if wal.exists() else 0) <= before:
+            time.sleep(0.005)
+        running = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        proc.stderr.close()
         conn = sqlite3.connect(db)
         try:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -229,7 +261,8 @@ def test_sigkill_inside_a_slow_migration_rolls_it_back(tmp_path):
         finally:
             conn.close()
         assert "crash_probe" not in names and "9999_crash_probe" not in applied
+        inside += running
     line = f"crash: migrate (slow probe migration) kills={kills} killed_inside={inside} partial=0"
     SCENARIOS.append(line)
     print(line)
-    assert inside >= 1
+    assert inside == kills  # every kill landed inside the running migration

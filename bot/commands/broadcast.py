@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from bot.config import Settings
+from bot.runlock import SenderLockHeld
 
 AUDIENCE_HELP = (
     "recipients | facilitators | programme:NAME | kecamatan:CODE | desa:ID "
@@ -92,7 +93,11 @@ async def _broadcast(settings: Settings, audience, value, text, args) -> int:  #
         if not settings.token:
             print(f"{n} planned, not sent (no token): the running bot sends them")
             return 0
-        await send_outbox(db, settings, args.api_url)
+        try:
+            await send_outbox(db, settings, args.api_url)
+        except SenderLockHeld as exc:
+            print(f"{n} queued, {exc}")
+            return 0
         p = await broadcasts.progress(db, preview.broadcast_id)
         print(f"sent {p.sent}, failed {p.failed}, unreachable {p.unreachable}, waiting {p.pending}")
         return 1 if p.failed or p.pending else 0

@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import csv
 import datetime as dt
-import os
 from pathlib import Path
 
 from bot.db import open_migrated
+from bot.private_files import private_file
 from bot.services.graduation import approved_graduates
 
 COLUMNS = [
@@ -70,8 +70,7 @@ async def _load(path: str, kecamatan: str | None, since: str | None) -> list[dic
 
 
 def _write(out: Path, rows: list[dict]) -> None:
-    fd = os.open(out, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    os.close(fd)
+    private_file(out)  # 0600 whatever the umask (or the mode of an older file)
     header = [label for _, label in COLUMNS]
     if out.suffix.lower() == ".csv":
         with out.open("w", newline="", encoding="utf-8") as fh:

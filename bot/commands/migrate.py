@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import sys
 from pathlib import Path
 
 from bot.db import Database, discover_migrations, migrate, migration_status
@@ -51,10 +52,14 @@ async def _status(path: str) -> list[str]:
     ]
 
 
+def _applying(name: str) -> None:
+    print(f"applying {name}", file=sys.stderr, flush=True)
+
+
 async def _migrate(path: str) -> list[str]:
     db = await Database.open(path)
     try:
-        applied = await migrate(db, dt.datetime.now(dt.UTC))
+        applied = await migrate(db, dt.datetime.now(dt.UTC), on_progress=_applying)
     finally:
         await db.close()
     if not applied:

@@ -8,8 +8,9 @@ import os
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.db import DatabaseError, write_problem
 from bot.logs import setup_logging
-from bot.runlock import acquire_run_lock
+from bot.runlock import acquire_run_lock, acquire_sender_lock
 from bot.sandbox.core import DEFAULT_TOKEN
 
 log = logging.getLogger("pendamping.run")
@@ -46,8 +47,21 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     setup_logging(settings.log_format, settings.log_level)
-    # Held until the process ends (even SIGKILL frees it): restore refuses while the bot runs.
+    # A bot that cannot write its database would start and then fail every write: refuse now.
+    problem = write_problem(settings.database)
+    if problem:
+        raise DatabaseError(f"cannot run: {problem[0]}; fix: {problem[1]}")
+    # Held until the process ends (even SIGKILL frees it): restore refuses while the bot runs,
+    # and the bot is the database's one outbox sender (`send`, `tick`, `broadcast` stand back).
     _run_lock = acquire_run_lock(settings.database)  # noqa: F841
+    _sender_lock = acquire_sender_lock(settings.database, "run")  # noqa: F841
+    if settings.database != ":memory:":
+        # scratch folders of a bot killed while it wrote a digest file (names inside)
+        from pathlib import Path
+
+        from bot.private_files import clean_stale_tree
+
+        clean_stale_tree(Path(settings.database).resolve().parent / "digests")
     if not settings.token and not args.api_url:
         return _run_embedded(settings, args.sandbox_port)
     token = settings.token
@@ -63,13 +77,11 @@ def _run(args: argparse.Namespace) -> int:
         )
     app = build_application(settings, token=token, base_url=args.api_url)
     if args.webhook_url:
-        app.run_webhook(
-            listen=args.listen,
-            port=args.port,
-            url_path="telegram",
-            webhook_url=args.webhook_url,
-            secret_token=secret,
-        )
+        # our own endpoint (bot/webhook.py): secret before body, 1 MB cap, 400 on bad input
+        from bot.webhook import serve
+
+        return serve(app, listen=args.listen, port=args.port, url_path="telegram",
+                     webhook_url=args.webhook_url, secret=secret)  # fmt: skip
     else:
         app.run_polling()
     return 0

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 
 from bot.config import Settings
+from bot.runlock import SenderLockHeld
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,12 +68,20 @@ async def _tick(settings: Settings, now: dt.datetime, args: argparse.Namespace) 
         if args.dry_run:
             print(f"{n} planned (dry run: nothing written, nothing sent)")
             return 0
+        from bot.services.outbox import clear_settled_texts
+
+        await clear_settled_texts(db, now, settings.outbox.keep_text_hours)
         if not settings.token:
             print(f"{n} planned, not sent (no token)")
             return 0
         print(f"{n} planned")
-        stats = await send_outbox(db, settings, args.api_url, fixed_now=now if args.now else None,
-                                  linger=args.linger)  # fmt: skip
+        try:
+            stats = await send_outbox(db, settings, args.api_url,
+                                      fixed_now=now if args.now else None,
+                                      linger=args.linger)  # fmt: skip
+        except SenderLockHeld as exc:
+            print(f"{n} planned, {exc}")
+            return 0
         for line in stats.lines:
             print(f"  {line}")
         print(
@@ -87,14 +96,23 @@ async def _tick(settings: Settings, now: dt.datetime, args: argparse.Namespace) 
 
 async def send_outbox(db, settings: Settings, api_url: str | None, *, fixed_now=None,  # noqa: ANN001
                       linger: float = 10.0, on_progress=None):  # noqa: ANN001,ANN201  # fmt: skip
-    """Drain the outbox with a Bot of its own (no PTB rate limiter: the sender paces itself)."""
+    """Drain the outbox with a Bot of its own (no PTB rate limiter: the sender paces itself).
+
+    Holds the database's sender lock while it sends: SenderLockHeld (nothing sent, nothing
+    touched) when the bot or another command is sending."""
+    from bot.runlock import acquire_sender_lock
     from bot.services.outbox import OutboxSender, make_sender_bot
 
-    bot = make_sender_bot(settings, api_url)
-    await bot.initialize()
+    lock = acquire_sender_lock(db.path, "send")
     try:
-        clock = (lambda: fixed_now) if fixed_now else (lambda: dt.datetime.now(dt.UTC))
-        sender = OutboxSender(db, bot, settings, clock)
-        return await sender.drain(linger_seconds=linger)
+        bot = make_sender_bot(settings, api_url)
+        await bot.initialize()
+        try:
+            clock = (lambda: fixed_now) if fixed_now else (lambda: dt.datetime.now(dt.UTC))
+            sender = OutboxSender(db, bot, settings, clock)
+            return await sender.drain(linger_seconds=linger)
+        finally:
+            await bot.shutdown()
     finally:
-        await bot.shutdown()
+        if lock is not None:
+            lock.release()

@@ -13,6 +13,8 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.sandbox.core import SandboxCore
 
+WEBHOOK_SERVER = "_webhook_server"  # bot_data key of the running bot.webhook.WebhookServer
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -53,21 +55,25 @@ async def start_bot(
         port = free_port()
         secret = secrets.token_urlsafe(16)
         app.bot_data["sandbox_webhook"] = {"port": port, "secret": secret, "path": "telegram"}
-        await app.updater.start_webhook(
-            listen="127.0.0.1",
-            port=port,
-            url_path="telegram",
-            webhook_url=f"http://127.0.0.1:{port}/telegram",
-            secret_token=secret,
-        )
-    else:
-        await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout)
+        # the endpoint `pendamping run --webhook-url` serves (bot/webhook.py)
+        from bot.webhook import start_webhook
+
+        await app.start()
+        app.bot_data[WEBHOOK_SERVER] = await start_webhook(
+            app, listen="127.0.0.1", port=port, url_path="telegram",
+            webhook_url=f"http://127.0.0.1:{port}/telegram", secret=secret,
+        )  # fmt: skip
+        return app
+    await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout)
     await app.start()
     return app
 
 
 async def stop_bot(app: Application) -> None:
     """Stop as run_polling does on SIGTERM: updater, application, shutdown, post_shutdown."""
+    server = app.bot_data.pop(WEBHOOK_SERVER, None)
+    if server is not None:
+        await server.stop()
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
     if app.running:

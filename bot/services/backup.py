@@ -21,7 +21,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.db import DatabaseError, Migration, discover_migrations
-from bot.runlock import RunLock
+from bot.private_files import private_dir
+from bot.runlock import RunLock, SenderLock
 
 log = logging.getLogger("pendamping.backup")
 
@@ -180,8 +181,9 @@ def restore_database(
         )
     if not target.parent.is_dir():
         raise BackupError(f"folder {target.parent} does not exist")
-    with RunLock(database) as lock:
+    with RunLock(database) as lock, SenderLock(database) as sending:
         lock.acquire("restore")  # refuses while `pendamping run` holds it
+        sending.acquire("restore")  # and while `send`, `tick` or `broadcast` deliver
         replaced = None
         if target.exists():
             stamp = now.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
@@ -274,7 +276,7 @@ async def run_due_backup(db_path: str, settings: Settings, now: dt.datetime) -> 
     today = local.date()
     if any(when.astimezone(tz).date() == today for when, _ in list_auto_backups(folder)):
         return DueBackupResult(None, [])
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(folder, tighten=True)
     name = f"{AUTO_PREFIX}{now.astimezone(dt.UTC).strftime('%Y%m%d-%H%M%S')}.db"
     made = await asyncio.to_thread(backup_database, db_path, folder / name)
     pruned = prune_auto_backups(folder, settings.backup.keep)

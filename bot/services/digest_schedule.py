@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.domain import cycle
 from bot.domain.periods import period_of
+from bot.private_files import private_dir
 from bot.services.cycle import StaffTarget, iso, staff_targets
 from bot.services.digests import MonthlyBundle, facilitator_weekly, monthly, staff_weekly
 
@@ -290,6 +291,8 @@ async def _plan_monthly(
                 bundle = bundles.get(key)
                 if bundle is None:
                     region = t.kecamatan_code or "kabupaten"
+                    private_dir(data_dir(settings), tighten=True)
+                    private_dir(data_dir(settings) / period, tighten=True)
                     out_dir = data_dir(settings) / period / f"{region}-{t.language}"
                     since = await _since(db, t.chat_id, kind, now)
                     bundle = bundles[key] = await monthly(

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.domain.digest import Scope, facilitator_digest
 from bot.domain.periods import period_of
+from bot.private_files import private_dir
 from bot.render import now_label, render
 from bot.services.accounts import Account
 from bot.services.digest_data import (
@@ -146,7 +147,7 @@ async def ringkasan_reply(
 
 async def _export_file(db: Database, account: Account, period: str, out_dir: Path) -> ExportFile:
     """The period's XLSX of the account's region (NIK masked) in out_dir."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     region = account.kecamatan_code if account.role == "staff" else None
     path = out_dir / f"pendamping-{period}{'-' + region if region else ''}.xlsx"
     await write_period_export(db, period, path, staff_scope(account), full_nik=False)
@@ -219,6 +220,7 @@ async def monthly(
     from bot.charts import monthly_charts, write_charts
 
     scope = Scope.for_staff(kecamatan_code)
+    private_dir(out_dir, tighten=True)
     report = await build_monthly_report(
         db, period, since or now - WEEK, scope, settings.programmes, settings
     )

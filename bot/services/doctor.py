@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.db import Database, DatabaseError, MigrationError, migration_status
+from bot.db import Database, DatabaseError, MigrationError, migration_status, write_problem
 from bot.runlock import is_locked
 from bot.services.backup import backup_dir, list_auto_backups
 
@@ -266,6 +266,11 @@ async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
     except DatabaseError as exc:
         checks.append(Check(FAIL, "database", str(exc), "restore from a backup"))
         return checks
+    problem = write_problem(settings.database)
+    if problem:
+        checks.append(Check(FAIL, "writable", problem[0], problem[1]))
+    else:
+        checks.append(Check(OK, "writable", "the bot can write the database and its folder"))
     try:
         checks.append(Check(OK, "database", f"{path} opens read-only"))
         try:

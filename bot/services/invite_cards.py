@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.domain.timefmt import format_date
+from bot.private_files import temp_file_beside
 from bot.services.invites import InviteCard
 from bot.services.spreadsheets import write_workbook
 
@@ -80,9 +81,13 @@ def write_pdf(path: str | Path, cards: Sequence[InviteCard]) -> None:
         pdf.set_x(x + 5)
         pdf.cell(CARD_W - 10, 3.2, "Kartu ini hanya untuk Anda. Jangan dibagikan.")
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    pdf.output(str(tmp))
-    tmp.replace(path)
+    tmp = temp_file_beside(path)  # 0600 whatever the umask: the cards carry live links
+    try:
+        pdf.output(str(tmp))
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 LIST_HEADER = [

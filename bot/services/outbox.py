@@ -545,3 +545,72 @@ async def mark_reachable(db: Database, telegram_user_id: int) -> bool:
         "UPDATE accounts SET reachable = 1, unreachable_reason = NULL WHERE id = ?", (row["id"],)
     )
     return True
+
+
+# --- what a delivered message keeps --------------------------------------------------------
+
+SETTLED = ("sent", "failed", "unreachable")
+
+
+def _attachment_path(raw: str | None) -> Path | None:
+    if not raw:
+        return None
+    try:
+        path = json.loads(raw).get("path")
+    except (ValueError, AttributeError):
+        return None
+    return Path(path) if path else None
+
+
+async def clear_settled_texts(db: Database, now: dt.datetime, keep_hours: float) -> int:
+    """Clear the text of every message settled (sent, failed, unreachable) more than
+    `keep_hours` ago and delete the files it carried (digest charts and exports) once no
+    unsettled message needs them; return how many rows were cleared. Idempotent.
+
+    The row itself stays (kind, chat, status, times, attempts): enough to answer "was it
+    sent, when, to whom", nothing of what it said."""
+    cutoff = iso(now - dt.timedelta(hours=keep_hours))
+    when = "COALESCE(sent_at, claimed_at, created_at)"
+    rows = await db.fetchall(
+        f"SELECT id, attachment FROM outbox WHERE status IN ('sent', 'failed', 'unreachable')"
+        f" AND (text <> '' OR attachment IS NOT NULL) AND {when} <= ?",
+        (cutoff,),
+    )
+    if not rows:
+        return 0
+    files = {p for r in rows if (p := _attachment_path(r["attachment"])) is not None}
+    async with db.transaction() as conn:
+        await conn.execute(
+            f"UPDATE outbox SET text = '', attachment = NULL"
+            f" WHERE status IN ('sent', 'failed', 'unreachable')"
+            f" AND (text <> '' OR attachment IS NOT NULL) AND {when} <= ?",
+            (cutoff,),
+        )
+        async with conn.execute(
+            "SELECT attachment FROM outbox WHERE attachment IS NOT NULL"
+        ) as cur:
+            still = {_attachment_path(r[0]) for r in await cur.fetchall()}
+    removed = remove_files(files - still)
+    log.info("event=outbox_texts_cleared rows=%d files=%d", len(rows), len(removed))
+    return len(rows)
+
+
+def remove_files(paths: set[Path] | list[Path]) -> list[Path]:
+    """Delete the files (those already gone are skipped) and then their folders that became
+    empty (digests/<period>/<region>/, digests/<period>/); return the files deleted."""
+    removed = []
+    for path in sorted(paths):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("event=file_not_removed error=%s", type(exc).__name__)
+            continue
+        removed.append(path)
+        for folder in (path.parent, path.parent.parent):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
+    return removed

@@ -14,6 +14,13 @@ for programme statistics and removes the rest:
   personal text (name, phone, address, notes, photo file ids, chat ids, ...) are cleared, JSON
   keeps numbers and short codes only, and any text still quoting the person's identifiers has
   them cut out.
+Messages about the person in other people's chats (a help request or an "unreachable"
+notice to the facilitator, a digest listing the family) are found by the person's full name,
+NIK, phone, P3KE id or address in the outbox text: a pending notice about them is deleted, any
+other pending message has those identifiers cut out, and a settled one (sent, failed) loses its
+whole text. Files the program wrote that name the person (the digest exports under
+`digests/`) are deleted, and pending messages that would have carried them are marked failed.
+
 Afterwards the WAL is checkpointed (TRUNCATE) and the file vacuumed, with secure_delete on
 (bot/db.py), so the erased text is gone from the database file and its -wal.
 """
@@ -26,6 +33,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.db import Database, DatabaseError
@@ -411,6 +419,132 @@ class EraseResult:
     deleted: dict[str, int]
     scrubbed: dict[str, int]
     compacted: bool
+    files: list[Path] = field(default_factory=list)  # files under digests/ deleted
+
+
+def mention_patterns(recipient: dict[str, Any], accounts: list[dict[str, Any]]) -> list[str]:
+    """What names the person in someone else's text: the full name, NIK, phone, P3KE id,
+    address and Telegram display name (not single name words: those are other people's
+    names too)."""
+    found: set[str] = set()
+    for key, least in (("name", 3), ("nik", 16), ("p3ke_family_id", 4), ("address", 8)):
+        value = str(recipient.get(key) or "").strip()
+        if len(value) >= least and value != ERASED:
+            found.add(value)
+    found |= set(_phone_variants(recipient.get("phone")))
+    for acc in accounts:
+        name = str(acc.get("display_name") or "").strip()
+        if len(name) >= 4:
+            found.add(name)
+    return sorted(found, key=lambda s: (-len(s), s))
+
+
+def _mention_regex(patterns: list[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    alternatives = "|".join(re.escape(p) for p in patterns)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+# Kinds of outbox messages about one person (a notice or alert): deleted while pending.
+_ONE_PERSON_KINDS = ("notice", "alert")
+
+
+async def _scrub_outbox_mentions(conn: Any, patterns: list[str]) -> dict[str, int]:
+    """Other chats' outbox rows that name the person (see the module docstring)."""
+    regex = _mention_regex(patterns)
+    counts = {"outbox_deleted": 0, "outbox_cut": 0, "outbox_cleared": 0}
+    if regex is None:
+        return counts
+    async with conn.execute("SELECT id, kind, status, text FROM outbox WHERE text <> ''") as cur:
+        rows = [dict(r) for r in await cur.fetchall()]
+    for r in rows:
+        if not regex.search(r["text"]):
+            continue
+        if r["status"] in ("pending", "sending") and r["kind"] in _ONE_PERSON_KINDS:
+            await conn.execute("UPDATE digest_runs SET outbox_id = NULL WHERE outbox_id = ?",
+                               (r["id"],))  # fmt: skip
+            await conn.execute("DELETE FROM outbox WHERE id = ?", (r["id"],))
+            counts["outbox_deleted"] += 1
+        elif r["status"] in ("pending", "sending"):
+            await conn.execute(
+                "UPDATE outbox SET text = ? WHERE id = ?", (regex.sub(ERASED, r["text"]), r["id"])
+            )
+            counts["outbox_cut"] += 1
+        else:
+            await conn.execute("UPDATE outbox SET text = '' WHERE id = ?", (r["id"],))
+            counts["outbox_cleared"] += 1
+    # a staff broadcast's own text (typed by staff) may name the person too
+    async with conn.execute("SELECT id, text FROM broadcasts WHERE text <> ''") as cur:
+        for r in await cur.fetchall():
+            if regex.search(r["text"]):
+                await conn.execute(
+                    "UPDATE broadcasts SET text = ? WHERE id = ?",
+                    (regex.sub(ERASED, r["text"]), r["id"]),
+                )
+                counts["broadcasts_cut"] = counts.get("broadcasts_cut", 0) + 1
+    return {k: v for k, v in counts.items() if v}
+
+
+def digest_folder(db: Database) -> Path | None:
+    """`digests/` beside the database (bot.services.digest_schedule.data_dir), if any."""
+    if db.path == ":memory:":
+        return None
+    return Path(db.path).resolve().parent / "digests"
+
+
+def _file_names(path: Path, regex: re.Pattern[str]) -> bool:
+    """Whether a file the program wrote names the person (an .xlsx is a zip of XML)."""
+    import html
+    import zipfile
+
+    try:
+        if path.suffix.lower() in (".xlsx", ".docx"):
+            with zipfile.ZipFile(path) as z:
+                for member in z.namelist():
+                    if member.endswith(".xml"):
+                        text = html.unescape(z.read(member).decode("utf-8", "replace"))
+                        if regex.search(text):
+                            return True
+            return False
+        if path.suffix.lower() in (".csv", ".txt", ".json"):
+            return bool(regex.search(path.read_text(encoding="utf-8-sig", errors="replace")))
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return False  # charts (.png) hold aggregates only
+
+
+async def remove_files_naming(db: Database, patterns_by_person: list[list[str]]) -> list[Path]:
+    """Delete the files under `digests/` that name any of these people; pending messages that
+    would carry them are marked failed. Returns the files deleted."""
+    from bot.services.outbox import remove_files
+
+    folder = digest_folder(db)
+    regexes = [r for p in patterns_by_person if (r := _mention_regex(p)) is not None]
+    if folder is None or not folder.is_dir() or not regexes:
+        return []
+    naming = [
+        f for f in sorted(folder.rglob("*"))
+        if f.is_file() and any(_file_names(f, r) for r in regexes)
+    ]  # fmt: skip
+    removed = remove_files(naming)
+    if removed:
+        gone = {str(p) for p in removed}
+        rows = await db.fetchall(
+            "SELECT id, attachment FROM outbox WHERE attachment IS NOT NULL"
+            " AND status IN ('pending', 'sending')"
+        )
+        ids = [r["id"] for r in rows if json.loads(r["attachment"]).get("path") in gone]
+        if ids:
+            marks, values = _in(ids)
+            await db.execute(
+                "UPDATE outbox SET status = 'failed', attachment = NULL,"
+                " last_error = 'file deleted: it named an erased person'"
+                f" WHERE id IN ({marks})",
+                values,
+            )
+        log.info("event=files_erased files=%d", len(removed))
+    return removed
 
 
 async def erase_recipient(
@@ -426,8 +560,11 @@ async def erase_recipient(
     """Erase one person's personal data in one transaction (see the module docstring)."""
     schema = await load_schema(db)
     async with db.transaction() as conn:
-        result, nik = await _erase_in_tx(db, conn, schema, recipient_id, reason, now, actor, action)
+        result, nik, patterns = await _erase_in_tx(
+            db, conn, schema, recipient_id, reason, now, actor, action
+        )
         await _cut_niks_everywhere(conn, schema, [nik])
+    result.files = await remove_files_naming(db, [patterns])
     log.info("event=person_erased recipient_id=%d action=%s", recipient_id, action)
     if compact:
         result.compacted = await compact_database(db)
@@ -443,8 +580,9 @@ async def _erase_in_tx(
     now: dt.datetime,
     actor: str,
     action: str,
-) -> tuple[EraseResult, str]:
-    """The erasure, inside the caller's transaction; returns the result and the old NIK.
+) -> tuple[EraseResult, str, list[str]]:
+    """The erasure, inside the caller's transaction; returns the result, the old NIK and the
+    patterns that name the person (for files outside the database).
 
     Reads run on the same connection inside the transaction, so a row the bot adds meanwhile
     either exists here (and is erased) or waits for the commit.
@@ -458,6 +596,7 @@ async def _erase_in_tx(
     tied = await person_rows(db, schema, recipient_id)
     accounts = await _rows_by_rowid(db, "accounts", tied.get("accounts", set()))
     idents = identifiers(recipient, accounts)
+    patterns = mention_patterns(recipient, accounts)
     masked = mask_nik(recipient["nik"])
     audit_ids = await _audit_rowids(db, schema, tied)
     deleted: dict[str, int] = {}
@@ -496,6 +635,9 @@ async def _erase_in_tx(
                     "UPDATE audit_log SET details = ? WHERE rowid = ?", (new, row["_rowid_"])
                 )
                 scrubbed["audit_log"] = scrubbed.get("audit_log", 0) + 1
+    # 5. Messages about the person in other chats (facilitators, staff groups).
+    if "outbox" in schema:
+        scrubbed.update(await _scrub_outbox_mentions(conn, patterns))
     details = {
         "nik": masked,
         "reason": cut_identifiers(reason, idents),
@@ -513,7 +655,8 @@ async def _erase_in_tx(
             json.dumps(details, ensure_ascii=False, sort_keys=True),
         ),
     )
-    return EraseResult(recipient_id, masked, deleted, scrubbed, False), str(recipient["nik"])
+    result = EraseResult(recipient_id, masked, deleted, scrubbed, False)
+    return result, str(recipient["nik"]), patterns
 
 
 async def _cut_niks_everywhere(conn: Any, schema: dict[str, Table], niks: list[str]) -> None:
@@ -662,14 +805,17 @@ async def run_retention(
     reason = f"retention: {years} years after mentoring ended"
     for start in range(0, len(due), batch):
         chunk = due[start : start + batch]
+        patterns = []
         async with db.transaction() as conn:
             niks = []
             for rid in chunk:
-                _, nik = await _erase_in_tx(
+                _, nik, named = await _erase_in_tx(
                     db, conn, schema, rid, reason, now, "system", "person.retention"
                 )
                 niks.append(nik)
+                patterns.append(named)
             await _cut_niks_everywhere(conn, schema, niks)
+        await remove_files_naming(db, patterns)
     await compact_database(db)
     log.info("event=retention_done anonymised=%d", len(due))
     return due

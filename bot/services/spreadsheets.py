@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bot.domain.cells import is_formula_like
+from bot.private_files import temp_file_beside
 
 
 def write_workbook(
@@ -35,6 +36,10 @@ def write_workbook(
         for row in rows:
             ws.append(cells(list(row)))
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    wb.save(tmp)
-    tmp.replace(path)
+    tmp = temp_file_beside(path)  # 0600 whatever the umask; beside the output, not in /tmp
+    try:
+        wb.save(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

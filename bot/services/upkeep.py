@@ -5,6 +5,8 @@
   done, so a crash between the close and the scoring is caught up at the next minute, and
   a close made by the `tick` CLI is scored by the running bot;
 - the daily automatic backup (backup.run_due_backup: at most one per local day);
+- delivered messages lose their text after `[outbox] keep_text_hours`, and the digest files
+  they carried are deleted (outbox.clear_settled_texts);
 - operator alerts: every FAIL of doctor.alert_checks goes to Settings.chats.operator through
   the outbox, once per (problem, local day).
 
@@ -25,6 +27,7 @@ from bot.render import now_label, render
 from bot.services import backup, doctor, scoring
 from bot.services.cycle import iso
 from bot.services.notices import operator_message
+from bot.services.outbox import clear_settled_texts
 
 log = logging.getLogger("pendamping.upkeep")
 
@@ -36,6 +39,7 @@ class UpkeepResult:
     scored_period: str | None = None
     scored: int = 0
     backup: Path | None = None
+    cleared: int = 0  # delivered messages whose text was cleared
     alerts: list[str] = field(default_factory=list)  # names of the problems newly alerted
     errors: list[str] = field(default_factory=list)  # parts that failed (logged)
 
@@ -98,6 +102,11 @@ async def after_tick(db: Database, settings: Settings, now: dt.datetime) -> Upke
     except Exception:
         log.exception("event=upkeep_failed part=backup")
         result.errors.append("backup")
+    try:
+        result.cleared = await clear_settled_texts(db, now, settings.outbox.keep_text_hours)
+    except Exception:
+        log.exception("event=upkeep_failed part=outbox_texts")
+        result.errors.append("outbox_texts")
     try:
         result.alerts = await alert_operator(db, settings, now)
     except Exception:
