@@ -43,6 +43,8 @@ class PlannedMessage:
     not_before: dt.datetime
     who: str  # a readable label for CLI output: 'recipient Siti (acc 3)'
     broadcast_id: int | None = None
+    # outbox.attachment (JSON): a file to send, and/or "reply_markup" (inline buttons)
+    attachment: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,11 +111,12 @@ async def enqueue(conn: aiosqlite.Connection, m: PlannedMessage, now: dt.datetim
     """Insert one outbox row unless its key exists; True when it is new."""
     cur = await conn.execute(
         "INSERT INTO outbox (kind, person, period, step, account_id, chat_id, text, priority,"
-        " broadcast_id, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        " broadcast_id, not_before, created_at, attachment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT (kind, person, period, step) DO NOTHING",
         (
             m.kind, m.person, m.period, m.step, m.account_id, m.chat_id, m.text, m.priority,
             m.broadcast_id, iso(m.not_before), iso(now),
+            json.dumps(m.attachment) if m.attachment else None,
         ),
     )  # fmt: skip
     inserted = cur.rowcount == 1
