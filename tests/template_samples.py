@@ -324,3 +324,26 @@ SAMPLES["operator_alert"] = {
     "action": "is the bot running and reaching Telegram?",
     "time": "1 Februari 2024 08:00 WIB",
 }
+
+# --- the family's side of the chat ---
+from bot.services.history import Month as _Month  # noqa: E402
+
+SAMPLES["family_label"] = {"name": "reply"}
+SAMPLES["family_message_error"] = {"key": "too_long", "p": {"limit": 4000, "caption": False}}
+SAMPLES["family_message_forward"] = {
+    "name": "Warsini", "desa": "Lebaksiu Kidul", "programme": "ternak kambing", "kind": "text",
+    "body": "Bu, kambing saya sakit tidak mau makan, tolong dibantu",
+}  # fmt: skip
+SAMPLES["family_message_reply"] = {
+    "facilitator": "Bu Rini",
+    "body": "Besok saya datang",
+    "kind": "text",
+}
+SAMPLES["family_message_sent"] = {"to": "facilitator", "name": "Bu Rini", "draft_open": True}
+SAMPLES["family_reply_prompt"] = {"name": "Warsini"}
+SAMPLES["report_echo"] = {"name": "Omzet", "value": 1_500_000}
+SAMPLES["riwayat"] = {
+    "months": [_Month("2024-01", True, "berjalan", -150_000, 2, False), _Month("2023-12", False)]
+}
+SAMPLES["stranger"] = {"first_name": "Tamu"}
+SAMPLES["unknown_command"] = {"command": "/xyz", "role": "recipient"}

@@ -392,7 +392,11 @@ async def start_report(
     allowed = P.recent_periods(now, settings.tz, settings.reports.pick_months)
     if period is None:
         choices, reported = await report_periods(db, now, settings, recipient_id, role)
-        if role == "recipient" and len(choices) > 1:
+        # Asked which month when several are still missing, or when the open one is reported
+        # (then every month is offered for a correction, the reported ones marked).
+        missing = [p for p in choices if p not in reported]
+        ask = len(missing) > 1 or (allowed[0] in reported and len(choices) > 1)
+        if role == "recipient" and ask:
             return Step("pick_period", periods=choices, saved={"reported": sorted(reported)})
         period = allowed[0]
     if period not in allowed:
