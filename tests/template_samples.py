@@ -24,7 +24,7 @@ SAMPLES: dict[str, dict] = {
     "onboarding_private_only": {},
     "consent_notice": {"name": "Siti Aminah", "role": "recipient"},
     "btn_consent": {},
-    "consent_done": {},
+    "consent_done": {"role": "recipient", "invited": True},
     "consent_needed": {},
     "not_linked": {},
     "profil": {
@@ -125,7 +125,12 @@ SAMPLES: dict[str, dict] = {
     },
     # --- cycle, outbox, broadcasts (issue 6) ---
     "cycle_open": {"person": "Siti", "period": "2024-01", "close_date": "2024-02-20"},
-    "cycle_reminder": {"person": "Siti", "period": "2024-01", "close_date": "2024-02-20"},
+    "cycle_reminder": {
+        "person": "Siti",
+        "period": "2024-01",
+        "close_date": "2024-02-20",
+        "last": True,
+    },  # fmt: skip
     "cycle_escalate_facilitator": {
         "person": "Budi",
         "period": "2024-01",
@@ -347,3 +352,6 @@ SAMPLES["riwayat"] = {
 }
 SAMPLES["stranger"] = {"first_name": "Tamu"}
 SAMPLES["unknown_command"] = {"command": "/xyz", "role": "recipient"}
+SAMPLES["cycle_draft_reminder"] = {
+    "person": "Siti", "period": "2024-01", "close_date": "2024-02-20", "last": False,
+}  # fmt: skip
