@@ -67,7 +67,9 @@ async def test_person_linking_on_day_3_gets_the_invitation_at_once(bot):
     nur = await bot.user(1005, "Nur")
     await nur.send(f"/start {code}")
     done = await nur.press(render("btn_consent"))
-    assert "Terima kasih" in done[-1].text and done[-1].keyboard == [["Lapor", "Kemajuan", "Bantuan"]]
+    assert "Terima kasih" in done[-1].text and done[-1].keyboard == [
+        ["Lapor", "Kemajuan", "Bantuan"]
+    ]
     await delivered(bot)
     invitation = await nur.last()
     assert "Januari 2024 sudah bisa diisi" in invitation.text
