@@ -8,7 +8,12 @@ from __future__ import annotations
 SAMPLES: dict[str, dict] = {
     "start_unlinked": {"first_name": "Siti"},
     "start_linked": {"name": "Siti Aminah", "role": "staff", "kecamatan": "Lebaksiu"},
-    "bantuan": {"role": None, "commands": [("start", "mulai"), ("bantuan", "bantuan")]},
+    "bantuan": {
+        "role": "recipient",
+        "commands": [("start", "mulai")],
+        "facilitator": "Bu Rini",
+        "phone": "081234567890",
+    },  # fmt: skip
     "commands": {},
     "error_generic": {},
     "operator_error": {
@@ -75,6 +80,7 @@ SAMPLES: dict[str, dict] = {
         ],
         "flags": ["goats_lost", "unreachable"],
         "model_version": "1.0+75409fe8",
+        "show_model": True,
         "can_confirm": True,
     },
     "skor_usage": {},
@@ -122,6 +128,8 @@ SAMPLES: dict[str, dict] = {
         "trend": "up",
         "going_well": ["running", "savings", "books", "sources", "goats", "reporting"],
         "next_step": "savings",
+        "compared_to": "2024-05",
+        "missing": ["2024-04"],
     },
     # --- cycle, outbox, broadcasts (issue 6) ---
     "cycle_open": {"person": "Siti", "period": "2024-01", "close_date": "2024-02-20"},

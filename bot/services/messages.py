@@ -246,3 +246,26 @@ async def send_reply(
 async def cancel_reply(db: Database, account: Account) -> bool:
     """Forget a pending 'Balas' (the facilitator typed /batal)."""
     return bool(await db.update("DELETE FROM reply_waits WHERE account_id = ?", (account.id,)))
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str | None
+    phone: str | None  # as people dial it: 0812...
+
+
+async def facilitator_contact(db: Database, account: Account) -> Contact | None:
+    """A family's facilitator, for /bantuan (None for other roles)."""
+    if account.role != "recipient" or account.recipient_id is None:
+        return None
+    row = await db.fetchone(
+        "SELECT f.name, f.phone FROM recipients r LEFT JOIN facilitators f"
+        " ON f.id = r.facilitator_id WHERE r.id = ?",
+        (account.recipient_id,),
+    )
+    if row is None:
+        return Contact(None, None)
+    phone = row["phone"]
+    if phone and phone.startswith("62"):
+        phone = "0" + phone[2:]
+    return Contact(row["name"], phone)
