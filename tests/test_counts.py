@@ -91,3 +91,36 @@ def test_counter_never_grows(programme: str, data: st.DataObject) -> None:
         number, total = F.progress(form, answers)
         assert total <= last_total and number <= total
         last_total = total
+
+
+# --- one message answering a pair of questions ---------------------------------------------
+
+PAIRED = F.Form(
+    "monthly",
+    (
+        F.Question("revenue", F.Kind.AMOUNT, pair="costs"),
+        F.Question("costs", F.Kind.AMOUNT),
+        F.Question("tk_adult", F.Kind.INTEGER, maximum=500, pair="tk_kid"),
+        F.Question("tk_kid", F.Kind.INTEGER, maximum=500),
+    ),
+)
+
+
+@pytest.mark.parametrize("text", ["1,5jt / 500rb", "1,5 jt dan 500 ribu", "1.500.000\n500.000"])
+def test_one_message_answers_a_declared_pair(text: str) -> None:
+    result = F.apply_answer(PAIRED, {}, "revenue", Text(text))
+    assert result == {"revenue": 1_500_000, "costs": 500_000}
+
+
+def test_pair_of_counts_and_single_values() -> None:
+    answers = {"revenue": 1, "costs": 1}
+    assert F.apply_answer(PAIRED, answers, "tk_adult", Text("3 dan 2")) == {
+        **answers, "tk_adult": 3, "tk_kid": 2,
+    }  # fmt: skip
+    assert F.apply_answer(PAIRED, answers, "tk_adult", Text("3")) == {**answers, "tk_adult": 3}
+    # "3 4" is still two numbers glued, not a pair; a bad second part keeps nothing
+    bad = F.apply_answer(PAIRED, answers, "tk_adult", Text("3 4"))
+    assert isinstance(bad, Invalid) and bad.error == "count_two_numbers"
+    bad = F.apply_answer(PAIRED, answers, "tk_adult", Text("3 / 2.5"))
+    assert isinstance(bad, Invalid) and bad.error == "count_fraction"
+    assert isinstance(F.apply_answer(PAIRED, {}, "revenue", Text("1,5 / 2")), Invalid)

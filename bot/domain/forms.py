@@ -83,6 +83,10 @@ class Question:
     minimum: int = 0
     maximum: int = 1_000_000
     signed: bool = False  # an AMOUNT that may be a loss ("rugi 200rb", "-200rb")
+    # The key of the question right after this one that a single typed message may answer
+    # too, the two values separated by "/", ";", " dan " or a new line ("1,5jt / 500rb",
+    # "3 dan 2"); typed alone, the value answers this question only.
+    pair: str | None = None
 
     @property
     def template(self) -> str:
@@ -289,6 +293,8 @@ def apply_answer(
         if raw.size is not None and raw.size > max_photo_bytes:
             return Invalid("photo_too_large", {"limit_mb": max_photo_bytes // 1_000_000})
         value = {"file_id": raw.file_id, "unique_id": raw.unique_id}
+    elif isinstance(raw, Text) and q.pair and len(parts := split_pair(raw.text)) == 2:
+        return _apply_pair(form, answers, q, parts, today, ceiling, max_photo_bytes)
     else:
         text = raw.text if isinstance(raw, Text) else raw.value
         pressed = isinstance(raw, Pressed)
@@ -301,6 +307,35 @@ def apply_answer(
     out = dict(answers)
     out[key] = value
     return out
+
+
+_PAIR_SEPARATOR = re.compile(r"\s*(?:/|;|\n|\bdan\b)\s*", re.IGNORECASE)
+
+
+def split_pair(text: str) -> list[str]:
+    """'1,5jt / 500rb' -> ['1,5jt', '500rb']; one part when there is no separator."""
+    return [p for p in _PAIR_SEPARATOR.split(text.strip()) if p]
+
+
+def _apply_pair(
+    form: Form, answers: Answers, q: Question, parts: list[str], today: dt.date | None,
+    ceiling: int, max_photo_bytes: int,
+) -> dict[str, Any] | Invalid | Clarify:  # fmt: skip
+    """Both values of a paired question, or the first refusal (nothing half is kept)."""
+    first = apply_answer(form, answers, q.key, Text(parts[0]), today=today, ceiling=ceiling,
+                         max_photo_bytes=max_photo_bytes)  # fmt: skip
+    if isinstance(first, Clarify):
+        return Invalid("pair_unclear")
+    if not isinstance(first, dict):
+        return first
+    second_q = next_question(form, first)
+    if second_q is None or second_q.key != q.pair:
+        return Invalid("pair_not_here")
+    second = apply_answer(form, first, second_q.key, Text(parts[1]), today=today,
+                          ceiling=ceiling, max_photo_bytes=max_photo_bytes)  # fmt: skip
+    if isinstance(second, Clarify):
+        return Invalid("pair_unclear")
+    return second
 
 
 def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, ceiling: int) -> Any:
