@@ -220,3 +220,31 @@ async def test_reported_month_is_marked_in_the_picker(sandbox_factory):
     await lama.send("/lapor")
     labels = (await lama.last()).labels
     assert "Januari 2024 (sudah dilapor)" in labels and "Desember 2023" in labels
+
+
+async def test_terminal_chat_sends_numbers_as_text_for_number_questions(bot):
+    """`pendamping sandbox chat`: a typed number answers a number question as text; `/tekan N`
+    (or `/press N`) presses button N; elsewhere a number still presses that button."""
+    import io
+
+    from bot.sandbox.chat import TerminalChat
+
+    async def lines():
+        for line in ("/lapor", "/tekan 1", "1500000", "500000", "1", "40", "5", "0", "/press 5"):
+            yield line
+
+    out = io.StringIO()
+    chat = TerminalChat(bot.url, 1001, "Siti", out=out, settle=True)
+    assert await chat.run(lines()) == 0
+    text = out.getvalue()
+    assert "> [Berjalan]" in text and "> [Ya]" in text and "! no button" not in text, text
+    account_answers = await bot.db.fetchval(
+        "SELECT answers FROM report_drafts WHERE account_id = 1 AND status = 'open'"
+    )
+    import json
+
+    answers = json.loads(account_answers)
+    assert answers["revenue"] == 1_500_000 and answers["costs"] == 500_000
+    assert answers["profit_ok"] is True and answers["tb_orders"] == 40
+    assert answers["tb_days"] == 5 and answers["other_income"] == 0
+    assert answers["household"] == 5  # "/press 5": the fifth button of 1..10
