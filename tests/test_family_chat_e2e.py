@@ -248,3 +248,27 @@ async def test_terminal_chat_sends_numbers_as_text_for_number_questions(bot):
     assert answers["profit_ok"] is True and answers["tb_orders"] == 40
     assert answers["tb_days"] == 5 and answers["other_income"] == 0
     assert answers["household"] == 5  # "/press 5": the fifth button of 1..10
+
+
+async def test_bantuan_names_the_facilitator_and_the_menu_is_there(bot):
+    await bot.db.execute("UPDATE facilitators SET phone = '6281234567890' WHERE code = 'PD-101'")
+    siti = await bot.user(1001, "Siti")
+    got = (await siti.send("/bantuan"))[-1]
+    assert "Bu Rini" in got.text and "081234567890" in got.text
+    assert len(got.text.splitlines()) <= 8
+    assert got.keyboard == [["Lapor", "Kemajuan", "Bantuan"]]
+    # the menu's words work as typed (or pressed)
+    assert "081234567890" in (await siti.send("Bantuan"))[-1].text
+    await siti.send("Lapor")
+    assert await current_key(bot, 1001) == "status"
+    rini = await bot.user(2001, "Rini")
+    assert "/daftar" in (await rini.send("/bantuan"))[-1].text
+
+
+async def test_profile_role_in_indonesian_and_one_period_after_a_title(bot):
+    await bot.db.execute("UPDATE recipients SET name = 'Ani Lestari, S.H.' WHERE id = 1")
+    siti = await bot.user(1001, "Siti")
+    profil = (await siti.send("/profil"))[-1].text
+    assert "Peran: penerima bantuan" in profil and "recipient" not in profil
+    start = (await siti.send("/start"))[-1].text
+    assert "Halo Ani Lestari, S.H." in start and "S.H.." not in start

@@ -28,7 +28,7 @@ from bot.services.notices import PRIORITY_URGENT
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 FILE_LIMIT = 20_000_000  # what a bot may download / pass on by the Bot API
-REPLY_WAIT = dt.timedelta(hours=24)  # a "Balas" press waits this long for the reply text
+REPLY_WAIT = dt.timedelta(minutes=30)  # a "Balas" press waits this long for the reply text
 CALLBACK_PREFIX = "msg:"
 KINDS = ("text", "photo", "voice")
 
