@@ -64,7 +64,7 @@ def question_markup(q: svc.QuestionView, lang: str) -> InlineKeyboardMarkup | No
     if more:
         rows.append([_button(label(MORE, lang), base + MORE)])
     # Every question can go one step back; a form that can be skipped says so beside it.
-    last = [_button(label("!prev", lang), base + "!prev")] if q.form_name != "flag" else []
+    last = [] if q.form_name.startswith("flag") else [_button(label("!prev", lang), base + "!prev")]
     if q.optional:
         last.append(_button(label("_skip", lang), base + "_skip"))
     if last:
@@ -348,7 +348,7 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
             if await forward(update, context, account):  # nothing said to the bot is lost
                 return
-        await reply(update, render("report_idle", account.language))
+        await reply(update, render("report_idle", account.language, role=account.role))
         return
     await send_step(update, context, account, step)
 
