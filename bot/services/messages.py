@@ -152,7 +152,7 @@ async def forward_from_family(
         raise MessageRefused(
             "no_facilitator",
             facilitator=fam["facilitator"] if fam else None,
-            phone=fam["facilitator_phone"] if fam else None,
+            phone=dial(fam["facilitator_phone"]) if fam else None,
         )
     lang = fam["fac_language"]
     ctx = {"name": fam["name"], "desa": fam["desa"], "programme": fam["programme"],
@@ -265,7 +265,11 @@ async def facilitator_contact(db: Database, account: Account) -> Contact | None:
     )
     if row is None:
         return Contact(None, None)
-    phone = row["phone"]
+    return Contact(row["name"], dial(row["phone"]))
+
+
+def dial(phone: str | None) -> str | None:
+    """A stored '62...' number as people dial it ('0...')."""
     if phone and phone.startswith("62"):
-        phone = "0" + phone[2:]
-    return Contact(row["name"], phone)
+        return "0" + phone[2:]
+    return phone
