@@ -149,6 +149,8 @@ def test_loss_is_written_rugi() -> None:
 
 def test_different_looking_amounts_are_echoed() -> None:
     assert looks_different("1jt500", 1_500_000)
-    assert looks_different("1,5 jt", 1_500_000)
-    assert not looks_different("1.500.000", 1_500_000)
-    assert not looks_different("Rp 750000", 750_000)
+    assert looks_different("sejuta dua ratus ribu", 1_200_000)
+    assert looks_different("1 juta 250 ribu", 1_250_000)
+    for plain, value in (("1.500.000", 1_500_000), ("Rp 750000", 750_000), ("750rb", 750_000),
+                         ("1,5 jt", 1_500_000), ("Rp1.500.000,-", 1_500_000)):  # fmt: skip
+        assert not looks_different(plain, value), plain

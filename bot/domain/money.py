@@ -244,9 +244,19 @@ def parse_signed_amount(text: str, ceiling: int = DEFAULT_CEILING) -> ParseResul
     return parsed
 
 
+_PLAIN = re.compile(
+    r"^\s*(rp\.?\s*)?[-\u2212]?\s*\d[\d.,]*\s*(rb|ribu|rebu|ewu|k|jt|juta|jeti)?\s*[.,]?-?\s*$",
+    re.IGNORECASE,
+)
+
+
 def looks_different(text: str, value: int) -> bool:
-    """True when the typed text does not plainly show `value` (its digits differ): such an
-    amount is echoed back for confirmation ("1jt500" -> Rp1.500.000)."""
+    """True when the typed text does not plainly show `value`: such an amount is echoed back
+    for confirmation ("1jt500" -> Rp1.500.000, "sejuta dua ratus" -> Rp1.200.000). Plain
+    figures ("1.500.000", "Rp 750000") and one number with one unit ("750rb", "1,5 jt") are
+    not echoed."""
+    if _PLAIN.match(text or ""):
+        return False
     return re.sub(r"\D", "", text or "") != str(abs(value))
 
 
