@@ -21,7 +21,7 @@ from bot.domain import cycle
 from bot.domain.periods import period_of, prev_period
 from bot.render import render
 from bot.services.accounts import Account
-from bot.services.cycle import PRIORITY_CYCLE, PlannedMessage, enqueue, iso
+from bot.services.cycle import PRIORITY_CYCLE, PlannedMessage, enqueue
 
 REPORT_NOW = "lap:now"  # handlers.messages.on_report_now
 DRAFT_IDLE = dt.timedelta(hours=24)
@@ -55,7 +55,7 @@ async def invite_now(db: Database, settings: Settings, now: dt.datetime, account
     if found is None:
         return False
     period, close = found
-    from bot.services.cycle import _eligible_recipients
+    from bot.services.cycle import _eligible_recipients  # the tick's own rule of who is due
 
     async with db.transaction() as conn:
         rows = [r for r in await _eligible_recipients(conn, settings, period)
@@ -114,6 +114,3 @@ async def plan_draft_reminders(
             attachment=report_now_attachment(r["language"]),
         ))  # fmt: skip
     return out
-
-
-__all__ = ["invite_now", "iso", "open_period", "plan_draft_reminders", "report_now_attachment"]
