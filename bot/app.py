@@ -23,7 +23,7 @@ from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
 from bot.updates import ChatOrderedProcessor
-from handlers import basic, digests, errors, facilitator, onboarding, reports
+from handlers import basic, digests, errors, facilitator, messages, onboarding, reports
 from handlers import cycle as cycle_handlers
 from handlers import graduation as graduation_handlers
 from handlers.common import Clock, system_clock
@@ -90,6 +90,30 @@ def register_handlers(app: Application) -> None:
         group=-5,
     )
     # --- end cycle ---
+    # --- the family's side of the chat: menu words, forwarded messages and replies ---
+    # Group -4: the reply keyboard's words (Lapor | Kemajuan | Bantuan) and "kembali", typed
+    # or pressed, act as their commands and stop there. Group -3: a facilitator's reply to a
+    # forwarded family message and a family's voice note are taken (ApplicationHandlerStop);
+    # anything else passes on to the reports catch-all, which forwards a family's free text
+    # and photos when no form is open.
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, messages.on_menu_word
+        ),
+        group=-4,
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & ~filters.COMMAND & (filters.TEXT | filters.PHOTO |
+                                                          filters.VOICE),
+            messages.on_private_message,
+        ),
+        group=-3,
+    )  # fmt: skip
+    app.add_handler(CommandHandler("riwayat", messages.riwayat))
+    app.add_handler(CallbackQueryHandler(messages.on_reply_button, pattern=r"^msg:"))
+    app.add_handler(CallbackQueryHandler(messages.on_report_now, pattern=r"^lap:"))
+    # --- end family side ---
     # 3. Monthly reports, visits and flags (issue 5). Commands first; the "rep:", "per:" and
     #    "fac:" button prefixes are unique to this feature. The catch-all for private
     #    non-command messages (answers to the open form) must stay AFTER every other
@@ -97,6 +121,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("lapor", reports.lapor))
     app.add_handler(CommandHandler("lanjut", reports.lanjut))
     app.add_handler(CommandHandler("batal", reports.batal))
+    app.add_handler(CommandHandler("kembali", reports.kembali))
     app.add_handler(CommandHandler("daftar", facilitator.daftar))
     app.add_handler(CommandHandler("kunjungan", facilitator.kunjungan))
     app.add_handler(CallbackQueryHandler(reports.on_button, pattern=r"^rep:"))
@@ -108,6 +133,9 @@ def register_handlers(app: Application) -> None:
             reports.on_message,
         )
     )
+    # After every command handler: a command nobody knows gets a short hint for the role.
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND,
+                                   messages.unknown_command))  # fmt: skip
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 

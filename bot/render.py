@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-from bot.domain.money import format_rupiah
+from bot.domain.money import format_rupiah, format_signed
 from bot.domain.nik import mask_nik
 from bot.domain.timefmt import format_date, format_period
 from bot.paths import templates_dir
@@ -36,10 +36,19 @@ def environment(lang: str = DEFAULT_LANGUAGE) -> Environment:
     )
     env.filters["rupiah"] = format_rupiah
     env.filters["mask_nik"] = mask_nik
+    env.filters["titik"] = end_sentence
+    # A profit as people say it: "rugi Rp150.000" for a loss (English: "loss Rp150.000").
+    env.filters["laba"] = lambda value: format_signed(value, "rugi" if lang == "id" else "loss")
     env.filters["tanggal"] = lambda value: format_date(value, lang)
     env.filters["periode"] = lambda value: format_period(value, lang)
     env.globals["lang"] = lang
     return env
+
+
+def end_sentence(text: object) -> str:
+    """A name at the end of a sentence gets its period once: "Siti." but "Bu Ani, S.H." """
+    value = str(text or "").rstrip()
+    return value if value.endswith((".", "!", "?")) else f"{value}."
 
 
 def render(name: str, lang: str = DEFAULT_LANGUAGE, /, **context: Any) -> str:

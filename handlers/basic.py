@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.commands_menu import commands_for
 from bot.render import render
-from bot.services.accounts import greeting_for
+from bot.services.accounts import Account, greeting_for
 from handlers.common import account_of, db_of, lang_of, reply
 
 
@@ -29,6 +31,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             role=greeting.role,
             kecamatan=greeting.kecamatan,
         ),
+        **_family_menu(account, lang),
     )
 
 
@@ -37,9 +40,23 @@ async def bantuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account = await account_of(update, context)
     lang = lang_of(account, context)
     role = account.role if account else None
-    text = render("bantuan", lang, role=role, commands=commands_for(role, lang))
+    from bot.services.messages import facilitator_contact
+
+    contact = await facilitator_contact(db_of(context), account) if account else None
+    text = render("bantuan", lang, role=role, commands=commands_for(role, lang),
+                  facilitator=contact.name if contact else None,
+                  phone=contact.phone if contact else None)  # fmt: skip
     # Issue 5: with a form open, also explain how to answer the current question.
     from handlers.reports import question_help
 
     extra = await question_help(update, context)
-    await reply(update, f"{extra}\n\n{text}" if extra else text)
+    await reply(update, f"{extra}\n\n{text}" if extra else text, **_family_menu(account, lang))
+
+
+def _family_menu(account: Account | None, lang: str) -> dict[str, Any]:
+    """The steady reply keyboard (Lapor | Kemajuan | Bantuan) for a family's messages."""
+    if account is None or account.role != "recipient":
+        return {}
+    from handlers.messages import family_keyboard
+
+    return {"reply_markup": family_keyboard(lang)}

@@ -72,6 +72,8 @@ async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ],
             flags=view.flags,
             model_version=r.model_version,
+            # the model id is for staff; a facilitator reads the score out to families
+            show_model=account.role in ("staff", "admin"),
             can_confirm=view.can_confirm,
         ),
     )
@@ -103,6 +105,8 @@ async def kemajuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             trend=progress.trend,
             going_well=progress.going_well,
             next_step=progress.next_step,
+            compared_to=progress.compared_to,
+            missing=progress.missing,
         ),
     )
 

@@ -143,7 +143,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             await _send_notice(update, lang, info["name"], account.role)
             return
         await acknowledge_notice(db, now, account, version)
-        await reply(update, render("consent_done", lang))
+        await _after_consent(update, context, account, lang)
     elif data == "onb:unlink":
         await reply(
             update,
@@ -158,6 +158,25 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await reply(update, render("unlink_done", lang))
     elif data == "onb:unlink:no":
         await reply(update, render("unlink_cancelled", lang))
+
+
+async def _after_consent(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str
+) -> None:
+    """Thanks, the steady menu for a family, and the open report offered at once: a person who
+    links while a period is open gets its invitation (with "Lapor sekarang") right away."""
+    from bot.services.invitations import invite_now
+    from handlers.messages import family_keyboard
+
+    family = account.role == "recipient"
+    invited = await invite_now(db_of(context), settings_of(context), now_of(context), account)
+    markup = family_keyboard(lang) if family else None
+    await reply(update, render("consent_done", lang, role=account.role, invited=invited),
+                reply_markup=markup)  # fmt: skip
+    if invited:
+        from handlers.cycle import wake
+
+        wake(context)
 
 
 async def undang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

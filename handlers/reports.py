@@ -16,7 +16,7 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
-from bot.domain.forms import Kind, Media, Photo, Pressed, Raw, SummaryRow, Text
+from bot.domain.forms import MORE, Kind, Media, Photo, Pressed, Raw, SummaryRow, Text
 from bot.render import render
 from bot.services import reports as svc
 from bot.services.accounts import Account
@@ -54,11 +54,21 @@ def question_markup(q: svc.QuestionView, lang: str) -> InlineKeyboardMarkup | No
         values = ["ya", "tidak"]
     elif q.kind in (Kind.CHOICE, Kind.INTEGER, Kind.DATE):
         values = list(q.choices)
+    more = [v for v in values if v == MORE]
+    values = [v for v in values if v != MORE]
     buttons = [_button(label(v, lang), base + v) for v in values]
-    per_row = 4 if q.kind == Kind.INTEGER else 2 if q.kind != Kind.CHOICE or len(values) > 3 else 1
+    numbers = q.kind == Kind.INTEGER and len(values) > 5
+    per_row = (6 if numbers else 4) if q.kind == Kind.INTEGER else (
+        2 if q.kind != Kind.CHOICE or len(values) > 3 else 1)  # fmt: skip
     rows = _rows(buttons, per_row)
+    if more:
+        rows.append([_button(label(MORE, lang), base + MORE)])
+    # Every question can go one step back; a form that can be skipped says so beside it.
+    last = [] if q.form_name.startswith("flag") else [_button(label("!prev", lang), base + "!prev")]
     if q.optional:
-        rows.append([_button(label("_skip", lang), base + "_skip")])
+        last.append(_button(label("_skip", lang), base + "_skip"))
+    if last:
+        rows.append(last)
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -94,17 +104,28 @@ def summary_text(s: svc.SummaryView, lang: str) -> str:
         rows = [r for r in rows if r[0] != label("s_profit", lang)]
         at = next((i for i, r in enumerate(s.rows) if r.key in ("profit_ok", "profit")), None)
         if at is not None:
-            from bot.domain.money import format_rupiah
-
-            rows.insert(at + 1, (label("s_profit", lang), format_rupiah(s.context["profit"])))
+            profit = s.context["profit"]
+            name = "s_profit" if profit >= 0 else "s_profit_loss"
+            rows.insert(at + 1, (label(name, lang), render_laba(profit, lang)))
     return render("report_summary", lang, rows=rows, form_name=s.form_name, **s.context)
+
+
+def render_laba(profit: int, lang: str) -> str:
+    """A profit as people say it ("rugi Rp150.000")."""
+    from bot.domain.money import format_signed
+
+    return format_signed(profit, "rugi" if lang == "id" else "loss")
 
 
 def summary_markup(s: svc.SummaryView, lang: str) -> InlineKeyboardMarkup:
     base = f"{PREFIX}{s.draft_id}:{s.step}:"
-    return InlineKeyboardMarkup(
-        [[_button(label(a, lang), base + a) for a in ("!save", "!edit", "!cancel")]]
-    )
+    actions = [[_button(label(a, lang), base + a) for a in ("!save", "!edit", "!cancel")]]
+    if not s.context.get("correction"):
+        return InlineKeyboardMarkup(actions)
+    # A correction opens with the answers given before: one "Ubah" button per answer.
+    edits = [_button(f"{label('!edit', lang)}: {label(f's_{r.key}', lang)}", f"{base}@{r.key}")
+             for r in s.rows if r.key != "profit_ok"]  # fmt: skip
+    return InlineKeyboardMarkup(_rows(edits, 2) + [actions[0][:1] + actions[0][2:]])
 
 
 async def send_step(
@@ -126,6 +147,9 @@ async def send_step(
             )
         elif kind == "invalid":
             head = render("form_error", lang, error=step.invalid.error, p=step.invalid.params)
+        elif step.echo:
+            head = render("report_echo", lang, name=label(f"s_{step.echo['key']}", lang),
+                          value=step.echo["value"])  # fmt: skip
         if kind == "clarify":
             q = step.question
             base = f"{PREFIX}{q.draft_id}:{q.step}:"
@@ -168,7 +192,12 @@ async def send_step(
     elif kind == "pick_period":
         from bot.domain.timefmt import format_period
 
-        buttons = [_button(format_period(p, lang), f"{PERIOD_PREFIX}{p}") for p in step.periods]
+        done = set(step.saved.get("reported", ()))
+        buttons = [
+            _button(f"{format_period(p, lang)}" + (f" ({label('reported_mark', lang)})"
+                                                   if p in done else ""), f"{PERIOD_PREFIX}{p}")
+            for p in step.periods
+        ]  # fmt: skip
         await reply(update, render("report_pick_period", lang),
                     reply_markup=InlineKeyboardMarkup(_rows(buttons, 2)))  # fmt: skip
 
@@ -238,10 +267,29 @@ async def lanjut(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_step(update, context, account, step)
 
 
-async def batal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/batal: ask for confirmation before cancelling the open draft."""
+async def kembali(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/kembali (or typed "kembali"): one question back in the open form."""
     account = await _account(update, context)
     if account is None:
+        return
+    try:
+        step = await svc.back(db_of(context), now_of(context), settings_of(context), account)
+    except svc.ReportError as err:
+        await report_error(update, account.language, err, context)
+        return
+    await send_step(update, context, account, step)
+
+
+async def batal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/batal: ask for confirmation before cancelling the open draft (or drop a pending reply
+    to a family)."""
+    account = await _account(update, context)
+    if account is None:
+        return
+    from bot.services.messages import cancel_reply
+
+    if await cancel_reply(db_of(context), account):
+        await reply(update, render("report_cancelled", account.language))
         return
     await send_step(update, context, account, await svc.ask_cancel(db_of(context), account))
 
@@ -284,7 +332,10 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     account = await account_of(update, context)
     if account is None:
-        return  # unlinked people are guided by /start and invites (issue 4), not by forms
+        from handlers.messages import stranger
+
+        await stranger(update, context)  # how to join: an invitation from the facilitator
+        return
     db = db_of(context)
     try:
         step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))
@@ -292,7 +343,12 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await report_error(update, account.language, err, context)
         return
     if step.kind == "no_draft":
-        await reply(update, render("report_idle", account.language))
+        if account.role == "recipient":
+            from handlers.messages import forward
+
+            if await forward(update, context, account):  # nothing said to the bot is lost
+                return
+        await reply(update, render("report_idle", account.language, role=account.role))
         return
     await send_step(update, context, account, step)
 
@@ -331,6 +387,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             result = await svc.edit_menu(db, account, draft, step)
         elif value.startswith("@"):
             result = await svc.edit_answer(db, now, settings, account, draft, step, value[1:])
+        elif value == "!prev":
+            result = await svc.back(db, now, settings, account, draft, step)
         elif value == "!cancel":
             result = await svc.ask_cancel(db, account, draft, step)
         elif value == "!cancel_yes":

@@ -22,6 +22,8 @@ MATRIX: dict[str, set[str]] = {
     "lapor": {"recipient", "facilitator"},
     "lanjut": {"recipient", "facilitator"},
     "batal": {"recipient", "facilitator"},
+    "kembali": {"recipient", "facilitator"},
+    "riwayat": {"recipient"},
     "daftar": {"facilitator"},
     "kunjungan": {"facilitator"},
     # scoring and graduation (issue 7)

@@ -154,6 +154,8 @@ async def run_everything(core: SandboxCore, bot: Bot) -> dict[str, Any]:
     await bot.edit_message_caption(1001, seen["photo_msg"].message_id, caption="grafik baru")
     seen["doc_msg"] = await bot.send_document(1001, b"isi laporan", filename="laporan.txt")
     await bot.send_photo(1001, seen["photo_msg"].photo[-1].file_id)
+    voice_update = next(u for u in updates if u.message and u.message.voice)
+    await bot.send_voice(1001, voice_update.message.voice.file_id, caption="pesan suara")
     await bot.send_location(1001, -6.9, 109.1)
     await bot.send_chat_action(1001, "typing")
     await bot.send_message(-4001, "Halo grup")

@@ -8,7 +8,12 @@ from __future__ import annotations
 SAMPLES: dict[str, dict] = {
     "start_unlinked": {"first_name": "Siti"},
     "start_linked": {"name": "Siti Aminah", "role": "staff", "kecamatan": "Lebaksiu"},
-    "bantuan": {"role": None, "commands": [("start", "mulai"), ("bantuan", "bantuan")]},
+    "bantuan": {
+        "role": "recipient",
+        "commands": [("start", "mulai")],
+        "facilitator": "Bu Rini",
+        "phone": "081234567890",
+    },  # fmt: skip
     "commands": {},
     "error_generic": {},
     "operator_error": {
@@ -24,7 +29,7 @@ SAMPLES: dict[str, dict] = {
     "onboarding_private_only": {},
     "consent_notice": {"name": "Siti Aminah", "role": "recipient"},
     "btn_consent": {},
-    "consent_done": {},
+    "consent_done": {"role": "recipient", "invited": True},
     "consent_needed": {},
     "not_linked": {},
     "profil": {
@@ -75,6 +80,7 @@ SAMPLES: dict[str, dict] = {
         ],
         "flags": ["goats_lost", "unreachable"],
         "model_version": "1.0+75409fe8",
+        "show_model": True,
         "can_confirm": True,
     },
     "skor_usage": {},
@@ -122,10 +128,17 @@ SAMPLES: dict[str, dict] = {
         "trend": "up",
         "going_well": ["running", "savings", "books", "sources", "goats", "reporting"],
         "next_step": "savings",
+        "compared_to": "2024-05",
+        "missing": ["2024-04"],
     },
     # --- cycle, outbox, broadcasts (issue 6) ---
     "cycle_open": {"person": "Siti", "period": "2024-01", "close_date": "2024-02-20"},
-    "cycle_reminder": {"person": "Siti", "period": "2024-01", "close_date": "2024-02-20"},
+    "cycle_reminder": {
+        "person": "Siti",
+        "period": "2024-01",
+        "close_date": "2024-02-20",
+        "last": True,
+    },  # fmt: skip
     "cycle_escalate_facilitator": {
         "person": "Budi",
         "period": "2024-01",
@@ -245,7 +258,7 @@ SAMPLES["report_no_draft"] = {}
 SAMPLES["report_stale"] = {}
 SAMPLES["report_resumed"] = {"form_name": "monthly", "on_behalf": True, "recipient_name": "Siti"}
 SAMPLES["report_pick_period"] = {}
-SAMPLES["report_idle"] = {}
+SAMPLES["report_idle"] = {"role": "facilitator"}
 SAMPLES["report_pick_recipient"] = {"mode": "report", "page": 0, "pages": 2, "period": "2024-01"}
 SAMPLES["report_error"] = {"key": "not_allowed"}
 SAMPLES["daftar"] = {
@@ -325,3 +338,29 @@ SAMPLES["operator_alert"] = {
     "action": "is the bot running and reaching Telegram?",
     "time": "1 Februari 2024 08:00 WIB",
 }
+
+# --- the family's side of the chat ---
+from bot.services.history import Month as _Month  # noqa: E402
+
+SAMPLES["family_label"] = {"name": "reply"}
+SAMPLES["family_message_error"] = {"key": "too_long", "p": {"limit": 4000, "caption": False}}
+SAMPLES["family_message_forward"] = {
+    "name": "Warsini", "desa": "Lebaksiu Kidul", "programme": "ternak kambing", "kind": "text",
+    "body": "Bu, kambing saya sakit tidak mau makan, tolong dibantu",
+}  # fmt: skip
+SAMPLES["family_message_reply"] = {
+    "facilitator": "Bu Rini",
+    "body": "Besok saya datang",
+    "kind": "text",
+}
+SAMPLES["family_message_sent"] = {"to": "facilitator", "name": "Bu Rini", "draft_open": True}
+SAMPLES["family_reply_prompt"] = {"name": "Warsini"}
+SAMPLES["report_echo"] = {"name": "Omzet", "value": 1_500_000}
+SAMPLES["riwayat"] = {
+    "months": [_Month("2024-01", True, "berjalan", -150_000, 2, False), _Month("2023-12", False)]
+}
+SAMPLES["stranger"] = {"first_name": "Tamu"}
+SAMPLES["unknown_command"] = {"command": "/xyz", "role": "recipient"}
+SAMPLES["cycle_draft_reminder"] = {
+    "person": "Siti", "period": "2024-01", "close_date": "2024-02-20", "last": False,
+}  # fmt: skip

@@ -140,6 +140,8 @@ def callback_cells(t: dict) -> dict[str, list[str]]:
     cells: dict[str, list[str]] = {
         "onb:": ["onb:ack:old", "onb:unlink", "onb:unlink:no"],
         "per:": ["per:2024-06", "per:2023-01"],
+        "lap:": ["lap:now"],
+        "msg:": ["msg:1", "msg:999", "msg:x"],
         "sia:": ["sia:aud:recipients", f"sia:val:kecamatan:{OUT_KEC}",
                  f"sia:val:kecamatan:{IN_KEC}", "sia:ok:1", "sia:ok:2", "sia:no:1", "sia:no:2",
                  "sia:ok:999"],

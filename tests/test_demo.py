@@ -163,3 +163,13 @@ def test_keep_leaves_the_bot_running_for_a_person_to_continue(tmp_path: Path) ->
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_transcript_shows_a_forwarded_message_and_a_correction(demo: tuple[Path, str]) -> None:
+    """The family's side of the chat: a message outside the report reaches the facilitator and
+    the answer comes back; a reported month is corrected from its prefilled answers."""
+    out, _ = demo
+    text = (out / "transcript.txt").read_text(encoding="utf-8")
+    assert "Pesan Anda sudah diteruskan ke pendamping Anda" in text
+    assert "Pesan dari " in text and "Balasan dari pendamping Anda" in text
+    assert "sudah pernah dilaporkan" in text and "Ini perbaikan ke-1" in text

@@ -107,7 +107,11 @@ def test_summary_in_form_order() -> None:
 @pytest.mark.parametrize(
     ("key", "raw", "error"),
     [
-        ("household", Text("empat"), "need_number"),
+        ("household", Text("empat orang banyak"), "need_number"),
+        ("household", Text("1.5"), "count_fraction"),
+        ("household", Text("2,5"), "count_fraction"),
+        ("household", Text("1.2.3"), "count_fraction"),
+        ("household", Text("3 4"), "count_two_numbers"),
         ("household", Text("-3"), "negative_number"),
         ("household", Text("0"), "out_of_range"),
         ("household", Text("🙂🙂"), "need_number"),

@@ -118,3 +118,39 @@ def test_never_raises(text: str) -> None:
     assert isinstance(result, Amount | AmbiguousAmount | AmountError)
     if isinstance(result, Amount):
         assert 0 <= result.value <= DEFAULT_CEILING
+
+
+# --- money the way people say it: "1jt500", losses, echo ------------------------------------
+
+from bot.domain.money import format_signed, looks_different, parse_signed_amount  # noqa: E402
+
+
+@pytest.mark.parametrize("text", ["1jt500", "1 jt 500", "1juta500ribu", "1jt5", "1 juta 500"])
+def test_million_then_bare_digits_is_the_next_group(text: str) -> None:
+    assert parse_amount(text) == Amount(1_500_000)
+
+
+def test_million_then_two_digits() -> None:
+    assert parse_amount("2jt250") == Amount(2_250_000)
+    assert parse_amount("2jt05") == Amount(2_050_000)
+    assert parse_amount("1rb500") == Amount(1_500)
+
+
+@pytest.mark.parametrize("text", ["rugi 200rb", "-200rb", "Rugi Rp200.000", "minus 200 ribu"])
+def test_losses_at_the_profit(text: str) -> None:
+    assert parse_signed_amount(text) == Amount(-200_000)
+    assert parse_signed_amount("200rb") == Amount(200_000)
+
+
+def test_loss_is_written_rugi() -> None:
+    assert format_signed(-150_000) == "rugi Rp150.000"
+    assert format_signed(150_000) == "Rp150.000"
+
+
+def test_different_looking_amounts_are_echoed() -> None:
+    assert looks_different("1jt500", 1_500_000)
+    assert looks_different("sejuta dua ratus ribu", 1_200_000)
+    assert looks_different("1 juta 250 ribu", 1_250_000)
+    for plain, value in (("1.500.000", 1_500_000), ("Rp 750000", 750_000), ("750rb", 750_000),
+                         ("1,5 jt", 1_500_000), ("Rp1.500.000,-", 1_500_000)):  # fmt: skip
+        assert not looks_different(plain, value), plain

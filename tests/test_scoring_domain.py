@@ -288,3 +288,21 @@ def test_component_dicts_reads_lists_and_older_objects() -> None:
         {"key": "reporting", "value": [5, 6], "points": 4, "max_points": 5, "reason": "x"},
     ]  # fmt: skip
     assert component_dicts(old) == old
+
+
+def test_progress_trend_accounts_for_missing_months() -> None:
+    """350rb in January, nothing in February, 1,5jt in March: the profit rose (compared with
+    January, February named as missing), whatever older months held."""
+    from bot.domain.scoring import _latest_trend, _Month
+
+    def month(index: int, business: int) -> _Month:
+        return _Month(index, None, business, business, True)
+
+    from bot.domain.scoring import period_index
+
+    oct_, jan, mar = (period_index(p) for p in ("2023-10", "2024-01", "2024-03"))
+    trend, compared, missing = _latest_trend([month(oct_, 2_000_000), month(jan, 350_000),
+                                              month(mar, 1_500_000)])  # fmt: skip
+    assert (trend, compared, missing) == ("up", "2024-01", ["2024-02"])
+    assert _latest_trend([month(jan, 500_000), month(mar, -100_000)])[0] == "down"
+    assert _latest_trend([month(mar, 1)])[0] == "unknown"

@@ -47,8 +47,8 @@ async def test_privacy_notice_again_before_any_report(sandbox_factory):
         assert "UU 27/2022" in notice.text and notice.labels == [button], command
     assert await sb.db.fetchval("SELECT count(*) FROM report_drafts") == 0
     # acknowledging the notice with its button opens the way
-    await siti.press(button)
-    assert "sudah Anda setujui" in (await siti.last()).text
+    done = await siti.press(button)
+    assert any("sudah Anda setujui" in r.text for r in done if r.text)
     assert "Januari 2024" in (await siti.send("/lapor"))[-1].text
     assert await sb.db.fetchval("SELECT count(*) FROM report_drafts") == 1
 
@@ -111,7 +111,8 @@ async def test_handler_errors_reach_the_operator_once_an_hour(sandbox_factory, s
     ops = await sb.group(-500, "Operator", [op])
     user = await sb.user(1234, "Tamu")
     for _ in range(3):
-        assert "terjadi gangguan" in (await user.send("/boom"))[-1].text
+        # (the later groups still run: group 0 also calls /boom an unknown command)
+        assert any("terjadi gangguan" in r.text for r in await user.send("/boom"))
         await delivered(sb)
     (alert,) = await ops.messages()
     assert "RuntimeError" in alert.text and "bug" not in alert.text

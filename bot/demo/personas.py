@@ -134,3 +134,12 @@ def _spoken(amount: int, rng: random.Random) -> str:
     if style == 1 and amount % 1000 == 0 and amount < 1_000_000:
         return f"{amount // 1000}rb"
     return f"Rp{amount:,}".replace(",", ".")
+
+
+def message_for(programme: str) -> str:
+    """What a struggling family writes to its facilitator outside the report."""
+    if programme == "ternak kambing":
+        return "Bu, kambing saya sakit tidak mau makan, tolong dibantu"
+    if programme == "menjahit":
+        return "Bu, mesin jahit saya macet terus, ada tukang servis yang murah?"
+    return "Bu, kompor saya rusak, pesanan kue besok bagaimana ya?"

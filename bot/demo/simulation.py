@@ -362,6 +362,8 @@ class Demo:
         early = [p for p in linked if when[p.user_id] == "early"]
         saved = await self.report_round(early, index)
         await self.deliver()  # help requests reach the facilitator
+        if index == 0:
+            await self.family_side()
         for day in cfg.reminder_days:
             await self.minute(wib(year, month, day, cfg.delivery_hour))
             if day == cfg.reminder_days[0]:
@@ -375,6 +377,38 @@ class Demo:
         await self.minute(wib(year, month, cfg.close_day, cfg.delivery_hour))
         self.say(f"period {period}: {saved} reports saved in chat, "
                  f"{await self._count('reports', 'period = ?', (period,))} in the database")  # fmt: skip
+
+    async def family_side(self) -> None:
+        """A family writes to its facilitator outside any form (forwarded through the outbox)
+        and the facilitator answers with Telegram's Reply; a family that has reported corrects
+        one answer (the report opens prefilled, "Ubah" per answer, saved as a revision)."""
+        featured = [self.people[u] for u in self.featured if u in self.people]
+        writer = next((p for p in featured if p.persona and p.persona.kind == P.KESULITAN), None)
+        if writer is not None and self._fac_of.get(writer.recipient_id) is not None:
+            fac = self.people[self._fac_of[writer.recipient_id]]
+            self.featured.setdefault(fac.user_id, f"{fac.name} (pendamping)")
+            self.clock.set(self.clock() + dt.timedelta(minutes=40))
+            await self.round([lambda: self.send(writer, P.message_for(writer.programme or ""))])
+            await self.deliver()
+            forwarded = self._last_bot_message_id(fac.user_id)
+            answer = "Baik, Bu. Besok pagi saya mampir ke rumah, kita lihat bersama."
+            self._note(fac, f"(membalas pesan itu) {answer}")
+            self.sb.core.send(fac.user_id, text=answer, reply_to=forwarded)
+            await self.sb.idle(within=60)
+            await self.deliver()
+        fixer = next((p for p in featured if p.persona and p.persona.kind == P.MAJU), None)
+        if fixer is None or not await self._count(
+            "reports", "recipient_id = ? AND period = ?", (fixer.recipient_id, FIRST_PERIOD)
+        ):
+            return
+        await self.round([lambda: self.send(fixer, "/lapor")])
+        edit = self.find_button(fixer, lambda t: t.startswith("Ubah") and "Omzet" in t)
+        if edit is None:
+            return
+        await self.round([lambda: self.press(fixer, edit)])
+        await self.round([lambda: self.send(fixer, "5jt200")])
+        await self.round([lambda: self.press(fixer, render("form_label", name="ya"))])
+        await self.round([lambda: self.press(fixer, render("form_label", name="!save"))])
 
     async def _facilitators_report(self, recipients: list[Person], when: dict[int, str | None],
                                    index: int) -> int:  # fmt: skip

@@ -24,10 +24,39 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from bot.domain.money import DEFAULT_CEILING, AmbiguousAmount, Amount, parse_amount
+from bot.domain.counts import CountError, parse_count
+from bot.domain.money import (
+    DEFAULT_CEILING,
+    AmbiguousAmount,
+    Amount,
+    parse_amount,
+    parse_signed_amount,
+)
 
 MAX_TEXT = 500  # characters kept for a free-text answer
 MAX_PHOTO_BYTES = 5_000_000
+MORE = "_more"  # the "lebih" button under number buttons: type a larger number
+SMALL_COUNT_BUTTONS = 10  # number buttons 0..10 (from the minimum) for counts up to SMALL_COUNT_MAX
+SMALL_COUNT_MAX = 500
+
+
+def count_unit(key: str) -> str:
+    """The unit word shown in count refusals ("jumlah ekor harus bilangan bulat")."""
+    return "ekor" if key.startswith("tk_") else ""
+
+
+def number_buttons(q: Question) -> tuple[str, ...]:
+    """Buttons for a count question: its own choices, else minimum..10 and "lebih" for small
+    counts (maximum up to SMALL_COUNT_MAX); none for large ones (orders, pieces)."""
+    if q.kind != Kind.INTEGER:
+        return q.choices
+    if q.choices:
+        return q.choices
+    if q.maximum > SMALL_COUNT_MAX:
+        return ()
+    top = min(q.maximum, SMALL_COUNT_BUTTONS)
+    values = tuple(str(i) for i in range(q.minimum, top + 1))
+    return values + ((MORE,) if q.maximum > top else ())
 
 
 class Kind(StrEnum):
@@ -53,6 +82,11 @@ class Question:
     depends: tuple[str, ...] = ()  # forgotten when one of these keys is changed
     minimum: int = 0
     maximum: int = 1_000_000
+    signed: bool = False  # an AMOUNT that may be a loss ("rugi 200rb", "-200rb")
+    # The key of the question right after this one that a single typed message may answer
+    # too, the two values separated by "/", ";", " dan " or a new line ("1,5jt / 500rb",
+    # "3 dan 2"); typed alone, the value answers this question only.
+    pair: str | None = None
 
     @property
     def template(self) -> str:
@@ -156,6 +190,32 @@ def next_question(form: Form, answers: Answers) -> Question | None:
     return None
 
 
+def _may_apply(q: Question, answers: Answers) -> bool:
+    """Applies now, or may apply once an answer it depends on is given."""
+    return q.applies(answers) or any(d not in answers for d in q.depends)
+
+
+def progress(form: Form, answers: Answers) -> tuple[int, int]:
+    """(number of the current question, total) for the "(n/N)" counter.
+
+    The total counts the questions answered plus those still to come that apply or may
+    apply once an answer they depend on is given, so answering never makes it grow (it only
+    shrinks when an answer rules questions out)."""
+    answered = sum(1 for q in form.questions if q.key in answers and q.applies(answers))
+    to_come = sum(1 for q in form.questions if q.key not in answers and _may_apply(q, answers))
+    return min(answered + 1, answered + to_come), answered + to_come
+
+
+def previous_key(form: Form, answers: Answers) -> str | None:
+    """The answer given just before the current question (for "Kembali"); None at the first."""
+    current = next_question(form, answers)
+    keys = [q.key for q in applicable(form, answers) if q.key in answers]
+    if current is not None:
+        order = form.key_list()
+        keys = [k for k in keys if order.index(k) < order.index(current.key)]
+    return keys[-1] if keys else None
+
+
 def forget(form: Form, answers: Answers, key: str) -> dict[str, Any]:
     """Answers without `key` and without anything depending on it (transitively)."""
     out = dict(answers)
@@ -233,6 +293,8 @@ def apply_answer(
         if raw.size is not None and raw.size > max_photo_bytes:
             return Invalid("photo_too_large", {"limit_mb": max_photo_bytes // 1_000_000})
         value = {"file_id": raw.file_id, "unique_id": raw.unique_id}
+    elif isinstance(raw, Text) and q.pair and len(parts := split_pair(raw.text)) == 2:
+        return _apply_pair(form, answers, q, parts, today, ceiling, max_photo_bytes)
     else:
         text = raw.text if isinstance(raw, Text) else raw.value
         pressed = isinstance(raw, Pressed)
@@ -245,6 +307,35 @@ def apply_answer(
     out = dict(answers)
     out[key] = value
     return out
+
+
+_PAIR_SEPARATOR = re.compile(r"\s*(?:/|;|\n|\bdan\b)\s*", re.IGNORECASE)
+
+
+def split_pair(text: str) -> list[str]:
+    """'1,5jt / 500rb' -> ['1,5jt', '500rb']; one part when there is no separator."""
+    return [p for p in _PAIR_SEPARATOR.split(text.strip()) if p]
+
+
+def _apply_pair(
+    form: Form, answers: Answers, q: Question, parts: list[str], today: dt.date | None,
+    ceiling: int, max_photo_bytes: int,
+) -> dict[str, Any] | Invalid | Clarify:  # fmt: skip
+    """Both values of a paired question, or the first refusal (nothing half is kept)."""
+    first = apply_answer(form, answers, q.key, Text(parts[0]), today=today, ceiling=ceiling,
+                         max_photo_bytes=max_photo_bytes)  # fmt: skip
+    if isinstance(first, Clarify):
+        return Invalid("pair_unclear")
+    if not isinstance(first, dict):
+        return first
+    second_q = next_question(form, first)
+    if second_q is None or second_q.key != q.pair:
+        return Invalid("pair_not_here")
+    second = apply_answer(form, first, second_q.key, Text(parts[1]), today=today,
+                          ceiling=ceiling, max_photo_bytes=max_photo_bytes)  # fmt: skip
+    if isinstance(second, Clarify):
+        return Invalid("pair_unclear")
+    return second
 
 
 def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, ceiling: int) -> Any:
@@ -267,24 +358,27 @@ def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, c
         if pressed and stripped.isdigit():
             value = int(stripped)
             return value if value <= ceiling else Invalid("amount_too_large", {"ceiling": ceiling})
-        parsed = parse_amount(stripped, ceiling=ceiling)
+        parse = parse_signed_amount if q.signed else parse_amount
+        parsed = parse(stripped, ceiling=ceiling)
         if isinstance(parsed, Amount):
             return parsed.value
         if isinstance(parsed, AmbiguousAmount):
             return Clarify(parsed.choices)
         return Invalid(f"amount_{parsed.reason}", {"example": parsed.example, "ceiling": ceiling})
     if q.kind == Kind.INTEGER:
+        params = {"minimum": q.minimum, "maximum": q.maximum, "unit": count_unit(q.key)}
+        if pressed and stripped == MORE:
+            return Invalid("type_number", params)
         if not _meaningful(stripped):
-            return Invalid("need_number", {"minimum": q.minimum, "maximum": q.maximum})
-        digits = stripped.replace(".", "").replace(" ", "")
-        if digits.startswith(("-", "\u2212")):
-            return Invalid("negative_number", {"minimum": q.minimum, "maximum": q.maximum})
-        if not digits.isdigit() or not digits.isascii():
-            return Invalid("need_number", {"minimum": q.minimum, "maximum": q.maximum})
-        value = int(digits)
-        if not q.minimum <= value <= q.maximum:
-            return Invalid("out_of_range", {"minimum": q.minimum, "maximum": q.maximum})
-        return value
+            return Invalid("need_number", params)
+        parsed = parse_count(stripped)
+        if isinstance(parsed, CountError):
+            reason = {"negative": "negative_number", "fraction": "count_fraction",
+                      "two_numbers": "count_two_numbers"}.get(parsed.reason, "need_number")  # fmt: skip
+            return Invalid(reason, params)
+        if not q.minimum <= parsed.value <= q.maximum:
+            return Invalid("out_of_range", params)
+        return parsed.value
     if q.kind == Kind.DATE:
         if today is None:
             raise ValueError("a DATE question needs today")
@@ -328,7 +422,8 @@ def _common_head() -> tuple[Question, ...]:
         Question("costs", Kind.AMOUNT, when=_running, depends=("status",)),
         # The profit is computed (revenue - costs) and shown for confirmation.
         Question("profit_ok", Kind.YESNO, when=_running, depends=("revenue", "costs")),
-        Question("profit", Kind.AMOUNT, when=lambda a: _running(a) and a.get("profit_ok") is False,
+        Question("profit", Kind.AMOUNT, signed=True,
+                 when=lambda a: _running(a) and a.get("profit_ok") is False,
                  depends=("profit_ok",)),
     )  # fmt: skip
 

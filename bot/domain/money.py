@@ -124,8 +124,10 @@ def _words_value(tokens: list[str]) -> Decimal | None:
     pending: Decimal | None = None  # a digit word or numeral waiting for puluh/ratus/scale
     last_scale = None
     seen = False
+    bare = None  # the last token when it is a plain numeral ("500" in "1jt500")
     for tok in tokens:
         seen = True
+        bare = tok if tok.isdigit() else None
         if tok[0].isdigit():
             if pending is not None:
                 return None
@@ -175,6 +177,13 @@ def _words_value(tokens: list[str]) -> Decimal | None:
             return None
     if not seen:
         return None
+    if (
+        bare is not None and len(bare) <= 3 and not current
+        and last_scale is not None and last_scale >= 1_000_000
+    ):  # fmt: skip
+        # "1jt500", "1 jt 5", "2jt250": the digits after the scale are the next group down,
+        # read from the left as people say them (1jt5 = 1,5 jt), not a handful of rupiah.
+        return total + Decimal(bare.ljust(3, "0")) * (last_scale // 1000)
     return total + current + (pending or 0)
 
 
@@ -212,6 +221,52 @@ def parse_amount(text: str, ceiling: int = DEFAULT_CEILING) -> ParseResult:
     if amount > ceiling:
         return AmountError("too_large", ceiling=ceiling)
     return Amount(amount)
+
+
+_LOSS = re.compile(
+    r"^\s*(rugi|minus|min|kurang|tekor|nombok)\b\s*|^\s*(rp\.?\s*)?[-\u2212\u2013]\s*",
+    re.IGNORECASE,
+)
+
+
+def parse_signed_amount(text: str, ceiling: int = DEFAULT_CEILING) -> ParseResult:
+    """Like parse_amount, but a loss may be written "rugi 200rb", "-200rb" or "minus 200rb"
+    (a negative Amount); used where a profit is typed."""
+    m = _LOSS.match(text or "")
+    if m is None:
+        return parse_amount(text, ceiling)
+    rest = (text or "")[m.end() :]
+    parsed = parse_amount(rest, ceiling)
+    if isinstance(parsed, Amount):
+        return Amount(-parsed.value)
+    if isinstance(parsed, AmbiguousAmount):
+        return AmbiguousAmount(parsed.text, tuple(-c for c in parsed.choices))
+    return parsed
+
+
+_PLAIN = re.compile(
+    r"^\s*(rp\.?\s*)?[-\u2212]?\s*\d[\d.,]*\s*(rb|ribu|rebu|ewu|k|jt|juta|jeti)?\s*[.,]?-?\s*$",
+    re.IGNORECASE,
+)
+
+
+def looks_different(text: str, value: int) -> bool:
+    """True when the typed text does not plainly show `value`: such an amount is echoed back
+    for confirmation ("1jt500" -> Rp1.500.000, "sejuta dua ratus" -> Rp1.200.000). Plain
+    figures ("1.500.000", "Rp 750000") and one number with one unit ("750rb", "1,5 jt") are
+    not echoed."""
+    if _PLAIN.match(text or ""):
+        return False
+    return re.sub(r"\D", "", text or "") != str(abs(value))
+
+
+def format_signed(amount: int | None, loss_word: str = "rugi") -> str:
+    """A profit for people: 'Rp150.000', or 'rugi Rp150.000' when negative."""
+    if amount is None:
+        return "-"
+    if amount < 0:
+        return f"{loss_word} {format_rupiah(-amount)}"
+    return format_rupiah(amount)
 
 
 def _ambiguous(token: str, ceiling: int) -> ParseResult:

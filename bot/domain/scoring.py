@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
@@ -690,6 +690,8 @@ class Progress:
     trend: str  # 'up' | 'down' | 'flat' | 'unknown'
     going_well: list[str]  # keys: running, savings, books, sources, goats, reporting
     next_step: str  # key
+    compared_to: str | None = None  # the trend compares the latest month with this one
+    missing: list[str] = field(default_factory=list)  # months between them with no report
 
 
 def progress_view(
@@ -698,15 +700,7 @@ def progress_view(
     months = [m for m in _prepare(observations, result.period, params) if m.counted]
     months = months[-params.window_months :]
     profits = [(index_period(m.index), int(m.business or 0)) for m in months]
-    trend = "unknown"
-    if len(profits) >= 2:
-        first, last = profits[0][1], profits[-1][1]
-        if last > first * 1.05:
-            trend = "up"
-        elif last < first * 0.95:
-            trend = "down"
-        else:
-            trend = "flat"
+    trend, compared_to, missing = _latest_trend(months)
     comp = {c.key: c for c in result.components}
     well = []
     cont = comp["continuity"].value or {}
@@ -746,4 +740,26 @@ def progress_view(
         ),
     )
     next_step = steps[gaps[0].key] if gaps else "keep_going"
-    return Progress(profits, trend, well, next_step)
+    return Progress(profits, trend, well, next_step, compared_to, missing)
+
+
+def _latest_trend(months: Sequence[_Month]) -> tuple[str, str | None, list[str]]:
+    """The latest reported month against the reported month before it (months with no report
+    are skipped, not read as a fall); when that is flat, against the window's first month:
+    (trend, the month compared with, the months between them with no report)."""
+    if len(months) < 2:
+        return "unknown", None, []
+
+    def direction(a: int, b: int) -> str:
+        margin = abs(a) * 0.05
+        return "up" if b > a + margin else "down" if b < a - margin else "flat"
+
+    before, last = months[-2], months[-1]
+    trend = direction(int(before.business or 0), int(last.business or 0))
+    if trend == "flat" and len(months) > 2:
+        trend = direction(int(months[0].business or 0), int(last.business or 0))
+        if trend != "flat":
+            before = months[0]
+    reported = {m.index for m in months}
+    gap = [index_period(i) for i in range(before.index + 1, last.index) if i not in reported]
+    return trend, index_period(before.index), gap

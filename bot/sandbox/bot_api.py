@@ -476,6 +476,19 @@ def send_document(core: SandboxCore, p: dict[str, Any], files: dict[str, Upload]
     return _bot_message(core, chat, p, {"document": document, **caption}, raw_text=p.get("caption"))
 
 
+@method("sendVoice")
+def send_voice(core: SandboxCore, p: dict[str, Any], files: dict[str, Upload]) -> dict:
+    _chat(core, p)
+    caption = _caption(p)
+    parse_reply_markup(p.get("reply_markup"))
+    stored = _upload(core, p, files, "voice", "voice")
+    chat = _writable_chat(core, p, "sendvoice")
+    voice = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+             "duration": max(1, len(stored.data) // 2000), "mime_type": "audio/ogg",
+             "file_size": len(stored.data)}  # fmt: skip
+    return _bot_message(core, chat, p, {"voice": voice, **caption}, raw_text=p.get("caption"))
+
+
 @method("sendLocation")
 def send_location(core: SandboxCore, p: dict[str, Any], files: dict[str, Upload]) -> dict:
     lat, lon = p.get("latitude"), p.get("longitude")

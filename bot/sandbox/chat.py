@@ -1,8 +1,10 @@
 """`pendamping sandbox chat`: a person's Telegram chat in the terminal, against a sandbox.
 
 Messages from the bot are printed as they arrive (edits shown again, marked), inline buttons as
-a numbered list: typing the number presses the button. `/photo PATH` sends a picture,
-`/quit` (or end of input) leaves. Everything goes through the control API over HTTP.
+a numbered list: typing the number presses the button, unless the question asks for a number
+(it offers number buttons, or only Kembali/Lewati/Lebih): then the number is sent as text.
+`/tekan N` (or `/press N`) always presses button N. `/photo PATH` sends a picture, `/quit` (or
+end of input) leaves. Everything goes through the control API over HTTP.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from typing import Any, TextIO
 import aiohttp
 
 QUIET = 0.5  # seconds without a change in the sandbox that count as "the bot has answered"
-HELP = "Type a message. A number presses a button, /photo PATH sends a picture, /quit leaves."
+HELP = (
+    "Type a message. A number presses a button (a number question gets it as text; "
+    "/tekan N always presses button N), /photo PATH sends a picture, /quit leaves."
+)
+# Buttons that only move around a question (back, skip, "more than 10"): a question showing
+# nothing else asks for something typed, such as a number.
+NAVIGATION = (":!prev", ":_skip", ":_more")
 
 
 class TerminalChat:
@@ -95,35 +103,59 @@ class TerminalChat:
                 await self._refresh()
         return 0
 
+    def _asks_number(self) -> bool:
+        """The shown question wants a number typed: it offers number buttons (pressing "5" and
+        typing 5 mean the same), or only navigation buttons (an amount, a count)."""
+        labels = [b["text"].strip() for _, b in self.buttons]
+        if any(label.isdigit() for label in labels):
+            return True
+        data = [b.get("callback_data") or "" for _, b in self.buttons]
+        return bool(data) and all(d.endswith(NAVIGATION) for d in data)
+
     async def _handle(self, line: str) -> None:
-        if line.isdigit() and self.buttons:
-            index = int(line) - 1
-            if not 0 <= index < len(self.buttons):
-                self.say(f"! no button {line} (1-{len(self.buttons)})")
+        command, _, arg = line.partition(" ")
+        if command in ("/tekan", "/press"):
+            if not arg.strip().isdigit():
+                self.say(f"! {command} N presses button N, for example {command} 1")
                 return
-            message_id, button = self.buttons[index]
-            if button.get("callback_data") is None:
-                self.say(f"(link: {button.get('url', '-')})")
-                return
-            self.say(f"> [{button['text']}]")
-            body = {"user_id": self.user_id, "message_id": message_id}
-            pressed = await self._post("press", {**body, "data": button["callback_data"]})
-            if pressed:
-                query_id = pressed["callback_query_id"]
-                self._tasks.add(asyncio.create_task(self._show_answer(query_id)))
-                await self._settle(pressed)
+            await self._press(arg.strip())
+        elif line.isdigit() and self.buttons and not self._asks_number():
+            await self._press(line)
         elif line.startswith("/photo"):
-            path = Path(line[len("/photo") :].strip()).expanduser()
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                self.say(f"! cannot read {path}: {exc.strerror}")
-                return
-            self.say(f"> (photo {path.name})")
-            photo = base64.b64encode(data).decode()
-            await self._settle(await self._post("send", {"user_id": self.user_id, "photo": photo}))
+            await self._photo(line)
         else:
             await self._settle(await self._post("send", {"user_id": self.user_id, "text": line}))
+
+    async def _press(self, number: str) -> None:
+        if not self.buttons:
+            self.say("! no buttons to press")
+            return
+        index = int(number) - 1
+        if not 0 <= index < len(self.buttons):
+            self.say(f"! no button {number} (1-{len(self.buttons)})")
+            return
+        message_id, button = self.buttons[index]
+        if button.get("callback_data") is None:
+            self.say(f"(link: {button.get('url', '-')})")
+            return
+        self.say(f"> [{button['text']}]")
+        body = {"user_id": self.user_id, "message_id": message_id}
+        pressed = await self._post("press", {**body, "data": button["callback_data"]})
+        if pressed:
+            query_id = pressed["callback_query_id"]
+            self._tasks.add(asyncio.create_task(self._show_answer(query_id)))
+            await self._settle(pressed)
+
+    async def _photo(self, line: str) -> None:
+        path = Path(line[len("/photo") :].strip()).expanduser()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.say(f"! cannot read {path}: {exc.strerror}")
+            return
+        self.say(f"> (photo {path.name})")
+        photo = base64.b64encode(data).decode()
+        await self._settle(await self._post("send", {"user_id": self.user_id, "photo": photo}))
 
     async def _settle(self, sent: dict[str, Any] | None, within: float = 15.0) -> None:
         """With `settle`: wait until the bot took the update, then until the chat has been

@@ -53,6 +53,8 @@ def _send(core: SandboxCore, b: dict[str, Any]) -> Any:
     for key in ("caption", "file_name", "forward_from"):
         if b.get(key) is not None:
             kwargs[key] = b[key]
+    if b.get("reply_to") is not None:
+        kwargs["reply_to"] = _int(b, "reply_to")
     return core.send(_int(b, "user_id"), chat_id=_int(b, "chat_id", required=False), **kwargs)
 
 

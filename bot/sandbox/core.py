@@ -334,8 +334,11 @@ class SandboxCore:
         forward_from: int | str | None = None,
         caption: str | None = None,
         file_name: str | None = None,
+        reply_to: int | None = None,
     ) -> dict[str, int]:
-        """The user sends a message (one kind); returns its update_id and message_id."""
+        """The user sends a message (one kind); returns its update_id and message_id.
+
+        reply_to: the id of a message in that chat this one answers (Telegram's "Reply")."""
         user = self.user(user_id)
         chat = self._chat_for(user, chat_id)
         given = {
@@ -429,6 +432,12 @@ class SandboxCore:
             body["contact"] = contact_out
         if caption is not None and kind in ("photo", "document", "voice"):
             body["caption"] = caption
+        if reply_to is not None:
+            target = self.messages.get((chat.id, reply_to))
+            if target is None or target.deleted:
+                raise ControlError(f"reply_to: no message {reply_to} in chat {chat.id}")
+            body["reply_to_message"] = clone(target.data)
+            body["reply_to_message"].pop("reply_to_message", None)
         message = self._new_message(chat, False, body)
         update_id = self.push_update("message", clone(message.data))
         return {"update_id": update_id, "message_id": message.message_id}

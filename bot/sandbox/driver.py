@@ -35,6 +35,7 @@ class Reply:
     keyboard: list[list[str]] | None = None
     photo: dict[str, Any] | None = None
     document: dict[str, Any] | None = None
+    voice: dict[str, Any] | None = None
     edited: bool = False
 
     @classmethod
@@ -122,8 +123,13 @@ class ChatUser(Conversation):
             return None
         return chat.chat_id if isinstance(chat, Conversation) else chat
 
-    async def send(self, text: str, *, chat: Conversation | int | None = None) -> list[Reply]:
-        """Send a text (commands get bot_command entities); returns the bot's replies."""
+    async def send(
+        self, text: str, *, chat: Conversation | int | None = None, reply_to: int | None = None
+    ) -> list[Reply]:
+        """Send a text (commands get bot_command entities); returns the bot's replies.
+        reply_to: answer that message of the chat (Telegram's "Reply")."""
+        if reply_to is not None:
+            return await self._send(chat, text=text, reply_to=reply_to)
         return await self._send(chat, text=text)
 
     async def _send(self, chat: Conversation | int | None, **kind: Any) -> list[Reply]:

@@ -132,6 +132,8 @@ class StoredMessage:
             out["photo"] = d["photo"][-1]
         if "document" in d:
             out["document"] = d["document"]
+        if "voice" in d:
+            out["voice"] = d["voice"]
         out["edited"] = self.edited
         return out
 

@@ -43,6 +43,8 @@ class PlannedMessage:
     not_before: dt.datetime
     who: str  # a readable label for CLI output: 'recipient Siti (acc 3)'
     broadcast_id: int | None = None
+    # outbox.attachment (JSON): a file to send, and/or "reply_markup" (inline buttons)
+    attachment: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,11 +111,12 @@ async def enqueue(conn: aiosqlite.Connection, m: PlannedMessage, now: dt.datetim
     """Insert one outbox row unless its key exists; True when it is new."""
     cur = await conn.execute(
         "INSERT INTO outbox (kind, person, period, step, account_id, chat_id, text, priority,"
-        " broadcast_id, not_before, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        " broadcast_id, not_before, created_at, attachment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT (kind, person, period, step) DO NOTHING",
         (
             m.kind, m.person, m.period, m.step, m.account_id, m.chat_id, m.text, m.priority,
             m.broadcast_id, iso(m.not_before), iso(now),
+            json.dumps(m.attachment) if m.attachment else None,
         ),
     )  # fmt: skip
     inserted = cur.rowcount == 1
@@ -223,14 +226,28 @@ async def _plan_step(
     }
     out: list[PlannedMessage] = []
     if cycle.is_recipient_step(step.name):
+        from bot.services.invitations import report_now_attachment
+
         template = "cycle_open" if step.name == cycle.OPEN else "cycle_reminder"
+        last = step.name == cycle.reminder_name(len(settings.cycle.reminder_days))
+        # A person invited in the last day (linked late: the invitation came at consent) is
+        # not reminded yet.
+        recent = {
+            r["person"]
+            for r in await _all(
+                conn,
+                "SELECT person FROM outbox WHERE kind = 'cycle' AND period = ? AND step = ?"
+                " AND created_at > ?",
+                (period, cycle.OPEN, iso(now - dt.timedelta(days=1))),
+            )
+        } if step.name != cycle.OPEN else set()  # fmt: skip
         for r in eligible:
             if r["account_id"] is None or r["reported"] or r["muted"] or not r["reachable"]:
                 continue
-            if f"acc:{r['account_id']}" in have:
+            if f"acc:{r['account_id']}" in have or f"acc:{r['account_id']}" in recent:
                 continue
             text = render(template, r["language"], person=r["name"], period=period,
-                          close_date=close_date.date())  # fmt: skip
+                          close_date=close_date.date(), last=last)  # fmt: skip
             out.append(
                 PlannedMessage(
                     "cycle",
@@ -243,6 +260,7 @@ async def _plan_step(
                     PRIORITY_CYCLE,
                     send_at,
                     f"recipient {r['name']} (acc {r['account_id']})",
+                    attachment=report_now_attachment(r["language"]),
                 )  # fmt: skip
             )
     elif step.name == cycle.ESCALATE_FACILITATOR:
@@ -396,6 +414,12 @@ async def _tick(
     if rows and rows[0]["closed_at"] is None:
         periods.insert(0, previous)
     send_at = cycle.out_of_quiet_hours(now, cfg, tz)
+    # Unfinished reports (drafts) of the open period: reminded after 24 h and before the close.
+    from bot.services.invitations import plan_draft_reminders
+
+    for m in await plan_draft_reminders(conn, settings, now, send_at):
+        if await enqueue(conn, m, now):
+            result.planned.append(m)
     for period in periods:
         states = cycle.step_states(cfg, period, now, tz)
         if all(s.state == cycle.FUTURE for s in states):

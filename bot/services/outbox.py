@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     Forbidden,
@@ -345,14 +345,27 @@ class OutboxSender:
         if raw is None:
             return await self.bot.send_message(chat_id, text)
         attachment = json.loads(raw)
+        markup = attachment.get("reply_markup")
+        extra = {"reply_markup": InlineKeyboardMarkup.de_json(markup, None)} if markup else {}
+        kind = attachment.get("type", "text")
+        caption = text or None
+        if "file_id" in attachment:  # a file already on Telegram (a forwarded photo or voice)
+            if kind == "photo":
+                return await self.bot.send_photo(chat_id, attachment["file_id"], caption=caption,
+                                                 **extra)  # fmt: skip
+            if kind == "voice":
+                return await self.bot.send_voice(chat_id, attachment["file_id"], caption=caption,
+                                                 **extra)  # fmt: skip
+        if "path" not in attachment:
+            return await self.bot.send_message(chat_id, text, **extra)
         path = Path(attachment["path"])
         data = path.read_bytes()
-        caption = text or None
-        if attachment["type"] == "photo":
-            return await self.bot.send_photo(chat_id, data, caption=caption)
+        if kind == "photo":
+            return await self.bot.send_photo(chat_id, data, caption=caption, **extra)
         return await self.bot.send_document(
-            chat_id, data, filename=attachment.get("filename") or path.name, caption=caption
-        )
+            chat_id, data, filename=attachment.get("filename") or path.name, caption=caption,
+            **extra,
+        )  # fmt: skip
 
     async def _finish(
         self, row_id: int, status: str, *, error: str | None = None, message_id: int | None = None

@@ -33,15 +33,20 @@ from bot.domain.forms import (
     Question,
     Raw,
     SummaryRow,
+    Text,
     apply_answer,
     computed_profit,
     effective_answers,
     forget,
     form_for,
     next_question,
+    number_buttons,
+    previous_key,
     profit_of,
+    progress,
     summary,
 )
+from bot.domain.money import looks_different
 from bot.services.access import ConsentNeeded, require_consent
 from bot.services.accounts import Account
 
@@ -97,7 +102,8 @@ class QuestionView:
     optional: bool
     context: dict[str, Any]
     number: int  # 1-based position among applicable questions
-    total: int
+    total: int  # never grows while answering (bot.domain.forms.progress)
+    form_name: str = MONTHLY
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ class Step:
     notices: list[Notice] = field(default_factory=list)
     draft_id: int | None = None
     step: int | None = None
+    echo: dict[str, Any] | None = None  # an answer read differently from how it was typed
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -235,20 +242,19 @@ def _context(draft: Draft, settings: Settings) -> dict[str, Any]:
 
 
 def _question_view(draft: Draft, q: Question, settings: Settings) -> QuestionView:
-    form = draft.form
-    keys = [x.key for x in form.questions if x.applies(draft.answers)]
-    number = keys.index(q.key) + 1 if q.key in keys else len(keys)
+    number, total = progress(draft.form, draft.answers)
     return QuestionView(
         draft_id=draft.id,
         step=draft.step,
         key=q.key,
         kind=q.kind,
         template=q.template,
-        choices=q.choices,
+        choices=number_buttons(q),
         optional=q.optional,
         context=_context(draft, settings),
         number=number,
-        total=len(keys),
+        total=total,
+        form_name=draft.form_name,
     )
 
 
@@ -385,14 +391,51 @@ async def start_report(
     await check_access(db, account, recipient_id)
     allowed = P.recent_periods(now, settings.tz, settings.reports.pick_months)
     if period is None:
-        choices = await missing_periods(db, now, settings, recipient_id, role)
-        if role == "recipient" and len(choices) > 1:
-            return Step("pick_period", periods=choices)
+        choices, reported = await report_periods(db, now, settings, recipient_id, role)
+        # Asked which month when several are still missing, or when the open one is reported
+        # (then every month is offered for a correction, the reported ones marked).
+        missing = [p for p in choices if p not in reported]
+        ask = len(missing) > 1 or (allowed[0] in reported and len(choices) > 1)
+        if role == "recipient" and ask:
+            return Step("pick_period", periods=choices, saved={"reported": sorted(reported)})
         period = allowed[0]
     if period not in allowed:
         raise ReportError("period_not_open", periods=allowed)
-    draft = await _create_draft(db, now, account, recipient_id, MONTHLY, period, role)
+    previous = await _previous_answers(db, recipient_id, period, role)
+    draft = await _create_draft(db, now, account, recipient_id, MONTHLY, period, role, previous)
     return await current_view(db, now, settings, draft)
+
+
+async def report_periods(
+    db: Database, now: dt.datetime, settings: Settings, recipient_id: int, role: str
+) -> tuple[list[str], set[str]]:
+    """The month picker: the open period, then every earlier one a person may still report or
+    correct (newest first), and which of them are reported already."""
+    row = await _recipient(db, recipient_id)
+    first = _start_month(row, settings.tz)
+    candidates = P.recent_periods(now, settings.tz, settings.reports.pick_months)
+    reported = {
+        r["period"]
+        for r in await db.fetchall(
+            "SELECT DISTINCT period FROM reports WHERE recipient_id = ? AND reporter_role = ?",
+            (recipient_id, role),
+        )
+    }
+    periods = [candidates[0]] + [p for p in candidates[1:] if p >= first]
+    return periods, reported & set(periods)
+
+
+async def _previous_answers(
+    db: Database, recipient_id: int, period: str, role: str
+) -> dict[str, Any] | None:
+    """The answers of the latest report of that month by that role: a correction opens with
+    them filled in (the summary, with "Ubah" per answer)."""
+    raw = await db.fetchval(
+        "SELECT answers FROM reports WHERE recipient_id = ? AND period = ? AND reporter_role = ?"
+        " ORDER BY revision DESC LIMIT 1",
+        (recipient_id, period, role),
+    )
+    return json.loads(raw) if raw else None
 
 
 async def start_visit(
@@ -491,7 +534,12 @@ async def answer(
         return Step("stale")
     if updated.form_name in ("flag", "flag_count") and next_question(updated.form, result) is None:
         return await _save_flag_value(db, now, settings, account, updated)
-    return await current_view(db, now, settings, updated)
+    view = await current_view(db, now, settings, updated)
+    value = result.get(q.key)
+    typed = isinstance(raw, Text) and q.kind == Kind.AMOUNT and isinstance(value, int)
+    if typed and looks_different(raw.text, value):  # "1jt500" -> Rp1.500.000: say how it was read
+        return replace(view, echo={"key": q.key, "value": value})
+    return view
 
 
 async def edit_menu(db: Database, account: Account, draft_id: int, step: int) -> Step:
@@ -513,6 +561,24 @@ async def edit_answer(
         return found
     if key not in found.form.key_list():
         return Step("stale")
+    updated = await _write_answers(db, now, found, forget(found.form, found.answers, key))
+    if updated is None:
+        return Step("stale")
+    return await current_view(db, now, settings, updated)
+
+
+async def back(
+    db: Database, now: dt.datetime, settings: Settings, account: Account,
+    draft_id: int | None = None, step: int | None = None,
+) -> Step:  # fmt: skip
+    """'Kembali' / /kembali: forget the answer given just before the current question and ask it
+    again (at the summary: the last answer). At the first question it stays there."""
+    found = await _live_draft(db, account, draft_id, step)
+    if isinstance(found, Step):
+        return found
+    key = previous_key(found.form, found.answers)
+    if key is None:
+        return await current_view(db, now, settings, found)
     updated = await _write_answers(db, now, found, forget(found.form, found.answers, key))
     if updated is None:
         return Step("stale")

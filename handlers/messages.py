@@ -1,0 +1,208 @@
+"""The family's side of the chat: forwarded messages and replies, menu words, strangers and
+unknown commands.
+
+Callback data: "msg:<family message id>" (the facilitator's "Balas" button) and "lap:now" (the
+"Lapor sekarang" button of invitations and reminders: start or resume the report).
+"""
+
+from __future__ import annotations
+
+from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, Update
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.render import render
+from bot.services import messages as svc
+from bot.services.accounts import Account
+from handlers.common import account_of, db_of, lang_of, now_of, reply
+
+REPORT_NOW = "lap:now"
+MENU_WORDS = ("lapor", "kemajuan", "bantuan")
+BACK_WORDS = ("kembali",)
+
+
+def family_keyboard(lang: str) -> ReplyKeyboardMarkup:
+    """The steady menu under a family's chat: Lapor | Kemajuan | Bantuan."""
+    labels = [render("family_label", lang, name=f"kb_{w}") for w in MENU_WORDS]
+    return ReplyKeyboardMarkup([[KeyboardButton(x) for x in labels]], resize_keyboard=True,
+                               is_persistent=True)  # fmt: skip
+
+
+def incoming_of(message: Message) -> svc.Incoming | None:
+    """A text, photo or voice note as the messages service takes it; None for anything else."""
+    if message.voice is not None:
+        v = message.voice
+        return svc.Incoming("voice", message.caption, v.file_id, v.file_size, message.message_id)
+    if message.photo:
+        p = message.photo[-1]
+        return svc.Incoming("photo", message.caption, p.file_id, p.file_size, message.message_id)
+    if message.text is not None:
+        return svc.Incoming("text", message.text, None, None, message.message_id)
+    return None
+
+
+def _wake(context: ContextTypes.DEFAULT_TYPE) -> None:
+    from handlers.cycle import wake
+
+    wake(context)
+
+
+async def forward(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, draft_open: bool = False
+) -> bool:
+    """Pass a family's message on to its facilitator and tell the family; False when the message
+    is of a kind that is not passed on (the caller answers it)."""
+    message = update.effective_message
+    item = incoming_of(message) if message is not None else None
+    if item is None:
+        return False
+    lang = account.language
+    try:
+        passed = await svc.forward_from_family(db_of(context), now_of(context), account, item)
+    except svc.MessageRefused as err:
+        await reply(update, render("family_message_error", lang, key=err.key, p=err.params))
+        return True
+    if passed.new:
+        _wake(context)
+    await reply(
+        update,
+        render("family_message_sent", lang, to="facilitator", name=passed.to_name,
+               draft_open=draft_open),
+        reply_markup=family_keyboard(lang),
+    )  # fmt: skip
+    return True
+
+
+async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -3: a facilitator's reply to a family (Reply on the forwarded message, or the text
+    after "Balas") and a family's voice note are taken here; everything else passes on."""
+    message = update.effective_message
+    if message is None:
+        return
+    account = await account_of(update, context)
+    if account is None:
+        return
+    db, now = db_of(context), now_of(context)
+    if account.role == "facilitator":
+        target = None
+        if message.reply_to_message is not None:
+            target = await svc.reply_target(db, account, message.reply_to_message.message_id)
+        if target is None:
+            target = await svc.waiting_reply(db, now, account)
+        item = incoming_of(message)
+        if target is None or item is None:
+            return
+        try:
+            passed = await svc.send_reply(db, now, account, target, item)
+        except svc.MessageRefused as err:
+            await reply(update, render("family_message_error", account.language, key=err.key,
+                                       p=err.params))  # fmt: skip
+            raise ApplicationHandlerStop from None
+        if passed.new:
+            _wake(context)
+        await reply(update, render("family_message_sent", account.language, to="family",
+                                   name=passed.to_name, draft_open=False))  # fmt: skip
+        raise ApplicationHandlerStop
+    if account.role == "recipient" and message.voice is not None:
+        from bot.services.reports import open_draft
+
+        draft = await open_draft(db, account)
+        await forward(update, context, account, draft_open=draft is not None)
+        raise ApplicationHandlerStop
+
+
+async def on_menu_word(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -4: the reply keyboard's words typed or pressed (Lapor, Kemajuan, Bantuan) and
+    "kembali" work like their commands."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    word = message.text.strip().lower()
+    if word in BACK_WORDS:
+        from handlers.reports import kembali
+
+        await kembali(update, context)
+        raise ApplicationHandlerStop
+    if word not in MENU_WORDS:
+        return
+    account = await account_of(update, context)
+    if account is None:
+        return
+    if word == "lapor":
+        from handlers.reports import lapor
+
+        await lapor(update, context)
+    elif word == "kemajuan":
+        from handlers.graduation import kemajuan
+
+        await kemajuan(update, context)
+    else:
+        from handlers.basic import bantuan
+
+        await bantuan(update, context)
+    raise ApplicationHandlerStop
+
+
+async def on_reply_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """ "Balas" under a forwarded message: the next text is the reply."""
+    query = update.callback_query
+    if query is None:
+        return
+    account = await account_of(update, context)
+    lang = lang_of(account, context)
+    try:
+        message_id = int((query.data or "")[len(svc.CALLBACK_PREFIX) :])
+    except ValueError:
+        await query.answer()
+        return
+    if account is None:
+        await query.answer()
+        return
+    try:
+        name = await svc.start_reply(db_of(context), now_of(context), account, message_id)
+    except svc.MessageRefused as err:
+        await query.answer()
+        await reply(update, render("family_message_error", lang, key=err.key, p=err.params))
+        return
+    await query.answer()
+    await reply(update, render("family_reply_prompt", lang, name=name))
+
+
+async def on_report_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """ "Lapor sekarang" under an invitation or reminder: start or resume the report."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+    from handlers.reports import lapor
+
+    await lapor(update, context)
+
+
+async def stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A person with no account writes anything: how to join."""
+    user = update.effective_user
+    await reply(update, render("stranger", lang_of(None, context),
+                               first_name=user.first_name if user else ""))  # fmt: skip
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command no handler knows: a short hint for the person's role."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    account = await account_of(update, context)
+    command = message.text.split()[0].split("@")[0][:40]
+    await reply(update, render("unknown_command", lang_of(account, context), command=command,
+                               role=account.role if account else None))  # fmt: skip
+
+
+async def riwayat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/riwayat: the family's last 6 months in one short message."""
+    from bot.services.history import history
+    from handlers.common import settings_of
+
+    account = await account_of(update, context)
+    if account is None:
+        await stranger(update, context)
+        return
+    months = await history(db_of(context), now_of(context), settings_of(context), account)
+    await reply(update, render("riwayat", account.language, months=months))
