@@ -49,6 +49,26 @@ async def db(settings: Settings, clock: FakeClock) -> Database:
     await database.close()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist a worker hands its suite counts to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from tests.suite_counts import COUNTS, SCENARIOS
+
+        workeroutput["suite_counts"] = dict(COUNTS)
+        workeroutput["suite_scenarios"] = list(SCENARIOS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """The controller adds up the counts each xdist worker sent (see pytest_sessionfinish)."""
+    from tests.suite_counts import COUNTS, SCENARIOS
+
+    output = getattr(node, "workeroutput", {})
+    COUNTS.update(output.get("suite_counts", {}))
+    SCENARIOS.extend(output.get("suite_scenarios", []))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """The hostile/crash/access suites' counts (tests/suite_counts.py), printed without -s."""
     from tests.suite_counts import summary_lines
