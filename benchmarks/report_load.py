@@ -1,4 +1,4 @@
-"""Load benchmark of the monthly report (issue 5) against a bare python-telegram-bot echo bot.
+"""Load benchmark of the monthly report against a bare python-telegram-bot echo bot.
 
 Both bots run in this process against the same kind of loopback sandbox (HTTP on 127.0.0.1,
 Telegram's rate limits off), one after the other in the same run:

@@ -228,7 +228,7 @@ class InviteSettings:
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """Monthly reports (issue 5): amount ceiling, photo size and the cross-check thresholds."""
+    """Monthly reports: amount ceiling, photo size and the cross-check thresholds."""
 
     amount_ceiling: int = 100_000_000  # larger typed amounts are refused as a typo
     max_photo_bytes: int = 5_000_000
@@ -254,7 +254,7 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class BackupSettings:
-    """The daily automatic backup (issue 9)."""
+    """The daily automatic backup."""
 
     dir: str = ""  # empty: a `backups` folder beside the database file
     keep: int = 14  # newest N automatic backups kept; 0 turns automatic backups off
@@ -280,7 +280,7 @@ class RetentionSettings:
 
 @dataclass(frozen=True)
 class DigestSettings:
-    """When the weekly digests go out (issue 8); the monthly report follows the period close."""
+    """When the weekly digests go out; the monthly report follows the period close."""
 
     weekday: int = 0  # 0 = Monday ... 6 = Sunday (local time)
     hour: int = 8  # local hour (WIB)

@@ -38,7 +38,7 @@ async def bantuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = lang_of(account, context)
     role = account.role if account else None
     text = render("bantuan", lang, role=role, commands=commands_for(role, lang))
-    # Issue 5: with a form open, also explain how to answer the current question.
+    # Monthly reports: with a form open, also explain how to answer the current question.
     from handlers.reports import question_help
 
     extra = await question_help(update, context)

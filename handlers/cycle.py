@@ -94,7 +94,7 @@ async def mark_reachable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     user, chat = update.effective_user, update.effective_chat
     if user is not None and chat is not None and chat.type == "private":
         await outbox.mark_reachable(db_of(context), user.id)
-    # digests (issue 8): an update from a group the bot had been removed from: it is back
+    # digests: an update from a group the bot had been removed from: it is back
     # (unless the update is the removal itself)
     elif chat is not None and chat.type in ("group", "supergroup"):
         member = update.my_chat_member

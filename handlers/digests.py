@@ -1,4 +1,4 @@
-"""/ringkasan and /ekspor (issue 8): thin handlers over bot/services/digests.py."""
+"""/ringkasan and /ekspor: thin handlers over bot/services/digests.py."""
 
 from __future__ import annotations
 

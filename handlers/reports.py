@@ -192,7 +192,7 @@ async def notify(context: ContextTypes.DEFAULT_TYPE, notices: Iterable[svc.Notic
 async def report_error(
     update: Update, lang: str, err: svc.ReportError, context: ContextTypes.DEFAULT_TYPE
 ) -> None:
-    if err.key == "consent_needed":  # issue 4: the privacy notice again, with its button
+    if err.key == "consent_needed":  # consent: the privacy notice again, with its button
         from handlers.onboarding import send_consent_notice
 
         await send_consent_notice(update, context)
@@ -284,7 +284,7 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     account = await account_of(update, context)
     if account is None:
-        return  # unlinked people are guided by /start and invites (issue 4), not by forms
+        return  # unlinked people are guided by /start and invites, not by forms
     db = db_of(context)
     try:
         step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))

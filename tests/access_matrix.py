@@ -18,13 +18,13 @@ MATRIX: dict[str, set[str]] = {
     "undang": {"facilitator"},
     "ringkasan": {"facilitator", "staff", "admin"},
     "ekspor": {"staff", "admin"},
-    # issue 5: monthly reports, visits, flags
+    # monthly reports, visits, flags
     "lapor": {"recipient", "facilitator"},
     "lanjut": {"recipient", "facilitator"},
     "batal": {"recipient", "facilitator"},
     "daftar": {"facilitator"},
     "kunjungan": {"facilitator"},
-    # scoring and graduation (issue 7)
+    # scoring and graduation
     "skor": {"facilitator", "staff", "admin"},
     "kemajuan": {"recipient"},
     "graduasi": {"staff", "admin"},
@@ -32,7 +32,7 @@ MATRIX: dict[str, set[str]] = {
     "setujui": {"staff", "admin"},
     "tolak": {"staff", "admin"},
     "akhiri": {"staff", "admin"},
-    # cycle, outbox, broadcasts (issue 6)
+    # cycle, outbox, broadcasts
     "berhenti": {"recipient"},
     "mulai": {"recipient"},
     "siaran": {"staff", "admin"},

@@ -1,4 +1,4 @@
-"""Backup and restore with the real bot under load (issue 9).
+"""Backup and restore with the real bot under load.
 
 The bot runs as a child process (`python -m bot run --api-url ...`) against an in-process
 sandbox; two people save a monthly report, then four more fill theirs through the chat at the

@@ -42,7 +42,7 @@ class Harness:
         await self.sender.drain()
 
     def texts(self, chat_id: int) -> list[str]:
-        """The cycle's messages to the chat (the scheduled digests of issue 8 left out)."""
+        """The cycle's messages to the chat (the scheduled digests left out)."""
         digest = ("Ringkasan mingguan", "Laporan bulanan")
         return [t for t in self.api.sent.get(chat_id, []) if not t.startswith(digest)]
 

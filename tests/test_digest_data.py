@@ -82,7 +82,7 @@ async def test_monthly_report_medians(seeded: Database) -> None:
 
 
 async def test_scores_table_is_used_when_present(seeded: Database) -> None:
-    # the table of migration 0005 (issue 7); the latest computed row of a period wins
+    # the table of migration 0005; the latest computed row of a period wins
     await seeded.execute(
         "INSERT INTO score_models (version, label, params, created_at)"
         " VALUES ('1.0+test', '1.0', '{}', '2024-01-01T00:00:00+00:00')"

@@ -1,4 +1,4 @@
-"""/ringkasan and /ekspor through the sandbox and the real bot (issue 8)."""
+"""/ringkasan and /ekspor through the sandbox and the real bot."""
 
 from __future__ import annotations
 

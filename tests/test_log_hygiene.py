@@ -1,4 +1,4 @@
-"""Log hygiene end to end (issue 9): an import and a full monthly report, both as real
+"""Log hygiene end to end: an import and a full monthly report, both as real
 processes logging at DEBUG, leave no token, no full NIK, no phone number and no amount (typed
 or derived) in what they write to stdout/stderr.
 

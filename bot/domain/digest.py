@@ -22,7 +22,7 @@ STATUS_DRAFT = "draft"
 STATUS_SILENT = "silent"
 STATUSES = (STATUS_REPORTED, STATUS_DRAFT, STATUS_SILENT)
 
-# Score bands of the graduation readiness score (bot/domain/scoring.py, issue 7), best first.
+# Score bands of the graduation readiness score (bot/domain/scoring.py), best first.
 BAND_READY = "siap"
 BAND_TOWARDS = "menuju"
 BAND_INTENSIVE = "intensif"

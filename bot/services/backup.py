@@ -1,4 +1,4 @@
-"""Online backups and restore of the SQLite database (issue 9).
+"""Online backups and restore of the SQLite database.
 
 A backup uses SQLite's online backup API from a read-only connection: in WAL mode readers
 never block the bot's writes, and one `backup()` step copies a consistent snapshot (the

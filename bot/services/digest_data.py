@@ -60,7 +60,7 @@ log = logging.getLogger("pendamping.digest")
 
 FETCH_CHUNK = 10_000
 
-# Wired (issue 8, branch digest2): scores come from migration 0005 (the latest model version's
+# Wired (branch digest2): scores come from migration 0005 (the latest model version's
 # row of the latest period per recipient), score risk flags from `risk_flags` besides
 # report_flags, graduation candidates are the graduation service's candidates (band 'siap'
 # under the current model) plus every case confirmed by a facilitator and awaiting staff, and

@@ -1,4 +1,4 @@
-"""What /ringkasan, /ekspor and the scheduled digests send, with access control (issue 8).
+"""What /ringkasan, /ekspor and the scheduled digests send, with access control.
 
 Handlers (wired by the lead once the sandbox lands) call one of these and send the result:
 - ringkasan(db, account, now, settings): the text for /ringkasan. Staff see their kecamatan

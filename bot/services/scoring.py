@@ -1,6 +1,6 @@
 """Scores stored per recipient per period: load inputs, compute (domain), store, raise risks.
 
-Which report counts for a month (until issue 5's `effective_reports` replaces
+Which report counts for a month (until the reports service's `effective_reports` replaces
 `load_observations`): for each recipient and period, the latest revision of the recipient's
 own report, else the latest revision of the facilitator's; a value confirmed through
 report_flags (status 'resolved', resolved_value) replaces the reported one and marks the
