@@ -1004,7 +1004,7 @@ async def _save_flag_value(
             " resolved_at = ? WHERE id = ? AND status = 'open'",
             (value, account.id, _iso(now), flag_id),
         )
-    await _rescore(db, now, settings, flag.recipient_id, flag.period)  # the score follows the verified value
+    await _rescore(db, now, settings, flag.recipient_id, flag.period)  # the verified value
     return Step("saved", saved={"kind": "flag", "flag_id": flag_id, "value": value,
                                 "field": flag.field, "recipient_name": flag.recipient_name})  # fmt: skip
 
