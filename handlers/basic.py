@@ -7,8 +7,9 @@ from telegram.ext import ContextTypes
 
 from bot.commands_menu import commands_for
 from bot.render import render
+from bot.services import reports as report_svc
 from bot.services.accounts import greeting_for
-from handlers.common import account_of, db_of, lang_of, reply
+from handlers.common import account_of, db_of, lang_of, reply, settings_of
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -39,7 +40,20 @@ async def bantuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     role = account.role if account else None
     text = render("bantuan", lang, role=role, commands=commands_for(role, lang))
     # Monthly reports: with a form open, also explain how to answer the current question.
-    from handlers.reports import question_help
-
     extra = await question_help(update, context)
     await reply(update, f"{extra}\n\n{text}" if extra else text)
+
+
+async def question_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """For /bantuan: how to answer the question now asked, if a form is open."""
+    account = await account_of(update, context)
+    if account is None:
+        return None
+    q = await report_svc.current_question(db_of(context), settings_of(context), account)
+    if q is None:
+        return None
+    lang = account.language
+    return render(
+        "form_help", lang, number=q.number, total=q.total, kind=str(q.kind),
+        choices=bool(q.choices), optional=q.optional, text=render(q.template, lang, **q.context),
+    )  # fmt: skip

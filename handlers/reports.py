@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -20,7 +19,9 @@ from bot.domain.forms import Kind, Media, Photo, Pressed, Raw, SummaryRow, Text
 from bot.render import render
 from bot.services import reports as svc
 from bot.services.accounts import Account
-from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
+from handlers.caseload import send_picker
+from handlers.common import account_of, db_of, label, lang_of, now_of, reply, settings_of, wake
+from handlers.onboarding import send_consent_notice
 
 log = logging.getLogger("pendamping.reports")
 
@@ -31,12 +32,6 @@ MEDIA_KINDS = ("sticker", "voice", "video", "video_note", "audio", "animation", 
 
 
 # --- rendering -----------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1024)
-def label(name: str, lang: str) -> str:
-    """A button/summary label (templates are fixed while the bot runs, so cached)."""
-    return render("form_label", lang, name=name)
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -183,7 +178,6 @@ async def notify(context: ContextTypes.DEFAULT_TYPE, notices: Iterable[svc.Notic
     """The one place messages for other people's chats leave: planned in the outbox (unique
     key per event), then the sender is woken so a help request goes out at once."""
     from bot.services.notices import enqueue_notices
-    from handlers.cycle import wake
 
     if await enqueue_notices(db_of(context), notices, now_of(context)):
         wake(context)
@@ -193,8 +187,6 @@ async def report_error(
     update: Update, lang: str, err: svc.ReportError, context: ContextTypes.DEFAULT_TYPE
 ) -> None:
     if err.key == "consent_needed":  # consent: the privacy notice again, with its button
-        from handlers.onboarding import send_consent_notice
-
         await send_consent_notice(update, context)
         return
     await reply(update, render("report_error", lang, key=err.key))
@@ -218,8 +210,6 @@ async def lapor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     db, settings, now = db_of(context), settings_of(context), now_of(context)
     try:
         if account.role == "facilitator" and await svc.open_draft(db, account) is None:
-            from handlers.facilitator import send_picker
-
             await send_picker(update, context, account, "report", 0)
             return
         step = await svc.start_report(db, now, settings, account)
@@ -244,21 +234,6 @@ async def batal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if account is None:
         return
     await send_step(update, context, account, await svc.ask_cancel(db_of(context), account))
-
-
-async def question_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
-    """For /bantuan: how to answer the question now asked, if a form is open."""
-    account = await account_of(update, context)
-    if account is None:
-        return None
-    q = await svc.current_question(db_of(context), settings_of(context), account)
-    if q is None:
-        return None
-    lang = account.language
-    return render(
-        "form_help", lang, number=q.number, total=q.total, kind=str(q.kind),
-        choices=bool(q.choices), optional=q.optional, text=render(q.template, lang, **q.context),
-    )  # fmt: skip
 
 
 # --- answers -------------------------------------------------------------------------------------
