@@ -16,7 +16,6 @@ import gc
 import json
 import multiprocessing
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.db import Database
+from bot.db import Database, connect_readonly
 from bot.domain.scoring import (
     Baseline,
     Observation,
@@ -255,7 +254,7 @@ def _score_range(
     # reference counting still frees everything.
     gc.disable()
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_readonly(path)
         try:
             scope = _Scope(lo=lo, hi=hi)
             results = [
