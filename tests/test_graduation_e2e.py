@@ -87,6 +87,7 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
         when = dt.datetime(2024, 8, day, 1, 0, tzinfo=dt.UTC)  # 08:00 WIB
         sandbox.clock.set(when)
         await tick(sandbox.db, sandbox.settings, when)
+        sandbox.app.bot_data["sender"].wake()  # as the minute job does after its tick
         await delivered(sandbox)
     reminded = await sandbox.db.fetchall(
         "SELECT a.telegram_user_id, o.step FROM outbox o JOIN accounts a ON a.id = o.account_id"
