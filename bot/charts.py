@@ -27,7 +27,7 @@ from bot.domain.digest import (  # noqa: E402
     Progress,
 )
 from bot.domain.money import format_number, format_rupiah  # noqa: E402
-from bot.domain.timefmt import MONTHS_EN, MONTHS_ID  # noqa: E402
+from bot.domain.timefmt import month_names  # noqa: E402
 
 SIZE_INCHES = (10.8, 10.8)
 DPI = 100  # 1080 x 1080 px
@@ -64,7 +64,7 @@ TEXTS = {
 def short_period(period: str, lang: str = "id") -> str:
     """'2024-01' -> 'Jan 24'."""
     year, month = period.split("-")
-    months = MONTHS_EN if lang == "en" else MONTHS_ID
+    months = month_names(lang)
     return f"{months[int(month) - 1][:3]} {year[2:]}"
 
 

@@ -35,11 +35,11 @@ def test_dates() -> None:
 
 def test_babel_month_names_match_the_former_tables() -> None:
     """The CLDR names (Babel) are the ones the texts always used, in both languages."""
-    from bot.domain.timefmt import MONTHS_EN, MONTHS_ID
+    from bot.domain.timefmt import month_names
 
-    assert MONTHS_ID == ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli",
+    assert month_names("id") == ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli",
                          "Agustus", "September", "Oktober", "November", "Desember"]  # fmt: skip
-    assert MONTHS_EN[0] == "January" and MONTHS_EN[11] == "December"
+    assert month_names("en")[0] == "January" and month_names("en")[11] == "December"
     assert format_date(dt.datetime(2024, 4, 22, 10, 0)) == "22 April 2024"
     assert format_period("2024-12", "en") == "December 2024"
     assert format_date(None) == "-"

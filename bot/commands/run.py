@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 
-from bot.app import build_application
 from bot.config import Settings
 from bot.logs import setup_logging
 from bot.runlock import acquire_run_lock
@@ -42,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # python-telegram-bot and the handlers load here, not when any other command starts
+    from bot.app import build_application
     from bot.cli import UsageError, settings_from
 
     settings = settings_from(args)

@@ -1,32 +1,37 @@
 """Indonesian (and English) dates and month names from the CLDR data that Babel ships.
 
-No I/O while formatting: the two locales' data is loaded once, when this module is imported
-(computing the month names below reads it); bot/domain/money.py formats numbers with them.
+Babel reads a locale's CLDR data (package data, like a module) on its first use and keeps it;
+nothing else is read. bot/domain/money.py formats numbers with the same locales.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
 from babel import Locale
 from babel.dates import format_date as _cldr_date
 
-_LOCALES = {"id": Locale.parse("id"), "en": Locale.parse("en")}
-
 
 def locale_for(lang: str) -> Locale:
     """English for 'en', Indonesian for anything else (the bot's default)."""
-    return _LOCALES["en"] if lang == "en" else _LOCALES["id"]
+    return _locale("en" if lang == "en" else "id")
+
+
+@cache
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+@cache
+def _months(code: str) -> tuple[str, ...]:
+    wide = _locale(code).months["format"]["wide"]
+    return tuple(wide[m] for m in range(1, 13))
 
 
 def month_names(lang: str = "id") -> list[str]:
     """The twelve month names, January first: 'Januari' ... 'Desember'."""
-    wide = locale_for(lang).months["format"]["wide"]
-    return [wide[m] for m in range(1, 13)]
-
-
-MONTHS_ID = month_names("id")
-MONTHS_EN = month_names("en")
+    return list(_months("en" if lang == "en" else "id"))
 
 
 def format_date(value: dt.date | dt.datetime | str | None, lang: str = "id") -> str:
