@@ -187,26 +187,6 @@ async def test_random_input_never_crashes_nor_leaves_a_partial_record(world, act
     assert not problems, problems
 
 
-async def test_a_person_unlinked_by_random_presses_is_then_treated_as_unlinked(world):
-    """The presses /profil -> unlink -> yes are within the random suite's reach; after them the
-    facilitator is an unlinked stranger, whose plain text the bot may leave unanswered."""
-    sb, users, group = world
-    facilitator = users[FACILITATOR]
-    with ErrorCapture() as errors:
-        await facilitator.send("/profil")
-        await facilitator.press("Putuskan akun dari bot")
-        await facilitator.press("Ya, putuskan")
-        assert not await is_linked(sb.db, FACILITATOR)
-        action = ("text", FACILITATOR, "0")
-        _, answered = await perform(sb, users, group, action)
-        await check(sb, errors, action, answered)
-        # a command still gets an answer (the unlinked greeting)
-        action = ("command", FACILITATOR, ("start", ""))
-        _, answered = await perform(sb, users, group, action)
-        await check(sb, errors, action, answered)
-    assert not await integrity_problems(sb.db)
-
-
 @SHARED
 @given(data=FORGED, who=st.sampled_from(PEOPLE))
 async def test_forged_and_expired_callback_data(world, data, who):
@@ -245,4 +225,24 @@ async def test_a_whole_report_under_interleaved_garbage_saves_a_complete_record(
     assert await sb.db.fetchval("SELECT count(*) FROM reports WHERE recipient_id ="
                                 " (SELECT recipient_id FROM accounts WHERE"
                                 " telegram_user_id = 1001)") == 1  # fmt: skip
+    assert not await integrity_problems(sb.db)
+
+
+async def test_a_person_unlinked_by_random_presses_is_then_treated_as_unlinked(world):
+    """The presses /profil -> unlink -> yes are within the random suite's reach; after them the
+    facilitator is an unlinked stranger, whose plain text the bot may leave unanswered."""
+    sb, users, group = world
+    facilitator = users[FACILITATOR]
+    with ErrorCapture() as errors:
+        await facilitator.send("/profil")
+        await facilitator.press("Putuskan akun dari bot")
+        await facilitator.press("Ya, putuskan")
+        assert not await is_linked(sb.db, FACILITATOR)
+        action = ("text", FACILITATOR, "0")
+        _, answered = await perform(sb, users, group, action)
+        await check(sb, errors, action, answered)
+        # a command still gets an answer (the unlinked greeting)
+        action = ("command", FACILITATOR, ("start", ""))
+        _, answered = await perform(sb, users, group, action)
+        await check(sb, errors, action, answered)
     assert not await integrity_problems(sb.db)
