@@ -1,4 +1,4 @@
-"""Digest, charts and export for 100,000 recipients (issue 8).
+"""Digest, charts and export for 100,000 recipients.
 
 Builds a temporary database (migrations of this tree + synthetic rows inserted with
 executemany), then runs each stage in its own child process so its peak memory is its own:
@@ -7,7 +7,7 @@ executemany), then runs each stage in its own child process so its peak memory i
   charts   monthly report (6-period medians, bands) + the three PNG charts
   export   the four-sheet XLSX of the period, streamed (XlsxWriter, constant_memory)
 
-Goals (issue 8, 2 cores): digest <= 5 s, charts <= 5 s, export <= 60 s and <= 500 MB peak.
+Goals (2 cores): digest <= 5 s, charts <= 5 s, export <= 60 s and <= 500 MB peak.
 
     python benchmarks/digest_bench.py [--recipients 100000] [--keep DIR]
 """

@@ -1,6 +1,6 @@
 """Benchmark: generate a 100,000-row registry workbook and import it twice with the CLI.
 
-Goal (issue 4): import <= 60 s and <= 300 MB peak memory on a 2-core machine; re-import of the
+Goal: import <= 60 s and <= 300 MB peak memory on a 2-core machine; re-import of the
 same file <= 60 s. Each import runs as `python -m bot import` in a child process; its peak
 resident memory comes from os.wait4 (ru_maxrss of that child only).
 

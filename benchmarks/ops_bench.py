@@ -1,4 +1,4 @@
-"""Operations benchmark (issue 9): backup, integrity check, erase, retention, doctor.
+"""Operations benchmark: backup, integrity check, erase, retention, doctor.
 
 Builds a database of N recipients with one report per month each, then times the operator
 commands on it. Prints one `figure: value` line each.

@@ -1,4 +1,4 @@
-"""Load benchmark of the monthly report (issue 5) against a bare python-telegram-bot echo bot.
+"""Load benchmark of the monthly report against a bare python-telegram-bot echo bot.
 
 Both bots run in this process against the same kind of loopback sandbox (HTTP on 127.0.0.1,
 Telegram's rate limits off), one after the other in the same run:
@@ -16,7 +16,12 @@ answerCallbackQuery + a message, so both bots make the same Bot API calls per st
 
 The bot under test runs in a child process; the sandbox and the simulated people in this one.
 
-    PYTHONPATH=. python benchmarks/report_load.py [--n 1000] [--rate 50] [--seconds 20]
+The clock is the scenario's, never the wall clock: the people are registered and report at
+`--now` (default 2024-02-05 10:00 WIB), so the run is the same on any date. The bot gets that
+moment as an injected clock, which also keeps the minute job of the monthly cycle off (as in the
+tests): no invitation or reminder lands between a person's question and answer.
+
+    PYTHONPATH=. python benchmarks/report_load.py [--n 1000] [--rate 50] [--seconds 20] [--now ISO]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from telegram.ext import (
 )
 
 from bot.app import build_application
+from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import open_migrated
 from bot.domain.consent import NOTICE_VERSION
@@ -51,6 +57,9 @@ from bot.sandbox.core import SandboxCore
 from bot.sandbox.server import SandboxServer
 
 TOKEN = "123456:sandbox"
+# The moment the scenario plays at (--now changes it; any moment gives the same run).
+SCENARIO_NOW = "2024-02-05T10:00:00+07:00"
+SCENARIO_MOMENT = dt.datetime.fromisoformat(SCENARIO_NOW)
 
 # One full tata boga report as a person does it: ("send", text) | ("press", button label).
 SCRIPT: list[tuple[str, str]] = [
@@ -102,7 +111,7 @@ def _button_data(stored: Any, label: str) -> str:
         for button in row:
             if button.get("text") == label:
                 return button["callback_data"]
-    raise AssertionError(f"no button {label!r} on message {stored.message_id}")
+    raise AssertionError(f"no button {label!r} on message {stored.message_id}: {stored.data}")
 
 
 async def step(core: SandboxCore, watcher: Watcher, uid: int, action: tuple[str, str],
@@ -157,9 +166,10 @@ async def stop_echo(app: Any) -> None:
     await app.shutdown()
 
 
-async def seed(path: str, user_ids: list[int]) -> None:
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    db = await open_migrated(path)
+async def seed(path: str, user_ids: list[int], when: dt.datetime) -> None:
+    """Recipients registered at the scenario's moment, linked, the privacy notice accepted."""
+    now = when.astimezone(dt.UTC).isoformat(timespec="seconds")
+    db = await open_migrated(path, when)
     try:
         async with db.transaction() as conn:
             await conn.execute(
@@ -242,15 +252,16 @@ async def latency(
     return samples
 
 
-async def run_child(kind: str, url: str, db_path: str, concurrency: int) -> int:
-    """The bot under test in its own process (as in production: bot and API apart)."""
+async def run_child(kind: str, url: str, db_path: str, concurrency: int, now: dt.datetime) -> int:
+    """The bot under test in its own process (as in production: bot and API apart), on the
+    scenario's clock."""
     if kind == "echo":
         app = await start_echo(url)
     else:
         settings = replace(Settings(), database=db_path)
         app = build_application(
             settings, token=TOKEN, base_url=url, rate_limiter=False,
-            concurrent_updates=concurrency,
+            concurrent_updates=concurrency, clock=ManualClock(now),
         )  # fmt: skip
         await app.initialize()
         await app.post_init(app)
@@ -268,7 +279,13 @@ async def run_child(kind: str, url: str, db_path: str, concurrency: int) -> int:
 
 
 async def run_bot(
-    kind: str, n: int, pool: int, rate: float, seconds: float, concurrency: int = 1
+    kind: str,
+    n: int,
+    pool: int,
+    rate: float,
+    seconds: float,
+    concurrency: int = 1,
+    now: dt.datetime = SCENARIO_MOMENT,
 ) -> dict[str, Any]:
     echo = kind == "echo"
     core = SandboxCore(TOKEN)
@@ -282,10 +299,10 @@ async def run_bot(
     tmp = tempfile.TemporaryDirectory()
     db_path = str(Path(tmp.name) / "bench.db")
     if not echo:
-        await seed(db_path, sat_users + lat_users)
+        await seed(db_path, sat_users + lat_users, now)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--child", kind, "--url", server.bot_base_url, "--db", db_path,
-        "--concurrency", str(concurrency),
+        "--concurrency", str(concurrency), "--now", now.isoformat(),
     )  # fmt: skip
     try:
         while not core.call_log("getUpdates"):
@@ -325,18 +342,24 @@ async def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, default=64,
         help="also run the report bot with ChatOrderedProcessor(N) (0: skip that run)",
     )  # fmt: skip
+    parser.add_argument(
+        "--now", default=SCENARIO_NOW, type=dt.datetime.fromisoformat,
+        help=f"the scenario's moment, ISO with offset (default {SCENARIO_NOW})",
+    )  # fmt: skip
     parser.add_argument("--child", choices=["echo", "report"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return await run_child(args.child, args.url, args.db, args.concurrency)
+        return await run_child(args.child, args.url, args.db, args.concurrency, args.now)
     results = {}
     runs = [("echo", "echo", 1), ("report", "report", 1)]
     if args.concurrency > 1:
         runs.append((f"report/c{args.concurrency}", "report", args.concurrency))
     for name, kind, conc in runs:
-        results[name] = await run_bot(kind, args.n, args.pool, args.rate, args.seconds, conc)
+        results[name] = await run_bot(
+            kind, args.n, args.pool, args.rate, args.seconds, conc, args.now
+        )
         r = results[name]
         print(
             f"{name:10} saturation {r['steps_per_s']:8.1f} steps/s | at {args.rate:.0f} updates/s:"

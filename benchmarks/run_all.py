@@ -10,6 +10,10 @@ goal=... ok=yes|no|-` lines (benchmarks/_result.py); this script collects them. 
 table goes between the markers below at the top of docs/benchmarks.md; the prose sections
 under it (written by hand per benchmark) are kept as they are.
 
+Dates: every benchmark takes its clock from its own scenario (a fixed moment; report_load's
+is `--now`), never from the wall clock, so the table comes out the same on any date
+(tests/test_benchmark_dates.py runs report_load today and at a far-future date).
+
 Sizes: every benchmark runs at its default size, which is the issue's target size, except
 where a full run takes more than ~5 minutes here; then the smaller size below is used even
 without --quick, and the table says so:

@@ -2,7 +2,7 @@
 
 Measures (1) recompute_all for the latest period (reads the reports, writes N scores and
 their risk flags) and (2) recompute_recipient for one recipient right after a new report.
-Goals (issue 7): (1) <= 10 s for 100,000 recipients on 2 cores, (2) <= 5 ms.
+Goals: (1) <= 10 s for 100,000 recipients on 2 cores, (2) <= 5 ms.
 
     python benchmarks/score_bench.py [--recipients 100000] [--months 12] [--window-months 6]
 

@@ -23,7 +23,7 @@ from bot.commands_menu import commands_for
 from bot.config import Settings
 from bot.db import open_migrated
 from bot.updates import ChatOrderedProcessor
-from handlers import basic, digests, errors, facilitator, messages, onboarding, reports
+from handlers import basic, digests, errors, facilitator, menu, messages, onboarding, reports
 from handlers import cycle as cycle_handlers
 from handlers import graduation as graduation_handlers
 from handlers.common import Clock, system_clock
@@ -42,17 +42,17 @@ def register_handlers(app: Application) -> None:
     #    basic.start.
     app.add_handler(CommandHandler("start", onboarding.start))
     app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
-    # --- Registry and onboarding (issue 4): /profil, /undang; callbacks 'onb:' and 'inv:' ---
+    # --- Registry and onboarding: /profil, /undang; callbacks 'onb:' and 'inv:' ---
     app.add_handler(CommandHandler("profil", onboarding.profil))
     app.add_handler(CommandHandler("undang", onboarding.undang))
     app.add_handler(CallbackQueryHandler(onboarding.on_callback, pattern=r"^onb:"))
     app.add_handler(CallbackQueryHandler(onboarding.on_invite_callback, pattern=r"^inv:"))
     # --- end registry and onboarding ---
-    # 2. Digests and exports (issue 8): commands only, no callbacks; access checked in the
+    # 2. Digests and exports: commands only, no callbacks; access checked in the
     #    service (staff/admin region, facilitator caseload in private, /ekspor private only).
     app.add_handler(CommandHandler("ringkasan", digests.ringkasan))
     app.add_handler(CommandHandler("ekspor", digests.ekspor))
-    # --- Scoring and graduation (issue 7). Commands only; buttons use callback prefix "grd:"
+    # --- Scoring and graduation. Commands only; buttons use callback prefix "grd:"
     #     (unique to this feature, so their order among other callback handlers is free).
     app.add_handler(CommandHandler("skor", graduation_handlers.skor))
     app.add_handler(CommandHandler("kemajuan", graduation_handlers.kemajuan))
@@ -67,7 +67,7 @@ def register_handlers(app: Application) -> None:
         )
     )
     # --- end scoring and graduation
-    # --- cycle, outbox and broadcasts (issue 6) ---
+    # --- cycle, outbox and broadcasts ---
     # Group -100, before everything and alone in its group (a TypeHandler matches every update,
     # so it would hide any other handler of its group): a person marked unreachable who
     # writes again is reachable again.
@@ -98,7 +98,7 @@ def register_handlers(app: Application) -> None:
     # and photos when no form is open.
     app.add_handler(
         MessageHandler(
-            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, messages.on_menu_word
+            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, menu.on_menu_word
         ),
         group=-4,
     )
@@ -112,9 +112,9 @@ def register_handlers(app: Application) -> None:
     )  # fmt: skip
     app.add_handler(CommandHandler("riwayat", messages.riwayat))
     app.add_handler(CallbackQueryHandler(messages.on_reply_button, pattern=r"^msg:"))
-    app.add_handler(CallbackQueryHandler(messages.on_report_now, pattern=r"^lap:"))
+    app.add_handler(CallbackQueryHandler(menu.on_report_now, pattern=r"^lap:"))
     # --- end family side ---
-    # 3. Monthly reports, visits and flags (issue 5). Commands first; the "rep:", "per:" and
+    # 3. Monthly reports, visits and flags. Commands first; the "rep:", "per:" and
     #    "fac:" button prefixes are unique to this feature. The catch-all for private
     #    non-command messages (answers to the open form) must stay AFTER every other
     #    message handler of group 0, or it would swallow their input.
@@ -145,7 +145,7 @@ async def _post_init(app: Application) -> None:
     clock: Clock = app.bot_data["clock"]
     app.bot_data["db"] = await open_migrated(settings.database, clock())
     log.info("event=started db=%s", settings.database)
-    # The outbox sender loop and the per-minute cycle job (issue 6).
+    # The outbox sender loop and the per-minute cycle job.
     await cycle_handlers.start_sender(app)
     await set_command_menus(app.bot, settings)
 

@@ -26,8 +26,8 @@ from bot.domain.digest import (  # noqa: E402
     ProfitSeries,
     Progress,
 )
-from bot.domain.money import format_rupiah  # noqa: E402
-from bot.domain.timefmt import MONTHS_EN, MONTHS_ID  # noqa: E402
+from bot.domain.money import format_number, format_rupiah  # noqa: E402
+from bot.domain.timefmt import month_names  # noqa: E402
 from bot.private_files import private_dir, private_file  # noqa: E402
 
 SIZE_INCHES = (10.8, 10.8)
@@ -65,7 +65,7 @@ TEXTS = {
 def short_period(period: str, lang: str = "id") -> str:
     """'2024-01' -> 'Jan 24'."""
     year, month = period.split("-")
-    months = MONTHS_EN if lang == "en" else MONTHS_ID
+    months = month_names(lang)
     return f"{months[int(month) - 1][:3]} {year[2:]}"
 
 
@@ -193,12 +193,12 @@ def bands_chart_figure(
             if w and bar.get_width() >= 0.06 * max(sum(c.values()) for _, c in rows):
                 ax.text(
                     bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2,
-                    f"{w:,}".replace(",", "."), ha="center", va="center",
+                    format_number(w), ha="center", va="center",
                     fontsize=BAR_TEXT_SIZE - 2, color="white",
                 )  # fmt: skip
         left = [a + b for a, b in zip(left, widths, strict=True)]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{int(v):,}".replace(",", ".")))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: format_number(int(v))))
     ax.set_xlabel(t["bands_axis"], fontsize=LABEL_SIZE)
     ax.set_title(t["bands_title"], fontsize=TITLE_SIZE, pad=20)
     ax.legend(

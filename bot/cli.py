@@ -38,21 +38,21 @@ COMMAND_MODULES = [
     run_cmd,
     migrate_cmd,
     sandbox_cmd,
-    # issue 9: operations
+    # operations
     backup_cmd,
     doctor_cmd,
     person_cmd,
     retention_cmd,
-    # issue 4: registry and onboarding
+    # registry and onboarding
     import_cmd,
     invite_cmd,
     admin_cmd,
-    # issue 8: digests and exports
+    # digests and exports
     export_cmd,
-    # issue 7: scoring and graduation
+    # scoring and graduation
     score_cmd,
     graduates_cmd,
-    # issue 6: cycle, outbox, broadcasts
+    # cycle, outbox, broadcasts
     tick_cmd,
     send_cmd,
     broadcast_cmd,

@@ -233,7 +233,7 @@ class InviteSettings:
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """Monthly reports (issue 5): amount ceiling, photo size and the cross-check thresholds."""
+    """Monthly reports: amount ceiling, photo size and the cross-check thresholds."""
 
     amount_ceiling: int = 100_000_000  # larger typed amounts are refused as a typo
     max_photo_bytes: int = 5_000_000
@@ -259,7 +259,7 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class BackupSettings:
-    """The daily automatic backup (issue 9)."""
+    """The daily automatic backup."""
 
     dir: str = ""  # empty: a `backups` folder beside the database file
     keep: int = 14  # newest N automatic backups kept; 0 turns automatic backups off

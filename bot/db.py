@@ -181,6 +181,152 @@ class Database:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
+    # --- maintenance and schema: the engine-specific part of the API, so services keep to
+    # portable SQL and a second backend implements these few methods ---------------------
+
+    async def integrity_check(self) -> list[str]:
+        """Problems found by a full integrity check ([] when the file is sound); a damaged file
+        may raise DatabaseError instead."""
+        try:
+            rows = await self.fetchall("PRAGMA integrity_check")
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"{self.path} is damaged ({exc})") from None
+        return [r[0] for r in rows if r[0] != "ok"]
+
+    async def checkpoint(self) -> bool:
+        """Fold the write-ahead log into the file and truncate it; False if another connection
+        kept it from finishing (try again later)."""
+        row = await self.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+        return row is not None and row[0] == 0
+
+    async def vacuum(self) -> None:
+        """Rewrite the whole file without free pages (the engine holds its write lock for the
+        whole rewrite: only when the bot is not running)."""
+        await self.fetchall("VACUUM")
+
+    async def tables(self) -> list[str]:
+        """The application's tables, by name."""
+        rows = await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY name"
+        )
+        return [r[0] for r in rows]
+
+    async def columns(self, table: str) -> list[ColumnInfo]:
+        """A table's columns in order ([] for a table that does not exist)."""
+        rows = await self.fetchall(f'PRAGMA table_info("{table}")')
+        return [
+            ColumnInfo(r["name"], (r["type"] or "").upper(), bool(r["notnull"]), bool(r["pk"]))
+            for r in rows
+        ]
+
+    async def foreign_keys(self, table: str) -> list[ForeignKey]:
+        """A table's foreign keys; parent_column None means the parent's primary key."""
+        rows = await self.fetchall(f'PRAGMA foreign_key_list("{table}")')
+        return [ForeignKey(r["from"], r["table"], r["to"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column of a table, as the schema declares it."""
+
+    name: str
+    type: str
+    notnull: bool
+    pk: bool
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """column REFERENCES parent(parent_column)."""
+
+    column: str
+    parent: str
+    parent_column: str | None
+
+
+# --- database files (backups): the same engine-specific API for a file that is not open ------
+
+
+def connect_readonly(path: str | os.PathLike[str], timeout: float = 5) -> sqlite3.Connection:
+    """A plain read-only connection to a database file (other processes, backups); raises
+    DatabaseError when the file is missing or not a database."""
+    path = str(path)
+    if not Path(path).exists():
+        raise DatabaseError(f"database {path} does not exist")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot read database {path}: {exc}") from None
+    return conn
+
+
+def backup_to(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """A consistent snapshot of the database file `source` written into `out` (which must not
+    exist): mode 0600, one self-contained file (no -wal), quick-checked, fsynced. `source`
+    may be in use by the bot: the copy reads one committed state and never blocks its writes.
+    Raises DatabaseError on any failure (a partial `out` is the caller's to remove)."""
+    src = connect_readonly(source)
+    try:
+        _copy_into_new_file(src, Path(out))
+    finally:
+        src.close()
+
+
+def set_aside(database: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Copy a database that nothing else uses (the bot is stopped) into `out`, then fold its
+    write-ahead log into the file and drop it, so no old log can be replayed onto a file
+    put in its place."""
+    try:
+        live = sqlite3.connect(str(database), timeout=5)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open {database}: {exc}") from None
+    try:
+        _copy_into_new_file(live, Path(out))
+        live.execute("PRAGMA journal_mode = DELETE")
+    except sqlite3.Error as exc:
+        raise DatabaseError(str(exc)) from None
+    finally:
+        live.close()
+
+
+def file_integrity_problems(path: str | os.PathLike[str]) -> list[str]:
+    """A full integrity check of a database file ([] when sound); DatabaseError when it is
+    damaged beyond checking or not a database."""
+    conn = connect_readonly(path)
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path} is damaged or not a database ({exc})") from None
+    finally:
+        conn.close()
+    return [r[0] for r in rows if r[0] != "ok"]
+
+
+def _copy_into_new_file(src: sqlite3.Connection, out: Path) -> None:
+    """Backup-API copy of src into a fresh 0600 file at out (which must not exist)."""
+    fd = os.open(out, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask says
+    os.close(fd)
+    try:
+        dst = sqlite3.connect(str(out))
+        try:
+            src.backup(dst)  # pages=-1: the whole snapshot in one step, so it is consistent
+            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal
+            result = dst.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"copy into {out.name} failed: {exc}") from None
+    if result != "ok":
+        raise DatabaseError(f"the copy failed its check ({result})")
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
 
 # --- migrations ---------------------------------------------------------------------------
 

@@ -9,8 +9,11 @@ from telegram.ext import ContextTypes
 
 from bot.commands_menu import commands_for
 from bot.render import render
+from bot.services import reports as report_svc
 from bot.services.accounts import Account, greeting_for
-from handlers.common import account_of, db_of, lang_of, reply
+from bot.services.messages import facilitator_contact
+from handlers.common import account_of, db_of, lang_of, reply, settings_of
+from handlers.keyboards import family_keyboard
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -40,15 +43,11 @@ async def bantuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account = await account_of(update, context)
     lang = lang_of(account, context)
     role = account.role if account else None
-    from bot.services.messages import facilitator_contact
-
     contact = await facilitator_contact(db_of(context), account) if account else None
     text = render("bantuan", lang, role=role, commands=commands_for(role, lang),
                   facilitator=contact.name if contact else None,
                   phone=contact.phone if contact else None)  # fmt: skip
-    # Issue 5: with a form open, also explain how to answer the current question.
-    from handlers.reports import question_help
-
+    # Monthly reports: with a form open, also explain how to answer the current question.
     extra = await question_help(update, context)
     await reply(update, f"{extra}\n\n{text}" if extra else text, **_family_menu(account, lang))
 
@@ -57,6 +56,19 @@ def _family_menu(account: Account | None, lang: str) -> dict[str, Any]:
     """The steady reply keyboard (Lapor | Kemajuan | Bantuan) for a family's messages."""
     if account is None or account.role != "recipient":
         return {}
-    from handlers.messages import family_keyboard
-
     return {"reply_markup": family_keyboard(lang)}
+
+
+async def question_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """For /bantuan: how to answer the question now asked, if a form is open."""
+    account = await account_of(update, context)
+    if account is None:
+        return None
+    q = await report_svc.current_question(db_of(context), settings_of(context), account)
+    if q is None:
+        return None
+    lang = account.language
+    return render(
+        "form_help", lang, number=q.number, total=q.total, kind=str(q.kind),
+        choices=bool(q.choices), optional=q.optional, text=render(q.template, lang, **q.context),
+    )  # fmt: skip

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.config import Settings
-from bot.db import Database
+from bot.render import render
 from bot.services.accounts import Account, get_account
+
+if TYPE_CHECKING:  # handlers pass the database on to services; they never use bot.db
+    from bot.db import Database
 
 Clock = Callable[[], dt.datetime]
 
@@ -45,6 +49,19 @@ def lang_of(account: Account | None, context: ContextTypes.DEFAULT_TYPE) -> str:
     if account is not None:
         return account.language
     return settings_of(context).language
+
+
+def wake(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Wake the outbox sender: a message was just planned for another chat."""
+    sender = context.application.bot_data.get("sender")
+    if sender is not None:
+        sender.wake()
+
+
+@lru_cache(maxsize=1024)
+def label(name: str, lang: str) -> str:
+    """A button/summary label (templates are fixed while the bot runs, so cached)."""
+    return render("form_label", lang, name=name)
 
 
 async def reply(update: Update, text: str, **kwargs: Any) -> None:

@@ -27,6 +27,7 @@ from handlers.common import (
     reply,
     settings_of,
     system_clock,
+    wake,
 )
 
 log = logging.getLogger("pendamping.cycle")
@@ -83,18 +84,12 @@ async def cycle_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         wake(context)
 
 
-def wake(context: ContextTypes.DEFAULT_TYPE) -> None:
-    sender = context.application.bot_data.get("sender")
-    if sender is not None:
-        sender.wake()
-
-
 async def mark_reachable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any update from a person marked unreachable (blocked, chat not found): reachable again."""
     user, chat = update.effective_user, update.effective_chat
     if user is not None and chat is not None and chat.type == "private":
         await outbox.mark_reachable(db_of(context), user.id)
-    # digests (issue 8): an update from a group the bot had been removed from: it is back
+    # digests: an update from a group the bot had been removed from: it is back
     # (unless the update is the removal itself)
     elif chat is not None and chat.type in ("group", "supergroup"):
         member = update.my_chat_member
@@ -202,27 +197,7 @@ async def siaran_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def _value_choices(context, account, audience: str) -> list[tuple[str, str]] | None:  # noqa: ANN001
     """Buttons for the second choice, limited to the sender's region; None: no second choice."""
-    db, settings = db_of(context), settings_of(context)
-    scope = broadcasts.scope_of(account)
-    if audience == "programme":
-        return [(str(i), p) for i, p in enumerate(settings.programmes)]
-    if audience == "kecamatan":
-        rows = await db.fetchall(
-            "SELECT code, name FROM kecamatan WHERE ? IS NULL OR code = ? ORDER BY name",
-            (scope, scope),
-        )
-        return [(r["code"], r["name"]) for r in rows]
-    if audience == "desa":
-        rows = await db.fetchall(
-            "SELECT d.id, d.name, k.name AS kec FROM desa d JOIN kecamatan k"
-            " ON k.code = d.kecamatan_code WHERE ? IS NULL OR d.kecamatan_code = ?"
-            " ORDER BY k.name, d.name",
-            (scope, scope),
-        )
-        return [(str(r["id"]), f"{r['name']} ({r['kec']})") for r in rows]
-    if audience not in broadcasts.AUDIENCES:
-        raise broadcasts.BroadcastError("bad_audience", audience)
-    return None
+    return await broadcasts.value_choices(db_of(context), settings_of(context), account, audience)
 
 
 async def _draft(update, db, settings, account, audience, value, now, lang) -> None:  # noqa: ANN001

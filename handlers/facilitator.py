@@ -15,23 +15,9 @@ from telegram.ext import ContextTypes
 from bot.render import render
 from bot.services import reports as svc
 from bot.services.accounts import Account
-from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
-from handlers.reports import label, report_error, send_step
-
-PREFIX = "fac:"
-
-
-def _nav(kind: str, page: int, pages: int, lang: str) -> list[InlineKeyboardButton]:
-    nav = []
-    if page > 0:
-        nav.append(
-            InlineKeyboardButton(label("prev", lang), callback_data=f"{PREFIX}{kind}:{page - 1}")
-        )
-    if page + 1 < pages:
-        nav.append(
-            InlineKeyboardButton(label("next", lang), callback_data=f"{PREFIX}{kind}:{page + 1}")
-        )
-    return nav
+from handlers.caseload import PREFIX, nav_buttons, send_picker
+from handlers.common import account_of, db_of, label, lang_of, now_of, reply, settings_of
+from handlers.reports import report_error, send_step
 
 
 async def send_daftar(
@@ -60,38 +46,10 @@ async def send_daftar(
             callback_data=f"{PREFIX}f:{f.id}")]
         for f in result.flags[:8]
     ]  # fmt: skip
-    nav = _nav("d", result.page, result.pages, lang)
+    nav = nav_buttons("d", result.page, result.pages, lang)
     if nav:
         rows.append(nav)
     await reply(update, text, reply_markup=InlineKeyboardMarkup(rows) if rows else None)
-
-
-async def send_picker(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, mode: str, page: int
-) -> None:
-    """A paged list of the caseload as buttons (mode 'report' or 'visit')."""
-    lang = account.language
-    result = await svc.caseload_choices(
-        db_of(context), now_of(context), settings_of(context), account, page
-    )
-    if not result.total:
-        await reply(update, render("report_error", lang, key="empty_caseload"))
-        return
-    code = "l" if mode == "report" else "k"
-    marks = {"reported": "[v] ", "draft": "[..] ", "missing": ""}
-    rows = [
-        [InlineKeyboardButton(f"{marks[r.state]}{r.name} - {r.desa}"[:60],
-                              callback_data=f"{PREFIX}{code}r:{r.recipient_id}")]
-        for r in result.rows
-    ]  # fmt: skip
-    nav = _nav(code, result.page, result.pages, lang)
-    if nav:
-        rows.append(nav)
-    text = render(
-        "report_pick_recipient", lang, mode=mode, page=result.page, pages=result.pages,
-        period=result.period,
-    )  # fmt: skip
-    await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
 
 
 async def daftar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

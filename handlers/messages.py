@@ -1,30 +1,22 @@
 """The family's side of the chat: forwarded messages and replies, menu words, strangers and
 unknown commands.
 
-Callback data: "msg:<family message id>" (the facilitator's "Balas" button) and "lap:now" (the
-"Lapor sekarang" button of invitations and reminders: start or resume the report).
+Callback data: "msg:<family message id>" (the facilitator's "Balas" button). The menu words and
+the "Lapor sekarang" button live in handlers/menu.py.
 """
 
 from __future__ import annotations
 
-from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, Update
+from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.render import render
 from bot.services import messages as svc
 from bot.services.accounts import Account
-from handlers.common import account_of, db_of, lang_of, now_of, reply
-
-REPORT_NOW = "lap:now"
-MENU_WORDS = ("lapor", "kemajuan", "bantuan")
-BACK_WORDS = ("kembali",)
-
-
-def family_keyboard(lang: str) -> ReplyKeyboardMarkup:
-    """The steady menu under a family's chat: Lapor | Kemajuan | Bantuan."""
-    labels = [render("family_label", lang, name=f"kb_{w}") for w in MENU_WORDS]
-    return ReplyKeyboardMarkup([[KeyboardButton(x) for x in labels]], resize_keyboard=True,
-                               is_persistent=True)  # fmt: skip
+from bot.services.history import history
+from bot.services.reports import open_draft
+from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of, wake
+from handlers.keyboards import family_keyboard
 
 
 def incoming_of(message: Message) -> svc.Incoming | None:
@@ -38,12 +30,6 @@ def incoming_of(message: Message) -> svc.Incoming | None:
     if message.text is not None:
         return svc.Incoming("text", message.text, None, None, message.message_id)
     return None
-
-
-def _wake(context: ContextTypes.DEFAULT_TYPE) -> None:
-    from handlers.cycle import wake
-
-    wake(context)
 
 
 async def forward(
@@ -62,7 +48,7 @@ async def forward(
         await reply(update, render("family_message_error", lang, key=err.key, p=err.params))
         return True
     if passed.new:
-        _wake(context)
+        wake(context)
     await reply(
         update,
         render("family_message_sent", lang, to="facilitator", name=passed.to_name,
@@ -98,48 +84,14 @@ async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE)
                                        p=err.params))  # fmt: skip
             raise ApplicationHandlerStop from None
         if passed.new:
-            _wake(context)
+            wake(context)
         await reply(update, render("family_message_sent", account.language, to="family",
                                    name=passed.to_name, draft_open=False))  # fmt: skip
         raise ApplicationHandlerStop
     if account.role == "recipient" and message.voice is not None:
-        from bot.services.reports import open_draft
-
         draft = await open_draft(db, account)
         await forward(update, context, account, draft_open=draft is not None)
         raise ApplicationHandlerStop
-
-
-async def on_menu_word(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Group -4: the reply keyboard's words typed or pressed (Lapor, Kemajuan, Bantuan) and
-    "kembali" work like their commands."""
-    message = update.effective_message
-    if message is None or message.text is None:
-        return
-    word = message.text.strip().lower()
-    if word in BACK_WORDS:
-        from handlers.reports import kembali
-
-        await kembali(update, context)
-        raise ApplicationHandlerStop
-    if word not in MENU_WORDS:
-        return
-    account = await account_of(update, context)
-    if account is None:
-        return
-    if word == "lapor":
-        from handlers.reports import lapor
-
-        await lapor(update, context)
-    elif word == "kemajuan":
-        from handlers.graduation import kemajuan
-
-        await kemajuan(update, context)
-    else:
-        from handlers.basic import bantuan
-
-        await bantuan(update, context)
-    raise ApplicationHandlerStop
 
 
 async def on_reply_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -167,16 +119,6 @@ async def on_reply_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await reply(update, render("family_reply_prompt", lang, name=name))
 
 
-async def on_report_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """ "Lapor sekarang" under an invitation or reminder: start or resume the report."""
-    query = update.callback_query
-    if query is not None:
-        await query.answer()
-    from handlers.reports import lapor
-
-    await lapor(update, context)
-
-
 async def stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A person with no account writes anything: how to join."""
     user = update.effective_user
@@ -197,9 +139,6 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def riwayat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/riwayat: the family's last 6 months in one short message."""
-    from bot.services.history import history
-    from handlers.common import settings_of
-
     account = await account_of(update, context)
     if account is None:
         await stranger(update, context)

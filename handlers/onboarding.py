@@ -18,6 +18,7 @@ from bot.domain.consent import NOTICE_VERSION
 from bot.render import render
 from bot.services.access import AccessDenied, visible_recipients
 from bot.services.accounts import Account
+from bot.services.invitations import invite_now
 from bot.services.invites import (
     InviteError,
     acknowledge_notice,
@@ -27,7 +28,8 @@ from bot.services.invites import (
     unlink,
 )
 from handlers import basic
-from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
+from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of, wake
+from handlers.keyboards import family_keyboard
 
 log = logging.getLogger("pendamping.onboarding")
 UNDANG_MAX_BUTTONS = 30
@@ -165,17 +167,12 @@ async def _after_consent(
 ) -> None:
     """Thanks, the steady menu for a family, and the open report offered at once: a person who
     links while a period is open gets its invitation (with "Lapor sekarang") right away."""
-    from bot.services.invitations import invite_now
-    from handlers.messages import family_keyboard
-
     family = account.role == "recipient"
     invited = await invite_now(db_of(context), settings_of(context), now_of(context), account)
     markup = family_keyboard(lang) if family else None
     await reply(update, render("consent_done", lang, role=account.role, invited=invited),
                 reply_markup=markup)  # fmt: skip
     if invited:
-        from handlers.cycle import wake
-
         wake(context)
 
 

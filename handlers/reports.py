@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -20,7 +19,10 @@ from bot.domain.forms import MORE, Kind, Media, Photo, Pressed, Raw, SummaryRow,
 from bot.render import render
 from bot.services import reports as svc
 from bot.services.accounts import Account
-from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
+from handlers import messages
+from handlers.caseload import send_picker
+from handlers.common import account_of, db_of, label, lang_of, now_of, reply, settings_of, wake
+from handlers.onboarding import send_consent_notice
 
 log = logging.getLogger("pendamping.reports")
 
@@ -31,12 +33,6 @@ MEDIA_KINDS = ("sticker", "voice", "video", "video_note", "audio", "animation", 
 
 
 # --- rendering -----------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1024)
-def label(name: str, lang: str) -> str:
-    """A button/summary label (templates are fixed while the bot runs, so cached)."""
-    return render("form_label", lang, name=name)
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -212,7 +208,6 @@ async def notify(context: ContextTypes.DEFAULT_TYPE, notices: Iterable[svc.Notic
     """The one place messages for other people's chats leave: planned in the outbox (unique
     key per event), then the sender is woken so a help request goes out at once."""
     from bot.services.notices import enqueue_notices
-    from handlers.cycle import wake
 
     if await enqueue_notices(db_of(context), notices, now_of(context)):
         wake(context)
@@ -221,9 +216,7 @@ async def notify(context: ContextTypes.DEFAULT_TYPE, notices: Iterable[svc.Notic
 async def report_error(
     update: Update, lang: str, err: svc.ReportError, context: ContextTypes.DEFAULT_TYPE
 ) -> None:
-    if err.key == "consent_needed":  # issue 4: the privacy notice again, with its button
-        from handlers.onboarding import send_consent_notice
-
+    if err.key == "consent_needed":  # consent: the privacy notice again, with its button
         await send_consent_notice(update, context)
         return
     await reply(update, render("report_error", lang, key=err.key))
@@ -247,8 +240,6 @@ async def lapor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     db, settings, now = db_of(context), settings_of(context), now_of(context)
     try:
         if account.role == "facilitator" and await svc.open_draft(db, account) is None:
-            from handlers.facilitator import send_picker
-
             await send_picker(update, context, account, "report", 0)
             return
         step = await svc.start_report(db, now, settings, account)
@@ -294,21 +285,6 @@ async def batal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_step(update, context, account, await svc.ask_cancel(db_of(context), account))
 
 
-async def question_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
-    """For /bantuan: how to answer the question now asked, if a form is open."""
-    account = await account_of(update, context)
-    if account is None:
-        return None
-    q = await svc.current_question(db_of(context), settings_of(context), account)
-    if q is None:
-        return None
-    lang = account.language
-    return render(
-        "form_help", lang, number=q.number, total=q.total, kind=str(q.kind),
-        choices=bool(q.choices), optional=q.optional, text=render(q.template, lang, **q.context),
-    )  # fmt: skip
-
-
 # --- answers -------------------------------------------------------------------------------------
 
 
@@ -332,9 +308,7 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     account = await account_of(update, context)
     if account is None:
-        from handlers.messages import stranger
-
-        await stranger(update, context)  # how to join: an invitation from the facilitator
+        await messages.stranger(update, context)  # how to join: an invitation from the facilitator
         return
     db = db_of(context)
     try:
@@ -343,11 +317,9 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await report_error(update, account.language, err, context)
         return
     if step.kind == "no_draft":
-        if account.role == "recipient":
-            from handlers.messages import forward
-
-            if await forward(update, context, account):  # nothing said to the bot is lost
-                return
+        # nothing said to the bot is lost: a family's free message goes to its facilitator
+        if account.role == "recipient" and await messages.forward(update, context, account):
+            return
         await reply(update, render("report_idle", account.language, role=account.role))
         return
     await send_step(update, context, account, step)

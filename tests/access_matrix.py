@@ -18,7 +18,7 @@ MATRIX: dict[str, set[str]] = {
     "undang": {"facilitator"},
     "ringkasan": {"facilitator", "staff", "admin"},
     "ekspor": {"staff", "admin"},
-    # issue 5: monthly reports, visits, flags
+    # monthly reports, visits, flags
     "lapor": {"recipient", "facilitator"},
     "lanjut": {"recipient", "facilitator"},
     "batal": {"recipient", "facilitator"},
@@ -26,7 +26,7 @@ MATRIX: dict[str, set[str]] = {
     "riwayat": {"recipient"},
     "daftar": {"facilitator"},
     "kunjungan": {"facilitator"},
-    # scoring and graduation (issue 7)
+    # scoring and graduation
     "skor": {"facilitator", "staff", "admin"},
     "kemajuan": {"recipient"},
     "graduasi": {"staff", "admin"},
@@ -34,7 +34,7 @@ MATRIX: dict[str, set[str]] = {
     "setujui": {"staff", "admin"},
     "tolak": {"staff", "admin"},
     "akhiri": {"staff", "admin"},
-    # cycle, outbox, broadcasts (issue 6)
+    # cycle, outbox, broadcasts
     "berhenti": {"recipient"},
     "mulai": {"recipient"},
     "siaran": {"staff", "admin"},

@@ -17,10 +17,14 @@ from bot.db import Database, open_migrated
 # The sandbox driver fixtures (`sandbox`, `sandbox_factory`): e2e tests through the real bot.
 pytest_plugins = ["bot.sandbox.testing"]
 
-# CI runs on 2 cores with a time budget: fewer examples there, more locally.
-hypothesis_settings.register_profile("ci", max_examples=60, deadline=None)
-hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)
-hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# Hypothesis: a fast local loop by default, the thorough search in CI (.ci/run sets CI=true).
+# HYPOTHESIS_PROFILE=thorough (or fast) picks one explicitly.
+hypothesis_settings.register_profile("fast", max_examples=30, deadline=None)
+hypothesis_settings.register_profile("thorough", max_examples=200, deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("thorough" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "fast")
+)
 
 
 # The tests' clock is the one the demo moves too.
@@ -43,6 +47,26 @@ async def db(settings: Settings, clock: FakeClock) -> Database:
     database = await open_migrated(settings.database, clock())
     yield database
     await database.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist a worker hands its suite counts to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from tests.suite_counts import COUNTS, SCENARIOS
+
+        workeroutput["suite_counts"] = dict(COUNTS)
+        workeroutput["suite_scenarios"] = list(SCENARIOS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """The controller adds up the counts each xdist worker sent (see pytest_sessionfinish)."""
+    from tests.suite_counts import COUNTS, SCENARIOS
+
+    output = getattr(node, "workeroutput", {})
+    COUNTS.update(output.get("suite_counts", {}))
+    SCENARIOS.extend(output.get("suite_scenarios", []))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

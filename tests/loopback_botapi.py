@@ -2,8 +2,8 @@
 
 Only what the outbox sender needs: getMe and sendMessage, Telegram's limits (30 sends in any
 1 s overall, 1 per second per private chat, with a small tolerance), blocked users (403),
-injected per-chat 429s, and delivery counts per chat. When the shared sandbox (bot/sandbox,
-issue 3) is on main, these tests can move to it; this stays a stand-in at the same boundary.
+injected per-chat 429s, and delivery counts per chat. These tests could move to the shared
+sandbox (bot/sandbox); this stays a stand-in at the same boundary.
 
 Run: python -m tests.loopback_botapi --port 8099 [--enforce] [--blocked 1001,1002]
 [--blocked-ratio 0.02] [--inject-429-ratio 0.01] [--seed 1]

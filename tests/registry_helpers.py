@@ -7,16 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-SAMPLE = DATA / "penerima-contoh.xlsx"
-MESSY = DATA / "penerima-berantakan.xlsx"
-
-needs_data = pytest.mark.skipif(
-    not SAMPLE.exists(), reason="sample workbooks not found at ../shared/data beside the repo"
-)
+# Both workbooks live in the repository (synthetic data): the package ships the clean one for
+# `pendamping demo`, the messy one is test data only (tests/data/README.md).
+SAMPLE = REPO / "bot" / "demo_data" / "penerima-contoh.xlsx"
+MESSY = REPO / "tests" / "data" / "penerima-berantakan.xlsx"
 
 
 def run_cli(*args: str, db: Path, cwd: Path) -> subprocess.CompletedProcess:

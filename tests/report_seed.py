@@ -1,6 +1,6 @@
 """Plain-SQL seeding for report tests: desa, facilitators, recipients and accounts.
 
-Independent of the registry/invite feature (issue 4) on purpose.
+Independent of the registry/invite feature on purpose.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ async def add_account(
     name: str | None = None,
     consented: bool = True,
 ) -> Account:
-    """A linked account; consented: the privacy notice is acknowledged (issue 4), as every
+    """A linked account; consented: the privacy notice is acknowledged, as every
     person who reports has done; False to test the notice being asked again."""
     await db.execute(
         "INSERT INTO accounts (telegram_user_id, chat_id, display_name, role, recipient_id,"

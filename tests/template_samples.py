@@ -21,7 +21,7 @@ SAMPLES: dict[str, dict] = {
         "update_kind": "message",
         "time": "1 Februari 2024 08:00 WIB",
     },
-    # registry and onboarding (issue 4)
+    # registry and onboarding
     "onboarding_invalid": {},
     "onboarding_throttled": {},
     "onboarding_already_linked": {"name": "Siti Aminah"},
@@ -60,7 +60,7 @@ SAMPLES: dict[str, dict] = {
     },
     "undang_denied": {},
     "undang_already": {},
-    # --- scoring and graduation (issue 7) ---
+    # --- scoring and graduation ---
     "skor": {
         "name": "Siti Aminah",
         "nik": "3328064107850001",
@@ -131,7 +131,7 @@ SAMPLES: dict[str, dict] = {
         "compared_to": "2024-05",
         "missing": ["2024-04"],
     },
-    # --- cycle, outbox, broadcasts (issue 6) ---
+    # --- cycle, outbox, broadcasts ---
     "cycle_open": {"person": "Siti", "period": "2024-01", "close_date": "2024-02-20"},
     "cycle_reminder": {
         "person": "Siti",
@@ -174,7 +174,7 @@ SAMPLES: dict[str, dict] = {
     # --- end cycle ---
 }
 
-# --- issue 5: reports, visits, flags -------------------------------------------------------
+# --- reports, visits, flags ---------------------------------------------------------------
 _Q = {
     "recipient_name": "Siti",
     "programme": "tata boga",
@@ -298,7 +298,7 @@ SAMPLES["form_help"] = {
     "optional": False,
     "text": "Berapa omzet?",
 }
-# --- digests (issue 8) ---
+# --- digests ---
 from pathlib import Path  # noqa: E402
 
 from bot.domain.digest import (  # noqa: E402

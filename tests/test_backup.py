@@ -1,4 +1,4 @@
-"""Backups, restore and the daily automatic backup (issue 9)."""
+"""Backups, restore and the daily automatic backup."""
 
 from __future__ import annotations
 

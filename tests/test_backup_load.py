@@ -1,4 +1,4 @@
-"""Backup and restore with the real bot under load (issue 9).
+"""Backup and restore with the real bot under load.
 
 The bot runs as a child process (`python -m bot run --api-url ...`) against an in-process
 sandbox; two people save a monthly report, then four more fill theirs through the chat at the
@@ -21,7 +21,15 @@ import pytest
 from bot.db import open_migrated
 from bot.sandbox.core import SandboxCore
 from bot.sandbox.server import SandboxServer
-from tests.bot_process import BotProcess, bot_message_after, full_report, high_water, run_cli
+from tests.bot_process import (
+    BotProcess,
+    bot_message_after,
+    draft_state,
+    full_report,
+    high_water,
+    run_cli,
+    step,
+)
 from tests.report_seed import add_account, add_recipient, seed_basic
 
 TOKEN = "555666777:AAHbackupUnderLoadToken"
@@ -54,6 +62,15 @@ def progress(db_path: Path) -> tuple[int, int, int]:
         )
     finally:
         conn.close()
+
+
+async def until(condition, failure: str, within: float = 120.0) -> None:
+    """Wait for a state another process writes (polled), failing with `failure` after `within` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        assert loop.time() < deadline, failure
+        await asyncio.sleep(0.05)
 
 
 def check_consistent(out: Path) -> None:
@@ -101,16 +118,36 @@ async def test_backup_and_restore_with_the_bot_under_load(tmp_path, clock):
     await server.start()
     bot = BotProcess(db_path, server.bot_base_url, TOKEN, tmp_path / "bot.log")
 
+    holder, writers = PEOPLE[-1], PEOPLE[2:-1]
+    holder_waits, backup_done = asyncio.Event(), asyncio.Event()
+
+    async def hold_mid_report() -> None:
+        """Answer a few questions, then wait for the backup before finishing: whenever the
+        backup's snapshot is taken, this report is in progress and not saved."""
+        while len(draft_state(db_path, holder)[0]) < 3:
+            await step(core, db_path, holder)
+        holder_waits.set()
+        await backup_done.wait()
+        await full_report(core, db_path, holder)
+
+    async def write_while_backing_up() -> None:
+        """The other people start their reports once the holder waits, and answer through the
+        backup (they may finish before or after it)."""
+        await holder_waits.wait()
+        await asyncio.gather(*(full_report(core, db_path, uid) for uid in writers))
+
     async def backup_mid_load() -> tuple[tuple[int, ...], tuple[int, ...]]:
-        for _ in range(2400):  # poll the file (another process writes it), up to 2 minutes
-            saved, _, in_progress = progress(db_path)
-            if saved >= 2 and in_progress >= 2:  # some reports done, others being answered
-                break
-            await asyncio.sleep(0.05)
-        before = progress(db_path)
-        done = await asyncio.to_thread(run_cli, db_path, "backup", str(out))
-        assert done.returncode == 0, done.stderr
-        return before, progress(db_path)
+        await holder_waits.wait()  # an observed state, not a delay: a report is in progress,
+        # and a writer has answered since (observed in the file)
+        answers_at_hold = progress(db_path)[1]
+        await until(lambda: progress(db_path)[1] > answers_at_hold, "no writer answered")
+        try:
+            before = progress(db_path)
+            done = await asyncio.to_thread(run_cli, db_path, "backup", str(out))
+            assert done.returncode == 0, done.stderr
+            return before, progress(db_path)
+        finally:
+            backup_done.set()
 
     try:
         bot.start()
@@ -118,8 +155,8 @@ async def test_backup_and_restore_with_the_bot_under_load(tmp_path, clock):
         assert await bot_message_after(core, PEOPLE[0], 0, 60), "the bot never answered"
         # two reports saved first; then four people answer at once while the backup runs
         await asyncio.gather(*(full_report(core, db_path, uid) for uid in PEOPLE[:2]))
-        *_, (before, after) = await asyncio.gather(
-            *(full_report(core, db_path, uid) for uid in PEOPLE[2:]), backup_mid_load()
+        _, _, (before, after) = await asyncio.gather(
+            hold_mid_report(), write_while_backing_up(), backup_mid_load()
         )
         assert bot.stop() == 0, "the bot did not stop cleanly on SIGTERM"
         final = snapshot(db_path)

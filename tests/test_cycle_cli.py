@@ -83,6 +83,14 @@ async def test_broadcast_cli_queues_and_checks_input(tmp_path):
     r = run_cli("broadcast", "--audience", "recipients", "--text-file", str(empty), cwd=tmp_path,
                 env=env)  # fmt: skip
     assert r.returncode == 2 and "empty_text" in r.stderr
+    # --region narrows the audience through the service (the count is the region's)
+    for region, people in (("33.28.10", 1), ("33.28.06", 0)):
+        r = run_cli("broadcast", "--audience", "recipients", "--region", region, "--text-file",
+                    str(text), "--dry-run", cwd=tmp_path, env=env)  # fmt: skip
+        assert r.returncode == 0 and f": {people} people" in r.stdout, r.stdout + r.stderr
+    r = run_cli("broadcast", "--audience", "recipients", "--region", "99.99.99", "--text-file",
+                str(text), "--dry-run", cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 2 and "bad_kecamatan" in r.stderr
 
 
 async def test_tick_with_token_sends_and_prints_each_message(tmp_path):

@@ -198,3 +198,30 @@ async def test_readonly_open_never_creates(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="does not exist"):
         await Database.open(str(path), readonly=True)
     assert not path.exists()
+
+
+async def test_maintenance_and_schema_api(db, tmp_path: Path) -> None:
+    """The engine-specific part of the Database API that services use instead of pragmas."""
+    from bot.db import backup_to, file_integrity_problems
+
+    assert await db.integrity_check() == []
+    assert "recipients" in await db.tables()
+    columns = {c.name: c for c in await db.columns("recipients")}
+    assert columns["id"].pk and columns["nik"].notnull
+    assert await db.columns("no_such_table") == []
+    fks = {(fk.column, fk.parent) for fk in await db.foreign_keys("accounts")}
+    assert ("recipient_id", "recipients") in fks
+    await db.execute(
+        "INSERT INTO facilitators (code, name, created_at, updated_at) VALUES ('PD-1', 'A', 'x', 'x')"
+    )
+    assert await db.checkpoint()
+    await db.vacuum()
+    out = tmp_path / "copy.db"
+    backup_to(db.path, out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert file_integrity_problems(out) == []
+    with sqlite3.connect(out) as conn:
+        assert conn.execute("SELECT name FROM facilitators").fetchall() == [("A",)]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    with pytest.raises(DatabaseError):
+        backup_to(tmp_path / "missing.db", tmp_path / "x.db")

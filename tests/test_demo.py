@@ -3,24 +3,73 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import REPO
+
+
+@dataclass
+class DemoRun:
+    """One `pendamping demo --keep` (the default four periods), shared by this file's tests:
+    its output folder, what it printed, and the process still serving at `url`."""
+
+    out: Path
+    stdout_path: Path
+    proc: subprocess.Popen
+    url: str
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "out"
-    result = run_cli("demo", "--out", str(out), cwd=out.parent, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result.stdout
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """Run the demo once with --keep: the outputs are written before it keeps serving, so the
+    output tests and the --keep test share one run (the demo is the slowest thing tested)."""
+    base = tmp_path_factory.mktemp("demo")
+    out, stdout_path, stderr_path = base / "out", base / "stdout.txt", base / "stderr.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PENDAMPING_", "TELEGRAM_"))}
+    env["PYTHONPATH"] = str(REPO)
+    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "demo", "--out", str(out), "--keep"],
+            cwd=base, env=env, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+    try:
+        url = None
+        deadline = time.monotonic() + 600
+        while url is None:  # the announcement comes after the outputs and the printed summary
+            assert proc.poll() is None, stderr_path.read_text(encoding="utf-8")[-3000:]
+            assert time.monotonic() < deadline, "the demo did not finish in 10 minutes"
+            match = re.search(r"--url (http://127\.0\.0\.1:\d+)", stderr_path.read_text())
+            url = match.group(1) if match else None
+            time.sleep(0.2)
+        yield DemoRun(out, stdout_path, proc, url)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def demo(demo_run: DemoRun) -> tuple[Path, str]:
+    """The output folder and what the demo printed."""
+    return demo_run.out, demo_run.stdout
 
 
 def bot_texts(calls: list[dict]) -> set[str]:
@@ -118,51 +167,20 @@ def test_transcript_file_holds_the_full_chats(demo: tuple[Path, str]) -> None:
     assert "DISETUJUI" in full  # the graduation approved in chat
 
 
-def test_keep_leaves_the_bot_running_for_a_person_to_continue(tmp_path: Path) -> None:
+def test_keep_leaves_the_bot_running_for_a_person_to_continue(demo_run: DemoRun) -> None:
     """--keep: after the outputs, the sandbox answers a new chat until SIGTERM."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    from tests.cli_helpers import REPO
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PENDAMPING_", "TELEGRAM_"))}
-    env["PYTHONPATH"] = str(REPO)
-    out = tmp_path / "kept"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "demo", "--out", str(out), "--periods", "1", "--keep"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        url = None
-        deadline = time.monotonic() + 300
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            assert line or proc.poll() is None, "demo ended early"
-            match = re.search(r"--url (http://127\.0\.0\.1:\d+)", line)
-            url = match.group(1) if match else None
-        assert url, "no sandbox URL announced"
-        with httpx.Client(base_url=url, timeout=30) as client:
-            client.post("/_sandbox/users", json={"id": 4242, "first_name": "Tamu"})
-            client.post("/_sandbox/send", json={"user_id": 4242, "text": "/start"})
-            for _ in range(100):
-                messages = client.get("/_sandbox/chats/4242/messages").json()
-                if messages:
-                    break
-                time.sleep(0.1)
-        assert "Selamat datang" in messages[0]["text"]
-        proc.send_signal(signal.SIGTERM)
-        stdout, _ = proc.communicate(timeout=60)
-        assert proc.returncode == 0
-        assert stdout.rstrip().splitlines()[-1] == str(out)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    with httpx.Client(base_url=demo_run.url, timeout=30) as client:
+        client.post("/_sandbox/users", json={"id": 4242, "first_name": "Tamu"})
+        client.post("/_sandbox/send", json={"user_id": 4242, "text": "/start"})
+        for _ in range(100):
+            messages = client.get("/_sandbox/chats/4242/messages").json()
+            if messages:
+                break
+            time.sleep(0.1)
+    assert "Selamat datang" in messages[0]["text"]
+    demo_run.proc.send_signal(signal.SIGTERM)
+    assert demo_run.proc.wait(60) == 0
+    assert demo_run.stdout.rstrip().splitlines()[-1] == str(demo_run.out)
 
 
 def test_transcript_shows_a_forwarded_message_and_a_correction(demo: tuple[Path, str]) -> None:

@@ -1,4 +1,4 @@
-"""The shipped systemd unit keeps the properties docs/operations.md promises (issue 9)."""
+"""The shipped systemd unit keeps the properties docs/operations.md promises."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`pendamping doctor`: a FAIL line for each seeded fault, read-only (issue 9)."""
+"""`pendamping doctor`: a FAIL line for each seeded fault, read-only."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""End to end through the sandbox: 5 months of reports -> facilitator confirms -> staff approve.
-
-Needs the sandbox (issue 3); skipped with a reason until it is merged into main.
-"""
+"""End to end through the sandbox: 5 months of reports -> facilitator confirms -> staff approve."""
 
 from __future__ import annotations
 
@@ -84,12 +81,13 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
         == 1
     )
 
-    # issue 7 "done when": reminders stopped. The next period's open and reminder steps
+    # graduation ends the mentoring: reminders stopped. The next period's open and reminder steps
     # remind the neighbour, never the graduate.
     for day in (1, 5, 10):
         when = dt.datetime(2024, 8, day, 1, 0, tzinfo=dt.UTC)  # 08:00 WIB
         sandbox.clock.set(when)
         await tick(sandbox.db, sandbox.settings, when)
+        sandbox.app.bot_data["sender"].wake()  # as the minute job does after its tick
         await delivered(sandbox)
     reminded = await sandbox.db.fetchall(
         "SELECT a.telegram_user_id, o.step FROM outbox o JOIN accounts a ON a.id = o.account_id"

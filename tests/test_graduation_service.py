@@ -149,7 +149,7 @@ def test_default_period_is_the_month_before_in_wib() -> None:
 
 
 async def test_erasure_covers_scores_and_graduation_cases(db, settings, world) -> None:
-    """UU 27/2022 erasure (issue 9) reaches the tables of migration 0005 without FK errors."""
+    """UU 27/2022 erasure reaches the tables of migration 0005 without FK errors."""
     from bot.services.persons import erase_recipient
 
     case_id = await grad.confirm(

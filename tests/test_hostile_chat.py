@@ -98,12 +98,18 @@ async def world(sandbox_factory):
     return sb, users, group
 
 
+async def is_linked(db, uid: int) -> bool:
+    """Whether this Telegram account is linked to a record (unlinking detaches it)."""
+    return bool(await db.fetchval("SELECT 1 FROM accounts WHERE telegram_user_id = ?", (uid,)))
+
+
 async def perform(sb, users, group, action) -> tuple[str, bool]:
     """Do one action; return (what, whether the bot had to answer it)."""
     kind, uid, arg = action
     core = sb.core
     user = users.get(uid)
-    linked = uid != UNLINKED
+    # Linked now, not at the start: a random press can unlink anyone (/profil -> unlink).
+    linked = await is_linked(sb.db, uid)
     if kind == "text":
         replies = await user.send(arg)
         return kind, (not linked) or bool(replies)
@@ -220,4 +226,24 @@ async def test_a_whole_report_under_interleaved_garbage_saves_a_complete_record(
     assert await sb.db.fetchval("SELECT count(*) FROM reports WHERE recipient_id ="
                                 " (SELECT recipient_id FROM accounts WHERE"
                                 " telegram_user_id = 1001)") == 1  # fmt: skip
+    assert not await integrity_problems(sb.db)
+
+
+async def test_a_person_unlinked_by_random_presses_is_then_treated_as_unlinked(world):
+    """The presses /profil -> unlink -> yes are within the random suite's reach; after them the
+    facilitator is an unlinked stranger, whose plain text the bot may leave unanswered."""
+    sb, users, group = world
+    facilitator = users[FACILITATOR]
+    with ErrorCapture() as errors:
+        await facilitator.send("/profil")
+        await facilitator.press("Putuskan akun dari bot")
+        await facilitator.press("Ya, putuskan")
+        assert not await is_linked(sb.db, FACILITATOR)
+        action = ("text", FACILITATOR, "0")
+        _, answered = await perform(sb, users, group, action)
+        await check(sb, errors, action, answered)
+        # a command still gets an answer (the unlinked greeting)
+        action = ("command", FACILITATOR, ("start", ""))
+        _, answered = await perform(sb, users, group, action)
+        await check(sb, errors, action, answered)
     assert not await integrity_problems(sb.db)

@@ -31,9 +31,8 @@ from bot.services.invites import (
 )
 from bot.services.registry_import import import_registry
 from bot.services.registry_source import open_source
-from tests.registry_helpers import SAMPLE, needs_data, run_cli
+from tests.registry_helpers import SAMPLE, run_cli
 
-pytestmark = needs_data
 BOT = "PendampingTegalBot"
 
 

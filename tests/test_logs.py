@@ -1,4 +1,4 @@
-"""Log hygiene: tokens, NIKs and phone numbers never reach a log line (issue 9)."""
+"""Log hygiene: tokens, NIKs and phone numbers never reach a log line."""
 
 from __future__ import annotations
 

@@ -12,10 +12,9 @@ from bot.services.invites import create_invites  # noqa: E402
 from bot.services.registry_import import import_registry  # noqa: E402
 from bot.services.registry_source import open_source  # noqa: E402
 from tests.access_matrix import MATRIX, registered_commands  # noqa: E402
-from tests.registry_helpers import SAMPLE, needs_data  # noqa: E402
+from tests.registry_helpers import SAMPLE  # noqa: E402
 
 pytestmark = [
-    needs_data,
     pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning"),
 ]
 

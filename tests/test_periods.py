@@ -1,4 +1,4 @@
-"""bot.domain.periods: the reporting period rule shared with the cycle (issue 6)."""
+"""bot.domain.periods: the reporting period rule shared with the cycle."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Data-subject requests: person show / erase, retention (issue 9, UU 27/2022)."""
+"""Data-subject requests: person show / erase, retention (UU 27/2022)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.services.registry_import import import_registry
 from bot.services.registry_source import ImportFileError, open_source
-from tests.registry_helpers import MESSY, SAMPLE, needs_data, run_cli
+from tests.registry_helpers import MESSY, SAMPLE, run_cli
 
 PROGRAMMES = ["tata boga", "menjahit", "ternak kambing"]
 
@@ -28,7 +28,6 @@ def _by_sheet(result):
     return {s.sheet: s for s in result.sheets}
 
 
-@needs_data
 async def test_sample_workbook_imports_everything(db, clock):
     result = await _import(db, SAMPLE, clock)
     sheets = _by_sheet(result)
@@ -54,7 +53,6 @@ async def test_sample_workbook_imports_everything(db, clock):
     assert row["receives_pkh"] == 1 and row["household_size"] == 4
 
 
-@needs_data
 async def test_reimport_is_idempotent(db, clock):
     await _import(db, SAMPLE, clock)
     clock.advance(days=1)
@@ -66,7 +64,6 @@ async def test_reimport_is_idempotent(db, clock):
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action LIKE '%.update'") == 0
 
 
-@needs_data
 async def test_changed_field_is_updated_and_audit_logged(db, clock, tmp_path):
     await _import(db, SAMPLE, clock)
     wb = openpyxl.load_workbook(SAMPLE)
@@ -123,7 +120,6 @@ async def messy(db, clock):
     return db, _by_sheet(result)["penerima"]
 
 
-@needs_data
 async def test_messy_totals(messy):
     db, sheet = messy
     assert sorted(r.row for r in sheet.rejects) == sorted(MESSY_REJECTS)
@@ -131,7 +127,6 @@ async def test_messy_totals(messy):
     assert await db.fetchval("SELECT count(*) FROM recipients") == sheet.added
 
 
-@needs_data
 @pytest.mark.parametrize("row", sorted(MESSY_REJECTS))
 async def test_messy_rejected_row(messy, row):
     _, sheet = messy
@@ -139,7 +134,6 @@ async def test_messy_rejected_row(messy, row):
     assert MESSY_REJECTS[row] in reasons[row]
 
 
-@needs_data
 @pytest.mark.parametrize("row", sorted(MESSY_ACCEPTS))
 async def test_messy_accepted_row(messy, row):
     db, _ = messy
@@ -147,7 +141,6 @@ async def test_messy_accepted_row(messy, row):
     assert await db.fetchval(f"SELECT {column} FROM recipients WHERE nik = ?", (nik,)) == value
 
 
-@needs_data
 async def test_messy_repeat_keeps_first_row(messy):
     db, _ = messy
     name = await db.fetchval("SELECT name FROM recipients WHERE nik = '3328024110750002'")
@@ -243,7 +236,6 @@ def test_no_header_is_a_file_error(tmp_path):
 # ---- the CLI: exit codes, output, files ---------------------------------------------------
 
 
-@needs_data
 def test_cli_messy_exit_1_lines_and_rejects_workbook(tmp_path):
     db = tmp_path / "p.db"
     out = tmp_path / "ditolak.xlsx"
@@ -263,7 +255,6 @@ def test_cli_messy_exit_1_lines_and_rejects_workbook(tmp_path):
         assert conn.execute("SELECT count(*) FROM recipients").fetchone()[0] == 31
 
 
-@needs_data
 def test_cli_rejects_workbook_beside_the_input_by_default(tmp_path):
     import shutil
 
@@ -280,7 +271,6 @@ def test_cli_rejects_workbook_beside_the_input_by_default(tmp_path):
     source.close()
 
 
-@needs_data
 def test_cli_json_and_dry_run_creates_no_database(tmp_path):
     db = tmp_path / "never.db"
     proc = run_cli("import", str(SAMPLE), "--dry-run", "--json", db=db, cwd=tmp_path)
@@ -293,7 +283,6 @@ def test_cli_json_and_dry_run_creates_no_database(tmp_path):
     assert not list(tmp_path.glob("never.db*"))
 
 
-@needs_data
 def test_cli_dry_run_against_existing_database_changes_nothing(tmp_path):
     db = tmp_path / "p.db"
     assert run_cli("import", str(SAMPLE), db=db, cwd=tmp_path).returncode == 0
@@ -367,7 +356,6 @@ def _truncated_copy(src: Path, dest: Path, sheet_part: str) -> Path:
     return dest
 
 
-@needs_data
 def test_cli_damaged_sheet_midway_leaves_database_as_before(tmp_path):
     db = tmp_path / "p.db"
     assert run_cli("import", str(MESSY), db=db, cwd=tmp_path).returncode == 1
@@ -391,7 +379,6 @@ def test_cli_damaged_sheet_midway_leaves_database_as_before(tmp_path):
         assert conn.execute("SELECT count(*) FROM facilitators").fetchone() == (10,)
 
 
-@needs_data
 def test_damaged_sheet_is_a_file_error_before_any_row_is_read(tmp_path):
     import zipfile
 

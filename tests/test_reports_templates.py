@@ -1,4 +1,4 @@
-"""Every refusal and every flag kind of issue 5 renders in both languages."""
+"""Every refusal and every flag kind of the monthly reports renders in both languages."""
 
 from __future__ import annotations
 

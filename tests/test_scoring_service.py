@@ -206,7 +206,7 @@ async def test_parallel_batch_matches_single_process(db, settings, monkeypatch) 
 
 
 async def test_saved_report_updates_the_score(db, settings) -> None:
-    """Issue 5's save() recomputes the recipient's score for the report's period."""
+    """The reports service's save() recomputes the recipient's score for the report's period."""
     from tests.report_seed import seed_basic
     from tests.test_reports_service import NOW as REPORT_NOW
     from tests.test_reports_service import report

@@ -61,7 +61,7 @@ async def test_graduation_congratulation_once_per_case(db, seeded):
     assert row["account_id"] == seeded["siti"].id and "Selamat" in row["text"]
 
 
-# --- consent (issue 4) ---------------------------------------------------------------------
+# --- consent ---------------------------------------------------------------------
 
 
 async def test_no_data_collection_before_the_privacy_notice(db, settings, seeded):
@@ -88,7 +88,7 @@ async def test_no_data_collection_before_the_privacy_notice(db, settings, seeded
     assert step.kind == "question"
 
 
-# --- scores (issue 7) ----------------------------------------------------------------------
+# --- scores ----------------------------------------------------------------------
 
 
 async def _computed_at(db, recipient_id: int) -> str | None:
@@ -214,7 +214,7 @@ async def test_cycle_end_and_akhiri_agree_on_status(db, cfg):
         await grad.end_mentoring(db, admin, siti_nik, "moved", "Pindah lagi", NOW)
 
 
-# --- operations (issue 9) ------------------------------------------------------------------
+# --- operations ------------------------------------------------------------------
 
 
 async def _failed_message(db, now: dt.datetime) -> None:

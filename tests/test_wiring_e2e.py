@@ -55,7 +55,8 @@ async def test_privacy_notice_again_before_any_report(sandbox_factory):
 
 async def test_minute_job_alerts_the_operator_once_a_day(sandbox_factory, settings, clock):
     cfg = replace(settings, chats=replace(settings.chats, operator=-500),
-                  backup=replace(settings.backup, keep=0))  # fmt: skip
+                  backup=replace(settings.backup, keep=0),
+                  outbox=replace(settings.outbox, group_per_minute=600))  # fmt: skip
     sb = await sandbox_factory(settings=cfg)
     op = await sb.user(9001, "Operator")
     ops = await sb.group(-500, "Operator", [op])
@@ -104,7 +105,9 @@ async def test_handler_errors_reach_the_operator_once_an_hour(sandbox_factory, s
     async def boom(update, context) -> None:  # noqa: ANN001 - a handler with a bug
         raise RuntimeError("bug")
 
-    cfg = replace(settings, chats=replace(settings.chats, operator=-500))
+    # the operator chat is a group: no real 3 s group spacing between alerts in a fake-clock test
+    cfg = replace(settings, chats=replace(settings.chats, operator=-500),
+                  outbox=replace(settings.outbox, group_per_minute=600))  # fmt: skip
     sb = await sandbox_factory(settings=cfg)
     sb.app.add_handler(CommandHandler("boom", boom), group=-50)
     op = await sb.user(9001, "Operator")

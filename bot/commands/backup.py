@@ -1,4 +1,4 @@
-"""`pendamping backup OUT.db` and `pendamping restore IN.db` (issue 9)."""
+"""`pendamping backup OUT.db` and `pendamping restore IN.db`."""
 
 from __future__ import annotations
 

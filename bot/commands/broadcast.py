@@ -73,14 +73,8 @@ async def _broadcast(settings: Settings, audience, value, text, args) -> int:  #
         scope_actor = None
         try:
             preview = await broadcasts.start_draft(
-                db, settings, scope_actor, audience, value, now, text
+                db, settings, scope_actor, audience, value, now, text, region=args.region
             )
-            if args.region:
-                await db.execute(
-                    "UPDATE broadcasts SET scope_kecamatan = ? WHERE id = ?",
-                    (args.region, preview.broadcast_id),
-                )
-                preview = await broadcasts.set_text(db, settings, None, preview.broadcast_id, text)
         except broadcasts.BroadcastError as exc:
             raise UsageError(f"broadcast refused: {exc}") from None
         print(f"audience: {preview.label}: {preview.count} people")

@@ -1,4 +1,4 @@
-"""`pendamping doctor`: OK / WARN / FAIL health lines; exit 1 on any FAIL (issue 9)."""
+"""`pendamping doctor`: OK / WARN / FAIL health lines; exit 1 on any FAIL."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.db import Database
 from bot.domain.digest import Scope
+from bot.domain.money import format_number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,9 +72,9 @@ def _progress_printer():
 
     def show(rows: int) -> None:
         if tty:
-            print(f"\rexporting: {rows:,} rows".replace(",", "."), end="", file=sys.stderr)
+            print(f"\rexporting: {format_number(rows)} rows", end="", file=sys.stderr)
         else:
-            print(f"exporting: {rows:,} rows".replace(",", "."), file=sys.stderr)
+            print(f"exporting: {format_number(rows)} rows", file=sys.stderr)
         sys.stderr.flush()
 
     return show, tty

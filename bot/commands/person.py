@@ -1,4 +1,4 @@
-"""`pendamping person show|erase --nik ...`: data-subject requests (UU 27/2022, issue 9)."""
+"""`pendamping person show|erase --nik ...`: data-subject requests (UU 27/2022)."""
 
 from __future__ import annotations
 

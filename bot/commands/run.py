@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 
-from bot.app import build_application
 from bot.config import Settings
 from bot.db import DatabaseError, write_problem
 from bot.logs import setup_logging
@@ -43,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # python-telegram-bot and the handlers load here, not when any other command starts
+    from bot.app import build_application
     from bot.cli import UsageError, settings_from
 
     settings = settings_from(args)

@@ -13,6 +13,7 @@ from bot.db import open_migrated
 from bot.domain.nik import NikError, clean_nik, parse_nik
 from bot.domain.scoring import BAND_LABELS, ScoreResult, params_from_settings
 from bot.services import scoring
+from bot.services.graduation import recipient_by_nik
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -104,17 +105,17 @@ async def _show(settings: Settings, nik: str, period: str | None, now: dt.dateti
 
     db = await open_migrated(settings.database, now)
     try:
-        row = await db.fetchone("SELECT id, name, status FROM recipients WHERE nik = ?", (nik,))
-        if row is None:
+        ref = await recipient_by_nik(db, nik)
+        if ref is None:
             raise UsageError("no recipient with that NIK")
-        result = await scoring.recompute_recipient(db, settings, row["id"], now, period)
-        flags = await scoring.risk_flags_for(db, row["id"], result.period) if result else []
+        result = await scoring.recompute_recipient(db, settings, ref.id, now, period)
+        flags = await scoring.risk_flags_for(db, ref.id, result.period) if result else []
     finally:
         await db.close()
     if result is None:
-        print(f"{row['name']} ({nik}): status {row['status']}, not scored")
+        print(f"{ref.name} ({nik}): status {ref.status}, not scored")
         return 1
-    print(format_result(row["name"], nik, result, flags))
+    print(format_result(ref.name, nik, result, flags))
     return 0
 
 

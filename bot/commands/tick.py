@@ -58,7 +58,7 @@ async def _tick(settings: Settings, now: dt.datetime, args: argparse.Namespace) 
         for line in result.lines(settings.tz):
             print(line)
         n = len(result.planned)
-        if not args.dry_run:  # digests due now (weekly, monthly at close): issue 8
+        if not args.dry_run:  # digests due now (weekly, monthly at close)
             from bot.services.digest_schedule import plan_digests
 
             digests = await plan_digests(db, settings, now)

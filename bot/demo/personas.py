@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from bot.domain.money import format_rupiah
+
 # name: (share of families, what they do)
 MAJU = "maju"  # business grows: profit above UMK every month -> graduation candidate
 STABIL = "stabil"  # reports on time, modest steady profit
@@ -133,7 +135,7 @@ def _spoken(amount: int, rng: random.Random) -> str:
         return f"{juta},{rest // 100_000} jt" if rest else f"{juta} juta"
     if style == 1 and amount % 1000 == 0 and amount < 1_000_000:
         return f"{amount // 1000}rb"
-    return f"Rp{amount:,}".replace(",", ".")
+    return format_rupiah(amount)
 
 
 def message_for(programme: str) -> str:

@@ -1,4 +1,4 @@
-"""A small declarative form engine and the forms of issue 5 (monthly report, visit, flag check).
+"""A small declarative form engine and the forms of the monthly reports (monthly report, visit, flag check).
 
 A form is a tuple of `Question`s. A person's progress is just the `answers` dict (stored as
 JSON in report_drafts): the next question is derived from it, never kept in memory.
@@ -399,7 +399,7 @@ def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, c
     return stripped
 
 
-# --- the forms of issue 5 ----------------------------------------------------------------------
+# --- the monthly report's forms ----------------------------------------------------------------
 
 STATUSES = ("berjalan", "berhenti_sementara", "tutup")
 PROBLEMS = ("tidak_ada", "modal", "pembeli", "bahan", "alat", "kesehatan", "waktu", "lainnya")

@@ -18,8 +18,17 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from babel.numbers import format_decimal
+
+from bot.domain.timefmt import locale_for
+
 DEFAULT_CEILING = 100_000_000  # Rp100 juta: far above any monthly figure of these households
 EXAMPLE = "1.500.000 atau 1,5 juta atau 750 ribu"
+
+
+def format_number(value: int, lang: str = "id") -> str:
+    """1500000 -> '1.500.000' (Indonesian grouping; '1,500,000' for lang='en')."""
+    return format_decimal(value, locale=locale_for(lang))
 
 
 def format_rupiah(amount: int | None) -> str:
@@ -27,7 +36,7 @@ def format_rupiah(amount: int | None) -> str:
     if amount is None:
         return "-"
     sign = "-" if amount < 0 else ""
-    return f"{sign}Rp{abs(int(amount)):,}".replace(",", ".")
+    return f"{sign}Rp{format_number(abs(int(amount)))}"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Reporting periods: 'YYYY-MM' names a calendar month (local time, Asia/Jakarta).
 
-Rule (issue 5, shared with the cycle of issue 6): period P covers the calendar month P and is
+Rule (shared with the monthly cycle, bot/services/cycle.py): period P covers the calendar month P and is
 reported in the month after it. It opens at 00:00 local on day 1 of the following month and is
 on time until the end of the close day (`Settings.cycle.close_day`, default 20) of that
 following month; a report after that is accepted and marked late.
@@ -101,7 +101,7 @@ def recent_periods(now: dt.datetime, tz: dt.tzinfo, count: int) -> list[str]:
     return out
 
 
-# --- the cycle (issue 6): offsets, the reporting month, the mentoring window ---------------
+# --- the cycle: offsets, the reporting month, the mentoring window ---------------
 
 
 def add_periods(period: str, n: int) -> str:

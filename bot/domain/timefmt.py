@@ -1,17 +1,37 @@
-"""Indonesian date formatting (no I/O)."""
+"""Indonesian (and English) dates and month names from the CLDR data that Babel ships.
+
+Babel reads a locale's CLDR data (package data, like a module) on its first use and keeps it;
+nothing else is read. bot/domain/money.py formats numbers with the same locales.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
-MONTHS_ID = [
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-]  # fmt: skip
-MONTHS_EN = [
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-]  # fmt: skip
+from babel import Locale
+from babel.dates import format_date as _cldr_date
+
+
+def locale_for(lang: str) -> Locale:
+    """English for 'en', Indonesian for anything else (the bot's default)."""
+    return _locale("en" if lang == "en" else "id")
+
+
+@cache
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+@cache
+def _months(code: str) -> tuple[str, ...]:
+    wide = _locale(code).months["format"]["wide"]
+    return tuple(wide[m] for m in range(1, 13))
+
+
+def month_names(lang: str = "id") -> list[str]:
+    """The twelve month names, January first: 'Januari' ... 'Desember'."""
+    return list(_months("en" if lang == "en" else "id"))
 
 
 def format_date(value: dt.date | dt.datetime | str | None, lang: str = "id") -> str:
@@ -20,12 +40,12 @@ def format_date(value: dt.date | dt.datetime | str | None, lang: str = "id") -> 
         return "-"
     if isinstance(value, str):
         value = dt.date.fromisoformat(value[:10])
-    months = MONTHS_EN if lang == "en" else MONTHS_ID
-    return f"{value.day} {months[value.month - 1]} {value.year}"
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return _cldr_date(value, "d MMMM y", locale=locale_for(lang))
 
 
 def format_period(period: str, lang: str = "id") -> str:
     """'2024-01' -> 'Januari 2024'."""
     year, month = period.split("-")
-    months = MONTHS_EN if lang == "en" else MONTHS_ID
-    return f"{months[int(month) - 1]} {year}"
+    return _cldr_date(dt.date(int(year), int(month), 1), "MMMM y", locale=locale_for(lang))

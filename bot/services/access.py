@@ -89,7 +89,7 @@ def can_see_facilitator(
     return False
 
 
-# --- consent (issue 4) ---------------------------------------------------------------------
+# --- consent ---------------------------------------------------------------------
 # The one check every data-collecting service makes: a recipient or facilitator who has not
 # acknowledged the privacy notice (accounts.consent_at IS NULL) gives no data yet.
 CONSENT_ROLES = ("recipient", "facilitator")

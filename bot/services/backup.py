@@ -1,4 +1,4 @@
-"""Online backups and restore of the SQLite database (issue 9).
+"""Online backups and restore of the SQLite database.
 
 A backup uses SQLite's online backup API from a read-only connection: in WAL mode readers
 never block the bot's writes, and one `backup()` step copies a consistent snapshot (the
@@ -15,12 +15,19 @@ import datetime as dt
 import logging
 import os
 import re
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.db import DatabaseError, Migration, discover_migrations
+from bot.db import (
+    DatabaseError,
+    Migration,
+    backup_to,
+    connect_readonly,
+    discover_migrations,
+    file_integrity_problems,
+    set_aside,
+)
 from bot.private_files import private_dir
 from bot.runlock import RunLock, SenderLock
 
@@ -34,15 +41,12 @@ class BackupError(DatabaseError):
     """A backup or restore that cannot go ahead, phrased for an operator."""
 
 
-def _connect_ro(path: str) -> sqlite3.Connection:
-    if not Path(path).exists():
-        raise BackupError(f"database {path} does not exist")
+def _connect_ro(path: str):  # noqa: ANN202 - the connection type is bot.db's business
+    """bot.db's read-only connection, its errors phrased as a BackupError."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
-    except sqlite3.Error as exc:
-        raise BackupError(f"cannot read database {path}: {exc}") from None
-    return conn
+        return connect_readonly(path)
+    except DatabaseError as exc:
+        raise BackupError(str(exc)) from None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -52,27 +56,6 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _copy_to_new_file(src: sqlite3.Connection, out: Path) -> None:
-    """Backup-API copy of src into a fresh 0600 file at out (which must not exist)."""
-    fd = os.open(out, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    os.fchmod(fd, 0o600)  # whatever the umask says
-    os.close(fd)
-    dst = sqlite3.connect(str(out))
-    try:
-        src.backup(dst)  # pages=-1: the whole snapshot in one step, so it is consistent
-        dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal
-        result = dst.execute("PRAGMA quick_check").fetchone()[0]
-        if result != "ok":
-            raise BackupError(f"the copy failed its check ({result})")
-    finally:
-        dst.close()
-    fd = os.open(out, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def backup_database(database: str, out: str | os.PathLike[str], *, force: bool = False) -> Path:
@@ -87,10 +70,11 @@ def backup_database(database: str, out: str | os.PathLike[str], *, force: bool =
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    src = _connect_ro(database)
+    if not Path(database).exists():
+        raise BackupError(f"database {database} does not exist")
     try:
-        _copy_to_new_file(src, tmp)
-    except sqlite3.Error as exc:
+        backup_to(database, tmp)
+    except DatabaseError as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise BackupError(f"backup of {database} failed: {exc}") from None
@@ -98,8 +82,6 @@ def backup_database(database: str, out: str | os.PathLike[str], *, force: bool =
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    finally:
-        src.close()
     if force:
         os.replace(tmp, out)
     else:
@@ -126,15 +108,14 @@ class BackupCheck:
 def check_backup_file(path: str, migrations: list[Migration] | None = None) -> BackupCheck:
     """Integrity and schema version of a backup file; raise BackupError on any problem."""
     migrations = discover_migrations() if migrations is None else migrations
+    try:
+        problems = file_integrity_problems(path)
+    except DatabaseError as exc:
+        raise BackupError(str(exc)) from None
+    if problems:
+        raise BackupError(f"{path} failed the integrity check: {problems[0]}")
     conn = _connect_ro(path)
     try:
-        try:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise BackupError(f"{path} is damaged or not a database ({exc})") from None
-        problems = [r[0] for r in rows if r[0] != "ok"]
-        if problems:
-            raise BackupError(f"{path} failed the integrity check: {problems[0]}")
         has_table = conn.execute(
             "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
         ).fetchone()[0]
@@ -192,24 +173,19 @@ def restore_database(
             while replaced.exists():
                 replaced = target.with_name(f"{target.name}.replaced-{stamp}-{n}")
                 n += 1
-            live = sqlite3.connect(str(target), timeout=5)
-            try:
-                _copy_to_new_file(live, replaced)
-                # Fold the WAL into the file and drop it, so no old -wal can be replayed
-                # onto the restored file.
-                live.execute("PRAGMA journal_mode = DELETE")
-            except sqlite3.Error as exc:
+            try:  # a copy kept beside it; no old -wal can be replayed onto the restored file
+                set_aside(target, replaced)
+            except DatabaseError as exc:
                 raise BackupError(f"cannot set the current database aside: {exc}") from None
-            finally:
-                live.close()
         tmp = target.with_name(f".{target.name}.restore-{os.getpid()}.tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        src = _connect_ro(source)
         try:
-            _copy_to_new_file(src, tmp)
-        finally:
-            src.close()
+            backup_to(source, tmp)
+        except DatabaseError as exc:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise BackupError(f"cannot copy {source}: {exc}") from None
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{database}{suffix}").unlink()

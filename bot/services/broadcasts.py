@@ -147,13 +147,22 @@ def _clean_text(text: str) -> str:
 
 async def start_draft(
     db: Database, settings: Settings, actor: Account | None, audience: str, value: str | None,
-    now: dt.datetime, text: str = "",
+    now: dt.datetime, text: str = "", region: str | None = None,
 ) -> Preview:  # fmt: skip
-    """A draft broadcast (text may follow later); the count is who it would reach now."""
+    """A draft broadcast (text may follow later); the count is who it would reach now.
+
+    `region` (a kecamatan code) narrows the sender's scope; it may not widen it."""
     scope = scope_of(actor)
     if text:
         text = _clean_text(text)
     async with db.transaction() as conn:
+        if region is not None:
+            rows = await _rows(conn, "SELECT name FROM kecamatan WHERE code = ?", (region,))
+            if not rows:
+                raise BroadcastError("bad_kecamatan", region)
+            if scope is not None and region != scope:
+                raise BroadcastError("outside_region", rows[0]["name"])
+            scope = region
         label = await _check_target(conn, audience, value, scope, settings.programmes)
         count = len(await audience_accounts(conn, audience, value, scope))
         # one open draft per sender: an older unfinished one is dropped
@@ -170,6 +179,33 @@ async def start_draft(
         bid = cur.lastrowid
         await cur.close()
     return Preview(bid, audience, value, label, count, text)
+
+
+async def value_choices(
+    db: Database, settings: Settings, actor: Account | None, audience: str
+) -> list[tuple[str, str]] | None:
+    """(value, label) for an audience's second choice, within the sender's region; None: the
+    audience has no second choice."""
+    scope = scope_of(actor)
+    if audience == "programme":
+        return [(str(i), p) for i, p in enumerate(settings.programmes)]
+    if audience == "kecamatan":
+        rows = await db.fetchall(
+            "SELECT code, name FROM kecamatan WHERE ? IS NULL OR code = ? ORDER BY name",
+            (scope, scope),
+        )
+        return [(r["code"], r["name"]) for r in rows]
+    if audience == "desa":
+        rows = await db.fetchall(
+            "SELECT d.id, d.name, k.name AS kec FROM desa d JOIN kecamatan k"
+            " ON k.code = d.kecamatan_code WHERE ? IS NULL OR d.kecamatan_code = ?"
+            " ORDER BY k.name, d.name",
+            (scope, scope),
+        )
+        return [(str(r["id"]), f"{r['name']} ({r['kec']})") for r in rows]
+    if audience not in AUDIENCES:
+        raise BroadcastError("bad_audience", audience)
+    return None
 
 
 async def open_draft(db: Database, actor: Account) -> int | None:

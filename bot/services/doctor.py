@@ -114,7 +114,7 @@ def check_backups(settings: Settings, now: dt.datetime) -> Check:
 
 
 async def _columns(db: Database, table: str) -> set[str]:
-    return {r["name"] for r in await db.fetchall(f'PRAGMA table_info("{table}")')}
+    return {c.name for c in await db.columns(table)}
 
 
 async def _first_table(db: Database, names: tuple[str, ...]) -> str | None:
@@ -274,9 +274,8 @@ async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
     try:
         checks.append(Check(OK, "database", f"{path} opens read-only"))
         try:
-            rows = await db.fetchall("PRAGMA integrity_check")
-            problems = [r[0] for r in rows if r[0] != "ok"]
-        except Exception as exc:  # sqlite3.DatabaseError on a damaged page
+            problems = await db.integrity_check()
+        except Exception as exc:  # a damaged page
             problems = [str(exc)]
         if problems:
             checks.append(

@@ -105,6 +105,12 @@ def in_scope(account: Account, recipient: RecipientRef) -> bool:
     return False
 
 
+async def recipient_by_nik(db: Database, nik: str) -> RecipientRef | None:
+    """A recipient by NIK with no access scope (the operator's CLI); None if there is none."""
+    row = await db.fetchone(_REF_SQL + " WHERE r.nik = ?", (nik,))
+    return None if row is None else _ref(row)
+
+
 async def find_recipient(db: Database, account: Account, nik: str) -> RecipientRef:
     """A recipient by NIK, only if in the account's scope (else 'not_found': no hint)."""
     row = await db.fetchone(_REF_SQL + " WHERE r.nik = ?", (nik,))

@@ -23,7 +23,7 @@ from bot.render import render
 from bot.services.accounts import Account
 from bot.services.cycle import PRIORITY_CYCLE, PlannedMessage, enqueue
 
-REPORT_NOW = "lap:now"  # handlers.messages.on_report_now
+REPORT_NOW = "lap:now"  # handlers.menu.on_report_now
 DRAFT_IDLE = dt.timedelta(hours=24)
 BEFORE_CLOSE = dt.timedelta(days=1)
 

@@ -82,28 +82,19 @@ class Table:
 
 
 async def load_schema(db: Database) -> dict[str, Table]:
-    names = [
-        r[0]
-        for r in await db.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            " ORDER BY name"
-        )
-    ]
+    names = await db.tables()
     schema: dict[str, Table] = {}
     for name in names:
-        cols = [
-            Column(r["name"], (r["type"] or "").upper(), bool(r["notnull"]), bool(r["pk"]))
-            for r in await db.fetchall(f'PRAGMA table_info("{name}")')
-        ]
+        cols = [Column(c.name, c.type, c.notnull, c.pk) for c in await db.columns(name)]
         schema[name] = Table(name, cols)
     for table in schema.values():
-        for r in await db.fetchall(f'PRAGMA foreign_key_list("{table.name}")'):
-            parent = r["table"]
-            parent_col = r["to"]
+        for fk in await db.foreign_keys(table.name):
+            parent = fk.parent
+            parent_col = fk.parent_column
             if parent_col is None:  # REFERENCES t without a column: t's primary key
                 pks = [c.name for c in schema.get(parent, Table(parent, [])).columns if c.pk]
                 parent_col = pks[0] if pks else "rowid"
-            table.fks.append((r["from"], parent, parent_col))
+            table.fks.append((fk.column, parent, parent_col))
     return schema
 
 
@@ -749,8 +740,7 @@ async def compact_database(db: Database, attempts: int = 20) -> bool:
 
     async def checkpoint() -> bool:
         for _ in range(attempts):
-            row = await db.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
-            if row is not None and row[0] == 0:
+            if await db.checkpoint():
                 return True
             await asyncio.sleep(0.1)
         return False
@@ -758,7 +748,7 @@ async def compact_database(db: Database, attempts: int = 20) -> bool:
     done = await checkpoint()
     if db.path != ":memory:" and is_locked(db.path) is None:
         try:
-            await db.fetchall("VACUUM")
+            await db.vacuum()
         except Exception as exc:  # busy: nothing lost, secure_delete did the erasing
             log.warning("event=vacuum_skipped error=%s", type(exc).__name__)
         done = await checkpoint()

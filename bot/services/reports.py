@@ -1,4 +1,4 @@
-"""Monthly reports, visits and cross-check flags (issue 5).
+"""Monthly reports, visits and cross-check flags.
 
 Conversation state is data: a person's progress is one open row in report_drafts (answers as
 JSON, a `step` bumped at every answer). Every function here loads the draft, decides, writes,
@@ -745,7 +745,7 @@ async def save(
 async def _rescore(
     db: Database, now: dt.datetime, settings: Settings, recipient_id: int, period: str | None
 ) -> None:
-    """Issue 7: a saved report or visit updates the recipient's readiness score and risks.
+    """Scoring: a saved report or visit updates the recipient's readiness score and risks.
 
     The report is already committed; a scoring problem is logged, never shown as a failed
     report."""
@@ -1020,7 +1020,7 @@ async def resolve_flag(
     option: int,
 ) -> FlagView:  # fmt: skip
     """Confirm one of the flag's offered values (index into FlagView.options); the
-    recipient's score is recomputed with the verified value (issue 7)."""
+    recipient's score is recomputed with the verified value."""
     _consented(account)
     flag = await flag_detail(db, account, flag_id)
     if not 0 <= option < len(flag.options):
@@ -1070,7 +1070,7 @@ async def _save_flag_value(
             " resolved_at = ? WHERE id = ? AND status = 'open'",
             (value, account.id, _iso(now), flag_id),
         )
-    await _rescore(db, now, settings, flag.recipient_id, flag.period)  # issue 7
+    await _rescore(db, now, settings, flag.recipient_id, flag.period)  # the verified value
     return Step("saved", saved={"kind": "flag", "flag_id": flag_id, "value": value,
                                 "field": flag.field, "recipient_name": flag.recipient_name})  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Scores stored per recipient per period: load inputs, compute (domain), store, raise risks.
 
-Which report counts for a month (until issue 5's `effective_reports` replaces
+Which report counts for a month (until the reports service's `effective_reports` replaces
 `load_observations`): for each recipient and period, the latest revision of the recipient's
 own report, else the latest revision of the facilitator's; a value confirmed through
 report_flags (status 'resolved', resolved_value) replaces the reported one and marks the
@@ -16,7 +16,6 @@ import gc
 import json
 import multiprocessing
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.db import Database
+from bot.db import Database, connect_readonly
 from bot.domain.scoring import (
     Baseline,
     Observation,
@@ -255,7 +254,7 @@ def _score_range(
     # reference counting still frees everything.
     gc.disable()
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_readonly(path)
         try:
             scope = _Scope(lo=lo, hi=hi)
             results = [
