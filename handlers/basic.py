@@ -38,8 +38,10 @@ async def bantuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = lang_of(account, context)
     role = account.role if account else None
     text = render("bantuan", lang, role=role, commands=commands_for(role, lang))
-    # Issue 5: with a form open, also explain how to answer the current question.
+    # With a form open, also explain how to answer the current question (in private only:
+    # the question may name the family).
     from handlers.reports import question_help
 
-    extra = await question_help(update, context)
+    chat = update.effective_chat
+    extra = await question_help(update, context) if chat and chat.type == "private" else None
     await reply(update, f"{extra}\n\n{text}" if extra else text)

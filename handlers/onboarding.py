@@ -14,6 +14,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.callbacks import decode, encode
 from bot.domain.consent import NOTICE_VERSION
 from bot.render import render
 from bot.services.access import AccessDenied, visible_recipients
@@ -43,7 +44,9 @@ async def _send_notice(update: Update, lang: str, name: str, role: str) -> None:
     await reply(
         update,
         render("consent_notice", lang, name=name, role=role),
-        reply_markup=_buttons([(render("btn_consent", lang), f"onb:ack:{NOTICE_VERSION}")]),
+        reply_markup=_buttons(
+            [(render("btn_consent", lang), encode("onb", "ack", NOTICE_VERSION))]
+        ),
     )
 
 
@@ -111,7 +114,7 @@ async def profil(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         render("profil", lang, **data),
-        reply_markup=_buttons([(render("btn_unlink", lang), "onb:unlink")]),
+        reply_markup=_buttons([(render("btn_unlink", lang), encode("onb", "unlink"))]),
     )
 
 
@@ -134,29 +137,29 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if account is None:
         await reply(update, render("not_linked", lang))
         return
-    data = query.data or ""
+    cb = decode(query.data, "onb")
     db, now = db_of(context), now_of(context)
-    if data.startswith("onb:ack:"):
-        version = data.removeprefix("onb:ack:")
+    if cb.action == "ack":
+        version = cb.str()
         if version != NOTICE_VERSION:  # an old notice's button: show the current notice
             info = await profile(db, account)
             await _send_notice(update, lang, info["name"], account.role)
             return
         await acknowledge_notice(db, now, account, version)
         await reply(update, render("consent_done", lang))
-    elif data == "onb:unlink":
+    elif cb.action == "unlink":
         await reply(
             update,
             render("unlink_confirm", lang),
             reply_markup=_buttons(
-                [(render("btn_unlink_yes", lang), "onb:unlink:yes"),
-                 (render("btn_cancel", lang), "onb:unlink:no")]
+                [(render("btn_unlink_yes", lang), encode("onb", "unlink:yes")),
+                 (render("btn_cancel", lang), encode("onb", "unlink:no"))]
             ),
         )  # fmt: skip
-    elif data == "onb:unlink:yes":
+    elif cb.action == "unlink:yes":
         await unlink(db, now, account)
         await reply(update, render("unlink_done", lang))
-    elif data == "onb:unlink:no":
+    elif cb.action == "unlink:no":
         await reply(update, render("unlink_cancelled", lang))
 
 
@@ -180,7 +183,7 @@ async def undang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         render("undang_pick", lang, count=len(families), shown=len(shown),
                more=len(families) > len(shown)),
         reply_markup=_buttons(
-            *[[(f"{f['name']} ({f['desa'] or '-'})"[:60], f"inv:r:{f['id']}")] for f in shown]
+            *[[(f"{f['name']} ({f['desa'] or '-'})"[:60], encode("inv", "r", f["id"]))] for f in shown]
         ),
     )  # fmt: skip
 
@@ -191,10 +194,7 @@ async def on_invite_callback(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if query is None:
         return
     account, lang = await _acknowledge(query, update, context)
-    try:
-        recipient_id = int((query.data or "").removeprefix("inv:r:"))
-    except ValueError:
-        return
+    recipient_id = decode(query.data, "inv").int()
     if account is None:
         await reply(update, render("undang_denied", lang))
         return

@@ -16,6 +16,7 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
+from bot.callbacks import decode, encode
 from bot.domain.forms import Kind, Media, Photo, Pressed, Raw, SummaryRow, Text
 from bot.render import render
 from bot.services import reports as svc
@@ -24,8 +25,6 @@ from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_
 
 log = logging.getLogger("pendamping.reports")
 
-PREFIX = "rep:"
-PERIOD_PREFIX = "per:"
 MEDIA_KINDS = ("sticker", "voice", "video", "video_note", "audio", "animation", "document",
                "location", "venue", "contact", "poll", "dice")  # fmt: skip
 
@@ -47,18 +46,22 @@ def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[Inline
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
 
+def _data(draft_id: int, step: int, value: str) -> str:
+    """A "rep:" button of one draft step (bot/callbacks.py)."""
+    return encode("rep", "", draft_id, step, value)
+
+
 def question_markup(q: svc.QuestionView, lang: str) -> InlineKeyboardMarkup | None:
-    base = f"{PREFIX}{q.draft_id}:{q.step}:"
     values: list[str] = []
     if q.kind == Kind.YESNO:
         values = ["ya", "tidak"]
     elif q.kind in (Kind.CHOICE, Kind.INTEGER, Kind.DATE):
         values = list(q.choices)
-    buttons = [_button(label(v, lang), base + v) for v in values]
+    buttons = [_button(label(v, lang), _data(q.draft_id, q.step, v)) for v in values]
     per_row = 4 if q.kind == Kind.INTEGER else 2 if q.kind != Kind.CHOICE or len(values) > 3 else 1
     rows = _rows(buttons, per_row)
     if q.optional:
-        rows.append([_button(label("_skip", lang), base + "_skip")])
+        rows.append([_button(label("_skip", lang), _data(q.draft_id, q.step, "_skip"))])
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -101,10 +104,10 @@ def summary_text(s: svc.SummaryView, lang: str) -> str:
 
 
 def summary_markup(s: svc.SummaryView, lang: str) -> InlineKeyboardMarkup:
-    base = f"{PREFIX}{s.draft_id}:{s.step}:"
     return InlineKeyboardMarkup(
-        [[_button(label(a, lang), base + a) for a in ("!save", "!edit", "!cancel")]]
-    )
+        [[_button(label(a, lang), _data(s.draft_id, s.step, a))
+          for a in ("!save", "!edit", "!cancel")]]
+    )  # fmt: skip
 
 
 async def send_step(
@@ -128,12 +131,12 @@ async def send_step(
             head = render("form_error", lang, error=step.invalid.error, p=step.invalid.params)
         if kind == "clarify":
             q = step.question
-            base = f"{PREFIX}{q.draft_id}:{q.step}:"
             from bot.domain.money import format_rupiah
 
             markup = InlineKeyboardMarkup(
-                [[_button(format_rupiah(c), base + str(c)) for c in step.clarify.choices]]
-            )
+                [[_button(format_rupiah(c), _data(q.draft_id, q.step, str(c)))
+                  for c in step.clarify.choices]]
+            )  # fmt: skip
             await reply(update, render("report_clarify", lang, choices=step.clarify.choices),
                         reply_markup=markup)  # fmt: skip
             return
@@ -148,17 +151,17 @@ async def send_step(
     elif kind == "no_draft":
         await reply(update, render("report_no_draft", lang))
     elif kind == "edit_menu":
-        base = f"{PREFIX}{step.draft_id}:{step.step}:"
-        buttons = [_button(label(f"s_{k}", lang), f"{base}@{k}") for k in step.edit_keys]
-        rows = _rows(buttons, 2) + [[_button(label("!back", lang), base + "!back")]]
+        d, n = step.draft_id, step.step
+        buttons = [_button(label(f"s_{k}", lang), _data(d, n, f"@{k}")) for k in step.edit_keys]
+        rows = _rows(buttons, 2) + [[_button(label("!back", lang), _data(d, n, "!back"))]]
         await reply(
             update, render("report_edit_pick", lang), reply_markup=InlineKeyboardMarkup(rows)
         )
     elif kind == "confirm_cancel":
-        base = f"{PREFIX}{step.draft_id}:{step.step}:"
         markup = InlineKeyboardMarkup(
-            [[_button(label(a, lang), base + a) for a in ("!cancel_yes", "!cancel_no")]]
-        )
+            [[_button(label(a, lang), _data(step.draft_id, step.step, a))
+              for a in ("!cancel_yes", "!cancel_no")]]
+        )  # fmt: skip
         await reply(update, render("report_cancel_confirm", lang), reply_markup=markup)
     elif kind == "cancelled":
         await reply(update, render("report_cancelled", lang))
@@ -168,7 +171,7 @@ async def send_step(
     elif kind == "pick_period":
         from bot.domain.timefmt import format_period
 
-        buttons = [_button(format_period(p, lang), f"{PERIOD_PREFIX}{p}") for p in step.periods]
+        buttons = [_button(format_period(p, lang), encode("per", "", p)) for p in step.periods]
         await reply(update, render("report_pick_period", lang),
                     reply_markup=InlineKeyboardMarkup(_rows(buttons, 2)))  # fmt: skip
 
@@ -317,12 +320,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     query, account = pressed
     lang = account.language
-    try:
-        _, draft_id, step_no, value = (query.data or "").split(":", 3)
-        draft, step = int(draft_id), int(step_no)
-    except ValueError:
-        await query.answer(render("report_stale", lang))
-        return
+    cb = decode(query.data, "rep")
+    draft, step, value = cb.int(0), cb.int(1), cb.str(2)
     db, settings, now = db_of(context), settings_of(context), now_of(context)
     try:
         if value == "!save":
@@ -360,7 +359,7 @@ async def on_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if pressed is None:
         return
     query, account = pressed
-    period = (query.data or "")[len(PERIOD_PREFIX) :]
+    period = decode(query.data, "per").str()
     try:
         step = await svc.start_report(
             db_of(context), now_of(context), settings_of(context), account, period=period

@@ -22,6 +22,10 @@ SAMPLES: dict[str, dict] = {
     "onboarding_already_linked": {"name": "Siti Aminah"},
     "onboarding_record_taken": {},
     "onboarding_private_only": {},
+    # the chat gate and the callback codec (privacy in chat)
+    "group_private_only": {},
+    "group_leave": {},
+    "button_invalid": {},
     "consent_notice": {"name": "Siti Aminah", "role": "recipient"},
     "btn_consent": {},
     "consent_done": {},

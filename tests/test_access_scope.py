@@ -239,7 +239,7 @@ async def test_every_role_command_and_callback_in_and_out_of_scope_no_leak(sandb
     targeted = command_cells(t)
     commands = {c: targeted.get(c, [""]) for c in sorted(registered)}
     prefixes = {
-        h.pattern.pattern.lstrip("^")
+        h.pattern.prefix + ":"  # bot.callbacks.matcher
         for hs in sb.app.handlers.values()
         for h in hs
         if isinstance(h, CallbackQueryHandler) and h.pattern is not None
