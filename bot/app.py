@@ -55,6 +55,12 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("undang", onboarding.undang))
     app.add_handler(CallbackQueryHandler(onboarding.on_callback, pattern=matcher("onb")))
     app.add_handler(CallbackQueryHandler(onboarding.on_invite_callback, pattern=matcher("inv")))
+    # A recipient's invite completes when the person shares their own number (contact button);
+    # a new account whose number does not match waits for the 'acc:' answer of a second person.
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.CONTACT, onboarding.on_contact)
+    )
+    app.add_handler(CallbackQueryHandler(onboarding.on_account_confirm, pattern=matcher("acc")))
     # --- end registry and onboarding ---
     # 2. Digests and exports (issue 8): commands only, no callbacks; access checked in the
     #    service (staff/admin region, facilitator caseload in private, /ekspor private only).

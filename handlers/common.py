@@ -48,11 +48,41 @@ def lang_of(account: Account | None, context: ContextTypes.DEFAULT_TYPE) -> str:
     return settings_of(context).language
 
 
+MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units
+CUT_MARK = "\n…"
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_message(text: str) -> str:
+    """The text as it fits one Telegram message: whole lines while they fit, then a mark
+    (a view with very long names must still answer; the import caps new names)."""
+    if _utf16(text) <= MAX_MESSAGE:
+        return text
+    budget = MAX_MESSAGE - _utf16(CUT_MARK)
+    kept: list[str] = []
+    used = 0
+    for line in text.split("\n"):
+        size = _utf16(line) + (1 if kept else 0)
+        if used + size > budget:
+            if not kept:  # one line longer than a message: cut inside it
+                room = budget
+                while line and _utf16(line[:room]) > budget:
+                    room -= max(1, (_utf16(line[:room]) - budget))
+                kept.append(line[:room])
+            break
+        kept.append(line)
+        used += size
+    return "\n".join(kept) + CUT_MARK
+
+
 async def reply(update: Update, text: str, **kwargs: Any) -> None:
-    """Answer in the chat the update came from."""
+    """Answer in the chat the update came from (cut to fit one message)."""
     if update.effective_chat is None:
         return
-    await update.get_bot().send_message(update.effective_chat.id, text, **kwargs)
+    await update.get_bot().send_message(update.effective_chat.id, fit_message(text), **kwargs)
 
 
 # --- the chat gate ---------------------------------------------------------------------------
@@ -92,7 +122,10 @@ async def chat_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     from bot.render import render
 
     chat = update.effective_chat
-    if chat is None or chat.type == ChatType.PRIVATE:
+    if chat is None:
+        return
+    if chat.type == ChatType.PRIVATE:
+        await _refuse_revoked(update, context)
         return
     settings = settings_of(context)
     lang = settings.language
@@ -122,6 +155,26 @@ async def chat_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if name not in group_commands():
         await reply(update, render("group_private_only", lang))
         raise ApplicationHandlerStop
+
+
+async def _refuse_revoked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A Telegram account the office revoked gets one clear answer, and nothing else."""
+    from telegram.error import TelegramError
+    from telegram.ext import ApplicationHandlerStop
+
+    from bot.render import render
+    from bot.services.binding import is_revoked
+
+    user = update.effective_user
+    if user is None or not await is_revoked(db_of(context), user.id):
+        return
+    text = render("account_revoked", settings_of(context).language)
+    with contextlib.suppress(TelegramError):
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200])
+        else:
+            await reply(update, text)
+    raise ApplicationHandlerStop
 
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
