@@ -136,7 +136,13 @@ async def chat_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not configured_group(settings, chat.id):
         member = update.my_chat_member
         leaving = member is not None and member.new_chat_member.status in ("left", "kicked")
-        if not leaving:
+        left: set[int] = context.application.bot_data.setdefault("left_groups", set())
+        if leaving:
+            left.add(chat.id)
+        elif member is not None:
+            left.discard(chat.id)  # added again: explain again
+        if not leaving and chat.id not in left:
+            left.add(chat.id)
             try:
                 if query is not None:
                     await query.answer(render("group_private_only", lang))
