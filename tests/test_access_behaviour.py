@@ -108,7 +108,7 @@ async def test_every_role_command_and_chat_behaves(sandbox_factory, settings, cl
     cells = 0
     group_ok = group_commands()
     with ErrorCapture() as errors:
-        for role, (uid, visible) in ROLES.items():
+        for role, (_uid, visible) in ROLES.items():
             user = users[role]
             forbidden = [m for key in FAMILIES if key not in visible for m in markers(key)]
             for command in commands():

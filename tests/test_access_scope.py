@@ -139,6 +139,8 @@ def callback_cells(t: dict) -> dict[str, list[str]]:
     """callback prefix -> forged data, aimed at the inside and the outside target."""
     cells: dict[str, list[str]] = {
         "onb:": ["onb:ack:old", "onb:unlink", "onb:unlink:no"],
+        # a new account waiting for confirmation: none exists, so every press is refused alike
+        "acc:": ["acc:ok:1", "acc:no:1", f"acc:ok:{2**63 - 1}"],
         "per:": ["per:2024-06", "per:2023-01"],
         "sia:": ["sia:aud:recipients", f"sia:val:kecamatan:{OUT_KEC}",
                  f"sia:val:kecamatan:{IN_KEC}", "sia:ok:1", "sia:ok:2", "sia:no:1", "sia:no:2",

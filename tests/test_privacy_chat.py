@@ -130,7 +130,11 @@ async def test_forged_values_on_the_live_draft_and_oversized_ids_get_one_polite_
     sb, people = world
     siti = people[1001]
     await siti.send("/lapor")
-    draft = await sb.db.fetchone("SELECT id, step FROM report_drafts WHERE status = 'open'")
+    await siti.press(siti.buttons()[0])  # the business runs: the live question is an amount
+    draft = await sb.db.fetchone(
+        "SELECT id, step, current_key FROM report_drafts WHERE status = 'open'"
+    )
+    assert draft["current_key"] == "revenue"
     live = f"rep:{draft['id']}:{draft['step']}:"
     forged = [
         live + "\u00b2",
@@ -145,13 +149,12 @@ async def test_forged_values_on_the_live_draft_and_oversized_ids_get_one_polite_
         f"rep:{draft['id']}:\u00b2:ya",
     ]
     before = await db_state(sb)
-    use_buttons = (await press_forged(sb, 1001, live + "bukan_pilihan")).strip()
-    assert "tombol" in use_buttons.lower()
     with ErrorCapture() as errors:
         for data in forged:
             answer = await press_forged(sb, 1001, data)
-            # a value the live question cannot take is answered like a wrong tap: one line
-            assert answer in (INVALID_BUTTON, render("report_stale"), use_buttons), (data, answer)
+            # a value the live question cannot take is answered like a wrong answer: one line
+            polite = "(2/13)" in answer  # the reason, and the live question asked again
+            assert answer in (INVALID_BUTTON, render("report_stale")) or polite, (data, answer)
         for data in (f"fac:lr:{2**63}", f"fac:lr:{2**64}", f"fac:f:{2**63}", f"fac:f:{2**64}",
                      "fac:lr:", "fac:f:", f"fac:fr:1:{2**64}", f"fac:d:{2**64}",
                      f"grd:a:{2**64}", f"inv:r:{2**64}", f"sia:ok:{2**64}", "onb:ack:",

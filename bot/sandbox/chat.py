@@ -2,6 +2,7 @@
 
 Messages from the bot are printed as they arrive (edits shown again, marked), inline buttons as
 a numbered list: typing the number presses the button. `/photo PATH` sends a picture,
+`/contact PHONE` shares the person's own number (what the request_contact button sends),
 `/quit` (or end of input) leaves. Everything goes through the control API over HTTP.
 """
 
@@ -17,7 +18,10 @@ from typing import Any, TextIO
 import aiohttp
 
 QUIET = 0.5  # seconds without a change in the sandbox that count as "the bot has answered"
-HELP = "Type a message. A number presses a button, /photo PATH sends a picture, /quit leaves."
+HELP = (
+    "Type a message. A number presses a button, /photo PATH sends a picture, /contact PHONE"
+    " shares your own number (the 'share my phone number' button), /quit leaves."
+)
 
 
 class TerminalChat:
@@ -112,6 +116,16 @@ class TerminalChat:
                 query_id = pressed["callback_query_id"]
                 self._tasks.add(asyncio.create_task(self._show_answer(query_id)))
                 await self._settle(pressed)
+        elif line.startswith("/contact"):
+            phone = line[len("/contact") :].strip()
+            if not phone:
+                self.say("! /contact PHONE, e.g. /contact 081234567890")
+                return
+            self.say(f"> (contact {phone})")
+            contact = {"phone_number": phone, "user_id": self.user_id}
+            await self._settle(
+                await self._post("send", {"user_id": self.user_id, "contact": contact})
+            )
         elif line.startswith("/photo"):
             path = Path(line[len("/photo") :].strip()).expanduser()
             try:
