@@ -41,10 +41,10 @@ def register_handlers(app: Application) -> None:
     #    by a later handler.
     #    onboarding.start routes /start <code> to the invite service and plain /start to
     #    basic.start.
-    # 0. The chat gate (group -50: after mark_reachable, before everything else): private chats
+    # 0. The chat gate (group -90: after mark_reachable, before everything else): private chats
     #    pass; a group the office did not configure is left after one explanation; in the
     #    staff/operator groups only the commands bot/commands_menu.py marks for groups pass.
-    app.add_handler(TypeHandler(Update, chat_gate), group=-50)
+    app.add_handler(TypeHandler(Update, chat_gate), group=-90)
     app.add_handler(CommandHandler("start", onboarding.start))
     app.add_handler(
         CommandHandler(["bantuan", *(a for a, n in ALIASES.items() if n == "bantuan")],

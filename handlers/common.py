@@ -118,6 +118,7 @@ async def chat_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     from telegram.error import TelegramError
     from telegram.ext import ApplicationHandlerStop
 
+    from bot.callbacks import try_decode
     from bot.commands_menu import group_commands
     from bot.render import render
 
@@ -126,6 +127,11 @@ async def chat_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if chat.type == ChatType.PRIVATE:
         await _refuse_revoked(update, context)
+        query = update.callback_query
+        if query is not None and try_decode(query.data) is None:
+            # PTB hands empty data to every pattern handler: refuse it here, with a toast
+            await unknown_button(update, context)
+            raise ApplicationHandlerStop
         return
     settings = settings_of(context)
     lang = settings.language

@@ -23,12 +23,16 @@ CREATE INDEX pending_links_recipient ON pending_links (recipient_id);
 CREATE INDEX pending_links_invite ON pending_links (invite_id);
 CREATE INDEX pending_links_decided_by ON pending_links (decided_by);
 
+-- One row per revoked Telegram account. Not unique on telegram_user_id: erasing the person
+-- deletes their account and with it this row (account_id NOT NULL), nothing else needs it.
 CREATE TABLE revoked_telegram (
-    telegram_user_id INTEGER PRIMARY KEY,
-    account_id INTEGER REFERENCES accounts(id),
+    id INTEGER PRIMARY KEY,
+    telegram_user_id INTEGER NOT NULL,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
     role TEXT NOT NULL,
     reason TEXT NOT NULL,
     revoked_at TEXT NOT NULL,
     revoked_by TEXT NOT NULL
 );
+CREATE INDEX revoked_telegram_user ON revoked_telegram (telegram_user_id);
 CREATE INDEX revoked_telegram_account ON revoked_telegram (account_id);

@@ -234,3 +234,19 @@ async def test_accounts_cli_lists_and_revokes_and_the_revoked_person_is_told(wor
         replies = await siti.send(text)
         assert [r.text for r in replies] == [render("account_revoked")], text
     assert await get_account(sb.db, 1001) is None
+
+
+async def test_erasing_a_revoked_family_removes_the_revocation_too(db):
+    from bot.services.binding import is_revoked, revoke
+
+    await seed(db)
+    siti = await rid(db, "Siti Rahayu")
+    aminah = await rid(db, "Aminah Lestari")
+    await add_account(db, 1001, "recipient", recipient_id=siti)
+    await add_account(db, 1002, "recipient", recipient_id=aminah)
+    for user in (1001, 1002):
+        await revoke(db, NOW, user, "HP hilang")
+        assert await is_revoked(db, user)
+    for record in (siti, aminah):
+        await erase_recipient(db, record, "permintaan", NOW, compact=False)
+    assert await db.fetchval("SELECT count(*) FROM revoked_telegram") == 0

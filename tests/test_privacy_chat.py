@@ -10,6 +10,7 @@ import pytest
 from bot.render import render
 from tests.hostile_helpers import ErrorCapture, generic_errors_sent
 from tests.report_seed import add_account, seed_basic
+from tests.test_access_behaviour import until
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -47,7 +48,7 @@ def operator_alerts(sb) -> list[str]:
 async def test_an_unconfigured_group_gets_one_explanation_and_the_bot_leaves(world):
     sb, people = world
     group = await sb.group(STRANGE_GROUP, "Arisan RT 03", list(people.values()))
-    await sb.idle()
+    await until(lambda: sb.calls("leaveChat"))
     assert bot_texts(sb, STRANGE_GROUP) == [render("group_leave")]
     assert [c["params"]["chat_id"] for c in sb.calls("leaveChat")] == [STRANGE_GROUP]
     assert sb.core.chats[STRANGE_GROUP].bot_removed
