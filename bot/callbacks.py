@@ -18,7 +18,7 @@ MAX_DATA_BYTES = 64  # Telegram's limit for callback_data
 MAX_ID = 2**63 - 1  # SQLite INTEGER
 MAX_SMALL = 100_000  # pages, steps, option numbers
 
-_DIGITS = re.compile(r"[0-9]{1,19}")
+_DIGITS = re.compile(r"0|[1-9][0-9]{0,18}")  # canonical: no sign, no leading zero
 _FIELD_RE = {
     "token": re.compile(r"[A-Za-z0-9_.-]{1,32}"),  # a version, an audience name
     "value": re.compile(r"[A-Za-z0-9_!@.,+ -]{1,48}"),  # a form answer or an action

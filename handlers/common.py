@@ -1,4 +1,5 @@
-"""What every handler needs from the Application: database, settings, clock, language."""
+"""What every handler needs from the Application: database, settings, clock, language, one
+reply that fits a message, and the chat gate that runs before every handler."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import ContextTypes
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.callbacks import try_decode
+from bot.commands_menu import group_commands
 from bot.config import Settings
 from bot.db import Database
+from bot.render import render
 from bot.services.accounts import Account, get_account
+from bot.services.binding import is_revoked
 
 Clock = Callable[[], dt.datetime]
 
@@ -114,13 +121,6 @@ async def chat_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for groups (bot.commands_menu.group_commands) pass; any other command gets one short line,
     a button press a toast; nothing else is answered there. Channels are ignored.
     """
-    from telegram.constants import ChatType
-    from telegram.error import TelegramError
-    from telegram.ext import ApplicationHandlerStop
-
-    from bot.callbacks import try_decode
-    from bot.commands_menu import group_commands
-    from bot.render import render
 
     chat = update.effective_chat
     if chat is None:
@@ -171,11 +171,6 @@ async def chat_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _refuse_revoked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A Telegram account the office revoked gets one clear answer, and nothing else."""
-    from telegram.error import TelegramError
-    from telegram.ext import ApplicationHandlerStop
-
-    from bot.render import render
-    from bot.services.binding import is_revoked
 
     user = update.effective_user
     if user is None or not await is_revoked(db_of(context), user.id):
@@ -191,9 +186,6 @@ async def _refuse_revoked(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button press no handler took (forged, oversized or from an old message): a toast."""
-    from telegram.error import TelegramError
-
-    from bot.render import render
 
     query = update.callback_query
     if query is None:
