@@ -8,6 +8,7 @@ from telegram.ext import ContextTypes
 from bot.commands_menu import commands_for
 from bot.render import render
 from bot.services.accounts import greeting_for
+from bot.services.binding import waiting_for_confirmation
 from handlers.common import account_of, db_of, lang_of, reply
 
 
@@ -16,7 +17,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account = await account_of(update, context)
     lang = lang_of(account, context)
     if account is None:
-        first_name = update.effective_user.first_name if update.effective_user else ""
+        user = update.effective_user
+        if user is not None and await waiting_for_confirmation(db_of(context), user.id):
+            await reply(update, render("contact_pending", lang))
+            return
+        first_name = user.first_name if user else ""
         await reply(update, render("start_unlinked", lang, first_name=first_name))
         return
     greeting = await greeting_for(db_of(context), account)

@@ -126,6 +126,7 @@ async def test_a_matching_own_number_links_and_a_forwarded_link_does_not(world):
     assert ask.text.startswith("Akun baru untuk Siti Rahayu: benar?")
     assert ask.labels == [render("btn_confirm_yes"), render("btn_confirm_no")]
     assert await get_account(sb.db, 9001) is None
+    assert (await stranger.send("/start"))[-1].text == render("contact_pending")
     assert render("report_error", key="not_linked") in (await stranger.send("/lapor"))[-1].text
     assert render("not_linked") in (await stranger.send("/profil"))[-1].text
     assert "0812" not in " ".join(r.text or "" for r in await stranger.messages())

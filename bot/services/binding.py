@@ -77,11 +77,11 @@ async def is_revoked(db: Database, telegram_user_id: int) -> bool:
     )
 
 
-async def waiting_for_contact(db: Database, telegram_user_id: int) -> bool:
-    """True while this Telegram account has opened a recipient's link and not shared a number."""
+async def waiting_for_confirmation(db: Database, telegram_user_id: int) -> bool:
+    """True while this Telegram account's new link waits for a facilitator's (staff's) yes."""
     return bool(
         await db.fetchval(
-            "SELECT 1 FROM pending_links WHERE telegram_user_id = ? AND status = 'contact'",
+            "SELECT 1 FROM pending_links WHERE telegram_user_id = ? AND status = 'confirm'",
             (telegram_user_id,),
         )
     )
