@@ -131,6 +131,13 @@ async def _ask_contact(update: Update, lang: str) -> None:
     await reply(update, render("contact_request", lang), reply_markup=keyboard)
 
 
+async def remind_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The contact button again for someone whose link waits for their number."""
+    user = update.effective_user
+    if user is not None and await binding.waiting_for_contact(db_of(context), user.id):
+        await _ask_contact(update, settings_of(context).language)
+
+
 async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A contact shared in private chat: completes a pending recipient link (or is an answer
     to an open form, like any other message)."""

@@ -287,7 +287,12 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     account = await account_of(update, context)
     if account is None:
-        return  # unlinked people are guided by /start and invites (issue 4), not by forms
+        # unlinked people are guided by /start and invites, not by forms; one who opened a
+        # family's link and typed instead of sharing their number is shown the button again
+        from handlers.onboarding import remind_contact
+
+        await remind_contact(update, context)
+        return
     db = db_of(context)
     try:
         step = await svc.answer(db, now_of(context), settings_of(context), account, raw_of(message))

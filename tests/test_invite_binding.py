@@ -115,6 +115,8 @@ async def test_a_matching_own_number_links_and_a_forwarded_link_does_not(world):
     assert asked.text == render("contact_request")
     assert "Siti" not in asked.text  # the family's name is not shown before verification
     assert asked.keyboard == [[render("btn_share_contact")]]
+    # typing instead of pressing the button: the button again
+    assert [r.text for r in await stranger.send("0857 0000 0009")] == [render("contact_request")]
     # a contact card of someone else (even with the family's number) is not accepted
     replies = await stranger.send_contact(SITI_PHONE, "Siti", own=False)
     assert render("contact_not_own") in [r.text for r in replies]

@@ -77,6 +77,16 @@ async def is_revoked(db: Database, telegram_user_id: int) -> bool:
     )
 
 
+async def waiting_for_contact(db: Database, telegram_user_id: int) -> bool:
+    """True while this Telegram account has opened a family's link and not shared a number."""
+    return bool(
+        await db.fetchval(
+            "SELECT 1 FROM pending_links WHERE telegram_user_id = ? AND status = 'contact'",
+            (telegram_user_id,),
+        )
+    )
+
+
 async def waiting_for_confirmation(db: Database, telegram_user_id: int) -> bool:
     """True while this Telegram account's new link waits for a facilitator's (staff's) yes."""
     return bool(
