@@ -19,14 +19,15 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.commands_menu import commands_for
+from bot.callbacks import matcher
+from bot.commands_menu import ALIASES, commands_for
 from bot.config import Settings
 from bot.db import open_migrated
 from bot.updates import ChatOrderedProcessor
 from handlers import basic, digests, errors, facilitator, menu, messages, onboarding, reports
 from handlers import cycle as cycle_handlers
 from handlers import graduation as graduation_handlers
-from handlers.common import Clock, system_clock
+from handlers.common import Clock, chat_gate, system_clock, unknown_button
 
 log = logging.getLogger("pendamping.app")
 
@@ -40,13 +41,28 @@ def register_handlers(app: Application) -> None:
     #    by a later handler.
     #    onboarding.start routes /start <code> to the invite service and plain /start to
     #    basic.start.
+    # 0. The chat gate (group -90: after mark_reachable, before everything else): private chats
+    #    pass; a group the office did not configure is left after one explanation; in the
+    #    staff/operator groups only the commands bot/commands_menu.py marks for groups pass.
+    app.add_handler(TypeHandler(Update, chat_gate), group=-90)
     app.add_handler(CommandHandler("start", onboarding.start))
-    app.add_handler(CommandHandler(["bantuan", "help"], basic.bantuan))
+    app.add_handler(
+        CommandHandler(["bantuan", *(a for a, n in ALIASES.items() if n == "bantuan")],
+                       basic.bantuan)
+    )  # fmt: skip
     # --- Registry and onboarding: /profil, /undang; callbacks 'onb:' and 'inv:' ---
     app.add_handler(CommandHandler("profil", onboarding.profil))
     app.add_handler(CommandHandler("undang", onboarding.undang))
-    app.add_handler(CallbackQueryHandler(onboarding.on_callback, pattern=r"^onb:"))
-    app.add_handler(CallbackQueryHandler(onboarding.on_invite_callback, pattern=r"^inv:"))
+    app.add_handler(CallbackQueryHandler(onboarding.on_callback, pattern=matcher("onb")))
+    app.add_handler(CallbackQueryHandler(onboarding.on_invite_callback, pattern=matcher("inv")))
+    # A recipient's invite completes when the person shares their own number (contact button);
+    # a new account whose number does not match waits for the 'acc:' answer of a second person.
+    # Group -2: with no link waiting, a contact goes on to the reports' handler (a form answer).
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.CONTACT, onboarding.on_contact),
+        group=-2,
+    )
+    app.add_handler(CallbackQueryHandler(onboarding.on_account_confirm, pattern=matcher("acc")))
     # --- end registry and onboarding ---
     # 2. Digests and exports: commands only, no callbacks; access checked in the
     #    service (staff/admin region, facilitator caseload in private, /ekspor private only).
@@ -61,11 +77,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("setujui", graduation_handlers.setujui))
     app.add_handler(CommandHandler("tolak", graduation_handlers.tolak))
     app.add_handler(CommandHandler("akhiri", graduation_handlers.akhiri))
-    app.add_handler(
-        CallbackQueryHandler(
-            graduation_handlers.on_button, pattern=f"^{graduation_handlers.CALLBACK_PREFIX}"
-        )
-    )
+    app.add_handler(CallbackQueryHandler(graduation_handlers.on_button, pattern=matcher("grd")))
     # --- end scoring and graduation
     # --- cycle, outbox and broadcasts ---
     # Group -100, before everything and alone in its group (a TypeHandler matches every update,
@@ -77,7 +89,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("berhenti", cycle_handlers.berhenti))
     app.add_handler(CommandHandler("mulai", cycle_handlers.mulai))
     app.add_handler(CommandHandler("siaran", cycle_handlers.siaran))
-    app.add_handler(CallbackQueryHandler(cycle_handlers.siaran_button, pattern=r"^sia:"))
+    app.add_handler(CallbackQueryHandler(cycle_handlers.siaran_button, pattern=matcher("sia")))
     # The broadcast text (typed or forwarded) in group -5, before group 0: when the staff
     # member has a draft waiting for its text it takes the message and stops there
     # (ApplicationHandlerStop), so the reports catch-all of group 0 does not answer it too;
@@ -111,8 +123,8 @@ def register_handlers(app: Application) -> None:
         group=-3,
     )  # fmt: skip
     app.add_handler(CommandHandler("riwayat", messages.riwayat))
-    app.add_handler(CallbackQueryHandler(messages.on_reply_button, pattern=r"^msg:"))
-    app.add_handler(CallbackQueryHandler(menu.on_report_now, pattern=r"^lap:"))
+    app.add_handler(CallbackQueryHandler(messages.on_reply_button, pattern=matcher("msg")))
+    app.add_handler(CallbackQueryHandler(menu.on_report_now, pattern=matcher("lap")))
     # --- end family side ---
     # 3. Monthly reports, visits and flags. Commands first; the "rep:", "per:" and
     #    "fac:" button prefixes are unique to this feature. The catch-all for private
@@ -124,9 +136,9 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("kembali", reports.kembali))
     app.add_handler(CommandHandler("daftar", facilitator.daftar))
     app.add_handler(CommandHandler("kunjungan", facilitator.kunjungan))
-    app.add_handler(CallbackQueryHandler(reports.on_button, pattern=r"^rep:"))
-    app.add_handler(CallbackQueryHandler(reports.on_period, pattern=r"^per:"))
-    app.add_handler(CallbackQueryHandler(facilitator.on_button, pattern=r"^fac:"))
+    app.add_handler(CallbackQueryHandler(reports.on_button, pattern=matcher("rep")))
+    app.add_handler(CallbackQueryHandler(reports.on_period, pattern=matcher("per")))
+    app.add_handler(CallbackQueryHandler(facilitator.on_button, pattern=matcher("fac")))
     app.add_handler(
         MessageHandler(
             filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND,
@@ -136,6 +148,9 @@ def register_handlers(app: Application) -> None:
     # After every command handler: a command nobody knows gets a short hint for the role.
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND,
                                    messages.unknown_command))  # fmt: skip
+    # Every button is routed by its prefix with a pattern that only matches data the codec
+    # (bot/callbacks.py) decodes; anything else (forged, oversized, old) ends here: a toast.
+    app.add_handler(CallbackQueryHandler(unknown_button))
     # Last: the error handler, reporting to the operator chat.
     app.add_error_handler(errors.on_error)
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.commands import accounts as accounts_cmd
 from bot.commands import admin as admin_cmd
 from bot.commands import backup as backup_cmd
 from bot.commands import broadcast as broadcast_cmd
@@ -47,6 +48,7 @@ COMMAND_MODULES = [
     import_cmd,
     invite_cmd,
     admin_cmd,
+    accounts_cmd,
     # digests and exports
     export_cmd,
     # scoring and graduation

@@ -11,6 +11,7 @@ from bot.commands_menu import commands_for
 from bot.render import render
 from bot.services import reports as report_svc
 from bot.services.accounts import Account, greeting_for
+from bot.services.binding import waiting_for_confirmation
 from bot.services.messages import facilitator_contact
 from handlers.common import account_of, db_of, lang_of, reply, settings_of
 from handlers.keyboards import family_keyboard
@@ -21,7 +22,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account = await account_of(update, context)
     lang = lang_of(account, context)
     if account is None:
-        first_name = update.effective_user.first_name if update.effective_user else ""
+        user = update.effective_user
+        if user is not None and await waiting_for_confirmation(db_of(context), user.id):
+            await reply(update, render("contact_pending", lang))
+            return
+        first_name = user.first_name if user else ""
         await reply(update, render("start_unlinked", lang, first_name=first_name))
         return
     greeting = await greeting_for(db_of(context), account)
@@ -47,8 +52,10 @@ async def bantuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = render("bantuan", lang, role=role, commands=commands_for(role, lang),
                   facilitator=contact.name if contact else None,
                   phone=contact.phone if contact else None)  # fmt: skip
-    # Monthly reports: with a form open, also explain how to answer the current question.
-    extra = await question_help(update, context)
+    # With a form open, also explain how to answer the current question (in private only:
+    # the question may name the family).
+    chat = update.effective_chat
+    extra = await question_help(update, context) if chat and chat.type == "private" else None
     await reply(update, f"{extra}\n\n{text}" if extra else text, **_family_menu(account, lang))
 
 

@@ -7,24 +7,23 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
+from bot.callbacks import encode
 from bot.render import render
 from bot.services import reports as svc
 from bot.services.accounts import Account
 from handlers.common import db_of, label, now_of, reply, settings_of
 
-PREFIX = "fac:"
-
 
 def nav_buttons(kind: str, page: int, pages: int, lang: str) -> list[InlineKeyboardButton]:
-    """Previous/next page buttons of a paged list ('fac:<kind>:<page>')."""
+    """Previous/next page buttons of a paged list (bot/callbacks.py: "fac", kind, page)."""
     nav = []
     if page > 0:
         nav.append(
-            InlineKeyboardButton(label("prev", lang), callback_data=f"{PREFIX}{kind}:{page - 1}")
+            InlineKeyboardButton(label("prev", lang), callback_data=encode("fac", kind, page - 1))
         )
     if page + 1 < pages:
         nav.append(
-            InlineKeyboardButton(label("next", lang), callback_data=f"{PREFIX}{kind}:{page + 1}")
+            InlineKeyboardButton(label("next", lang), callback_data=encode("fac", kind, page + 1))
         )
     return nav
 
@@ -44,7 +43,7 @@ async def send_picker(
     marks = {"reported": "[v] ", "draft": "[..] ", "missing": ""}
     rows = [
         [InlineKeyboardButton(f"{marks[r.state]}{r.name} - {r.desa}"[:60],
-                              callback_data=f"{PREFIX}{code}r:{r.recipient_id}")]
+                              callback_data=encode("fac", f"{code}r", r.recipient_id))]
         for r in result.rows
     ]  # fmt: skip
     nav = nav_buttons(code, result.page, result.pages, lang)

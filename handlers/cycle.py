@@ -14,6 +14,7 @@ from dataclasses import replace
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
+from bot.callbacks import decode, encode
 from bot.render import render
 from bot.services import broadcasts, outbox
 from bot.services.digest_schedule import mark_chat_reachable
@@ -141,7 +142,7 @@ async def siaran(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     labels = _labels(lang)
     keyboard = [
-        [InlineKeyboardButton(labels[a], callback_data=f"sia:aud:{a}")]
+        [InlineKeyboardButton(labels[a], callback_data=encode("sia", "aud", a))]
         for a in broadcasts.AUDIENCES
     ]
     running = await broadcasts.running(db_of(context), account)
@@ -159,17 +160,21 @@ async def siaran_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     account = await account_of(update, context)
     lang = lang_of(account, context)
     db, settings, now = db_of(context), settings_of(context), now_of(context)
-    parts = (query.data or "").split(":", 3)
+    cb = decode(query.data, "sia")
+    action = cb.action
     try:
         if account is None or account.role not in ("staff", "admin"):
             raise broadcasts.BroadcastError("not_staff")
-        action = parts[1] if len(parts) > 1 else ""
         if action == "aud":
-            audience = parts[2]
+            audience = cb.str(0)
             choices = await _value_choices(context, account, audience)
             if choices is not None:
                 keyboard = [
-                    [InlineKeyboardButton(label, callback_data=f"sia:val:{audience}:{value}")]
+                    [
+                        InlineKeyboardButton(
+                            label, callback_data=encode("sia", "val", audience, value)
+                        )
+                    ]
                     for value, label in choices[:MAX_VALUE_BUTTONS]
                 ]
                 await reply(update, render("siaran_choose_value", lang, audience=audience),
@@ -177,17 +182,17 @@ async def siaran_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
                 return
             await _draft(update, db, settings, account, audience, None, now, lang)
         elif action == "val":
-            audience, value = parts[2], parts[3]
+            audience, value = cb.str(0), cb.str(1)
             if audience == "programme":
-                value = settings.programmes[int(value)]
+                value = settings.programmes[int(value)]  # IndexError/ValueError: stale
             await _draft(update, db, settings, account, audience, value, now, lang)
         elif action == "ok":
-            bid = int(parts[2])
+            bid = cb.int()
             n = await broadcasts.queue(db, settings, account, bid, now)
             await reply(update, render("siaran_queued", lang, id=bid, count=n))
             wake(context)
         elif action == "no":
-            await broadcasts.cancel(db, account, int(parts[2]))
+            await broadcasts.cancel(db, account, cb.int())
             await reply(update, render("siaran_cancelled", lang))
     except broadcasts.BroadcastError as exc:
         await reply(update, render("siaran_error", lang, reason=exc.reason, detail=exc.detail))
@@ -224,8 +229,8 @@ async def siaran_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         raise ApplicationHandlerStop from None
     labels = _labels(lang)
     keyboard = [[
-        InlineKeyboardButton(labels["confirm"], callback_data=f"sia:ok:{bid}"),
-        InlineKeyboardButton(labels["cancel"], callback_data=f"sia:no:{bid}"),
+        InlineKeyboardButton(labels["confirm"], callback_data=encode("sia", "ok", bid)),
+        InlineKeyboardButton(labels["cancel"], callback_data=encode("sia", "no", bid)),
     ]]  # fmt: skip
     await reply(
         update,

@@ -12,10 +12,11 @@ from itertools import groupby
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
+from bot.callbacks import decode, encode
 from bot.render import render
 from bot.services import reports as svc
 from bot.services.accounts import Account
-from handlers.caseload import PREFIX, nav_buttons, send_picker
+from handlers.caseload import nav_buttons, send_picker
 from handlers.common import account_of, db_of, label, lang_of, now_of, reply, settings_of
 from handlers.reports import report_error, send_step
 
@@ -43,7 +44,7 @@ async def send_daftar(
         [InlineKeyboardButton(
             render("flag_button", lang, kind=f.kind, recipient_name=f.recipient_name,
                    period=f.period)[:60],
-            callback_data=f"{PREFIX}f:{f.id}")]
+            callback_data=encode("fac", "f", f.id))]
         for f in result.flags[:8]
     ]  # fmt: skip
     nav = nav_buttons("d", result.page, result.pages, lang)
@@ -92,14 +93,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     lang = account.language
-    parts = (query.data or "").split(":")
+    cb = decode(query.data, "fac")
+    kind, arg = cb.action, cb.int(0)
+    option = cb.int(1) if len(cb.args) > 1 else None
     db, settings, now = db_of(context), settings_of(context), now_of(context)
-    try:
-        kind, arg = parts[1], int(parts[2])
-        option = int(parts[3]) if len(parts) > 3 else None
-    except (IndexError, ValueError):
-        await query.answer(render("report_stale", lang))
-        return
     try:
         if kind == "d":
             await query.answer()
@@ -147,8 +144,8 @@ async def _send_flag(update: Update, lang: str, flag: svc.FlagView) -> None:
             shown = f"{shown}: {format_rupiah(value)}"
         elif value is not None:
             shown = f"{shown}: {value}"
-        rows.append([InlineKeyboardButton(shown, callback_data=f"{PREFIX}fr:{flag.id}:{i}")])
+        rows.append([InlineKeyboardButton(shown, callback_data=encode("fac", "fr", flag.id, i))])
     if flag.field:
         rows.append([InlineKeyboardButton(label("type_value", lang),
-                                          callback_data=f"{PREFIX}fv:{flag.id}")])  # fmt: skip
+                                          callback_data=encode("fac", "fv", flag.id))])  # fmt: skip
     await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))

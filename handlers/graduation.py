@@ -5,13 +5,13 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
+from bot.callbacks import MAX_ID, decode, encode
 from bot.domain.nik import NikError, clean_nik, parse_nik
 from bot.render import render
 from bot.services import graduation as grad
 from bot.services.accounts import Account
 from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
 
-CALLBACK_PREFIX = "grd:"
 END_KINDS_ID = {"pindah": "moved", "meninggal": "deceased", "menolak": "declined"}
 
 
@@ -141,8 +141,8 @@ async def graduasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     reject = "Tolak" if lang == "id" else "Reject"
     buttons = [
         [
-            InlineKeyboardButton(f"{approve} {i}", callback_data=f"{CALLBACK_PREFIX}a:{c.case_id}"),
-            InlineKeyboardButton(f"{reject} {i}", callback_data=f"{CALLBACK_PREFIX}r:{c.case_id}"),
+            InlineKeyboardButton(f"{approve} {i}", callback_data=encode("grd", "a", c.case_id)),
+            InlineKeyboardButton(f"{reject} {i}", callback_data=encode("grd", "r", c.case_id)),
         ]
         for i, c in enumerate(found, start=1)
         if c.case_id is not None
@@ -158,12 +158,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account, lang = await _linked(update, context)
     if account is None:
         return
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or parts[1] not in ("a", "r") or not parts[2].isdigit():
-        await _error(update, lang, "no_case")
-        return
-    case_id = int(parts[2])
-    if parts[1] == "r":
+    cb = decode(query.data, "grd")
+    case_id = cb.int()
+    if cb.action == "r":
         await reply(update, render("graduasi_tolak_howto", lang, case_id=case_id))
         return
     await _decide(update, context, account, lang, case_id, True, None)
@@ -219,7 +216,7 @@ async def _decide_command(update: Update, context: ContextTypes.DEFAULT_TYPE, ap
     if account is None:
         return
     args = context.args or []
-    if not args or not args[0].isdigit():
+    if not args or not args[0].isascii() or not args[0].isdigit() or int(args[0]) > MAX_ID:
         await _error(update, lang, "usage_decide")
         return
     reason = " ".join(args[1:]) or None

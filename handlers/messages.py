@@ -10,6 +10,7 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.callbacks import decode
 from bot.render import render
 from bot.services import messages as svc
 from bot.services.accounts import Account
@@ -101,11 +102,7 @@ async def on_reply_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     account = await account_of(update, context)
     lang = lang_of(account, context)
-    try:
-        message_id = int((query.data or "")[len(svc.CALLBACK_PREFIX) :])
-    except ValueError:
-        await query.answer()
-        return
+    message_id = decode(query.data, "msg").int()  # the route's pattern decoded it already
     if account is None:
         await query.answer()
         return

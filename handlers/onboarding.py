@@ -9,13 +9,23 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.callbacks import decode, encode
 from bot.domain.consent import NOTICE_VERSION
 from bot.render import render
+from bot.services import binding
 from bot.services.access import AccessDenied, visible_recipients
 from bot.services.accounts import Account
 from bot.services.invitations import invite_now
@@ -28,7 +38,16 @@ from bot.services.invites import (
     unlink,
 )
 from handlers import basic
-from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of, wake
+from handlers.common import (
+    account_of,
+    db_of,
+    fit_message,
+    lang_of,
+    now_of,
+    reply,
+    settings_of,
+    wake,
+)
 from handlers.keyboards import family_keyboard
 
 log = logging.getLogger("pendamping.onboarding")
@@ -45,7 +64,9 @@ async def _send_notice(update: Update, lang: str, name: str, role: str) -> None:
     await reply(
         update,
         render("consent_notice", lang, name=name, role=role),
-        reply_markup=_buttons([(render("btn_consent", lang), f"onb:ack:{NOTICE_VERSION}")]),
+        reply_markup=_buttons(
+            [(render("btn_consent", lang), encode("onb", "ack", NOTICE_VERSION))]
+        ),
     )
 
 
@@ -88,6 +109,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if outcome.status == "linked":
         data = await profile(db, outcome.account)
         await _send_notice(update, lang, data["name"], outcome.account.role)
+    elif outcome.status == "contact_needed":
+        await _ask_contact(update, lang)
+    elif outcome.status == "revoked":
+        await reply(update, render("account_revoked", lang))
     elif outcome.status == "already_linked":
         data = await profile(db, outcome.account)
         await reply(update, render("onboarding_already_linked", lang, name=data["name"]))
@@ -97,6 +122,131 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, render("onboarding_throttled", lang))
     else:
         await reply(update, render("onboarding_invalid", lang))
+
+
+async def _ask_contact(update: Update, lang: str) -> None:
+    """The contact button: Telegram shares the person's own number (no family name shown)."""
+    keyboard = ReplyKeyboardMarkup(
+        [[KeyboardButton(render("btn_share_contact", lang), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+    await reply(update, render("contact_request", lang), reply_markup=keyboard)
+
+
+async def remind_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """The contact button again for someone whose link waits for their number; False when
+    nothing waits."""
+    user = update.effective_user
+    if user is None or not await binding.waiting_for_contact(db_of(context), user.id):
+        return False
+    await _ask_contact(update, settings_of(context).language)
+    return True
+
+
+async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A contact shared in private chat: completes a pending recipient link. Registered in an
+    early group: with no link waiting it returns and the contact goes on to the reports'
+    message handler (an answer to an open form, like any other message); otherwise it stops
+    there."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or message.contact is None:
+        return
+    db, now, lang = db_of(context), now_of(context), settings_of(context).language
+    outcome = await binding.share_contact(
+        db, now, telegram_user_id=user.id, contact_user_id=message.contact.user_id,
+        phone=message.contact.phone_number,
+    )  # fmt: skip
+    log.info("event=contact_shared status=%s", outcome.status)
+    if outcome.status == "no_request":
+        return
+    await _answer_contact(update, outcome, lang)
+    raise ApplicationHandlerStop
+
+
+async def _answer_contact(update: Update, outcome: binding.ContactOutcome, lang: str) -> None:
+    """What a person who shared their number is told, and the confirmers asked."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.contact is not None and user is not None
+    if outcome.status == "not_own":
+        await _ask_contact(update, lang)
+        await reply(update, render("contact_not_own", lang))
+        return
+    done = ReplyKeyboardRemove()
+    if outcome.status == "linked" and outcome.account is not None:
+        await reply(update, render("contact_linked", lang), reply_markup=done)
+        await _send_notice(update, outcome.account.language, outcome.name, "recipient")
+    elif outcome.status == "confirm":
+        await reply(update, render("contact_pending", lang), reply_markup=done)
+        ask = render(
+            "account_confirm_ask", lang, name=outcome.name, telegram_name=user.full_name,
+            phone=message.contact.phone_number, register_phone=outcome.register_phone,
+        )  # fmt: skip
+        for confirmer in outcome.confirmers:
+            # with buttons, so straight to the confirmer's chat (the outbox carries text only);
+            # a failure leaves the request waiting: /undang shows it again
+            with contextlib.suppress(TelegramError):
+                await update.get_bot().send_message(
+                    confirmer.chat_id,
+                    fit_message(ask),
+                    reply_markup=_confirm_buttons(outcome.pending_id, lang),
+                )
+    elif outcome.status == "staff_number":
+        await reply(update, render("contact_refused", lang), reply_markup=done)
+    else:
+        await reply(update, render("onboarding_invalid", lang), reply_markup=done)
+
+
+def _confirm_buttons(pending_id: int, lang: str) -> InlineKeyboardMarkup:
+    return _buttons(
+        [(render("btn_confirm_yes", lang), encode("acc", "ok", pending_id)),
+         (render("btn_confirm_no", lang), encode("acc", "no", pending_id))]
+    )  # fmt: skip
+
+
+async def on_account_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """'acc:ok:<id>' / 'acc:no:<id>': the facilitator (or staff) answers for a new account."""
+    query = update.callback_query
+    if query is None:
+        return
+    account, lang = await _acknowledge(query, update, context)
+    cb = decode(query.data, "acc")
+    db, now = db_of(context), now_of(context)
+    if account is None:
+        await reply(update, render("account_confirm_done", lang, status="unknown", name=""))
+        return
+    try:
+        decision = await binding.decide(db, now, account, cb.int(), cb.action == "ok")
+    except binding.BindingError:
+        await reply(update, render("account_confirm_done", lang, status="unknown", name=""))
+        return
+    await reply(update, render("account_confirm_done", lang, status=decision.status,
+                               name=decision.name))  # fmt: skip
+    if decision.status in ("linked", "refused"):
+        from bot.services.notices import enqueue_notices
+        from bot.services.reports import Notice
+        from handlers.cycle import wake
+
+        template = "account_confirmed" if decision.status == "linked" else "account_not_confirmed"
+        notice = Notice(decision.chat_id, template, {}, decision.language,
+                        key=f"pending:{cb.int()}", account_id=decision.account_id)  # fmt: skip
+        if await enqueue_notices(db, [notice], now):
+            wake(context)
+
+
+async def send_awaiting(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account
+) -> int:
+    """The new accounts waiting for this person's confirmation, one question each."""
+    waiting = await binding.awaiting(db_of(context), account)
+    for pending_id, name in waiting[:UNDANG_MAX_BUTTONS]:
+        await reply(
+            update,
+            render("account_confirm_ask", account.language, name=name, telegram_name="",
+                   phone="", register_phone=False),
+            reply_markup=_confirm_buttons(pending_id, account.language),
+        )  # fmt: skip
+    return len(waiting)
 
 
 async def profil(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -113,7 +263,7 @@ async def profil(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         render("profil", lang, **data),
-        reply_markup=_buttons([(render("btn_unlink", lang), "onb:unlink")]),
+        reply_markup=_buttons([(render("btn_unlink", lang), encode("onb", "unlink"))]),
     )
 
 
@@ -136,29 +286,29 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if account is None:
         await reply(update, render("not_linked", lang))
         return
-    data = query.data or ""
+    cb = decode(query.data, "onb")
     db, now = db_of(context), now_of(context)
-    if data.startswith("onb:ack:"):
-        version = data.removeprefix("onb:ack:")
+    if cb.action == "ack":
+        version = cb.str()
         if version != NOTICE_VERSION:  # an old notice's button: show the current notice
             info = await profile(db, account)
             await _send_notice(update, lang, info["name"], account.role)
             return
         await acknowledge_notice(db, now, account, version)
         await _after_consent(update, context, account, lang)
-    elif data == "onb:unlink":
+    elif cb.action == "unlink":
         await reply(
             update,
             render("unlink_confirm", lang),
             reply_markup=_buttons(
-                [(render("btn_unlink_yes", lang), "onb:unlink:yes"),
-                 (render("btn_cancel", lang), "onb:unlink:no")]
+                [(render("btn_unlink_yes", lang), encode("onb", "unlink:yes")),
+                 (render("btn_cancel", lang), encode("onb", "unlink:no"))]
             ),
         )  # fmt: skip
-    elif data == "onb:unlink:yes":
+    elif cb.action == "unlink:yes":
         await unlink(db, now, account)
         await reply(update, render("unlink_done", lang))
-    elif data == "onb:unlink:no":
+    elif cb.action == "unlink:no":
         await reply(update, render("unlink_cancelled", lang))
 
 
@@ -186,6 +336,7 @@ async def undang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if account.consent_at is None:
         await reply(update, render("consent_needed", lang))
         return
+    await send_awaiting(update, context, account)
     families = await visible_recipients(db_of(context), account, unlinked_only=True)
     if not families:
         await reply(update, render("undang_none", lang))
@@ -196,7 +347,7 @@ async def undang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         render("undang_pick", lang, count=len(families), shown=len(shown),
                more=len(families) > len(shown)),
         reply_markup=_buttons(
-            *[[(f"{f['name']} ({f['desa'] or '-'})"[:60], f"inv:r:{f['id']}")] for f in shown]
+            *[[(f"{f['name']} ({f['desa'] or '-'})"[:60], encode("inv", "r", f["id"]))] for f in shown]
         ),
     )  # fmt: skip
 
@@ -207,10 +358,7 @@ async def on_invite_callback(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if query is None:
         return
     account, lang = await _acknowledge(query, update, context)
-    try:
-        recipient_id = int((query.data or "").removeprefix("inv:r:"))
-    except ValueError:
-        return
+    recipient_id = decode(query.data, "inv").int()
     if account is None:
         await reply(update, render("undang_denied", lang))
         return

@@ -15,6 +15,7 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
+from bot.callbacks import decode, encode
 from bot.domain.forms import MORE, Kind, Media, Photo, Pressed, Raw, SummaryRow, Text
 from bot.render import render
 from bot.services import reports as svc
@@ -22,12 +23,10 @@ from bot.services.accounts import Account
 from handlers import messages
 from handlers.caseload import send_picker
 from handlers.common import account_of, db_of, label, lang_of, now_of, reply, settings_of, wake
-from handlers.onboarding import send_consent_notice
+from handlers.onboarding import remind_contact, send_consent_notice
 
 log = logging.getLogger("pendamping.reports")
 
-PREFIX = "rep:"
-PERIOD_PREFIX = "per:"
 MEDIA_KINDS = ("sticker", "voice", "video", "video_note", "audio", "animation", "document",
                "location", "venue", "contact", "poll", "dice")  # fmt: skip
 
@@ -43,8 +42,12 @@ def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[Inline
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
 
+def _data(draft_id: int, step: int, value: str) -> str:
+    """A "rep:" button of one draft step (bot/callbacks.py)."""
+    return encode("rep", "", draft_id, step, value)
+
+
 def question_markup(q: svc.QuestionView, lang: str) -> InlineKeyboardMarkup | None:
-    base = f"{PREFIX}{q.draft_id}:{q.step}:"
     values: list[str] = []
     if q.kind == Kind.YESNO:
         values = ["ya", "tidak"]
@@ -52,17 +55,21 @@ def question_markup(q: svc.QuestionView, lang: str) -> InlineKeyboardMarkup | No
         values = list(q.choices)
     more = [v for v in values if v == MORE]
     values = [v for v in values if v != MORE]
-    buttons = [_button(label(v, lang), base + v) for v in values]
+    buttons = [_button(label(v, lang), _data(q.draft_id, q.step, v)) for v in values]
     numbers = q.kind == Kind.INTEGER and len(values) > 5
     per_row = (6 if numbers else 4) if q.kind == Kind.INTEGER else (
         2 if q.kind != Kind.CHOICE or len(values) > 3 else 1)  # fmt: skip
     rows = _rows(buttons, per_row)
     if more:
-        rows.append([_button(label(MORE, lang), base + MORE)])
+        rows.append([_button(label(MORE, lang), _data(q.draft_id, q.step, MORE))])
     # Every question can go one step back; a form that can be skipped says so beside it.
-    last = [] if q.form_name.startswith("flag") else [_button(label("!prev", lang), base + "!prev")]
+    last = (
+        []
+        if q.form_name.startswith("flag")
+        else [_button(label("!prev", lang), _data(q.draft_id, q.step, "!prev"))]
+    )
     if q.optional:
-        last.append(_button(label("_skip", lang), base + "_skip"))
+        last.append(_button(label("_skip", lang), _data(q.draft_id, q.step, "_skip")))
     if last:
         rows.append(last)
     return InlineKeyboardMarkup(rows) if rows else None
@@ -114,12 +121,16 @@ def render_laba(profit: int, lang: str) -> str:
 
 
 def summary_markup(s: svc.SummaryView, lang: str) -> InlineKeyboardMarkup:
-    base = f"{PREFIX}{s.draft_id}:{s.step}:"
-    actions = [[_button(label(a, lang), base + a) for a in ("!save", "!edit", "!cancel")]]
+    actions = [
+        [
+            _button(label(a, lang), _data(s.draft_id, s.step, a))
+            for a in ("!save", "!edit", "!cancel")
+        ]
+    ]
     if not s.context.get("correction"):
         return InlineKeyboardMarkup(actions)
     # A correction opens with the answers given before: one "Ubah" button per answer.
-    edits = [_button(f"{label('!edit', lang)}: {label(f's_{r.key}', lang)}", f"{base}@{r.key}")
+    edits = [_button(f"{label('!edit', lang)}: {label(f's_{r.key}', lang)}", _data(s.draft_id, s.step, f"@{r.key}"))
              for r in s.rows if r.key != "profit_ok"]  # fmt: skip
     return InlineKeyboardMarkup(_rows(edits, 2) + [actions[0][:1] + actions[0][2:]])
 
@@ -148,12 +159,12 @@ async def send_step(
                           value=step.echo["value"])  # fmt: skip
         if kind == "clarify":
             q = step.question
-            base = f"{PREFIX}{q.draft_id}:{q.step}:"
             from bot.domain.money import format_rupiah
 
             markup = InlineKeyboardMarkup(
-                [[_button(format_rupiah(c), base + str(c)) for c in step.clarify.choices]]
-            )
+                [[_button(format_rupiah(c), _data(q.draft_id, q.step, str(c)))
+                  for c in step.clarify.choices]]
+            )  # fmt: skip
             await reply(update, render("report_clarify", lang, choices=step.clarify.choices),
                         reply_markup=markup)  # fmt: skip
             return
@@ -168,17 +179,17 @@ async def send_step(
     elif kind == "no_draft":
         await reply(update, render("report_no_draft", lang))
     elif kind == "edit_menu":
-        base = f"{PREFIX}{step.draft_id}:{step.step}:"
-        buttons = [_button(label(f"s_{k}", lang), f"{base}@{k}") for k in step.edit_keys]
-        rows = _rows(buttons, 2) + [[_button(label("!back", lang), base + "!back")]]
+        d, n = step.draft_id, step.step
+        buttons = [_button(label(f"s_{k}", lang), _data(d, n, f"@{k}")) for k in step.edit_keys]
+        rows = _rows(buttons, 2) + [[_button(label("!back", lang), _data(d, n, "!back"))]]
         await reply(
             update, render("report_edit_pick", lang), reply_markup=InlineKeyboardMarkup(rows)
         )
     elif kind == "confirm_cancel":
-        base = f"{PREFIX}{step.draft_id}:{step.step}:"
         markup = InlineKeyboardMarkup(
-            [[_button(label(a, lang), base + a) for a in ("!cancel_yes", "!cancel_no")]]
-        )
+            [[_button(label(a, lang), _data(step.draft_id, step.step, a))
+              for a in ("!cancel_yes", "!cancel_no")]]
+        )  # fmt: skip
         await reply(update, render("report_cancel_confirm", lang), reply_markup=markup)
     elif kind == "cancelled":
         await reply(update, render("report_cancelled", lang))
@@ -191,7 +202,7 @@ async def send_step(
         done = set(step.saved.get("reported", ()))
         buttons = [
             _button(f"{format_period(p, lang)}" + (f" ({label('reported_mark', lang)})"
-                                                   if p in done else ""), f"{PERIOD_PREFIX}{p}")
+                                                   if p in done else ""), encode("per", "", p))
             for p in step.periods
         ]  # fmt: skip
         await reply(update, render("report_pick_period", lang),
@@ -308,7 +319,10 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     account = await account_of(update, context)
     if account is None:
-        await messages.stranger(update, context)  # how to join: an invitation from the facilitator
+        # one who opened a family's link and typed instead of sharing their number is shown
+        # the button again; anyone else is told how to join
+        if not await remind_contact(update, context):
+            await messages.stranger(update, context)
         return
     db = db_of(context)
     try:
@@ -345,12 +359,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     query, account = pressed
     lang = account.language
-    try:
-        _, draft_id, step_no, value = (query.data or "").split(":", 3)
-        draft, step = int(draft_id), int(step_no)
-    except ValueError:
-        await query.answer(render("report_stale", lang))
-        return
+    cb = decode(query.data, "rep")
+    draft, step, value = cb.int(0), cb.int(1), cb.str(2)
     db, settings, now = db_of(context), settings_of(context), now_of(context)
     try:
         if value == "!save":
@@ -390,7 +400,7 @@ async def on_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if pressed is None:
         return
     query, account = pressed
-    period = (query.data or "")[len(PERIOD_PREFIX) :]
+    period = decode(query.data, "per").str()
     try:
         step = await svc.start_report(
             db_of(context), now_of(context), settings_of(context), account, period=period

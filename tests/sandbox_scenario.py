@@ -159,6 +159,7 @@ async def run_everything(core: SandboxCore, bot: Bot) -> dict[str, Any]:
     await bot.send_location(1001, -6.9, 109.1)
     await bot.send_chat_action(1001, "typing")
     await bot.send_message(-4001, "Halo grup")
+    await bot.leave_chat(-4001)
     gone = await bot.send_message(1001, "sementara")
     await bot.delete_message(1001, gone.message_id)
     await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from dataclasses import replace
 
 import pytest
 from openpyxl import load_workbook
@@ -37,8 +38,10 @@ async def seed_people(db: Database) -> None:
 
 
 @pytest.fixture
-async def sb(sandbox_factory):
-    return await sandbox_factory(clock=FakeClock(NOW), seed=seed_people)
+async def sb(sandbox_factory, settings):
+    # -100500 is a configured staff group: the chat gate lets the group commands through
+    cfg = replace(settings, chats=replace(settings.chats, staff=[-100500]))
+    return await sandbox_factory(settings=cfg, clock=FakeClock(NOW), seed=seed_people)
 
 
 async def test_ringkasan_for_admin_staff_facilitator_and_recipient(sb) -> None:

@@ -54,7 +54,8 @@ FORGED = st.one_of(
                                "fac:fr:", "fac:fv:", "grd:a:", "grd:r:", "inv:r:", "per:",
                                "onb:ack:", "onb:unlink", "fac:k:", "sia:aud:", "sia:val:",
                                "sia:ok:", "sia:no:"]),
-              st.lists(st.one_of(st.integers(-5, 2**63), st.sampled_from(
+              st.lists(st.one_of(st.integers(-5, 2**64 + 1), st.sampled_from([2**63, 2**64]),
+                                 st.sampled_from(
                   ["!save", "!edit", "!cancel", "!cancel_yes", "@revenue", "_skip", "ya",
                    "2024-01", "9999-99", "1", "0", ""])), max_size=4)).map(
         lambda t: (t[0] + ":".join(str(x) for x in t[1]))[:64]),
@@ -193,6 +194,48 @@ async def test_forged_and_expired_callback_data(world, data, who):
     """Callback data a client made up, or kept from an old message, pressed by anyone."""
     sb, users, group = world
     COUNTS["hostile: chat forged callback"] += 1
+    with ErrorCapture() as errors:
+        action = ("forged", who, data)
+        _, answered = await perform(sb, users, group, action)
+        await check(sb, errors, action, answered)
+    assert not await integrity_problems(sb.db)
+
+
+# Values forged on the LIVE draft and step (the ones a real button of the person's chat carries
+# now), so the forgery reaches the form engine instead of the stale-button check.
+LIVE_VALUES = st.one_of(
+    st.sampled_from(["\u00b2", "\u0661", "\uff11", str(2**63), str(2**64), str(2**63 - 1),
+                     "-1", "", "!save", "!edit", "!cancel", "!cancel_yes", "!back", "@revenue",
+                     "@nope", "_skip", "ya", "berjalan", "today", "1,5", "0" * 40]),
+    st.text(max_size=30),
+)  # fmt: skip
+LIVE_STEPS = st.sampled_from([0, -1, 1, 2**63, 2**64, "\u00b2", ""])
+
+
+@SHARED
+@given(who=st.sampled_from((*RECIPIENTS, FACILITATOR)), value=LIVE_VALUES, step=LIVE_STEPS,
+       draft=st.sampled_from(["live", 2**63, 2**64]))  # fmt: skip
+async def test_forged_values_on_the_live_draft_and_step(world, who, value, step, draft):
+    sb, users, group = world
+    COUNTS["hostile: chat forged on the live draft"] += 1
+    live = await sb.db.fetchone(
+        "SELECT d.id, d.step FROM report_drafts d JOIN accounts a ON a.id = d.account_id"
+        " WHERE a.telegram_user_id = ? AND d.status = 'open'",
+        (who,),
+    )
+    if live is None:  # saved or cancelled by an earlier example: open the form again
+        await users[who].send("/lapor")
+        if who == FACILITATOR:
+            await users[who].press(users[who].buttons()[0])
+        live = await sb.db.fetchone(
+            "SELECT d.id, d.step FROM report_drafts d JOIN accounts a ON a.id = d.account_id"
+            " WHERE a.telegram_user_id = ? AND d.status = 'open'",
+            (who,),
+        )
+    assert live is not None
+    draft_id = live["id"] if draft == "live" else draft
+    step_no = live["step"] + step if isinstance(step, int) and abs(step) <= 1 else step
+    data = f"rep:{draft_id}:{step_no}:{value}"[:64]
     with ErrorCapture() as errors:
         action = ("forged", who, data)
         _, answered = await perform(sb, users, group, action)

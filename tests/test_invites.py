@@ -17,9 +17,11 @@ from bot.services.access import (
     visible_recipients,
 )
 from bot.services.accounts import get_account
+from bot.services.binding import share_contact
 from bot.services.invites import (
     THROTTLE_FAILURES,
     InviteError,
+    LinkOutcome,
     acknowledge_notice,
     add_admin,
     create_invites,
@@ -55,9 +57,24 @@ async def invite(db, clock, role="recipient", **kw):
 
 
 async def link(db, clock, code, user=1001):
-    return await redeem(
+    """Open the invite; a recipient's link completes as a family's does: by sharing their own
+    phone number, the register's (bot.services.binding)."""
+    outcome = await redeem(
         db, clock(), telegram_user_id=user, chat_id=user, display_name="X", code=code
     )
+    if outcome.status != "contact_needed":
+        return outcome
+    phone = await db.fetchval(
+        "SELECT r.phone FROM pending_links p JOIN recipients r ON r.id = p.recipient_id"
+        " WHERE p.telegram_user_id = ? AND p.status = 'contact'",
+        (user,),
+    )
+    assert phone, "the sample register has a phone for every invited family"
+    shared = await share_contact(
+        db, clock(), telegram_user_id=user, contact_user_id=user, phone=phone
+    )
+    assert shared.status == "linked", shared.status
+    return LinkOutcome("linked", shared.account)
 
 
 async def test_code_is_random_hashed_and_a_deep_link(registry, clock):

@@ -94,9 +94,10 @@ async def test_terminal_chat_driven_through_its_input_stream(sandbox, tmp_path):
     async def photo(update, context):
         await update.message.reply_text("Foto diterima")
 
-    sandbox.app.add_handler(MessageHandler(filters.Regex("^menu$"), menu), group=-1)
-    sandbox.app.add_handler(CallbackQueryHandler(pressed, pattern="^t:"), group=-1)
-    sandbox.app.add_handler(MessageHandler(filters.PHOTO, photo), group=-1)
+    # test-only handlers, ahead of the bot's chat gate (group -90), which refuses "t:" buttons
+    sandbox.app.add_handler(MessageHandler(filters.Regex("^menu$"), menu), group=-95)
+    sandbox.app.add_handler(CallbackQueryHandler(pressed, pattern="^t:"), group=-95)
+    sandbox.app.add_handler(MessageHandler(filters.PHOTO, photo), group=-95)
     picture = tmp_path / "usaha.png"
     picture.write_bytes(tiny_png())
     proc = await spawn(
@@ -148,8 +149,9 @@ async def test_terminal_chat_with_all_input_piped_at_once(sandbox, tmp_path):
         await update.callback_query.answer()
         await update.callback_query.edit_message_text("Tercatat: berjalan")
 
-    sandbox.app.add_handler(MessageHandler(filters.Regex("^menu$"), menu), group=-1)
-    sandbox.app.add_handler(CallbackQueryHandler(pressed, pattern="^t:"), group=-1)
+    # test-only handlers, ahead of the bot's chat gate (group -90), which refuses "t:" buttons
+    sandbox.app.add_handler(MessageHandler(filters.Regex("^menu$"), menu), group=-95)
+    sandbox.app.add_handler(CallbackQueryHandler(pressed, pattern="^t:"), group=-95)
     proc = await spawn(
         tmp_path, "sandbox", "chat", "--as", "1001", "--name", "Siti", "--url", sandbox.url,
         stdin=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -133,11 +134,14 @@ async def _photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 
-async def test_buttons_photos_and_groups_through_the_driver(sandbox):
-    # feature-like handlers added for this test only (the bot's own come from other issues)
-    sandbox.app.add_handler(MessageHandler(filters.Regex("^menu$"), _menu), group=-1)
-    sandbox.app.add_handler(CallbackQueryHandler(_pressed, pattern="^t:"), group=-1)
-    sandbox.app.add_handler(MessageHandler(filters.PHOTO, _photo), group=-1)
+async def test_buttons_photos_and_groups_through_the_driver(sandbox_factory, settings):
+    # -4001 is a configured staff group (the bot leaves any other group)
+    cfg = replace(settings, chats=replace(settings.chats, staff=[-4001]))
+    sandbox = await sandbox_factory(settings=cfg)
+    # feature-like handlers added for this test only, ahead of the bot's chat gate (-90)
+    sandbox.app.add_handler(MessageHandler(filters.Regex("^menu$"), _menu), group=-95)
+    sandbox.app.add_handler(CallbackQueryHandler(_pressed, pattern="^t:"), group=-95)
+    sandbox.app.add_handler(MessageHandler(filters.PHOTO, _photo), group=-95)
     siti = await sandbox.user(1001, "Siti")
     await siti.send("menu")
     assert siti.buttons() == ["Berjalan", "Berhenti"]

@@ -155,6 +155,28 @@ class Demo:
         self._note(person, text)
         return self.sb.core.send(person.user_id, text=text)["update_id"]
 
+    def share_contact(self, person: Person, phone: str | None) -> int:
+        """Press "share my phone number": Telegram sends the person's own contact."""
+        self._note(person, f"[{render('btn_share_contact')}]")
+        number = phone or f"62857{person.user_id % 10_000_000:07d}"
+        contact = {"phone_number": number, "first_name": person.name.split()[0],
+                   "user_id": person.user_id}  # fmt: skip
+        return self.sb.core.send(person.user_id, contact=contact)["update_id"]
+
+    async def _confirm_waiting(self) -> None:
+        """Facilitators answer "Akun baru untuk ...: benar?" for families without a number."""
+        yes = render("btn_confirm_yes")
+        asks = [
+            (p, view["message_id"], b["callback_data"])
+            for p in self.people.values() if p.role in ("facilitator", "staff", "admin")
+            for view in self.sb.core.chat_messages(p.user_id)
+            for row in view["buttons"] for b in row if b["text"] == yes
+        ]  # fmt: skip
+        for p, message_id, data in asks:
+            self._note(p, f"[{yes}]")
+            self.sb.core.press(p.user_id, message_id, data)
+        await self.sb.idle(within=300)
+
     def press(self, person: Person, label: str) -> int:
         """Press the newest button with this label in the person's chat (without waiting)."""
         for view in reversed(self.sb.core.chat_messages(person.user_id)):
@@ -252,7 +274,17 @@ class Demo:
         )  # fmt: skip
         self.sb.core.add_group(STAFF_GROUP, "Staf Dinsos Kab. Tegal", [STAFF_USER, ADMIN_USER])
         await self.round([lambda p=p, c=c: self.send(p, f"/start {c}") for p, c in joins])
+        # a family's link completes when they share their own number with the contact button;
+        # the register's number matches (a family without one waits for its facilitator)
+        phones = {r["id"]: r["phone"] for r in await self.db.fetchall(
+            "SELECT id, phone FROM recipients")}  # fmt: skip
+        await self.round([lambda p=p: self.share_contact(p, phones.get(p.recipient_id))
+                          for p, _ in joins if p.role == "recipient"])  # fmt: skip
+        await self._confirm_waiting()
         consent = render("btn_consent")
+        # a family confirmed by its facilitator reads the notice with /profil
+        await self.round([lambda p=p: self.send(p, "/profil") for p, _ in joins
+                          if not self.has_button(p, consent)])  # fmt: skip
         await self.round([lambda p=p: self.press(p, consent) for p, _ in joins])
         linked = await self._count("accounts", "consent_at IS NOT NULL")
         self.account_ids = {

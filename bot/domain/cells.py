@@ -50,6 +50,20 @@ def name_key(value: object) -> str:
     return text.strip()
 
 
+MAX_NAME = 100  # characters: every chat view shows names; a longer one is a data error
+
+
+def parse_name(value: object, what: str) -> str:
+    """A person's name: required, at most MAX_NAME characters (the reason says so)."""
+    text = parse_required_text(value, what)
+    if len(text) > MAX_NAME:
+        raise CellError(
+            f"{what} terlalu panjang ({len(text)} huruf, paling banyak {MAX_NAME}); "
+            "periksa sel itu (contoh: Siti Aminah)"
+        )
+    return text
+
+
 def parse_required_text(value: object, what: str) -> str:
     text = clean_text(value)
     if not text:

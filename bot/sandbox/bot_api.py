@@ -511,6 +511,18 @@ def send_chat_action(core: SandboxCore, p: dict[str, Any], files: dict[str, Uplo
     return True
 
 
+@method("leaveChat")
+def leave_chat(core: SandboxCore, p: dict[str, Any], files: dict[str, Upload]) -> bool:
+    """The bot leaves a group: Telegram then tells it so (my_chat_member 'left')."""
+    chat = _chat(core, p)
+    if chat.type == "private":
+        raise ApiError(400, "Bad Request: chat member status can't be changed in private chats")
+    if chat.bot_removed:
+        raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
+    core.bot_leaves(chat.id)
+    return True
+
+
 def _edit_markup_of(p: dict[str, Any]) -> dict[str, Any] | None:
     markup = parse_reply_markup(p.get("reply_markup"))
     if markup is not None and "inline_keyboard" not in markup:

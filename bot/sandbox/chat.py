@@ -3,8 +3,9 @@
 Messages from the bot are printed as they arrive (edits shown again, marked), inline buttons as
 a numbered list: typing the number presses the button, unless the question asks for a number
 (it offers number buttons, or only Kembali/Lewati/Lebih): then the number is sent as text.
-`/tekan N` (or `/press N`) always presses button N. `/photo PATH` sends a picture, `/quit` (or
-end of input) leaves. Everything goes through the control API over HTTP.
+`/tekan N` (or `/press N`) always presses button N. `/photo PATH` sends a picture,
+`/contact PHONE` shares the person's own number (what the request_contact button sends),
+`/quit` (or end of input) leaves. Everything goes through the control API over HTTP.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import aiohttp
 QUIET = 0.5  # seconds without a change in the sandbox that count as "the bot has answered"
 HELP = (
     "Type a message. A number presses a button (a number question gets it as text; "
-    "/tekan N always presses button N), /photo PATH sends a picture, /quit leaves."
+    "/tekan N always presses button N), /photo PATH sends a picture, /contact PHONE shares "
+    "your own number (the 'share my phone number' button), /quit leaves."
 )
 # Buttons that only move around a question (back, skip, "more than 10"): a question showing
 # nothing else asks for something typed, such as a number.
@@ -121,6 +123,16 @@ class TerminalChat:
             await self._press(arg.strip())
         elif line.isdigit() and self.buttons and not self._asks_number():
             await self._press(line)
+        elif line.startswith("/contact"):
+            phone = line[len("/contact") :].strip()
+            if not phone:
+                self.say("! /contact PHONE, e.g. /contact 081234567890")
+                return
+            self.say(f"> (contact {phone})")
+            contact = {"phone_number": phone, "user_id": self.user_id}
+            await self._settle(
+                await self._post("send", {"user_id": self.user_id, "contact": contact})
+            )
         elif line.startswith("/photo"):
             await self._photo(line)
         else:

@@ -201,6 +201,14 @@ class SandboxCore:
                 self._bot_membership(chat, by, "member", "kicked")
         return chat.to_api()
 
+    def bot_leaves(self, chat_id: int) -> None:
+        """The bot left the group itself (leaveChat): a my_chat_member 'left' update."""
+        chat = self.chats[chat_id]
+        chat.bot_removed = True
+        by = min(chat.members, default=None)
+        if by is not None and chat.type != "channel":
+            self._bot_membership(chat, by, "member", "left")
+
     def bot_user(self) -> dict[str, Any]:
         return {
             "id": self.bot_id,

@@ -106,10 +106,13 @@ class Conversation:
 class ChatUser(Conversation):
     """A person in the sandbox: their private chat with the bot, and what they do."""
 
-    def __init__(self, sandbox: Sandbox, user_id: int, first_name: str) -> None:
+    def __init__(
+        self, sandbox: Sandbox, user_id: int, first_name: str, phone: str | None = None
+    ) -> None:
         super().__init__(sandbox, user_id)
         self.id = user_id
         self.first_name = first_name
+        self.phone = phone  # what Telegram shares for a request_contact button
 
     def __repr__(self) -> str:
         return f"<ChatUser {self.id} {self.first_name}>"
@@ -209,11 +212,39 @@ class ChatUser(Conversation):
                         return changed
         keyboard = conv.keyboard() or []
         if any(label == key for row in keyboard for key in row):
+            if chat_id == self.id and self._requests_contact(label):
+                if self.phone is None:
+                    raise AssertionError(f"{self!r} has no phone to share (sandbox.user(phone=))")
+                return await self.send_contact(self.phone, self.first_name)
             return await self.send(label, chat=None if chat_id == self.id else chat_id)
         labels = [b for r in reversed(candidates) for b in r.labels] + [
             k for row in keyboard for k in row
         ]
         raise AssertionError(f"no button {label!r} in chat {chat_id}; buttons seen: {labels}")
+
+    def _requests_contact(self, label: str) -> bool:
+        """Whether the reply-keyboard button with this label is a request_contact button."""
+        for stored in reversed(self.core.bot_messages(self.id)):
+            rows = (stored.markup or {}).get("keyboard")
+            if rows is None:
+                if (stored.markup or {}).get("remove_keyboard"):
+                    return False
+                continue
+            return any(
+                isinstance(b, dict) and b.get("text") == label and b.get("request_contact")
+                for row in rows
+                for b in row
+            )
+        return False
+
+    async def share_contact(self) -> list[Reply]:
+        """Press the bot's 'share my phone number' button (request_contact): Telegram sends
+        the person's own contact (their phone, their user_id)."""
+        for row in self.keyboard() or []:
+            for label in row:
+                if self._requests_contact(label):
+                    return await self.press(label)
+        raise AssertionError(f"no request_contact button in {self!r}'s chat")
 
     def last_answer(self) -> str | None:
         """The text the bot answered the last pressed button with (a toast), if any."""
@@ -345,9 +376,10 @@ class Sandbox:
         *,
         username: str | None = None,
         language_code: str | None = "id",
+        phone: str | None = None,
     ) -> ChatUser:
         self.core.add_user(user_id, first_name, username=username, language_code=language_code)
-        chat_user = self._users[user_id] = ChatUser(self, user_id, first_name)
+        chat_user = self._users[user_id] = ChatUser(self, user_id, first_name, phone)
         return chat_user
 
     async def group(

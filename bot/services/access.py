@@ -14,6 +14,11 @@ from bot.services.accounts import Account
 ROLES = ("recipient", "facilitator", "staff", "admin")
 
 
+# Only a record still in mentoring can be invited or linked: never an erased one (its NIK was
+# replaced by 'X' + id, bot.services.persons) nor one whose mentoring ended.
+INVITABLE_RECIPIENT = "r.status != 'ended' AND substr(r.nik, 1, 1) != 'X'"
+
+
 class AccessDenied(Exception):
     """The account may not see or do this. Never says whether the record exists."""
 
@@ -63,7 +68,7 @@ async def visible_recipients(
     if unlinked_only:
         extra = (
             " AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.recipient_id = r.id"
-            " AND a.telegram_user_id > 0)"
+            f" AND a.telegram_user_id > 0) AND {INVITABLE_RECIPIENT}"
         )
     sql = (
         "SELECT r.id, r.name, r.nik, d.name AS desa FROM recipients r"

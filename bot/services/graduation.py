@@ -242,7 +242,10 @@ async def _open_case(db: Database, account: Account, case_id: int) -> tuple[Any,
     case = await db.fetchone("SELECT * FROM graduation_cases WHERE id = ?", (case_id,))
     if case is None:
         raise GraduationError("no_case")
-    ref = await get_recipient(db, account, case["recipient_id"])
+    try:
+        ref = await get_recipient(db, account, case["recipient_id"])
+    except GraduationError:  # outside the account's scope: the same answer as no case at all
+        raise GraduationError("no_case") from None
     if case["status"] != "confirmed":
         raise GraduationError("already_decided")
     return case, ref

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.callbacks import encode
 from bot.config import Settings
 from bot.db import Database
 from bot.domain import cycle
@@ -23,7 +24,7 @@ from bot.render import render
 from bot.services.accounts import Account
 from bot.services.cycle import PRIORITY_CYCLE, PlannedMessage, enqueue
 
-REPORT_NOW = "lap:now"  # handlers.menu.on_report_now
+REPORT_NOW = encode("lap", "now")  # handlers.menu.on_report_now
 DRAFT_IDLE = dt.timedelta(hours=24)
 BEFORE_CLOSE = dt.timedelta(days=1)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.db import Database
 from bot.domain.nik import mask_nik
-from bot.services.access import ROLES, AccessDenied, require_recipient
+from bot.services.access import INVITABLE_RECIPIENT, ROLES, AccessDenied, require_recipient
 from bot.services.accounts import Account
 
 CODE_BYTES = 16  # 128 bits
@@ -45,7 +45,9 @@ class InviteCard:
 
 @dataclass(frozen=True)
 class LinkOutcome:
-    status: str  # 'linked' | 'invalid' | 'throttled' | 'already_linked' | 'record_taken'
+    # 'linked' | 'contact_needed' | 'invalid' | 'throttled' | 'already_linked' |
+    # 'record_taken' | 'revoked'
+    status: str
     account: Account | None = None
 
 
@@ -94,11 +96,14 @@ async def _targets(
     if role == "recipient":
         if niks:
             marks = ",".join("?" * len(niks))
-            rows = await db.fetchall(f"{_RECIPIENT_CARD_SQL} WHERE r.nik IN ({marks})", niks)
+            rows = await db.fetchall(
+                f"{_RECIPIENT_CARD_SQL} WHERE r.nik IN ({marks}) AND {INVITABLE_RECIPIENT}", niks
+            )
             missing = set(niks) - {r["nik"] for r in rows}
             if missing:
                 raise InviteError(
-                    "no recipient with NIK " + ", ".join(sorted(mask_nik(n) for n in missing))
+                    "no recipient in mentoring with NIK "
+                    + ", ".join(sorted(mask_nik(n) for n in missing))
                 )
             return [dict(r) for r in rows]
         where, params = [], []
@@ -116,6 +121,7 @@ async def _targets(
         if not (facilitator_code or all_unlinked or kecamatan_code):
             raise InviteError("say whom to invite: --nik, --facilitator ID or --all-unlinked")
         where.append(_UNLINKED_RECIPIENT)
+        where.append(INVITABLE_RECIPIENT)
         rows = await db.fetchall(
             f"{_RECIPIENT_CARD_SQL} WHERE {' AND '.join(where)} ORDER BY k.name, desa, r.name",
             params,
@@ -260,7 +266,11 @@ async def facilitator_invite(
     if account.role != "facilitator":
         raise AccessDenied("role")
     await require_recipient(db, account, recipient_id)
-    row = await db.fetchone(f"{_RECIPIENT_CARD_SQL} WHERE r.id = ?", (recipient_id,))
+    row = await db.fetchone(
+        f"{_RECIPIENT_CARD_SQL} WHERE r.id = ? AND {INVITABLE_RECIPIENT}", (recipient_id,)
+    )
+    if row is None:
+        raise InviteError("tidak dalam pendampingan")
     if await db.fetchval(
         "SELECT 1 FROM accounts WHERE recipient_id = ? AND telegram_user_id > 0", (recipient_id,)
     ):
@@ -291,18 +301,25 @@ async def redeem(
     code: str,
     language: str = "id",
 ) -> LinkOutcome:
-    """Link the Telegram account to the invite's record and role (consent comes next)."""
+    """Open an invite. Staff, admin and facilitator invites link the account at once (consent
+    comes next); a recipient's invite starts a pending link that completes when the person
+    shares their phone number (bot.services.binding): status 'contact_needed'."""
     from bot.services.accounts import get_account
+    from bot.services.binding import is_revoked
 
     if await _recent_failures(db, telegram_user_id, now) >= THROTTLE_FAILURES:
         return LinkOutcome("throttled")
+    if await is_revoked(db, telegram_user_id):
+        return LinkOutcome("revoked")
     existing = await get_account(db, telegram_user_id)
     if existing is not None:
         return LinkOutcome("already_linked", existing)
     async with db.transaction() as conn:
         async with conn.execute(
-            "SELECT id, role, recipient_id, facilitator_id, kecamatan_code, display_name,"
-            " expires_at, used_at FROM invites WHERE code_hash = ?",
+            "SELECT i.id, i.role, i.recipient_id, i.facilitator_id, i.kecamatan_code,"
+            " i.display_name, i.expires_at, i.used_at, i.created_by FROM invites i"
+            " LEFT JOIN recipients r ON r.id = i.recipient_id"
+            f" WHERE i.code_hash = ? AND (i.recipient_id IS NULL OR ({INVITABLE_RECIPIENT}))",
             (hash_code(code),),
         ) as cur:
             invite = await cur.fetchone()
@@ -312,47 +329,92 @@ async def redeem(
                 (telegram_user_id, _iso(now)),
             )
             return LinkOutcome("invalid")
-        role = invite["role"]
-        # The record's earlier, unlinked account (negative id) is reused to keep its history.
-        record_col = {"recipient": "recipient_id", "facilitator": "facilitator_id"}.get(role)
-        old = None
-        if record_col:
-            async with conn.execute(
-                f"SELECT id, telegram_user_id FROM accounts WHERE {record_col} = ?",
-                (invite[record_col],),
-            ) as cur:
-                old = await cur.fetchone()
-            if old is not None and old["telegram_user_id"] > 0:
+        if invite["role"] == "recipient":
+            if await _record_taken(conn, "recipient_id", invite["recipient_id"]):
                 return LinkOutcome("record_taken")
-        if old is not None:
-            account_id = old["id"]
             await conn.execute(
-                "UPDATE accounts SET telegram_user_id = ?, chat_id = ?, display_name = ?,"
-                " language = ?, reachable = 1, unreachable_reason = NULL, consent_version = NULL,"
-                " consent_at = NULL, linked_at = ? WHERE id = ?",
-                (telegram_user_id, chat_id, display_name, language, _iso(now), account_id),
+                "UPDATE pending_links SET status = 'lapsed' WHERE telegram_user_id = ?"
+                " AND status IN ('contact', 'confirm')",
+                (telegram_user_id,),
             )
-        else:
-            cur = await conn.execute(
-                "INSERT INTO accounts (telegram_user_id, chat_id, display_name, role, recipient_id,"
-                " facilitator_id, kecamatan_code, language, linked_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (telegram_user_id, chat_id, invite["display_name"] or display_name, role,
-                 invite["recipient_id"], invite["facilitator_id"],
-                 invite["kecamatan_code"] if role == "staff" else None, language, _iso(now)),
+            await conn.execute(
+                "INSERT INTO pending_links (invite_id, recipient_id, telegram_user_id, chat_id,"
+                " display_name, language, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (invite["id"], invite["recipient_id"], telegram_user_id, chat_id, display_name,
+                 language, _iso(now)),
             )  # fmt: skip
-            account_id = cur.lastrowid
-            await cur.close()
-        await conn.execute(
-            "UPDATE invites SET used_at = ?, used_by_account_id = ? WHERE id = ?",
-            (_iso(now), account_id, invite["id"]),
-        )
-        await conn.execute(
-            "INSERT INTO audit_log (at, actor, action, entity, entity_id, details)"
-            " VALUES (?, ?, 'account.link', 'account', ?, ?)",
-            (_iso(now), f"account:{account_id}", str(account_id), json.dumps({"role": role})),
-        )
+            return LinkOutcome("contact_needed")
+        linked = await link_in_tx(
+            conn, now, invite, telegram_user_id=telegram_user_id, chat_id=chat_id,
+            display_name=display_name, language=language,
+        )  # fmt: skip
+        if linked is None:
+            return LinkOutcome("record_taken")
     return LinkOutcome("linked", await get_account(db, telegram_user_id))
+
+
+async def _record_taken(conn: Any, record_col: str, record_id: int) -> bool:
+    async with conn.execute(
+        f"SELECT 1 FROM accounts WHERE {record_col} = ? AND telegram_user_id > 0", (record_id,)
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
+async def link_in_tx(
+    conn: Any,
+    now: dt.datetime,
+    invite: Any,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    display_name: str | None,
+    language: str,
+    actor: str | None = None,
+) -> int | None:
+    """Link the Telegram account to the invite's record inside the caller's transaction and use
+    the invite up; the account id, or None when another account holds the record."""
+    role = invite["role"]
+    # The record's earlier, unlinked account (negative id) is reused to keep its history.
+    record_col = {"recipient": "recipient_id", "facilitator": "facilitator_id"}.get(role)
+    old = None
+    if record_col:
+        async with conn.execute(
+            f"SELECT id, telegram_user_id FROM accounts WHERE {record_col} = ?",
+            (invite[record_col],),
+        ) as cur:
+            old = await cur.fetchone()
+        if old is not None and old["telegram_user_id"] > 0:
+            return None
+    if old is not None:
+        account_id = old["id"]
+        await conn.execute(
+            "UPDATE accounts SET telegram_user_id = ?, chat_id = ?, display_name = ?,"
+            " language = ?, reachable = 1, unreachable_reason = NULL, consent_version = NULL,"
+            " consent_at = NULL, linked_at = ? WHERE id = ?",
+            (telegram_user_id, chat_id, display_name, language, _iso(now), account_id),
+        )
+    else:
+        cur = await conn.execute(
+            "INSERT INTO accounts (telegram_user_id, chat_id, display_name, role, recipient_id,"
+            " facilitator_id, kecamatan_code, language, linked_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (telegram_user_id, chat_id, invite["display_name"] or display_name, role,
+             invite["recipient_id"], invite["facilitator_id"],
+             invite["kecamatan_code"] if role == "staff" else None, language, _iso(now)),
+        )  # fmt: skip
+        account_id = cur.lastrowid
+        await cur.close()
+    await conn.execute(
+        "UPDATE invites SET used_at = ?, used_by_account_id = ? WHERE id = ?",
+        (_iso(now), account_id, invite["id"]),
+    )
+    await conn.execute(
+        "INSERT INTO audit_log (at, actor, action, entity, entity_id, details)"
+        " VALUES (?, ?, 'account.link', 'account', ?, ?)",
+        (_iso(now), actor or f"account:{account_id}", str(account_id),
+         json.dumps({"role": role})),
+    )  # fmt: skip
+    return account_id
 
 
 async def acknowledge_notice(

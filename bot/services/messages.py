@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from bot.callbacks import encode
 from bot.db import Database
 from bot.render import render
 from bot.services.accounts import Account
@@ -29,7 +30,6 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 FILE_LIMIT = 20_000_000  # what a bot may download / pass on by the Bot API
 REPLY_WAIT = dt.timedelta(minutes=30)  # a "Balas" press waits this long for the reply text
-CALLBACK_PREFIX = "msg:"
 KINDS = ("text", "photo", "voice")
 
 
@@ -165,7 +165,7 @@ async def forward_from_family(
         if new:
             await _plan(conn, now, row_id, f"family_message:{row_id}", fam["fac_chat"],
                         fam["fac_account"], text, item,
-                        _button("reply", lang, f"{CALLBACK_PREFIX}{row_id}"),
+                        _button("reply", lang, encode("msg", "", row_id)),
                         f"facilitator (acc {fam['fac_account']}) <- {fam['name']}")  # fmt: skip
     return Passed(row_id, fam["facilitator"], new)
 

@@ -23,8 +23,8 @@ from bot.domain.cells import (
     parse_gender,
     parse_household_size,
     parse_money_cell,
+    parse_name,
     parse_phone,
-    parse_required_text,
     parse_small_int,
     parse_yes_no,
 )
@@ -238,7 +238,7 @@ def _parse_facilitator(ctx: _Context, cells, mapping) -> dict[str, Any]:
         raise RowError("id pendamping kosong")
     out: dict[str, Any] = {
         "code": code,
-        "name": parse_required_text(_cell(cells, mapping, "name"), "nama"),
+        "name": parse_name(_cell(cells, mapping, "name"), "nama"),
     }
     if "phone" in mapping:
         out["phone"] = parse_phone(_cell(cells, mapping, "phone"))
@@ -319,7 +319,7 @@ def _parse_recipient(ctx: _Context, cells, mapping) -> tuple[dict[str, Any], tup
     except NikError as exc:
         raise RowError(str(exc)) from None
     out: dict[str, Any] = {"nik": nik}
-    out["name"] = parse_required_text(_cell(cells, m, "name"), "nama penerima")
+    out["name"] = parse_name(_cell(cells, m, "name"), "nama penerima")
     kec = ctx.memo("kec", match_kecamatan, _cell(cells, m, "kecamatan"), ctx.kecamatan_key)
     out["kecamatan_code"] = kec
     out["programme"] = ctx.memo(

@@ -202,8 +202,12 @@ async def _recipient(db: Database, recipient_id: int) -> Any:
 
 
 async def check_access(db: Database, account: Account, recipient_id: int) -> Any:
-    """The recipient row if this account may report on it; ReportError('not_allowed') if not."""
-    row = await _recipient(db, recipient_id)
+    """The recipient row if this account may report on it; ReportError('not_allowed') if not,
+    and the same when there is no such recipient (no hint whether an id exists)."""
+    try:
+        row = await _recipient(db, recipient_id)
+    except ReportError:
+        raise ReportError("not_allowed") from None
     if account.role == "recipient" and account.recipient_id == recipient_id:
         return row
     if account.role == "facilitator" and row["facilitator_id"] == account.facilitator_id:
