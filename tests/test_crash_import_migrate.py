@@ -181,7 +181,10 @@ def test_sigkill_during_migrate_is_all_or_nothing_per_migration(tmp_path):
             conn.close()
         k = len(applied)
         applied_at_kill[k] += 1
-        ok = k in (target, target + 1)  # killed while `target` was starting or running
+        # killed once `target` was starting; on a loaded machine small migrations may commit
+        # one or more further ones before the signal lands. What must hold is a boundary:
+        # every migration applied whole or not at all (the slow probe below shows kills inside)
+        ok = k >= target
         ok = ok and applied == [m.name for m in migrations[:k]]
         ok = ok and all(objs <= names for objs in created[:k])
         ok = ok and not any(objs & names for objs in created[k:])

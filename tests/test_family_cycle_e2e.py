@@ -64,8 +64,10 @@ async def test_person_linking_on_day_3_gets_the_invitation_at_once(bot):
     cards = await create_invites(bot.db, bot.clock(), role="recipient", niks=[nik],
                                  bot_username=bot.settings.bot_username, expiry_days=14)  # fmt: skip
     code = parse_qs(urlparse(cards[0].link).query)["start"][0]
-    nur = await bot.user(1005, "Nur")
+    await bot.db.execute("UPDATE recipients SET phone = '6281234500005' WHERE id = 5")
+    nur = await bot.user(1005, "Nur", phone="6281234500005")
     await nur.send(f"/start {code}")
+    await nur.share_contact()  # the invite is bound to the register's number
     done = await nur.press(render("btn_consent"))
     assert "Terima kasih" in done[-1].text and done[-1].keyboard == [
         ["Lapor", "Kemajuan", "Bantuan"]

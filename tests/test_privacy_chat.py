@@ -3,6 +3,7 @@ oversized button data, and one answer for "not yours" and "does not exist"."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -154,7 +155,7 @@ async def test_forged_values_on_the_live_draft_and_oversized_ids_get_one_polite_
         for data in forged:
             answer = await press_forged(sb, 1001, data)
             # a value the live question cannot take is answered like a wrong answer: one line
-            polite = "(2/13)" in answer  # the reason, and the live question asked again
+            polite = re.search(r"\(2/\d+\)", answer) is not None  # the live question again
             assert answer in (INVALID_BUTTON, render("report_stale")) or polite, (data, answer)
         for data in (f"fac:lr:{2**63}", f"fac:lr:{2**64}", f"fac:f:{2**63}", f"fac:f:{2**64}",
                      "fac:lr:", "fac:f:", f"fac:fr:1:{2**64}", f"fac:d:{2**64}",
