@@ -18,6 +18,7 @@ from bot.domain.consent import NOTICE_VERSION
 from bot.render import render
 from bot.services.access import AccessDenied, visible_recipients
 from bot.services.accounts import Account
+from bot.services.chat_menus import sync_chat_menus
 from bot.services.invites import (
     InviteError,
     acknowledge_notice,
@@ -86,6 +87,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if outcome.status == "linked":
         data = await profile(db, outcome.account)
         await _send_notice(update, lang, data["name"], outcome.account.role)
+        await sync_chat_menus(context.bot, db, now_of(context))  # the role's "/" menu
     elif outcome.status == "already_linked":
         data = await profile(db, outcome.account)
         await reply(update, render("onboarding_already_linked", lang, name=data["name"]))
@@ -156,6 +158,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     elif data == "onb:unlink:yes":
         await unlink(db, now, account)
         await reply(update, render("unlink_done", lang))
+        await sync_chat_menus(context.bot, db, now)  # back to the default "/" menu
     elif data == "onb:unlink:no":
         await reply(update, render("unlink_cancelled", lang))
 
