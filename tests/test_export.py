@@ -190,6 +190,11 @@ def test_labels_are_indonesian_times_wib_and_codes_kept(tmp_path: Path) -> None:
                     assert not (isinstance(value, str) and "+00:00" in value), (sheet, header)
 
 
+def test_every_column_has_a_note() -> None:
+    missing = [(s.name, c.header) for s in SHEETS for c in s.columns if not c.note]
+    assert missing == []  # a new column says in one line what it holds (keterangan sheet)
+
+
 def test_keterangan_explains_every_column_of_every_sheet(tmp_path: Path) -> None:
     out = tmp_path / "ekspor.xlsx"
     write_sample(out)
