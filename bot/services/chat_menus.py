@@ -115,7 +115,11 @@ async def sync_chat_menus(
         except TelegramError as exc:
             log.warning("event=menu_failed role=%s error=%s", change.role, type(exc).__name__)
             break
-        await record_menu(db, now, change)
+        try:
+            await record_menu(db, now, change)
+        except Exception as exc:  # the database refused a write: the next pass tries again
+            log.warning("event=menu_not_recorded error=%s", type(exc).__name__)
+            break
         done += 1
     if done:
         log.info("event=menus_set count=%d", done)
