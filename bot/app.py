@@ -23,6 +23,8 @@ from bot.callbacks import matcher
 from bot.commands_menu import ALIASES, commands_for
 from bot.config import Settings
 from bot.db import open_migrated
+from bot.services import chat_menus
+from bot.services.chat_menus import sync_chat_menus
 from bot.updates import ChatOrderedProcessor
 from handlers import basic, digests, errors, facilitator, menu, messages, onboarding, reports
 from handlers import cycle as cycle_handlers
@@ -163,14 +165,18 @@ async def _post_init(app: Application) -> None:
     # The outbox sender loop and the per-minute cycle job.
     await cycle_handlers.start_sender(app)
     await set_command_menus(app.bot, settings)
+    # Each linked facilitator's, staff member's and admin's chat: their role's menu, set again
+    # at every start (bounded and paced; bot/services/chat_menus.py).
+    await sync_chat_menus(
+        app.bot, app.bot_data["db"], clock(), limit=chat_menus.START_LIMIT, force=True
+    )
 
 
 async def set_command_menus(bot: Bot, settings: Settings) -> None:
     """The "/" menus, from templates/<lang>/commands.j2: the default (every private chat) is the
     recipients' menu, the many; each configured staff chat (chats.staff, a handful) gets the
-    staff menu. Per-account menus (BotCommandScopeChat for every linked facilitator or staff
-    member) are left out: one call per account at each start and each link; /bantuan lists
-    each person's own commands anyway."""
+    staff menu. The private chats of linked facilitators, staff and admins get their role's
+    menu from bot/services/chat_menus.py."""
     lang = settings.language
     menus = [(None, "recipient")] + [(BotCommandScopeChat(chat), "staff")
                                      for chat in settings.chats.staff]  # fmt: skip

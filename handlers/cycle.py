@@ -17,6 +17,7 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 from bot.callbacks import decode, encode
 from bot.render import render
 from bot.services import broadcasts, outbox
+from bot.services.chat_menus import sync_chat_menus
 from bot.services.digest_schedule import mark_chat_reachable
 from bot.services.minute import run_minute
 from bot.services.outbox import OutboxSender, make_sender_bot
@@ -83,6 +84,8 @@ async def cycle_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         await run_minute(db_of(context), settings_of(context), now_of(context))
     finally:
         wake(context)
+    # menus of chats linked, unlinked or given another role since the last pass (also by CLI)
+    await sync_chat_menus(context.application.bot, db_of(context), now_of(context))
 
 
 async def mark_reachable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

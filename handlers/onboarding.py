@@ -28,6 +28,7 @@ from bot.render import render
 from bot.services import binding
 from bot.services.access import AccessDenied, visible_recipients
 from bot.services.accounts import Account
+from bot.services.chat_menus import sync_chat_menus
 from bot.services.invitations import invite_now
 from bot.services.invites import (
     InviteError,
@@ -109,6 +110,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if outcome.status == "linked":
         data = await profile(db, outcome.account)
         await _send_notice(update, lang, data["name"], outcome.account.role)
+        await sync_chat_menus(context.bot, db, now_of(context))  # the role's "/" menu
     elif outcome.status == "contact_needed":
         await _ask_contact(update, lang)
     elif outcome.status == "revoked":
@@ -308,6 +310,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     elif cb.action == "unlink:yes":
         await unlink(db, now, account)
         await reply(update, render("unlink_done", lang))
+        await sync_chat_menus(context.bot, db, now)  # back to the default "/" menu
     elif cb.action == "unlink:no":
         await reply(update, render("unlink_cancelled", lang))
 

@@ -151,7 +151,7 @@ def test_charts_and_export_are_written(demo: tuple[Path, str]) -> None:
     (export,) = out.glob("*.xlsx")
     assert zipfile.is_zipfile(export)
     wb = load_workbook(export, read_only=True)
-    assert len(wb.sheetnames) == 4
+    assert wb.sheetnames == ["penerima", "laporan", "kunjungan", "tanda", "keterangan"]
     penerima = wb[wb.sheetnames[0]]
     rows = list(penerima.iter_rows(values_only=True))
     assert len(rows) == 1 + 298

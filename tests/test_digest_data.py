@@ -163,7 +163,18 @@ async def test_export_of_the_period(seeded: Database, tmp_path: Path) -> None:
     note = wb["kunjungan"]["L2"]
     assert note.value == "=cmd|' /C calc'!A0" and note.data_type == "s"
     flags = list(wb["tanda"].iter_rows(min_row=2, values_only=True))
-    assert [(f[1], f[5]) for f in flags] == [(3, "help_request")]
+    assert [(f[1], f[5]) for f in flags] == [(3, "Minta bantuan")]  # code in kode_jenis
+    head = flags and next(wb["tanda"].iter_rows(max_row=1, values_only=True))
+    flag = dict(zip(head, flags[0], strict=True))
+    assert flag["kode_jenis"] == "help_request" and flag["status"] == "Terbuka"
+    assert flag["dibuat_wib"].endswith(" WIB") and "+00:00" not in flag["dibuat_wib"]
+    assert {r["status_penerima"] for r in rows.values()} <= {"Aktif", "Ditunda", "Berhenti",
+                                                             "Lulus graduasi"}  # fmt: skip
+    reports = list(wb["laporan"].iter_rows(values_only=True))
+    assert {dict(zip(reports[0], r, strict=True))["pelapor"] for r in reports[1:]} <= {
+        "Penerima", "Pendamping",
+    }  # fmt: skip
+    assert "keterangan" in wb.sheetnames
 
 
 async def test_export_scoped_with_full_nik(seeded: Database, tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ async def test_ekspor_sends_a_masked_workbook_in_private(sb) -> None:
     assert "Kec. Slawi, periode Januari 2024. NIK disamarkan." in replies[0].caption
     data = sb.core.files[doc["file_id"]].data
     wb = load_workbook(io.BytesIO(data), read_only=True)
-    assert wb.sheetnames == ["penerima", "laporan", "kunjungan", "tanda"]
+    assert wb.sheetnames == ["penerima", "laporan", "kunjungan", "tanda", "keterangan"]
     rows = list(wb["penerima"].iter_rows(min_row=2, values_only=True))
     assert sorted(r[2] for r in rows) == ["Dewi", "Wati", "Yuni"]  # Slawi only
     assert all(r[1] == NIKS[r[0]][:4] + "********" + NIKS[r[0]][-4:] for r in rows)

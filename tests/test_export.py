@@ -75,7 +75,7 @@ def test_xlsx_has_the_sheets_and_headers(tmp_path: Path) -> None:
     out = tmp_path / "ekspor.xlsx"
     assert write_sample(out) == [out]
     wb = load_workbook(out, read_only=True)
-    assert wb.sheetnames == ["penerima", "laporan", "kunjungan", "tanda"]
+    assert wb.sheetnames == ["penerima", "laporan", "kunjungan", "tanda", "keterangan"]
     for spec in SHEETS:
         header = next(wb[spec.name].iter_rows(max_row=1, values_only=True))
         assert list(header) == spec.headers
@@ -126,6 +126,7 @@ def test_csv_writes_one_file_per_sheet_escaped_and_masked(tmp_path: Path) -> Non
     paths = write_sample(out)
     assert [p.name for p in paths] == [
         "ekspor.csv", "ekspor-laporan.csv", "ekspor-kunjungan.csv", "ekspor-tanda.csv",
+        "ekspor-keterangan.csv",
     ]  # fmt: skip
     with out.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
@@ -137,6 +138,74 @@ def test_csv_writes_one_file_per_sheet_escaped_and_masked(tmp_path: Path) -> Non
     with paths[2].open(encoding="utf-8-sig", newline="") as fh:
         visit = list(csv.reader(fh))
     assert visit[0] == VISITS.headers and visit[1][-1] == "'" + EVIL[0]
+
+
+def _sheet_dicts(wb, name: str) -> list[dict]:
+    rows = list(wb[name].iter_rows(values_only=True))
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def test_labels_are_indonesian_times_wib_and_codes_kept(tmp_path: Path) -> None:
+    out = tmp_path / "ekspor.xlsx"
+    write_export(
+        out,
+        [(RECIPIENTS, [recipient(band="siap", score=80,
+                                 score_components="income=30/40; reporting=5/10")]),
+         (REPORTS, [report(reporter_role="facilitator")]),
+         (VISITS, [VISIT]),
+         (FLAGS, [FLAG, FlagRow(2, 1, "Siti", "Lebaksiu", "2024-01", "help_request", None,
+                                "resolved", None, "2024-01-31T17:30:00+00:00",
+                                "2024-02-01T03:05:00+00:00")])],
+    )  # fmt: skip
+    wb = load_workbook(out, read_only=True)
+    (rec,) = _sheet_dicts(wb, "penerima")
+    assert rec["status_penerima"] == "Aktif" and rec["kode_status"] == "active"
+    assert rec["jenis_kelamin"] == "Perempuan" and rec["status_usaha"] == "Berjalan"
+    assert rec["kategori_skor"] == "Siap graduasi" and rec["kode_kategori_skor"] == "siap"
+    assert rec["komponen_skor"] == "Kecukupan pendapatan 30/40; Keteraturan melapor 5/10"
+    assert rec["kode_komponen_skor"] == "income=30/40; reporting=5/10"
+    (rep,) = _sheet_dicts(wb, "laporan")
+    assert rep["pelapor"] == "Pendamping" and rep["kode_pelapor"] == "facilitator"
+    assert rep["dikirim_wib"] == "2024-02-03 08:00 WIB"  # 01:00 UTC is 08:00 in Jakarta
+    jump, help_ = _sheet_dicts(wb, "tanda")
+    assert (jump["jenis"], jump["kolom"], jump["status"]) == (
+        "Untung melonjak",
+        "Untung",
+        "Terbuka",
+    )
+    assert jump["diselesaikan_wib"] is None
+    assert (help_["jenis"], help_["status"], help_["kode_jenis"], help_["kode_status"]) == (
+        "Minta bantuan", "Selesai", "help_request", "resolved",
+    )  # fmt: skip
+    # 17:30 UTC on 31 January is already 1 February in WIB
+    assert help_["dibuat_wib"] == "2024-02-01 00:30 WIB"
+    assert help_["diselesaikan_wib"] == "2024-02-01 10:05 WIB"
+    # no English code and no UTC time in any labelled column
+    english = {"active", "recipient", "facilitator", "help_request", "jump", "open", "resolved"}
+    for sheet in ("penerima", "laporan", "tanda"):
+        for row in _sheet_dicts(wb, sheet):
+            for header, value in row.items():
+                if not header.startswith("kode_"):
+                    assert value not in english, (sheet, header, value)
+                    assert not (isinstance(value, str) and "+00:00" in value), (sheet, header)
+
+
+def test_every_column_has_a_note() -> None:
+    missing = [(s.name, c.header) for s in SHEETS for c in s.columns if not c.note]
+    assert missing == []  # a new column says in one line what it holds (keterangan sheet)
+
+
+def test_keterangan_explains_every_column_of_every_sheet(tmp_path: Path) -> None:
+    out = tmp_path / "ekspor.xlsx"
+    write_sample(out)
+    wb = load_workbook(out, read_only=True)
+    notes = list(wb["keterangan"].iter_rows(values_only=True))
+    assert notes[0] == ("lembar", "kolom", "keterangan")
+    expected = [(spec.name, header) for spec in SHEETS for header in spec.headers]
+    assert [(n[0], n[1]) for n in notes[1:]] == expected
+    assert all(isinstance(n[2], str) and len(n[2]) > 3 for n in notes[1:])
+    explained = {(n[0], n[1]): n[2] for n in notes[1:]}
+    assert "Waktu Indonesia Barat" in explained[("laporan", "dikirim_wib")]
 
 
 def test_csv_safe() -> None:
@@ -152,7 +221,7 @@ def test_tuple_rows_and_progress(tmp_path: Path) -> None:
     with ExportWriter(out, progress=seen.append) as w:
         sheet = w.sheet(FLAGS)
         for i in range(12_000):
-            sheet.append((i, 1, "n", "k", "2024-01", "jump", None, "open", None, "t", None))
+            sheet.append((i, 1, "n", "k", "2024-01", "jump", None, "open", None, "t", None))  # fmt: skip
     assert seen == [5000, 10000]
     assert w.counts == {"tanda": 12_000}
     with pytest.raises(ExportError), ExportWriter(tmp_path / "y.xlsx") as w:

@@ -40,7 +40,7 @@ def test_export_xlsx_masked(tmp_path: Path, dbfile: Path) -> None:
     assert "penerima 6, laporan 3, kunjungan 1, tanda 1" in r.stdout
     assert r.stdout.strip().splitlines()[-1] == f"wrote {out}"
     wb = load_workbook(out, read_only=True)
-    assert wb.sheetnames == ["penerima", "laporan", "kunjungan", "tanda"]
+    assert wb.sheetnames == ["penerima", "laporan", "kunjungan", "tanda", "keterangan"]
     niks = [row[1] for row in wb["penerima"].iter_rows(min_row=2, values_only=True)]
     assert niks and all("********" in n for n in niks)
 

@@ -238,3 +238,35 @@ def test_core_methods_refuse_unknown_users_and_buttons():
         core.send(7, "hai", chat_id=-9)
     with pytest.raises(ControlError, match="unknown chat"):
         core.chat_messages(12345)
+
+
+async def test_chat_commands_resolve_scopes_as_telegram_does(http):
+    core, s = http
+    await post(s, "/_sandbox/users", {"id": 501, "first_name": "Staf"})
+    await post(s, "/_sandbox/users", {"id": 502, "first_name": "Siti"})
+    await post(s, "/_sandbox/groups", {"id": -900, "title": "Staf", "members": [501]})
+
+    def cmds(*names):
+        return [{"command": n, "description": f"{n} text"} for n in names]
+
+    await bot(s, "setMyCommands", json={"commands": cmds("lapor")})
+    await bot(s, "setMyCommands", json={"commands": cmds("ekspor", "siaran"),
+                                        "scope": {"type": "chat", "chat_id": 501}})  # fmt: skip
+    await bot(s, "setMyCommands", json={"commands": cmds("ringkasan"),
+                                        "scope": {"type": "all_group_chats"}})  # fmt: skip
+
+    async def menu(chat_id):
+        async with s.get(f"/_sandbox/chats/{chat_id}/commands") as resp:
+            assert resp.status == 200
+            return [c["command"] for c in await resp.json()]
+
+    assert await menu(501) == ["ekspor", "siaran"]  # the chat's own scope wins
+    assert await menu(502) == ["lapor"]  # default
+    assert await menu(-900) == ["ringkasan"]  # groups: all_group_chats before default
+    # a form-encoded scope (PTB's way) with the chat id as text lands in the same scope
+    await bot(s, "setMyCommands", data={"commands": json.dumps(cmds("daftar")),
+                                        "scope": json.dumps({"type": "chat", "chat_id": "502"})})  # fmt: skip
+    assert await menu(502) == ["daftar"]
+    await bot(s, "deleteMyCommands", json={"scope": {"type": "chat", "chat_id": 502}})
+    assert await menu(502) == ["lapor"]
+    assert core.chat_commands(501) == cmds("ekspor", "siaran")

@@ -10,6 +10,7 @@ import sys
 
 from bot.config import Settings
 from bot.db import open_migrated
+from bot.domain.labels import COMPONENT
 from bot.domain.nik import NikError, clean_nik, parse_nik
 from bot.domain.scoring import BAND_LABELS, ScoreResult, params_from_settings
 from bot.services import scoring
@@ -17,15 +18,7 @@ from bot.services.graduation import recipient_by_nik
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
-COMPONENT_LABELS = {
-    "income": "Kecukupan pendapatan",
-    "stability": "Kestabilan",
-    "continuity": "Kelangsungan usaha & aset",
-    "sources": "Sumber pendapatan",
-    "savings_books": "Tabungan & pembukuan",
-    "facilitator": "Penilaian pendamping",
-    "reporting": "Keteraturan melapor",
-}
+COMPONENT_LABELS = COMPONENT  # one table: bot/domain/labels.py
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -392,6 +392,16 @@ def get_webhook_info(core: SandboxCore, p: dict[str, Any], files: dict[str, Uplo
 
 def _scope_key(p: dict[str, Any]) -> tuple[str, str]:
     scope = p.get("scope") or {"type": "default"}
+    if isinstance(scope, str):  # a JSON-encoded form field
+        try:
+            scope = json.loads(scope)
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse BotCommandScope JSON object") from None
+    if not isinstance(scope, dict) or not isinstance(scope.get("type"), str):
+        raise ApiError(400, "Bad Request: can't parse BotCommandScope JSON object")
+    scope = dict(scope)
+    if isinstance(scope.get("chat_id"), str) and scope["chat_id"].lstrip("-").isdigit():
+        scope["chat_id"] = int(scope["chat_id"])  # chat_id may arrive as text
     return json.dumps(scope, sort_keys=True), p.get("language_code") or ""
 
 

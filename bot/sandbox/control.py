@@ -189,7 +189,18 @@ def add_control_routes(app: web.Application, core: SandboxCore) -> None:
             return _error("update_id must be a number")
         return web.json_response({"update_id": update_id, "delivered": core.delivered(update_id)})
 
+    async def chat_commands(request: web.Request) -> web.StreamResponse:
+        """The "/" menu a chat sees (its own scope, else the broader ones), as Telegram does."""
+        try:
+            chat_id = int(request.match_info["chat_id"])
+        except ValueError:
+            return _error("chat_id must be a number")
+        return web.json_response(
+            core.chat_commands(chat_id, request.query.get("language_code", ""))
+        )
+
     app.router.add_get("/_sandbox/chats/{chat_id}/messages", messages)
+    app.router.add_get("/_sandbox/chats/{chat_id}/commands", chat_commands)
     app.router.add_get("/_sandbox/updates/{update_id}", update)
     app.router.add_get("/_sandbox/calls", calls)
     app.router.add_get("/_sandbox/callbacks/{query_id}", callback)

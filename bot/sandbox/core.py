@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import mimetypes
 import time
 from collections import deque
@@ -603,6 +604,24 @@ class SandboxCore:
         self.enforce_limits = bool(enforce)
         self.limits.reset()
         return {"enforce": self.enforce_limits}
+
+    def chat_commands(self, chat_id: int, language_code: str = "") -> list[dict[str, str]]:
+        """The "/" menu chat CHAT_ID sees, resolved as Telegram does: the chat's own scope, then
+        all private (or all group) chats, then the default; each with the language, then
+        without. (Administrator and chat_member scopes are not modelled.)"""
+        chat = self.chats.get(chat_id)
+        private = chat.type == "private" if chat is not None else chat_id > 0
+        scopes = [
+            {"type": "chat", "chat_id": chat_id},
+            {"type": "all_private_chats" if private else "all_group_chats"},
+            {"type": "default"},
+        ]
+        for scope in scopes:
+            key = json.dumps(scope, sort_keys=True)
+            for lang in dict.fromkeys((language_code or "", "")):
+                if (key, lang) in self.commands:
+                    return [dict(c) for c in self.commands[(key, lang)]]
+        return []
 
     def call_log(self, method: str | None = None) -> list[dict[str, Any]]:
         wanted = method.lower() if method else None

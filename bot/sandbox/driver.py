@@ -395,3 +395,7 @@ class Sandbox:
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         return self.core.call_log(method)
+
+    def menu(self, chat_id: int) -> list[str]:
+        """The command names of the "/" menu that chat CHAT_ID sees, in order."""
+        return [c["command"] for c in self.core.chat_commands(chat_id)]
