@@ -17,6 +17,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -100,6 +101,20 @@ def temp_dir_beside(output: str | os.PathLike[str], kind: str) -> str:
     folder = Path(output).resolve().parent
     clean_stale(folder)
     return tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-{kind}-", dir=folder)
+
+
+@contextlib.contextmanager
+def scratch_dir(folder: str | os.PathLike[str], kind: str) -> Iterator[Path]:
+    """A fresh 0700 folder inside `folder` for files that only live while a chat answer is
+    sent (an export for /ekspor); removed afterwards, and by clean_stale() if the process
+    was killed first."""
+    parent = private_dir(folder)
+    clean_stale(parent)
+    path = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-{kind}-", dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def temp_file_beside(output: str | os.PathLike[str]) -> Path:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
+from bot.private_files import scratch_dir
 from bot.render import render
 from bot.services import digests
+from bot.services.digest_schedule import data_dir
 from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
 
 
@@ -21,11 +20,12 @@ def _private(update: Update) -> bool:
 async def ringkasan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The digest of the open period: region for staff/admin, caseload for a facilitator."""
     account = await account_of(update, context)
-    with tempfile.TemporaryDirectory(prefix="pendamping-ringkasan-") as tmp:
+    # scratch files beside the database (never /tmp): a killed bot leaves no names behind
+    with scratch_dir(data_dir(settings_of(context)), "ringkasan") as tmp:
         try:
             result = await digests.ringkasan_reply(
                 db_of(context), account, now_of(context), settings_of(context),
-                private_chat=_private(update), out_dir=Path(tmp),
+                private_chat=_private(update), out_dir=tmp,
             )  # fmt: skip
         except digests.DigestDenied as exc:
             await reply(update, exc.text)
@@ -51,11 +51,11 @@ async def ekspor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account = await account_of(update, context)
     lang = lang_of(account, context)
     period = context.args[0] if context.args else None
-    with tempfile.TemporaryDirectory(prefix="pendamping-ekspor-") as tmp:
+    with scratch_dir(data_dir(settings_of(context)), "ekspor") as tmp:
         try:
             result = await digests.ekspor(
                 db_of(context), account, period, now_of(context), settings_of(context),
-                Path(tmp), private_chat=_private(update),
+                tmp, private_chat=_private(update),
             )  # fmt: skip
         except (digests.DigestDenied, digests.PeriodUnavailable) as exc:
             await reply(update, exc.text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -85,9 +86,24 @@ async def test_ringkasan_carries_its_file(sb) -> None:
     assert len(sb.calls("sendDocument")) == 1
 
 
-async def test_ekspor_sends_a_masked_workbook_in_private(sb) -> None:
+async def test_ekspor_sends_a_masked_workbook_in_private(sb, monkeypatch) -> None:
+    # the workbook is written beside the database, never in the system's temporary folder
+    # (a killed bot would leave names there): note where the file was when it was sent
+    from handlers import digests as digest_handlers
+
+    sent_from: list[Path] = []
+    send_file = digest_handlers._send_file
+
+    async def noting(update, file, lang):
+        sent_from.append(file.path)
+        await send_file(update, file, lang)
+
+    monkeypatch.setattr(digest_handlers, "_send_file", noting)
     staff = await sb.user(STAFF_SLAWI, "Staf")
     replies = await staff.send("/ekspor 2024-01")
+    scratch = Path(sb.settings.database).resolve().parent / "digests"
+    assert len(sent_from) == 1 and sent_from[0].parent.parent == scratch
+    assert list(scratch.iterdir()) == []  # the scratch folder went after sending
     assert len(replies) == 1 and replies[0].document is not None
     doc = replies[0].document
     assert doc["file_name"] == "pendamping-2024-01-33.28.10.xlsx"

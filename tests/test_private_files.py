@@ -232,3 +232,19 @@ def test_the_bot_cleans_scratch_folders_under_digests_at_start(tmp_path):
         env_extra={"TELEGRAM_BOT_TOKEN": "1:x"},
     )
     assert not stale.exists() and kept.exists()
+
+
+def test_a_chat_scratch_folder_is_private_removed_after_use_and_when_stale(tmp_path):
+    """/ringkasan and /ekspor write their workbook into a scratch folder under digests/: 0700,
+    gone after the answer, and one a killed process left is removed at the next use."""
+    from bot.private_files import TEMP_PREFIX, scratch_dir
+
+    root = tmp_path / "digests"
+    dead = root / f"{TEMP_PREFIX}999999999-ekspor-x"
+    dead.mkdir(parents=True)
+    (dead / "pendamping-2024-01.xlsx").write_bytes(b"names")
+    with scratch_dir(root, "ekspor") as folder:
+        assert folder.parent == root and stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert not dead.exists()
+        (folder / "pendamping-2024-01.xlsx").write_bytes(b"names")
+    assert list(root.iterdir()) == []
