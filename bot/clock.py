@@ -6,6 +6,11 @@ import asyncio
 import datetime as dt
 
 
+def system_clock() -> dt.datetime:
+    """The real time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
 class ManualClock:
     """Returns the time it was set to, always timezone-aware UTC."""
 
