@@ -19,7 +19,9 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.botdata import CONTEXT_TYPES
 from bot.callbacks import matcher
+from bot.clock import system_clock
 from bot.commands_menu import ALIASES, commands_for
 from bot.config import Settings
 from bot.db import open_migrated
@@ -29,7 +31,7 @@ from bot.updates import ChatOrderedProcessor
 from handlers import basic, digests, errors, facilitator, menu, messages, onboarding, reports
 from handlers import cycle as cycle_handlers
 from handlers import graduation as graduation_handlers
-from handlers.common import Clock, chat_gate, system_clock, unknown_button
+from handlers.common import Clock, chat_gate, unknown_button
 
 log = logging.getLogger("pendamping.app")
 
@@ -216,6 +218,7 @@ def build_application(
     builder = (
         ApplicationBuilder()
         .token(token)
+        .context_types(CONTEXT_TYPES)
         .defaults(Defaults(tzinfo=settings.tz))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

@@ -14,6 +14,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.botdata import bot_data_of
 from bot.callbacks import try_decode
 from bot.commands_menu import group_commands
 from bot.config import Settings
@@ -27,22 +28,19 @@ if TYPE_CHECKING:  # handlers pass the database on to services; they never use b
 Clock = Callable[[], dt.datetime]
 
 
-def system_clock() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def db_of(context: ContextTypes.DEFAULT_TYPE) -> Database:
-    return context.application.bot_data["db"]
+    """The database, from the Application's typed bot_data."""
+    return bot_data_of(context).db
 
 
 def settings_of(context: ContextTypes.DEFAULT_TYPE) -> Settings:
-    return context.application.bot_data["settings"]
+    """The settings, from the Application's typed bot_data."""
+    return bot_data_of(context).settings
 
 
 def now_of(context: ContextTypes.DEFAULT_TYPE) -> dt.datetime:
     """The current time, from the Application's clock (a fake one in tests and the demo)."""
-    clock: Clock = context.application.bot_data.get("clock", system_clock)
-    return clock()
+    return bot_data_of(context).clock()
 
 
 async def account_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Account | None:
@@ -60,7 +58,7 @@ def lang_of(account: Account | None, context: ContextTypes.DEFAULT_TYPE) -> str:
 
 def wake(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Wake the outbox sender: a message was just planned for another chat."""
-    sender = context.application.bot_data.get("sender")
+    sender = bot_data_of(context).sender
     if sender is not None:
         sender.wake()
 

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.callbacks import decode, encode
+from bot.clock import system_clock
 from bot.render import render
 from bot.services import broadcasts, outbox
 from bot.services.chat_menus import sync_chat_menus
@@ -28,7 +29,6 @@ from handlers.common import (
     now_of,
     reply,
     settings_of,
-    system_clock,
     wake,
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 
 from telegram import Bot
 from telegram.error import TimedOut
@@ -19,7 +20,8 @@ TOKEN = "123456:fake"
 
 
 class FakeBotAPI(BaseRequest):
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic  # the time recorded in `calls` (a manual clock in tests)
         self.sent: dict[int, list[str]] = defaultdict(list)
         self.calls: list[tuple[float, int]] = []  # (monotonic time, chat_id) of every send try
         self.blocked: set[int] = set()
@@ -66,7 +68,7 @@ class FakeBotAPI(BaseRequest):
             return 404, json.dumps({"ok": False, "error_code": 404,
                                     "description": "Not Found"}).encode()  # fmt: skip
         chat_id = int(params["chat_id"])
-        self.calls.append((time.monotonic(), chat_id))
+        self.calls.append((self.monotonic(), chat_id))
         queue = self.faults.get(chat_id) or self.faults.get(None)
         if queue:
             status, retry_after = queue.popleft()

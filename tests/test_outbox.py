@@ -1,13 +1,16 @@
 """Service tests for the outbox sender and broadcasts: real SQLite, real PTB Bot, a fake
-Bot API at the HTTP-request boundary (tests/fake_botapi.py), a fake clock."""
+Bot API at the HTTP-request boundary (tests/fake_botapi.py), a fake clock for the calendar
+and a manual monotonic clock for pacing: the sender's waits take no real time."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import replace
 
 import pytest
 
+from bot.clock import ManualMonotonic
 from bot.services import broadcasts
 from bot.services.accounts import get_account
 from bot.services.cycle import PlannedMessage, enqueue
@@ -19,14 +22,20 @@ FAST = dict(per_second=200.0, private_interval_seconds=0.0, in_flight=4, backoff
 
 
 @pytest.fixture
-def api():
-    return FakeBotAPI()
+def mono():
+    return ManualMonotonic()
 
 
 @pytest.fixture
-async def sender(db, settings, clock, api):
+def api(mono):
+    return FakeBotAPI(monotonic=mono)
+
+
+@pytest.fixture
+async def sender(db, settings, clock, api, mono):
     bot = await fake_bot(api)
-    s = OutboxSender(db, bot, settings, clock, limits=replace(settings.outbox, **FAST))
+    s = OutboxSender(db, bot, settings, clock, limits=replace(settings.outbox, **FAST),
+                     monotonic=mono, sleep=mono.sleep)  # fmt: skip
     yield s
     await bot.shutdown()
 
@@ -75,20 +84,22 @@ async def test_rows_not_yet_due_wait(db, clock, api, sender):
     assert api.sent[1] == ["later"]
 
 
-async def test_private_chat_spacing(db, clock, api, settings, sender):
+async def test_private_chat_spacing(db, clock, api, settings, sender, mono):
     sender.limits = replace(sender.limits, private_interval_seconds=0.2)
     for i in range(3):
         await put(db, clock, 5, f"m{i}")
     await put(db, clock, 6, "other")
+    started = time.monotonic()
     await sender.drain()
     times = [t for t, c in api.calls if c == 5]
     assert len(times) == 3
-    assert all(b - a >= 0.18 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= 0.2 - 1e-9 for a, b in zip(times, times[1:], strict=False))
+    assert mono.slept >= 0.4 and time.monotonic() - started < mono.slept  # waits took no time
     # the other chat did not wait for chat 5
     assert [c for _, c in api.calls].index(6) < 2
 
 
-async def test_429_delays_only_that_chat(db, clock, api, sender):
+async def test_429_delays_only_that_chat(db, clock, api, sender, mono):
     api.fault(429, chat_id=7, retry_after=1)
     await put(db, clock, 7, "to seven")
     for i in range(3):
@@ -98,6 +109,7 @@ async def test_429_delays_only_that_chat(db, clock, api, sender):
     assert order[0] == 7 and order[-1] == 7  # retried last, after the others went
     assert set(order[1:4]) == {10, 11, 12}
     assert api.sent[7] == ["to seven"]
+    assert api.calls[-1][0] - api.calls[0][0] >= 1.0  # the retry waited out retry_after
     assert stats.rate_limited == 1
     row = (await seed.outbox(db, "chat_id = 7"))[0]
     assert row["status"] == "sent" and row["attempts"] == 1 and "429" in row["last_error"]
@@ -115,8 +127,8 @@ async def test_429_for_many_chats_holds_the_whole_queue(db, clock, api, sender):
     calls = api.calls
     second_429 = calls[1][0]
     later = [t for t, c in calls if c >= 20 and t > second_429]
-    # everything after the second 429 waited for the hold (about one second)
-    assert later and min(later) - second_429 >= 0.9
+    # everything after the second 429 waited for the hold (one second, on the manual clock)
+    assert later and min(later) - second_429 >= 1.0
     assert sum(len(v) for v in api.sent.values()) == 5
 
 

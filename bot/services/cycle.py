@@ -210,9 +210,7 @@ async def _plan_step(
     send_at: dt.datetime,
 ) -> list[PlannedMessage]:
     """The messages a current step owes (before deduplication)."""
-    tz = settings.tz
     period = step.period
-    close_date = cycle.step_by_name(settings.cycle, period, cycle.CLOSE, tz).due.astimezone(tz)
     eligible = await _eligible_recipients(conn, settings, period)
     # who already has this step's message: skip them before rendering (the tick runs every
     # minute; the unique key would drop them anyway, this only saves the work)
@@ -224,122 +222,174 @@ async def _plan_step(
             (period, step.name),
         )
     }
-    out: list[PlannedMessage] = []
     if cycle.is_recipient_step(step.name):
-        from bot.services.invitations import report_now_attachment
+        return await _plan_recipient_step(conn, settings, step, now, send_at, eligible, have)
+    if step.name == cycle.ESCALATE_FACILITATOR:
+        return await _plan_facilitator_escalation(conn, step, send_at, eligible, have)
+    if step.name in (cycle.ESCALATE_STAFF, cycle.CLOSE):
+        return await _plan_staff_step(conn, settings, step, send_at, eligible, have)
+    return []
 
-        template = "cycle_open" if step.name == cycle.OPEN else "cycle_reminder"
-        last = step.name == cycle.reminder_name(len(settings.cycle.reminder_days))
-        # A person invited in the last day (linked late: the invitation came at consent) is
-        # not reminded yet.
-        recent = {
-            r["person"]
-            for r in await _all(
-                conn,
-                "SELECT person FROM outbox WHERE kind = 'cycle' AND period = ? AND step = ?"
-                " AND created_at > ?",
-                (period, cycle.OPEN, iso(now - dt.timedelta(days=1))),
-            )
-        } if step.name != cycle.OPEN else set()  # fmt: skip
-        for r in eligible:
-            if r["account_id"] is None or r["reported"] or r["muted"] or not r["reachable"]:
-                continue
-            if f"acc:{r['account_id']}" in have or f"acc:{r['account_id']}" in recent:
-                continue
-            text = render(template, r["language"], person=r["name"], period=period,
-                          close_date=close_date.date(), last=last)  # fmt: skip
-            out.append(
-                PlannedMessage(
-                    "cycle",
-                    f"acc:{r['account_id']}",
-                    period,
-                    step.name,
-                    r["chat_id"],
-                    r["account_id"],
-                    text,
-                    PRIORITY_CYCLE,
-                    send_at,
-                    f"recipient {r['name']} (acc {r['account_id']})",
-                    attachment=report_now_attachment(r["language"]),
-                )  # fmt: skip
-            )
-    elif step.name == cycle.ESCALATE_FACILITATOR:
-        silent: dict[int, list[aiosqlite.Row]] = {}
-        for r in eligible:
-            if not r["reported"] and r["facilitator_id"] is not None:
-                silent.setdefault(r["facilitator_id"], []).append(r)
-        if silent:
-            marks = ",".join("?" * len(silent))
-            facs = await _all(
-                conn,
-                "SELECT f.id, f.name, a.id AS account_id, a.chat_id, a.language FROM facilitators f"
-                " JOIN accounts a ON a.facilitator_id = f.id AND a.role = 'facilitator'"
-                f" WHERE f.id IN ({marks}) AND a.reachable = 1 ORDER BY f.id",
-                list(silent),
-            )
-            for f in facs:
-                if f"acc:{f['account_id']}" in have:
-                    continue
-                families = [
-                    {"name": r["name"], "desa": r["desa"], "linked": r["account_id"] is not None}
-                    for r in silent[f["id"]]
-                ]
-                text = render("cycle_escalate_facilitator", f["language"], person=f["name"],
-                              period=period, families=families)  # fmt: skip
-                out.append(
-                    PlannedMessage(
-                        "cycle",
-                        f"acc:{f['account_id']}",
-                        period,
-                        step.name,
-                        f["chat_id"],
-                        f["account_id"],
-                        text,
-                        PRIORITY_ESCALATION,
-                        send_at,
-                        f"facilitator {f['name']} (acc {f['account_id']}), {len(families)} silent",
-                    )  # fmt: skip
-                )
-    elif step.name in (cycle.ESCALATE_STAFF, cycle.CLOSE):
-        for target in await staff_targets(conn, settings):
-            if target.person in have:
-                continue
-            mine = [
-                r for r in eligible
-                if target.kecamatan_code is None or r["kecamatan_code"] == target.kecamatan_code
-            ]  # fmt: skip
-            if not mine:
-                continue
-            reported = sum(1 for r in mine if r["reported"])
-            kecamatan = await _kecamatan_name(conn, target.kecamatan_code)
-            if step.name == cycle.ESCALATE_STAFF:
-                per: dict[str, list[int]] = {}
-                for r in mine:
-                    key = r["facilitator"] or ("tanpa pendamping" if target.language == "id"
-                                               else "no facilitator")  # fmt: skip
-                    counts = per.setdefault(key, [0, 0])
-                    counts[0 if r["reported"] else 1] += 1
-                rows = [{"facilitator": k, "reported": v[0], "silent": v[1]}
-                        for k, v in sorted(per.items())]  # fmt: skip
-                text = render("cycle_escalate_staff", target.language, period=period, rows=rows,
-                              kecamatan=kecamatan, reported=reported, total=len(mine))  # fmt: skip
-            else:
-                text = render("cycle_close", target.language, period=period, reported=reported,
-                              total=len(mine), kecamatan=kecamatan)  # fmt: skip
-            out.append(
-                PlannedMessage(
-                    "cycle",
-                    target.person,
-                    period,
-                    step.name,
-                    target.chat_id,
-                    target.account_id,
-                    text,
-                    PRIORITY_ESCALATION,
-                    send_at,
-                    f"{target.who}, {reported}/{len(mine)} reported",
-                )  # fmt: skip
-            )
+
+async def _plan_recipient_step(
+    conn: aiosqlite.Connection,
+    settings: Settings,
+    step: cycle.Step,
+    now: dt.datetime,
+    send_at: dt.datetime,
+    eligible: list[aiosqlite.Row],
+    have: set[str],
+) -> list[PlannedMessage]:
+    """The invitation or a reminder to each linked recipient who has not reported."""
+    from bot.services.invitations import report_now_attachment
+
+    tz = settings.tz
+    period = step.period
+    close_date = cycle.step_by_name(settings.cycle, period, cycle.CLOSE, tz).due.astimezone(tz)
+    template = "cycle_open" if step.name == cycle.OPEN else "cycle_reminder"
+    last = step.name == cycle.reminder_name(len(settings.cycle.reminder_days))
+    # A person invited in the last day (linked late: the invitation came at consent) is
+    # not reminded yet.
+    recent = {
+        r["person"]
+        for r in await _all(
+            conn,
+            "SELECT person FROM outbox WHERE kind = 'cycle' AND period = ? AND step = ?"
+            " AND created_at > ?",
+            (period, cycle.OPEN, iso(now - dt.timedelta(days=1))),
+        )
+    } if step.name != cycle.OPEN else set()  # fmt: skip
+    out: list[PlannedMessage] = []
+    for r in eligible:
+        if r["account_id"] is None or r["reported"] or r["muted"] or not r["reachable"]:
+            continue
+        if f"acc:{r['account_id']}" in have or f"acc:{r['account_id']}" in recent:
+            continue
+        text = render(template, r["language"], person=r["name"], period=period,
+                      close_date=close_date.date(), last=last)  # fmt: skip
+        out.append(
+            PlannedMessage(
+                "cycle",
+                f"acc:{r['account_id']}",
+                period,
+                step.name,
+                r["chat_id"],
+                r["account_id"],
+                text,
+                PRIORITY_CYCLE,
+                send_at,
+                f"recipient {r['name']} (acc {r['account_id']})",
+                attachment=report_now_attachment(r["language"]),
+            )  # fmt: skip
+        )
+    return out
+
+
+async def _plan_facilitator_escalation(
+    conn: aiosqlite.Connection,
+    step: cycle.Step,
+    send_at: dt.datetime,
+    eligible: list[aiosqlite.Row],
+    have: set[str],
+) -> list[PlannedMessage]:
+    """To each reachable facilitator: the families of theirs that have not reported."""
+    period = step.period
+    silent: dict[int, list[aiosqlite.Row]] = {}
+    for r in eligible:
+        if not r["reported"] and r["facilitator_id"] is not None:
+            silent.setdefault(r["facilitator_id"], []).append(r)
+    if not silent:
+        return []
+    marks = ",".join("?" * len(silent))
+    facs = await _all(
+        conn,
+        "SELECT f.id, f.name, a.id AS account_id, a.chat_id, a.language FROM facilitators f"
+        " JOIN accounts a ON a.facilitator_id = f.id AND a.role = 'facilitator'"
+        f" WHERE f.id IN ({marks}) AND a.reachable = 1 ORDER BY f.id",
+        list(silent),
+    )
+    out: list[PlannedMessage] = []
+    for f in facs:
+        if f"acc:{f['account_id']}" in have:
+            continue
+        families = [
+            {"name": r["name"], "desa": r["desa"], "linked": r["account_id"] is not None}
+            for r in silent[f["id"]]
+        ]
+        text = render("cycle_escalate_facilitator", f["language"], person=f["name"],
+                      period=period, families=families)  # fmt: skip
+        out.append(
+            PlannedMessage(
+                "cycle",
+                f"acc:{f['account_id']}",
+                period,
+                step.name,
+                f["chat_id"],
+                f["account_id"],
+                text,
+                PRIORITY_ESCALATION,
+                send_at,
+                f"facilitator {f['name']} (acc {f['account_id']}), {len(families)} silent",
+            )  # fmt: skip
+        )
+    return out
+
+
+def _silent_per_facilitator(mine: list[aiosqlite.Row], language: str) -> list[dict[str, Any]]:
+    """Reported and silent counts per facilitator, by name (the staff escalation's table)."""
+    per: dict[str, list[int]] = {}
+    for r in mine:
+        key = r["facilitator"] or ("tanpa pendamping" if language == "id"
+                                   else "no facilitator")  # fmt: skip
+        counts = per.setdefault(key, [0, 0])
+        counts[0 if r["reported"] else 1] += 1
+    return [{"facilitator": k, "reported": v[0], "silent": v[1]}
+            for k, v in sorted(per.items())]  # fmt: skip
+
+
+async def _plan_staff_step(
+    conn: aiosqlite.Connection,
+    settings: Settings,
+    step: cycle.Step,
+    send_at: dt.datetime,
+    eligible: list[aiosqlite.Row],
+    have: set[str],
+) -> list[PlannedMessage]:
+    """The staff escalation or the close summary to each staff target, within its region."""
+    period = step.period
+    out: list[PlannedMessage] = []
+    for target in await staff_targets(conn, settings):
+        if target.person in have:
+            continue
+        mine = [
+            r for r in eligible
+            if target.kecamatan_code is None or r["kecamatan_code"] == target.kecamatan_code
+        ]  # fmt: skip
+        if not mine:
+            continue
+        reported = sum(1 for r in mine if r["reported"])
+        kecamatan = await _kecamatan_name(conn, target.kecamatan_code)
+        if step.name == cycle.ESCALATE_STAFF:
+            rows = _silent_per_facilitator(mine, target.language)
+            text = render("cycle_escalate_staff", target.language, period=period, rows=rows,
+                          kecamatan=kecamatan, reported=reported, total=len(mine))  # fmt: skip
+        else:
+            text = render("cycle_close", target.language, period=period, reported=reported,
+                          total=len(mine), kecamatan=kecamatan)  # fmt: skip
+        out.append(
+            PlannedMessage(
+                "cycle",
+                target.person,
+                period,
+                step.name,
+                target.chat_id,
+                target.account_id,
+                text,
+                PRIORITY_ESCALATION,
+                send_at,
+                f"{target.who}, {reported}/{len(mine)} reported",
+            )  # fmt: skip
+        )
     return out
 
 
