@@ -157,8 +157,8 @@ async def cari(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         found = await cases.search(
             db_of(context), now_of(context), settings_of(context), account, query
         )
-    except svc.ReportError as err:
-        await report_error(update, lang, err, context)
+    except svc.ReportError as err:  # search_short | search_none (with the query)
+        await reply(update, render("report_error", lang, key=err.key, **err.params))
         return
     text = render("caseload_note", lang, key="search_found", count=len(found),
                   query=query.strip()[:40])  # fmt: skip
