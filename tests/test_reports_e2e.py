@@ -381,18 +381,18 @@ async def test_help_request_reaches_facilitator_until_a_visit(bot):
     assert "minta bantuan" not in (await rini.last()).text
 
 
-async def test_daftar_pages_by_desa(sandbox_factory, settings):
+async def test_daftar_pages_with_desa_on_each_line(sandbox_factory, settings):
     small = replace(settings, reports=replace(settings.reports, page_size=2))
     bot = await sandbox_factory(settings=small, seed=seed_basic)
     siti, *_, rini = await people(bot)
     await siti.send("/lapor")
     await rini.send("/daftar")
     first = (await rini.last()).text
-    assert "Halaman 1 dari 2" in first and "Desa Kajen" in first
-    assert "Sedang mengisi: 1" in first
+    assert "Halaman 1 dari 2" in first and "⏳ Aminah (Kajen, menjahit): belum lapor" in first
     await rini.press("Berikutnya >")
     second = (await rini.last()).text
-    assert "Halaman 2 dari 2" in second and "Warsini" in second
+    assert "Halaman 2 dari 2" in second
+    assert "3. ✏️ Siti (Lebaksiu Kidul, tata boga): sedang mengisi" in second
     await rini.press("< Sebelumnya")
     assert "Halaman 1 dari 2" in (await rini.last()).text
     await siti.send("/daftar")
