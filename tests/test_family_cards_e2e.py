@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 
 from bot.render import render
+from tests.outbox_wait import delivered
 from tests.report_seed import add_recipient, seed_basic
 from tests.test_reports_e2e import fill
 
@@ -194,3 +195,18 @@ async def test_close_date_near_puts_missing_families_before_candidates(bot, cloc
     assert "(sudah dekat)" in text
     names = [line.split(" ")[2] for line in lines_of(text)]
     assert names[-1] == "Siti" and set(names[:3]) == {"Aminah", "Darmi", "Warsini"}
+
+
+async def test_send_the_invitation_again_once_a_day(bot):
+    aminah, rini = await bot.user(1002, "Aminah"), await bot.user(2001, "Rini")
+    await rini.send("/cari amin")
+    await rini.press("⏳ Aminah - Kajen")
+    await rini.press("Kirim undangan ulang")
+    assert (await rini.last()).text == "Undangan lapor Aminah dikirim ulang."
+    await delivered(bot)
+    invitation = await aminah.last()
+    assert "Januari 2024" in invitation.text and "Lapor sekarang" in invitation.labels
+    await rini.press("Kirim undangan ulang")
+    assert "sudah dikirim ulang hari ini" in (await rini.last()).text
+    steps = await bot.db.fetchall("SELECT step FROM outbox WHERE person LIKE 'acc:%'")
+    assert [s[0] for s in steps] == ["again-2024-02-01"]

@@ -232,8 +232,8 @@ def tel(phone: str | None) -> str | None:
 async def reinvite(
     db: Database, now: dt.datetime, settings: Settings, account: Account, recipient_id: int
 ) -> tuple[str, Family]:
-    """'Kirim undangan ulang': the open month's report invitation again for a linked family
-    (caseload_note key: reinvite_sent | reinvite_not_due | reinvite_unlinked)."""
+    """'Kirim undangan ulang': the open month's report invitation again for a linked family,
+    at most once a day (caseload_note key: reinvite_sent | reinvite_not_due | reinvite_unlinked)."""
     fam = await family(db, now, settings, account, recipient_id)
     row = await db.fetchone(
         "SELECT telegram_user_id FROM accounts WHERE recipient_id = ? ORDER BY id LIMIT 1",
@@ -242,5 +242,6 @@ async def reinvite(
     target = None if row is None else await get_account(db, row[0])
     if target is None:
         return "reinvite_unlinked", fam
-    sent = await invite_now(db, settings, now, target)
+    day = now.astimezone(settings.tz).date().isoformat()
+    sent = await invite_now(db, settings, now, target, step=f"again-{day}")  # once a day
     return ("reinvite_sent" if sent else "reinvite_not_due"), fam
