@@ -49,7 +49,9 @@ SPECS: dict[str, tuple[Spec, ...]] = {
     "per": (Spec("", ("period",)),),
     "fac": (Spec("d", ("small",)), Spec("l", ("small",)), Spec("k", ("small",)),
             Spec("lr", ("id",)), Spec("kr", ("id",)), Spec("f", ("id",)),
-            Spec("fr", ("id", "small")), Spec("fv", ("id",))),
+            Spec("fr", ("id", "small")), Spec("fv", ("id",)),
+            Spec("v", ("token", "small", "small")), Spec("c", ("id",)), Spec("cf", ("id",)),
+            Spec("cg", ("id",)), Spec("ci", ("id",))),
     "msg": (Spec("", ("id",)),),  # "Balas" under a family's forwarded message
     "lap": (Spec("now", ()),),  # "Lapor sekarang" under invitations and reminders
     "sia": (Spec("aud", ("token",)), Spec("val", ("token", "value")), Spec("ok", ("id",)),

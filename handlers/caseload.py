@@ -40,7 +40,7 @@ async def send_picker(
         await reply(update, render("report_error", lang, key="empty_caseload"))
         return
     code = "l" if mode == "report" else "k"
-    marks = {"reported": "[v] ", "draft": "[..] ", "missing": ""}
+    marks = {"reported": "✅ ", "draft": "✏️ ", "missing": ""}
     rows = [
         [InlineKeyboardButton(f"{marks[r.state]}{r.name} - {r.desa}"[:60],
                               callback_data=encode("fac", f"{code}r", r.recipient_id))]

@@ -25,6 +25,7 @@ MATRIX: dict[str, set[str]] = {
     "kembali": {"recipient", "facilitator"},
     "riwayat": {"recipient"},
     "daftar": {"facilitator"},
+    "cari": {"facilitator"},
     "kunjungan": {"facilitator"},
     # scoring and graduation
     "skor": {"facilitator", "staff", "admin"},

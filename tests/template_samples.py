@@ -5,6 +5,8 @@ One entry per template name; add yours when you add a template.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 SAMPLES: dict[str, dict] = {
     "start_unlinked": {"first_name": "Siti"},
     "start_linked": {"name": "Siti Aminah", "role": "staff", "kecamatan": "Lebaksiu"},
@@ -286,17 +288,29 @@ SAMPLES["report_pick_recipient"] = {"mode": "report", "page": 0, "pages": 2, "pe
 SAMPLES["report_error"] = {"key": "not_allowed"}
 SAMPLES["daftar"] = {
     "period": "2024-01",
-    "counts": {"reported": 1, "draft": 1, "missing": 1},
-    "groups": [
-        ("Kajen", [{"name": "Aminah", "programme": "menjahit", "state": "draft", "late": False,
-                    "help_open": True}]),
-        ("Lebaksiu Kidul", [{"name": "Siti", "programme": "tata boga", "state": "reported",
-                             "late": True, "help_open": False}]),
-    ],
+    "filter": "all",
+    "rows": [{"name": "Aminah", "desa": "Kajen", "programme": "menjahit", "state": "draft",
+              "late": False, "help_open": True, "flags_open": 1, "candidate": True,
+              "linked": False},
+             {"name": "Siti", "desa": "Lebaksiu Kidul", "programme": "tata boga",
+              "state": "reported", "late": True, "help_open": False, "flags_open": 0,
+              "candidate": False, "linked": True}],
     "page": 0,
     "pages": 1,
     "total": 2,
+    "offset": 0,
+    "close_date": _dt.date(2024, 2, 20),
+    "close_near": True,
     "flags": [1],
+}  # fmt: skip
+SAMPLES["caseload_button"] = {"name": "help", "count": 2}
+SAMPLES["caseload_note"] = {"key": "search_found", "count": 2, "query": "sit", "name": "Siti"}
+SAMPLES["family_card"] = {
+    "name": "Siti", "desa": "Lebaksiu Kidul", "programme": "tata boga", "phone": "+6281211110001",
+    "linked": True, "help_open": True, "flags": ["Untung beda: Siti Januari 2024"],
+    "figures": [{"period": "2024-01", "reported": True, "revenue": 1_500_000, "profit": 900_000},
+                {"period": "2023-12", "reported": False, "revenue": None, "profit": None}],
+    "last_visit": {"date": _dt.date(2024, 1, 20), "notes": "Dagangan laris"},
 }  # fmt: skip
 SAMPLES["flag_button"] = {"kind": "jump", "recipient_name": "Siti", "period": "2024-01"}
 SAMPLES["flag_detail"] = {

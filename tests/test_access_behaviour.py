@@ -97,6 +97,8 @@ def arguments(command: str) -> list[str]:
     """Harmless arguments: a NIK inside and outside scope where the command takes one."""
     if command == "skor":
         return [f" {FAMILIES['in'][0]}", f" {FAMILIES['out'][0]}", f" {FAMILIES['erased'][0]}"]
+    if command == "cari":
+        return [" Sumirah", " Karsinah"]
     return [""]
 
 

@@ -282,7 +282,7 @@ async def test_cross_check_flags_raised_and_one_resolved_from_daftar(bot, clock)
     await siti.press("Simpan")
     # Rini reports a different income for Siti: mismatch.
     await rini.send("/lapor")
-    await rini.press("[v] Siti - Lebaksiu Kidul")
+    await rini.press("✅ Siti - Lebaksiu Kidul")
     await fill(bot, rini, {"revenue": ("send", "5 juta"), "photo": ("press", "Lewati")})
     await rini.press("Simpan")
     assert (
@@ -294,7 +294,7 @@ async def test_cross_check_flags_raised_and_one_resolved_from_daftar(bot, clock)
     await fill(bot, warsini)
     await warsini.press("Simpan")
     await rini.send("/lapor")
-    await rini.press("[v] Warsini - Lebaksiu Kidul")
+    await rini.press("✅ Warsini - Lebaksiu Kidul")
     await fill(bot, rini, {"tk_adult": ("send", "9"), "photo": ("press", "Lewati")})
     await rini.press("Simpan")
     kinds = {r[0] for r in await bot.db.fetchall("SELECT kind FROM report_flags")}
@@ -369,7 +369,7 @@ async def test_help_request_reaches_facilitator_until_a_visit(bot):
     await rini.send("/daftar")
     assert "minta bantuan" in (await rini.last()).text
     await rini.send("/kunjungan")
-    await rini.press("[v] Siti - Lebaksiu Kidul")
+    await rini.press("✅ Siti - Lebaksiu Kidul")
     assert "Kunjungan ke Siti" in (await rini.last()).text
     summary = await fill(bot, rini)
     assert "1 Februari 2024" in summary
@@ -381,18 +381,18 @@ async def test_help_request_reaches_facilitator_until_a_visit(bot):
     assert "minta bantuan" not in (await rini.last()).text
 
 
-async def test_daftar_pages_by_desa(sandbox_factory, settings):
+async def test_daftar_pages_with_desa_on_each_line(sandbox_factory, settings):
     small = replace(settings, reports=replace(settings.reports, page_size=2))
     bot = await sandbox_factory(settings=small, seed=seed_basic)
     siti, *_, rini = await people(bot)
     await siti.send("/lapor")
     await rini.send("/daftar")
     first = (await rini.last()).text
-    assert "Halaman 1 dari 2" in first and "Desa Kajen" in first
-    assert "Sedang mengisi: 1" in first
+    assert "Halaman 1 dari 2" in first and "⏳ Aminah (Kajen, menjahit): belum lapor" in first
     await rini.press("Berikutnya >")
     second = (await rini.last()).text
-    assert "Halaman 2 dari 2" in second and "Warsini" in second
+    assert "Halaman 2 dari 2" in second
+    assert "3. ✏️ Siti (Lebaksiu Kidul, tata boga): sedang mengisi" in second
     await rini.press("< Sebelumnya")
     assert "Halaman 1 dari 2" in (await rini.last()).text
     await siti.send("/daftar")

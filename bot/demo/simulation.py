@@ -343,7 +343,10 @@ class Demo:
     async def _pick_recipient(self, facilitator: Person, target: Person) -> None:
         wanted = f"{target.name} - {target.desa}"[:40]
         for _ in range(20):
-            label = self.find_button(facilitator, lambda t: t.split("] ")[-1].startswith(wanted))
+            label = self.find_button(  # "Name - Desa", maybe after a mark ("✅ ", "✏️ ")
+                facilitator,
+                lambda t: t.startswith(wanted) or t.partition(" ")[2].startswith(wanted),
+            )
             if label is not None:
                 await self.round([lambda label=label: self.press(facilitator, label)])
                 return

@@ -47,9 +47,12 @@ def open_period(settings: Settings, now: dt.datetime) -> tuple[str, dt.datetime]
     return None
 
 
-async def invite_now(db: Database, settings: Settings, now: dt.datetime, account: Account) -> bool:
+async def invite_now(
+    db: Database, settings: Settings, now: dt.datetime, account: Account, step: str | None = None
+) -> bool:
     """A recipient who has just consented while a period is open gets its invitation at once
-    (the period's 'open' row; nothing if they reported, are muted or not mentored now)."""
+    (the period's 'open' row; nothing if they reported, are muted or not mentored now).
+    `step` names another outbox row for the same text (a facilitator's 'send it again')."""
     if account.role != "recipient" or account.recipient_id is None or account.muted:
         return False
     found = open_period(settings, now)
@@ -67,7 +70,8 @@ async def invite_now(db: Database, settings: Settings, now: dt.datetime, account
         text = render("cycle_open", r["language"], person=r["name"], period=period,
                       close_date=close.astimezone(settings.tz).date())  # fmt: skip
         message = PlannedMessage(
-            "cycle", f"acc:{account.id}", period, cycle.OPEN, r["chat_id"], account.id, text,
+            "cycle", f"acc:{account.id}", period, step or cycle.OPEN, r["chat_id"], account.id,
+            text,
             PRIORITY_CYCLE, now, f"recipient {r['name']} (acc {account.id}), linked late",
             attachment=report_now_attachment(r["language"]),
         )  # fmt: skip
