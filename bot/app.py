@@ -99,6 +99,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("batal", reports.batal))
     app.add_handler(CommandHandler("daftar", facilitator.daftar))
     app.add_handler(CommandHandler("kunjungan", facilitator.kunjungan))
+    app.add_handler(CommandHandler("kunjungan_graduasi", facilitator.kunjungan_graduasi))
     app.add_handler(CallbackQueryHandler(reports.on_button, pattern=r"^rep:"))
     app.add_handler(CallbackQueryHandler(reports.on_period, pattern=r"^per:"))
     app.add_handler(CallbackQueryHandler(facilitator.on_button, pattern=r"^fac:"))

@@ -79,6 +79,9 @@ class RecipientRow:
     band: str | None
     score_components: str | None  # 'key=points/max; ...'
     reachable: str  # ya | tidak | - (no account)
+    receives_pkh: str = "-"  # ya | tidak | - (register): assistance a graduation would end
+    receives_sembako: str = "-"
+    welfare_decile: int | None = None  # desil (register)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,9 @@ RECIPIENTS = SheetSpec(
         Column("band", "kategori_skor"),
         Column("score_components", "komponen_skor", width=40),
         Column("reachable", "bisa_dihubungi", width=8),
+        Column("receives_pkh", "penerima_pkh", width=8),
+        Column("receives_sembako", "penerima_sembako", width=8),
+        Column("welfare_decile", "desil", width=6),
     ),
 )
 REPORTS = SheetSpec(

@@ -2,6 +2,7 @@
 
 Callback data ("fac:" prefix): "fac:d:<page>" /daftar page; "fac:l:<page>" / "fac:k:<page>"
 picker pages for /lapor and /kunjungan; "fac:lr:<recipient>" / "fac:kr:<recipient>" pick;
+"fac:g:<page>" / "fac:gr:<recipient>" the same for /kunjungan_graduasi;
 "fac:f:<flag>" open a flag; "fac:fr:<flag>:<option>" confirm a value; "fac:fv:<flag>" type one.
 """
 
@@ -69,7 +70,7 @@ async def send_daftar(
 async def send_picker(
     update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, mode: str, page: int
 ) -> None:
-    """A paged list of the caseload as buttons (mode 'report' or 'visit')."""
+    """A paged list of the caseload as buttons (mode 'report', 'visit' or 'graduation')."""
     lang = account.language
     result = await svc.caseload_choices(
         db_of(context), now_of(context), settings_of(context), account, page
@@ -77,7 +78,7 @@ async def send_picker(
     if not result.total:
         await reply(update, render("report_error", lang, key="empty_caseload"))
         return
-    code = "l" if mode == "report" else "k"
+    code = {"report": "l", "visit": "k", "graduation": "g"}[mode]
     marks = {"reported": "[v] ", "draft": "[..] ", "missing": ""}
     rows = [
         [InlineKeyboardButton(f"{marks[r.state]}{r.name} - {r.desa}"[:60],
@@ -106,6 +107,15 @@ async def daftar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def kunjungan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/kunjungan: pick a family, then the visit form (or resume the open draft)."""
+    await _visit_command(update, context, "visit")
+
+
+async def kunjungan_graduasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/kunjungan_graduasi: pick a family, then the graduation checklist visit form."""
+    await _visit_command(update, context, "graduation")
+
+
+async def _visit_command(update: Update, context: ContextTypes.DEFAULT_TYPE, mode: str) -> None:
     account = await account_of(update, context)
     lang = lang_of(account, context)
     if account is None or account.role != "facilitator":
@@ -117,7 +127,7 @@ async def kunjungan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_step(update, context, account, step)
         return
     try:
-        await send_picker(update, context, account, "visit", 0)
+        await send_picker(update, context, account, mode, 0)
     except svc.ReportError as err:  # e.g. consent_needed: the privacy notice again
         await report_error(update, lang, err, context)
 
@@ -146,15 +156,17 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if kind == "d":
             await query.answer()
             await send_daftar(update, context, account, arg)
-        elif kind in ("l", "k"):
+        elif kind in ("l", "k", "g"):
             await query.answer()
-            await send_picker(update, context, account, "report" if kind == "l" else "visit", arg)
+            mode = {"l": "report", "k": "visit", "g": "graduation"}[kind]
+            await send_picker(update, context, account, mode, arg)
         elif kind == "lr":
             step = await svc.start_report(db, now, settings, account, arg)
             await query.answer()
             await send_step(update, context, account, step)
-        elif kind == "kr":
-            step = await svc.start_visit(db, now, settings, account, arg)
+        elif kind in ("kr", "gr"):
+            form = svc.VISIT if kind == "kr" else svc.GRADUATION
+            step = await svc.start_visit(db, now, settings, account, arg, form)
             await query.answer()
             await send_step(update, context, account, step)
         elif kind == "f":
