@@ -539,7 +539,12 @@ def compute_score(
     notes: list[str] = []
     for text in year_lines.fallbacks(end // 12):
         notes.append(f"Ambang: {text}")
-    hh_now = counted[-1].household if counted else None
+    if counted:
+        hh_now = counted[-1].household
+    elif hh_source == "register":
+        hh_now = baseline.household_size
+    else:
+        hh_now = params.default_household_size
     if hh_source == "register":
         notes.append(
             f"Jumlah anggota keluarga belum dilaporkan; dipakai data register ({hh_now or '-'})"
@@ -740,13 +745,13 @@ def _income(counted: Sequence[_Counted], params: Params, weight: int) -> Compone
     avg_business = sum([c.business for c in recent]) / n
     lines = recent[-1].lines
     if pc < lines.extreme:
-        where = f"di bawah garis kemiskinan ekstrem {_rp(lines.extreme)}"
+        where = f"di bawah garis kemiskinan ekstrem {_rp(lines.extreme)} ({lines.extreme_year})"
     elif pc < lines.poverty:
-        where = f"di bawah garis kemiskinan {_rp(lines.poverty)}"
+        where = f"di bawah garis kemiskinan {_rp(lines.poverty)} ({lines.poverty_year})"
     else:
-        where = f"di atas garis kemiskinan {_rp(lines.poverty)}"
+        where = f"di atas garis kemiskinan {_rp(lines.poverty)} ({lines.poverty_year})"
     reason = (
-        f"Pendapatan per orang {_rp(pc)}/bulan, {where} ({lines.poverty_year});"
+        f"Pendapatan per orang {_rp(pc)}/bulan, {where};"
         f" laba usaha {_rp(avg_business)} = {int(round(100 * f_umk))}% UMK {lines.umk_year}"
     )
     value = {"per_capita": int(round(pc)), "business": int(round(avg_business)), "months": n}
@@ -822,6 +827,8 @@ def _latest_goats(months: Sequence[_Month]) -> int | None:
 
 def _assets(baseline: Baseline, window: Sequence[_Month], params: Params, weight: int) -> Component:
     """Productive assets: herd now / (received x herd_growth_target), or equipment ok."""
+    if not window:
+        return Component("assets", None, 0, weight, "Belum ada laporan tentang aset usaha")
     received, source = goats_received(baseline, params)
     goats_now = _latest_goats(window)
     if is_goat_programme(baseline.programme) and received and goats_now is not None:
