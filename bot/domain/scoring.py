@@ -690,13 +690,17 @@ def _gate_months(judged: Sequence[_Counted], params: Params) -> Gate:
 
 def checklist_states(answers: Sequence[CheckAnswer], period: str, params: Params) -> dict[str, str]:
     """item -> met | not_met | unknown. An answer older than checklist_max_age_months before
-    the period's end counts as unknown; an item never asked is unknown."""
+    the period's end counts as unknown; an item never asked is unknown. Answers given in the
+    month after the period count too (a period is scored while the next month runs, when the
+    kunjungan graduasi takes place); later ones belong to later periods."""
     states = {item: UNKNOWN for item in CHECKLIST_ITEMS}
-    oldest = period_index(period) - params.checklist_max_age_months + 1
+    end = period_index(period)
+    oldest = end - params.checklist_max_age_months + 1
     for a in answers:
         if a.item not in states:
             continue
-        if period_index(a.checked_on[:7]) < oldest or a.checked_on[:7] > period:
+        month = period_index(a.checked_on[:7])
+        if month < oldest or month > end + 1:
             continue
         states[a.item] = UNKNOWN if a.met is None else (MET if a.met else NOT_MET)
     return states

@@ -99,6 +99,10 @@ def _flag(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _yes_no(value: Any) -> str | None:
+    return None if value is None else ("ya" if value else "tidak")
+
+
 def in_scope(account: Account, recipient: RecipientRef) -> bool:
     """Least privilege: own record, caseload, or the staff member's kecamatan."""
     if account.role == "admin":
@@ -370,8 +374,8 @@ async def approved_graduates(
             "model_version": r["model_version"],
             "period": r["period"],
             "reason": r["decision_reason"],
-            "receives_pkh": _flag(r["receives_pkh"]),
-            "receives_sembako": _flag(r["receives_sembako"]),
+            "receives_pkh": _yes_no(r["receives_pkh"]),
+            "receives_sembako": _yes_no(r["receives_sembako"]),
             "welfare_decile": r["welfare_decile"],
         }
         for r in rows
