@@ -243,3 +243,25 @@ async def test_components_are_stored_as_lists_and_read_as_dicts(db, settings) ->
     assert [c["key"] for c in stored.components] == [c.key for c in result.components]
     assert [c["points"] for c in stored.components] == [c.points for c in result.components]
     assert stored.components[0]["reason"] == result.components[0].reason
+
+
+async def test_goat_income_reads_a_year_of_reports(db, settings) -> None:
+    """A goat sold in January still counts in October's 12-month goat income (the loader
+    reads 12 months for goat rearing, 7 for the others)."""
+    from bot.domain.scoring import Observation
+
+    goats = await add_recipient(db, "3328064107850001", programme="ternak kambing",
+                                livestock_received=2)  # fmt: skip
+    for i in range(10):
+        period = f"2024-{i + 1:02d}"
+        sale = 3_000_000 if i == 0 else 0
+        await add_report(db, goats, Observation(period, "berjalan", profit=200_000 + sale,
+                                                other_income=0, household_size=4, goats=2,
+                                                goats_sold=1 if sale else 0,
+                                                goats_sold_value=sale))  # fmt: skip
+    result = await svc.recompute_recipient(db, settings, goats, NOW, "2024-10")
+    # October judged as (10 x 200.000 + 3.000.000) / 10 = Rp500.000; the income component
+    # averages Aug (Rp575.000), Sep (Rp533.333) and Oct: Rp536.111. Without January's sale
+    # it would be Rp200.000.
+    assert result.component("income").value["business"] == 536_111
+    assert "laba Rp500.000" in result.gate("umk").reason

@@ -153,6 +153,18 @@ class Params:
     def _lines_cache(self) -> dict[int, YearLines]:
         return {}
 
+    @cached_property
+    def _notes_cache(self) -> dict[int, tuple[str, ...]]:
+        return {}
+
+    def year_notes(self, year: int) -> tuple[str, ...]:
+        """'Ambang: ... belum ada, dipakai nilai ...' lines for a year with a fallback."""
+        cache = self._notes_cache
+        found = cache.get(year)
+        if found is None:
+            found = cache[year] = tuple(f"Ambang: {t}" for t in self.lines(year).fallbacks(year))
+        return found
+
     def lines(self, year: int) -> YearLines:
         """The poverty line, extreme line and UMK that hold for a calendar year."""
         cache = self._lines_cache
@@ -166,14 +178,18 @@ class Params:
 
     @cached_property
     def history_months(self) -> int:
-        """How many months before the scored period the loader reads."""
+        """How many months before the scored period the loader reads for every recipient."""
         return max(
             self.window_months,
             self.poverty_gate_of,
             self.umk_gate_of,
             self.min_verified_months,
-            self.goat_income_months,
         )
+
+    @cached_property
+    def goat_history_months(self) -> int:
+        """The same for goat rearing, whose income is judged over goat_income_months."""
+        return max(self.history_months, self.goat_income_months)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -239,7 +255,9 @@ def goats_in_package(text: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+@lru_cache(maxsize=256)
 def is_goat_programme(programme: str) -> bool:
+    """Goat rearing ('ternak kambing', 'domba', ...): income judged over goat_income_months."""
     lowered = programme.lower()
     return any(word in lowered for word in GOAT_WORDS)
 
@@ -435,10 +453,15 @@ def _prepare(observations: Sequence[Observation], period: str, params: Params) -
         business = business_income(obs)
         income = _household(business, obs.other_income)
         counted = obs.verified is not False and income is not None
-        if counted and obs.verified is None and income is not None:
-            base = max(previous or 0, params.lines(idx // 12).poverty)
-            if income > params.outlier_factor * base:
-                counted = False
+        # cheap test first: the poverty line is only looked up for a large income
+        if (
+            counted
+            and obs.verified is None
+            and income is not None
+            and income > params.outlier_factor * (previous or 0)
+            and income > params.outlier_factor * params.lines(idx // 12).poverty
+        ):
+            counted = False
         if counted:
             previous = income
             months.append(_Month(idx, obs, income, business, True))
@@ -489,6 +512,7 @@ def _judged(
     span = params.goat_income_months
     out: list[_Counted] = []
     recent: list[tuple[int, int]] = []  # (index, business) of counted months, for goats
+    year, lines = -1, None
     for m in all_months:
         if not m.counted or m.index < start:
             continue
@@ -499,9 +523,10 @@ def _judged(
             business = sum([b for _, b in recent]) // len(recent)
         income = business + (m.obs.other_income or 0)
         hh = sizes[m.index]
-        out.append(
-            _Counted(m.index, m.obs, business, income, hh, income / hh, params.lines(m.index // 12))
-        )
+        if m.index // 12 != year:
+            year = m.index // 12
+            lines = params.lines(year)
+        out.append(_Counted(m.index, m.obs, business, income, hh, income / hh, lines))  # type: ignore[arg-type]
     return out, source
 
 
@@ -536,9 +561,7 @@ def compute_score(
     )
     counted = [c for c in judged if c.index >= start]
     year_lines = params.lines(end // 12)
-    notes: list[str] = []
-    for text in year_lines.fallbacks(end // 12):
-        notes.append(f"Ambang: {text}")
+    notes: list[str] = list(params.year_notes(end // 12))
     if counted:
         hh_now = counted[-1].household
     elif hh_source == "register":
@@ -607,9 +630,9 @@ def compute_score(
             "extreme": [year_lines.extreme, year_lines.extreme_year],
             "umk": [year_lines.umk, year_lines.umk_year],
         },
-        "gates": [[g.key, g.met, g.reason] for g in gates],
+        "gates": [[g.key, g.met, g.reason] for g in gates],  # unmet ones are notes too
         "checklist": states,
-        "notes": unmet + notes,
+        "notes": unmet[len([g for g in gates if not g.met]) :] + notes,
     }
     return ScoreResult(
         period=period,

@@ -420,6 +420,6 @@ async def progress_for(
     if result is None:
         return None
     params = params_from_settings(settings)
-    inputs = await scoring.load_inputs(db, result.period, params.history_months, [rid])
+    inputs = await scoring.load_inputs(db, result.period, params, [rid])
     observations = inputs[rid].observations if rid in inputs else []
     return name, progress_view(result, observations, params)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from bot.db import Database
 from bot.domain.scoring import (
+    GOAT_WORDS,
     Baseline,
     CheckAnswer,
     Observation,
@@ -86,18 +87,32 @@ class _Scope:
         return "", []
 
 
-def _plan(period: str, history_months: int, scope: _Scope) -> list[tuple[str, list[Any]]]:
-    first = shift_period(period, -history_months)
+# Goat rearing programmes (bot.domain.scoring.is_goat_programme), in SQL.
+_GOAT_SQL = " OR ".join(f"lower(programme) LIKE '%{word}%'" for word in GOAT_WORDS)
+
+
+def _plan(period: str, params: Params, scope: _Scope) -> list[tuple[str, list[Any]]]:
+    """The SELECTs of one load. Every recipient's reports of the last history_months (+1);
+    for goat rearing also the older months up to goat_history_months (income over a year)."""
+    first = shift_period(period, -params.history_months)
+    goat_first = shift_period(period, -params.goat_history_months)
     rf, rargs = scope.filter("id")
     status = "" if scope.single is not None else " AND status IN ('active', 'paused')"
     pf, pargs = scope.filter("recipient_id")
+    by_range = scope.lo is not None
+    older: list[tuple[str, list[Any]]] = []
+    if goat_first < first:
+        goat_filter = f"{pf} AND recipient_id IN (SELECT id FROM recipients WHERE {_GOAT_SQL})"
+        older = read_model.report_queries(
+            goat_first, shift_period(first, -1), goat_filter, pargs, by_id_range=by_range
+        )
     return [
         (
             "SELECT id, household_size, programme, assistance_value, handover_date,"
             f" livestock_received, package FROM recipients WHERE 1 = 1{status}{rf}",
             rargs,
         ),
-        *read_model.report_queries(first, period, pf, pargs, by_id_range=scope.lo is not None),
+        *read_model.report_queries(first, period, pf, pargs, by_id_range=by_range),
         (
             "SELECT recipient_id, visit_date, score_bookkeeping, score_quality, score_market,"
             f" score_motivation, business_running FROM visits WHERE visit_date >= ?"
@@ -114,11 +129,15 @@ def _plan(period: str, history_months: int, scope: _Scope) -> list[tuple[str, li
             " ORDER BY recipient_id, checked_on, id",
             pargs,
         ),
+        *older,
     ]
 
 
 def _assemble(results: Sequence[Sequence[Any]]) -> dict[int, RecipientInputs]:
-    recipients, reports, flag_rows, visits, unreachable, checks = results
+    recipients, reports, flag_rows, visits, unreachable, checks, *older = results
+    if older:  # goat rearing: the older months first, so each recipient's months stay in order
+        reports = [*older[0], *reports]
+        flag_rows = [*older[1], *flag_rows]
     inputs: dict[int, RecipientInputs] = {}
     for r in recipients:
         start = r[4][:7] if r[4] else None
@@ -149,7 +168,7 @@ load_observations = read_model.load_observations
 async def load_inputs(
     db: Database,
     period: str,
-    history_months: int,
+    params: Params,
     recipient_ids: Iterable[int] | None = None,
 ) -> dict[int, RecipientInputs]:
     """Baseline, observations (history + 1 month), visits, reachability and the latest
@@ -159,7 +178,7 @@ async def load_inputs(
     """
     ids = None if recipient_ids is None else list(recipient_ids)
     scope = _Scope(single=ids[0]) if ids is not None and len(ids) == 1 else _Scope()
-    results = [await db.fetchall(sql, args) for sql, args in _plan(period, history_months, scope)]
+    results = [await db.fetchall(sql, args) for sql, args in _plan(period, params, scope)]
     inputs = _assemble(results)
     if ids is not None and len(ids) > 1:
         wanted = set(ids)
@@ -180,8 +199,7 @@ def _score_range(
         try:
             scope = _Scope(lo=lo, hi=hi)
             results = [
-                conn.execute(sql, args).fetchall()
-                for sql, args in _plan(period, params.history_months, scope)
+                conn.execute(sql, args).fetchall() for sql, args in _plan(period, params, scope)
             ]
         finally:
             conn.close()
@@ -295,7 +313,7 @@ async def recompute_recipient(
         )
         if latest and period_index(latest) > period_index(period):
             period = latest
-    inputs = await load_inputs(db, period, params.history_months, [recipient_id])
+    inputs = await load_inputs(db, period, params, [recipient_id])
     if recipient_id not in inputs:
         return None
     await ensure_model(db, params, now)
@@ -344,7 +362,7 @@ async def recompute_all(
         workers > 1 and bounds is not None and bounds[2] >= threshold and db.path != ":memory:"
     )
     if not parallel:
-        inputs = await load_inputs(db, period, params.history_months)
+        inputs = await load_inputs(db, period, params)
         # in a thread: up to PARALLEL_MIN_RECIPIENTS scores take seconds of CPU
         score_rows, flag_rows, _ = await asyncio.to_thread(_compute, inputs, period, params, at)
         await _store(db, period, score_rows, flag_rows, _Scope())
