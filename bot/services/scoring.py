@@ -102,7 +102,11 @@ def _plan(period: str, params: Params, scope: _Scope) -> list[tuple[str, list[An
     by_range = scope.lo is not None
     older: list[tuple[str, list[Any]]] = []
     if goat_first < first:
-        goat_filter = f"{pf} AND recipient_id IN (SELECT id FROM recipients WHERE {_GOAT_SQL})"
+        # correlated on the primary key: one lookup per older report row, never a scan
+        goat_filter = (
+            f"{pf} AND EXISTS (SELECT 1 FROM recipients g WHERE g.id = recipient_id"
+            f" AND ({_GOAT_SQL}))"
+        )
         older = read_model.report_queries(
             goat_first, shift_period(first, -1), goat_filter, pargs, by_id_range=by_range
         )
