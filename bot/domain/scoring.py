@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
@@ -192,7 +192,8 @@ class Params:
         return max(self.history_months, self.goat_income_months)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # shallow, not dataclasses.asdict: this runs at every rescore (model version hash)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["weights"] = dict(self.weights)
         data["package_goats"] = dict(self.package_goats)
         for key in ("poverty_lines", "extreme_lines", "umks"):
