@@ -141,6 +141,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("daftar", facilitator.daftar))
     app.add_handler(CommandHandler("cari", facilitator.cari))
     app.add_handler(CommandHandler("kunjungan", facilitator.kunjungan))
+    app.add_handler(CommandHandler("kunjungan_graduasi", facilitator.kunjungan_graduasi))
     app.add_handler(CallbackQueryHandler(reports.on_button, pattern=matcher("rep")))
     app.add_handler(CallbackQueryHandler(reports.on_period, pattern=matcher("per")))
     app.add_handler(CallbackQueryHandler(facilitator.on_button, pattern=matcher("fac")))

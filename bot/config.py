@@ -120,48 +120,115 @@ class OutboxSettings:
             raise ConfigError("outbox.keep_text_hours", "must be between 0 and 744 (31 days)")
 
 
+def _default_umk() -> dict[str, int]:
+    # Kepgub Jateng on UMK: 2024 Rp2.191.161; 2025 Rp2.333.586; 2026 100.3.3.1/505/2025
+    return {"2024": 2_191_161, "2025": 2_333_586, "2026": 2_484_162}
+
+
+def _default_poverty_line() -> dict[str, int]:
+    # BPS Kabupaten Tegal, garis kemiskinan (March of each year), per person per month
+    return {"2023": 470_728, "2024": 497_315}
+
+
+def _default_extreme_line() -> dict[str, int]:
+    # USD 1.90 PPP (2023); BPS uses USD 2.15 PPP 2017 from 2025
+    return {"2023": 351_957, "2025": 391_000}
+
+
+YEAR_MIN, YEAR_MAX = 2000, 2100
+
+
 @dataclass(frozen=True)
 class ThresholdSettings:
-    """Poverty line and minimum wage for Kabupaten Tegal, each with the year it holds for."""
+    """Poverty line, extreme-poverty line and UMK of Kabupaten Tegal by year (sources in
+    docs/scoring.md). A month is judged by its own year's value; a year with no value uses
+    the latest earlier one (and the score and `pendamping doctor` say so)."""
 
-    poverty_line: int = 497_315
-    poverty_line_year: int = 2024
-    extreme_poverty_line: int = 351_957
-    extreme_poverty_line_year: int = 2023
-    umk: int = 2_333_586
-    umk_year: int = 2025
+    poverty_line: dict[str, int] = field(default_factory=_default_poverty_line)
+    extreme_poverty_line: dict[str, int] = field(default_factory=_default_extreme_line)
+    umk: dict[str, int] = field(default_factory=_default_umk)
 
     def validate(self) -> None:
-        if not 0 < self.extreme_poverty_line < self.poverty_line:
-            raise ConfigError(
-                "thresholds.extreme_poverty_line", "must be positive and below poverty_line"
-            )
-        if self.umk <= 0:
-            raise ConfigError("thresholds.umk", "must be positive")
+        for name in ("poverty_line", "extreme_poverty_line", "umk"):
+            table = getattr(self, name)
+            if not table:
+                raise ConfigError(f"thresholds.{name}", "needs at least one year")
+            for year, value in table.items():
+                key = f"thresholds.{name}.{year}"
+                if not (year.isdigit() and YEAR_MIN <= int(year) <= YEAR_MAX):
+                    raise ConfigError(key, f"{year!r} is not a year ({YEAR_MIN}-{YEAR_MAX})")
+                if value <= 0:
+                    raise ConfigError(key, f"must be above 0, got {value}")
+        years = {int(y) for y in (*self.poverty_line, *self.extreme_poverty_line)}
+        for year in sorted(years):
+            pov = _pick(self.poverty_line, year)
+            ext = _pick(self.extreme_poverty_line, year)
+            if ext >= pov:
+                raise ConfigError(
+                    "thresholds.extreme_poverty_line",
+                    f"{year}: extreme line {ext} must be below the poverty line {pov}",
+                )
+
+    def missing_years(self, years: typing.Iterable[int]) -> list[str]:
+        """'umk 2027 (uses 2026)' for every table lacking one of the years."""
+        out = []
+        for year in sorted(set(years)):
+            for name in ("poverty_line", "extreme_poverty_line", "umk"):
+                table = getattr(self, name)
+                if str(year) not in table:
+                    earlier = [int(y) for y in table if int(y) <= year] or [
+                        min(int(y) for y in table)
+                    ]
+                    out.append(f"{name} {year} (uses {max(earlier)})")
+        return out
+
+
+def _pick(table: dict[str, int], year: int) -> int:
+    """The value of the year, else the latest earlier one, else the earliest."""
+    ordered = sorted((int(y), v) for y, v in table.items())
+    chosen = ordered[0][1]
+    for y, v in ordered:
+        if y <= year:
+            chosen = v
+    return chosen
 
 
 def _default_package_goats() -> dict[str, int]:
-    return {"ternak kambing": 5}
+    # The register's package text ("Paket 2 ekor kambing betina", bot/demo_data) is read
+    # first; this is the fallback when neither a goat-count column nor the text says it.
+    return {"ternak kambing": 2}
+
+
+def _default_essential_items() -> list[str]:
+    return ["pangan", "sekolah", "jamban_air", "rumah", "tabungan"]
+
+
+CHECKLIST_ITEM_NAMES = ("pangan", "sekolah", "jamban_air", "rumah", "tabungan", "rentenir", "bpjs")
 
 
 @dataclass(frozen=True)
 class ScoringSettings:
-    """The graduation readiness score: weights (sum 100), band thresholds, model version.
+    """The graduation readiness score: weights (sum 100), hard gates, model version.
 
     Every key is documented in docs/scoring.md; any change here yields a new model version.
     """
 
-    version: str = "1.0"
+    version: str = "2.0"
     weight_income: int = 30
-    weight_stability: int = 20
-    weight_continuity: int = 15
+    weight_stability: int = 15
+    weight_continuity: int = 10
+    weight_assets: int = 10
     weight_sources: int = 10
     weight_savings_books: int = 10
     weight_facilitator: int = 10
-    weight_reporting: int = 5
-    ready_score: int = 75
+    weight_checklist: int = 5
     intensive_below: int = 50
-    gate_months: int = 4
+    poverty_gate_months: int = 4
+    poverty_gate_of: int = 6
+    umk_gate_months: int = 3
+    umk_gate_of: int = 4
+    umk_gate_share: float = 1.0
+    min_verified_months: int = 6
     window_months: int = 6
     income_umk_share: float = 0.3
     comfortable_multiple: float = 2.0
@@ -171,15 +238,20 @@ class ScoringSettings:
     min_income_sources: int = 2
     risk_income_drop_pct: int = 30
     package_goats: dict[str, int] = field(default_factory=_default_package_goats)
+    goat_income_months: int = 12
+    herd_growth_target: float = 1.5
+    essential_items: list[str] = field(default_factory=_default_essential_items)
+    checklist_max_age_months: int = 12
 
     WEIGHT_KEYS = (
         "weight_income",
         "weight_stability",
         "weight_continuity",
+        "weight_assets",
         "weight_sources",
         "weight_savings_books",
         "weight_facilitator",
-        "weight_reporting",
+        "weight_checklist",
     )
 
     def validate(self) -> None:
@@ -191,18 +263,23 @@ class ScoringSettings:
         total = sum(getattr(self, key) for key in self.WEIGHT_KEYS)
         if total != 100:
             raise ConfigError("scoring.weight_*", f"weights must sum to 100, they sum to {total}")
-        if not 0 < self.intensive_below < self.ready_score <= 100:
-            raise ConfigError(
-                "scoring.ready_score",
-                f"thresholds out of order: need 0 < intensive_below ({self.intensive_below})"
-                f" < ready_score ({self.ready_score}) <= 100",
-            )
-        if not 1 <= self.gate_months <= self.window_months <= 24:
-            raise ConfigError(
-                "scoring.gate_months",
-                f"need 1 <= gate_months ({self.gate_months}) <= window_months"
-                f" ({self.window_months}) <= 24",
-            )
+        if not 0 < self.intensive_below <= 100:
+            raise ConfigError("scoring.intensive_below", "must be between 1 and 100")
+        for n_key, m_key in (
+            ("poverty_gate_months", "poverty_gate_of"),
+            ("umk_gate_months", "umk_gate_of"),
+        ):
+            n, m = getattr(self, n_key), getattr(self, m_key)
+            if not 1 <= n <= m <= 24:
+                raise ConfigError(
+                    f"scoring.{n_key}", f"need 1 <= {n_key} ({n}) <= {m_key} ({m}) <= 24"
+                )
+        if not 1 <= self.window_months <= 24:
+            raise ConfigError("scoring.window_months", "use 1-24")
+        if not 1 <= self.min_verified_months <= 24:
+            raise ConfigError("scoring.min_verified_months", "use 1-24")
+        if not 0.0 < self.umk_gate_share <= 2.0:
+            raise ConfigError("scoring.umk_gate_share", "must be above 0 and at most 2")
         if not 0.0 <= self.income_umk_share <= 1.0:
             raise ConfigError("scoring.income_umk_share", "must be between 0 and 1")
         if self.comfortable_multiple <= 1.0:
@@ -218,8 +295,20 @@ class ScoringSettings:
         if not 1 <= self.risk_income_drop_pct <= 100:
             raise ConfigError("scoring.risk_income_drop_pct", "must be between 1 and 100")
         for programme, count in self.package_goats.items():
-            if count < 0:
-                raise ConfigError(f"scoring.package_goats.{programme}", "must not be negative")
+            if count <= 0:
+                raise ConfigError(f"scoring.package_goats.{programme}", "must be above 0")
+        if not 1 <= self.goat_income_months <= 24:
+            raise ConfigError("scoring.goat_income_months", "use 1-24")
+        if self.herd_growth_target < 1.0:
+            raise ConfigError("scoring.herd_growth_target", "must be at least 1")
+        for item in self.essential_items:
+            if item not in CHECKLIST_ITEM_NAMES:
+                raise ConfigError(
+                    "scoring.essential_items",
+                    f"unknown item {item!r} (use {', '.join(CHECKLIST_ITEM_NAMES)})",
+                )
+        if not 1 <= self.checklist_max_age_months <= 60:
+            raise ConfigError("scoring.checklist_max_age_months", "use 1-60")
 
 
 @dataclass(frozen=True)

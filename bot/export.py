@@ -108,6 +108,9 @@ class RecipientRow:
     band: str | None
     score_components: str | None  # 'key=points/max; ...'
     reachable: str  # ya | tidak | - (no account)
+    receives_pkh: str = "-"  # ya | tidak | - (register): assistance a graduation would end
+    receives_sembako: str = "-"
+    welfare_decile: int | None = None  # desil (register)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +212,12 @@ RECIPIENTS = SheetSpec(
             "reachable", "bisa_dihubungi", width=8,
             note="ya/tidak: pesan bot sampai; - bila belum terhubung ke bot",
         ),
+        Column("receives_pkh", "penerima_pkh", width=8, note="ya/tidak: menerima PKH (register)"),
+        Column(
+            "receives_sembako", "penerima_sembako", width=8,
+            note="ya/tidak: menerima sembako/BPNT (register)",
+        ),
+        Column("welfare_decile", "desil", width=6, note="Desil kesejahteraan DTSEN/P3KE (register)"),
         Column("status", "kode_status", code=True, note="Kode status untuk olah data"),
         Column("band", "kode_kategori_skor", code=True, note="Kode kategori skor"),
         Column(

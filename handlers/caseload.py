@@ -31,7 +31,7 @@ def nav_buttons(kind: str, page: int, pages: int, lang: str) -> list[InlineKeybo
 async def send_picker(
     update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, mode: str, page: int
 ) -> None:
-    """A paged list of the caseload as buttons (mode 'report' or 'visit')."""
+    """A paged list of the caseload as buttons (mode 'report', 'visit' or 'graduation')."""
     lang = account.language
     result = await svc.caseload_choices(
         db_of(context), now_of(context), settings_of(context), account, page
@@ -39,7 +39,7 @@ async def send_picker(
     if not result.total:
         await reply(update, render("report_error", lang, key="empty_caseload"))
         return
-    code = "l" if mode == "report" else "k"
+    code = {"report": "l", "visit": "k", "graduation": "g"}[mode]
     marks = {"reported": "✅ ", "draft": "✏️ ", "missing": ""}
     rows = [
         [InlineKeyboardButton(f"{marks[r.state]}{r.name} - {r.desa}"[:60],

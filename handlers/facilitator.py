@@ -6,6 +6,7 @@ version other than the chat's last list answers with a toast); "fac:c:<recipient
 card; "fac:cf|cg|ci:<recipient>" its flags, graduation, invitation again; "fac:d:<page>" an
 old list page (stale now); "fac:l:<page>" / "fac:k:<page>"
 picker pages for /lapor and /kunjungan; "fac:lr:<recipient>" / "fac:kr:<recipient>" pick;
+"fac:g:<page>" / "fac:gr:<recipient>" the same for /kunjungan_graduasi;
 "fac:f:<flag>" open a flag; "fac:fr:<flag>:<option>" confirm a value; "fac:fv:<flag>" type one.
 """
 
@@ -178,6 +179,15 @@ async def daftar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def kunjungan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/kunjungan: pick a family, then the visit form (or resume the open draft)."""
+    await _visit_command(update, context, "visit")
+
+
+async def kunjungan_graduasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/kunjungan_graduasi: pick a family, then the graduation checklist visit form."""
+    await _visit_command(update, context, "graduation")
+
+
+async def _visit_command(update: Update, context: ContextTypes.DEFAULT_TYPE, mode: str) -> None:
     account = await account_of(update, context)
     lang = lang_of(account, context)
     if account is None or account.role != "facilitator":
@@ -189,7 +199,7 @@ async def kunjungan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_step(update, context, account, step)
         return
     try:
-        await send_picker(update, context, account, "visit", 0)
+        await send_picker(update, context, account, mode, 0)
     except svc.ReportError as err:  # e.g. consent_needed: the privacy notice again
         await report_error(update, lang, err, context)
 
@@ -248,15 +258,17 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             wake(context)
             await query.answer()
             await reply(update, render("caseload_note", lang, key=outcome, name=fam.name))
-        elif kind in ("l", "k"):
+        elif kind in ("l", "k", "g"):
             await query.answer()
-            await send_picker(update, context, account, "report" if kind == "l" else "visit", arg)
+            mode = {"l": "report", "k": "visit", "g": "graduation"}[kind]
+            await send_picker(update, context, account, mode, arg)
         elif kind == "lr":
             step = await svc.start_report(db, now, settings, account, arg)
             await query.answer()
             await send_step(update, context, account, step)
-        elif kind == "kr":
-            step = await svc.start_visit(db, now, settings, account, arg)
+        elif kind in ("kr", "gr"):
+            form = svc.VISIT if kind == "kr" else svc.GRADUATION
+            step = await svc.start_visit(db, now, settings, account, arg, form)
             await query.answer()
             await send_step(update, context, account, step)
         elif kind == "f":

@@ -71,6 +71,11 @@ async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 for c in r.components
             ],
             flags=view.flags,
+            notes=list(r.notes),
+            checklist=r.inputs.get("checklist", {}),
+            pkh=view.recipient.receives_pkh,
+            sembako=view.recipient.receives_sembako,
+            desil=view.recipient.welfare_decile,
             model_version=r.model_version,
             # the model id is for staff; a facilitator reads the score out to families
             show_model=account.role in ("staff", "admin"),
@@ -134,6 +139,9 @@ async def graduasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "model_version": c.score.model_version,
             "case_id": c.case_id,
             "statement": c.statement,
+            "pkh": c.recipient.receives_pkh,
+            "sembako": c.recipient.receives_sembako,
+            "desil": c.recipient.welfare_decile,
         }
         for c in found
     ]

@@ -27,6 +27,7 @@ MATRIX: dict[str, set[str]] = {
     "daftar": {"facilitator"},
     "cari": {"facilitator"},
     "kunjungan": {"facilitator"},
+    "kunjungan_graduasi": {"facilitator"},
     # scoring and graduation
     "skor": {"facilitator", "staff", "admin"},
     "kemajuan": {"recipient"},

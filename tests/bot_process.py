@@ -90,7 +90,7 @@ def draft_state(db_path: Path, user_id: int) -> tuple[dict, str | None, int]:
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     try:
         row = conn.execute(
-            "SELECT d.form, d.answers, r.programme FROM report_drafts d JOIN recipients r"
+            "SELECT d.form, d.answers, r.programme, d.period FROM report_drafts d JOIN recipients r"
             " ON r.id = d.recipient_id JOIN accounts a ON a.id = d.account_id"
             " WHERE a.telegram_user_id = ? AND d.status = 'open'",
             (user_id,),
@@ -111,7 +111,7 @@ def draft_state(db_path: Path, user_id: int) -> tuple[dict, str | None, int]:
     if row is None:
         return (json.loads(report[0]) if report else {}), NO_DRAFT, saved
     answers = json.loads(row[1])
-    q = next_question(form_for(row[0], row[2]), answers)
+    q = next_question(form_for(row[0], row[2], row[3]), answers)
     return answers, (q.key if q else None), saved
 
 

@@ -82,7 +82,7 @@ async def integrity_problems(db) -> list[str]:
             problems.append(f"report {r['id']}: status column differs from its answers")
         if r["business_status"] != "tutup" and (r["revenue"] is None or r["costs"] is None):
             problems.append(f"report {r['id']}: running business without revenue/costs")
-        form = form_for("monthly", r["programme"])
+        form = form_for("monthly", r["programme"], r["period"])
         problems += _answer_problems(f"report {r['id']}", form, answers)
     for v in await db.fetchall("SELECT * FROM visits"):
         scores = [v[k] for k in ("score_bookkeeping", "score_quality", "score_market",
@@ -91,7 +91,7 @@ async def integrity_problems(db) -> list[str]:
             problems.append(f"visit {v['id']}: a required column is empty")
     for d in await db.fetchall("SELECT d.*, p.programme FROM report_drafts d"
                                " JOIN recipients p ON p.id = d.recipient_id"):  # fmt: skip
-        form = form_for(d["form"], d["programme"])
+        form = form_for(d["form"], d["programme"], d["period"])
         problems += _answer_problems(f"draft {d['id']}", form, json.loads(d["answers"]))
     return problems
 

@@ -28,6 +28,11 @@ async def add_recipient(
     household_size: int | None = 4,
     facilitator_id: int | None = None,
     handover: str = "2024-01-10",
+    livestock_received: int | None = None,
+    package: str | None = None,
+    receives_pkh: int | None = None,
+    receives_sembako: int | None = None,
+    welfare_decile: int | None = None,
 ) -> int:
     desa = await db.fetchval(
         "SELECT id FROM desa WHERE kecamatan_code = ? AND name = 'Lebaksiu Kidul'", (kec,)
@@ -38,9 +43,26 @@ async def add_recipient(
         )
     return await db.execute(
         "INSERT INTO recipients (nik, name, kecamatan_code, desa_id, household_size, programme,"
-        " facilitator_id, handover_date, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (nik, name, kec, desa, household_size, programme, facilitator_id, handover, NOW, NOW),
+        " facilitator_id, handover_date, livestock_received, package, receives_pkh,"
+        " receives_sembako, welfare_decile, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            nik,
+            name,
+            kec,
+            desa,
+            household_size,
+            programme,
+            facilitator_id,
+            handover,
+            livestock_received,
+            package,
+            receives_pkh,
+            receives_sembako,
+            welfare_decile,
+            NOW,
+            NOW,
+        ),
     )
 
 
@@ -72,8 +94,9 @@ async def add_report(
     return await db.execute(
         "INSERT INTO reports (recipient_id, period, reporter_role, revision, submitted_at,"
         " business_status, revenue, costs, profit, other_income, household_size, has_savings,"
-        " keeps_books, income_sources, equipment_ok, goats, answers)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')",
+        " keeps_books, income_sources, equipment_ok, goats, goats_born, goats_died, goats_sold,"
+        " goats_sold_value, answers)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')",
         (
             recipient_id, obs.period, role, revision, NOW, obs.business_status, obs.revenue,
             obs.costs, obs.profit, obs.other_income, obs.household_size,
@@ -81,7 +104,7 @@ async def add_report(
             None if obs.keeps_books is None else int(obs.keeps_books),
             obs.income_sources,
             None if obs.equipment_ok is None else int(obs.equipment_ok),
-            obs.goats,
+            obs.goats, obs.goats_born, obs.goats_died, obs.goats_sold, obs.goats_sold_value,
         ),
     )  # fmt: skip
 
@@ -95,6 +118,16 @@ async def add_visit(
         " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
         (recipient_id, facilitator_id, date, *rubric, NOW),
     )
+
+
+async def add_checklist(db: Database, recipient_id: int, answers: list) -> None:
+    """CheckAnswer rows as a kunjungan graduasi would store them."""
+    for a in answers:
+        await db.execute(
+            "INSERT INTO graduation_checks (recipient_id, item, met, checked_on, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (recipient_id, a.item, None if a.met is None else int(a.met), a.checked_on, NOW),
+        )
 
 
 def at(text: str) -> dt.datetime:

@@ -27,7 +27,9 @@ def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert settings.timezone == "Asia/Jakarta"
     assert settings.token is None
     assert settings.source is None
-    assert settings.thresholds.umk == 2_333_586
+    assert settings.thresholds.umk == {"2024": 2_191_161, "2025": 2_333_586, "2026": 2_484_162}
+    assert settings.thresholds.poverty_line == {"2023": 470_728, "2024": 497_315}
+    assert settings.thresholds.extreme_poverty_line == {"2023": 351_957, "2025": 391_000}
     assert settings.cycle.reminder_days == [5, 10]
 
 
@@ -78,10 +80,22 @@ def test_token_never_in_repr() -> None:
         ("[chats]\nstaff = ['a']\n", "chats.staff[0]", "whole number"),
         ("[chats]\noperator = true\n", "chats.operator", "whole number"),
         (
-            "[thresholds]\nextreme_poverty_line = 600000\n",
+            '[thresholds]\nextreme_poverty_line = { "2024" = 600000 }\n',
             "thresholds.extreme_poverty_line",
             "below",
         ),
+        ("[thresholds]\numk = 2333586\n", "thresholds.umk", "table"),
+        ('[thresholds]\numk = { "1850" = 2333586 }\n', "thresholds.umk.1850", "not a year"),
+        ('[thresholds]\numk = { "dua" = 2333586 }\n', "thresholds.umk.dua", "not a year"),
+        ('[thresholds]\numk = { "2025" = -5 }\n', "thresholds.umk.2025", "above 0"),
+        (
+            '[thresholds]\npoverty_line = { "2024" = 0 }\n',
+            "thresholds.poverty_line.2024",
+            "above 0",
+        ),
+        ("[scoring]\nweight_income = 40\n", "scoring.weight_*", "sum to 100"),
+        ("[scoring]\numk_gate_months = 5\n", "scoring.umk_gate_months", "<="),
+        ("[scoring]\nessential_items = ['emas']\n", "scoring.essential_items", "unknown item"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str, words: str) -> None:
@@ -123,7 +137,7 @@ def _keys(cls: type, prefix: str = "") -> set[str]:
 def _toml_keys(data: dict, prefix: str = "") -> set[str]:
     keys = set()
     for key, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not all(k.isdigit() for k in value):  # year tables: leaves
             keys |= _toml_keys(value, f"{prefix}{key}.")
         else:
             keys.add(f"{prefix}{key}")

@@ -116,7 +116,8 @@ async def test_ekspor_refusals(seeded: Database, settings: Settings, tmp_path: P
 async def test_monthly_bundle(seeded: Database, settings: Settings, tmp_path: Path) -> None:
     bundle = await monthly(seeded, "2024-01", NOW, settings, None, tmp_path)
     assert "Laporan bulanan Januari 2024 · Kabupaten Tegal" in bundle.text
-    assert "- tata boga: Rp600.000 (bulan lalu Rp400.000)" in bundle.text
+    # the recipient's own report counts over the facilitator's (one read model)
+    assert "- tata boga: Rp500.000 (bulan lalu Rp400.000)" in bundle.text
     # no scores table yet: no band chart, and the text says charts (2)
     assert sorted(p.name for p in bundle.charts) == [
         "2024-01-laba-program.png", "2024-01-respons-kecamatan.png",

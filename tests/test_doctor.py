@@ -207,3 +207,23 @@ def test_cli_exit_codes(tmp_path: Path, healthy: Settings) -> None:
     conf = run_cli("doctor", cwd=tmp_path, env=env)
     assert conf.returncode == 1
     assert conf.stdout.startswith("FAIL config: config error: backup.keep")
+
+
+def test_thresholds_warn_when_the_year_has_no_figure() -> None:
+    """The score judges a month by its own year's lines; a missing year is a WARN with the
+    year used instead."""
+    known = doctor.check_thresholds(Settings(), dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    assert known.status == WARN  # no poverty line for 2025 (the 2024 value is used)
+    assert "poverty_line 2025 (uses 2024)" in known.message
+    assert "umk" not in known.message
+    later = doctor.check_thresholds(Settings(), dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
+    assert "umk 2027 (uses 2026)" in later.line() and "pendamping.toml" in later.line()
+    full = replace(
+        Settings().thresholds,
+        poverty_line={"2024": 497_315, "2025": 520_000},
+        extreme_poverty_line={"2024": 351_957, "2025": 391_000},
+    )
+    ok = doctor.check_thresholds(
+        replace(Settings(), thresholds=full), dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    )
+    assert ok.status == OK

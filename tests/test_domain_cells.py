@@ -267,6 +267,15 @@ def test_headers_case_space_synonyms():
     assert match_headers(["ID Pendamping", "NAMA"], FACILITATOR_COLUMNS) == {"code": 0, "name": 1}
 
 
+def test_goats_received_column_and_register_welfare_columns():
+    mapping = match_headers(
+        ["NIK", "jumlah_ternak_diterima", "Penerima PKH", "Penerima Sembako", "Desil"],
+        RECIPIENT_COLUMNS,
+    )
+    assert mapping == {"nik": 0, "livestock_received": 1, "receives_pkh": 2,
+                       "receives_sembako": 3, "welfare_decile": 4}  # fmt: skip
+
+
 def test_header_row_below_title_rows():
     rows = [
         (1, ["DAFTAR PENERIMA BANTUAN 2023", None]),

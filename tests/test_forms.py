@@ -28,6 +28,9 @@ COMMON = {
     "costs": Text("750rb"),
     "profit_ok": Pressed("ya"),
     "profit": Text("1 juta"),
+    "equipment_buy": Text("0"),
+    "tb_equipment": Pressed("ya"),
+    "household_changed": Pressed("ya"),
     "other_income": Text("0"),
     "household": Text("5"),
     "savings": Pressed("tidak"),
@@ -163,3 +166,30 @@ def test_visit_form() -> None:
     assert isinstance(bad, Invalid) and bad.error == "out_of_range"
     yesterday = F.apply_answer(F.VISIT_FORM, {}, "v_date", Pressed("yesterday"), today=TODAY)
     assert yesterday == {"v_date": "2024-01-31"}
+
+
+def test_household_size_asked_quarterly_or_when_changed() -> None:
+    assert F.is_household_month("2024-04") and not F.is_household_month("2024-05")
+    may = F.form_for("monthly", "menjahit", "2024-05")
+    unchanged = run(may, {**COMMON, "household_changed": Pressed("tidak")})
+    assert unchanged["household_changed"] is False and "household" not in unchanged
+    changed = run(may, {**COMMON, "household_changed": Pressed("ya")})
+    assert changed["household"] == 5
+    april = run(F.form_for("monthly", "menjahit", "2024-04"), COMMON)
+    assert april["household"] == 5 and "household_changed" not in april
+
+
+def test_graduation_checklist_answers() -> None:
+    answers = {"g_pangan": "ya", "g_sekolah": "tidak_ada_anak", "g_jamban_air": "tidak",
+               "g_rumah": "tidak_tahu", "g_tabungan": "ya", "g_tabungan_amount": 0,
+               "g_rentenir": "ya", "g_bpjs": "ya"}  # fmt: skip
+    met = {item: m for item, m, _ in F.checklist_answers(answers)}
+    assert met == {
+        "pangan": True, "sekolah": True, "jamban_air": False, "rumah": None,
+        "tabungan": False,  # savings must be seen with an amount above 0
+        "rentenir": False,  # a moneylender debt: not met
+        "bpjs": True,
+    }  # fmt: skip
+    form = F.GRADUATION_FORM
+    assert F.apply_answer(form, {}, "g_pangan", Pressed("tidak_tahu")) == {"g_pangan": "tidak_tahu"}
+    assert isinstance(F.apply_answer(form, {}, "g_pangan", Text("mungkin")), F.Invalid)

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from bot.db import Database  # noqa: E402
+from bot.domain.consent import NOTICE_VERSION  # noqa: E402
 from bot.domain.scoring import BAND_LABELS, Observation  # noqa: E402
 from bot.services.cycle import tick  # noqa: E402
 from tests.outbox_wait import delivered  # noqa: E402
@@ -22,16 +23,22 @@ RECIPIENT, FACILITATOR, STAFF, NEIGHBOUR = 1001, 1002, 1003, 1006
 
 async def seed(db: Database) -> None:
     fac = await add_facilitator(db)
-    rid = await add_recipient(db, NIK, facilitator_id=fac, handover="2024-02-05")
-    for month in ("2024-02", "2024-03", "2024-04", "2024-05", "2024-06"):
+    rid = await add_recipient(db, NIK, facilitator_id=fac, handover="2024-01-05", receives_pkh=1,
+                              receives_sembako=1, welfare_decile=1)  # fmt: skip
+    for month in ("2024-01", "2024-02", "2024-03", "2024-04", "2024-05", "2024-06"):
         obs = Observation(month, "berjalan", profit=2_400_000, other_income=600_000,
                           household_size=4, has_savings=True, keeps_books=True,
                           income_sources=2, equipment_ok=True)  # fmt: skip
         await add_report(db, rid, obs)
     await add_visit(db, rid, "2024-06-20", (4, 4, 5, 5), fac)
     await add_account(db, RECIPIENT, "recipient", recipient_id=rid)
-    await add_account(db, FACILITATOR, "facilitator", facilitator_id=fac)
+    fac_account = await add_account(db, FACILITATOR, "facilitator", facilitator_id=fac)
     await add_account(db, STAFF, "staff", kec="33.28.06")
+    # the facilitator has read the privacy notice (needed to fill in a visit form)
+    await db.execute(
+        "UPDATE accounts SET consent_version = ?, consent_at = linked_at WHERE id = ?",
+        (NOTICE_VERSION, fac_account),
+    )
 
 
 async def seed_with_neighbour(db: Database) -> None:
@@ -58,16 +65,45 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
     stripped = re.sub(r"Rp[\d.]+|\b20\d\d\b", "", progress)
     assert not re.search(r"\d", stripped), stripped
 
+    # before the kunjungan graduasi the checklist is unknown, so the family is not ready yet
+    before = (await budi.send(f"/skor {NIK}"))[-1].text
+    assert (
+        "Menuju graduasi" in before and "tabungan (dilihat pendamping): belum diketahui" in before
+    )
+    assert "Butir penting kunjungan graduasi" in before
+
+    # the facilitator makes the graduation visit through the new form
+    picker = (await budi.send("/kunjungan_graduasi"))[-1]
+    assert "Kunjungan graduasi ke siapa" in picker.text
+    await budi.press(next(label for label in picker.labels if "Siti" in label))
+    for action, value in [("press", "Hari ini"), ("press", "Ya"), ("press", "Ya"),
+                          ("press", "Ya"), ("press", "Ya"), ("press", "Ya"),
+                          ("send", "500rb"), ("press", "Tidak"), ("press", "Tidak tahu"),
+                          ("press", "Lewati")]:  # fmt: skip
+        await (budi.press(value) if action == "press" else budi.send(value))
+    saved = await budi.press("Simpan")
+    assert any("Kunjungan graduasi ke Siti Aminah" in r.text for r in saved)
+    checks = await sandbox.db.fetchall(
+        "SELECT item, met, amount FROM graduation_checks ORDER BY id"
+    )
+    assert {r["item"]: r["met"] for r in checks} == {
+        "pangan": 1, "sekolah": 1, "jamban_air": 1, "rumah": 1, "tabungan": 1,
+        "rentenir": 1, "bpjs": None,
+    }  # fmt: skip
+
     # the facilitator sees the score with reasons (NIK masked) and confirms after the visit
     score = (await budi.send(f"/skor {NIK}"))[-1].text
     assert "Siap graduasi" in score and "3328********0001" in score and NIK not in score
     assert "Kecukupan pendapatan" in score
+    assert "cukup pangan: terpenuhi" in score and "BPJS PBI/JKN: belum diketahui" in score
+    assert "PKH ya, sembako ya, desil 1" in score
     done = await budi.send(f"/konfirmasi {NIK} Usaha jahit stabil, sudah menabung tiap minggu")
     assert "tercatat" in done[-1].text
 
     # staff see the candidate in their region and approve with the button
     listing = (await ani.send("/graduasi"))[-1]
     assert "Calon graduasi (1)" in listing.text and "Usaha jahit stabil" in listing.text
+    assert "PKH ya, sembako ya; desil 1" in listing.text
     assert listing.labels == ["Setujui 1", "Tolak 1"]
     approved = await ani.press("Setujui 1")
     assert any("DISETUJUI" in r.text for r in approved)
@@ -106,14 +142,20 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
     details = json.loads(audit[-1]["details"])
     staff_id = await db.fetchval("SELECT id FROM accounts WHERE telegram_user_id = ?", (STAFF,))
     assert audit[-1]["actor"] == f"account:{staff_id}"
-    assert details["score"] >= 75 and details["model_version"].startswith("1.0+")
+    assert details["score"] >= 50 and details["model_version"].startswith("2.0+")
     assert NIK not in audit[-1]["details"]
     # no longer a candidate; a second press is refused kindly
     assert "Belum ada calon" in (await ani.send("/graduasi"))[-1].text
 
 
 async def seed_more(db: Database) -> None:
+    """As seed, with the kunjungan graduasi already recorded (every item met)."""
+    from tests.scoring_db import add_checklist
+    from tests.scoring_examples import checklist
+
     await seed(db)
+    rid = await db.fetchval("SELECT id FROM recipients WHERE nik = ?", (NIK,))
+    await add_checklist(db, rid, checklist("2024-06-20"))
     await add_account(db, 1004, "staff", kec="33.28.10")  # another kecamatan
     other = await add_facilitator(db, "PD-202")
     await add_account(db, 1005, "facilitator", facilitator_id=other)

@@ -9,8 +9,16 @@ import pytest
 from bot.services import graduation as grad
 from bot.services import scoring
 from bot.services.accounts import get_account
-from tests.scoring_db import add_account, add_facilitator, add_recipient, add_report, add_visit, at
-from tests.scoring_examples import A_OBS, B_OBS
+from tests.scoring_db import (
+    add_account,
+    add_checklist,
+    add_facilitator,
+    add_recipient,
+    add_report,
+    add_visit,
+    at,
+)
+from tests.scoring_examples import A_OBS, B_CHECKLIST, B_OBS
 
 NOW = at("2024-07-03T02:00:00+00:00")
 NIK = "3328064107850001"
@@ -20,10 +28,12 @@ NIK = "3328064107850001"
 async def world(db, settings):
     fac = await add_facilitator(db)
     other_fac = await add_facilitator(db, "PD-202")
-    ready = await add_recipient(db, NIK, facilitator_id=fac)
+    ready = await add_recipient(db, NIK, facilitator_id=fac, receives_pkh=1, receives_sembako=0,
+                                welfare_decile=2)  # fmt: skip
     for o in B_OBS:
         await add_report(db, ready, o)
     await add_visit(db, ready, "2024-06-15", (4, 4, 5, 5), fac)
+    await add_checklist(db, ready, B_CHECKLIST)
     close = await add_recipient(db, "3328064107850002", name="Rina", facilitator_id=fac)
     for o in A_OBS:
         await add_report(db, close, o)
@@ -42,6 +52,9 @@ async def test_candidates_are_ready_and_in_region(db, settings, world) -> None:
     found = await grad.candidates(db, settings, world["staff"])
     assert [c.recipient.id for c in found] == [world["ready"]]
     assert found[0].score.band == "siap" and found[0].case_id is None
+    # the assistance a graduation would end, from the register
+    ref = found[0].recipient
+    assert (ref.receives_pkh, ref.receives_sembako, ref.welfare_decile) == (True, False, 2)
     assert await grad.candidates(db, settings, world["staff_other"]) == []
     with pytest.raises(grad.GraduationError, match="staff_only"):
         await grad.candidates(db, settings, world["fac"])
@@ -63,7 +76,7 @@ async def test_full_workflow_approve(db, settings, world) -> None:
     assert [r["action"] for r in rows] == ["graduation.confirm", "graduation.approve"]
     details = json.loads(rows[1]["details"])
     assert rows[1]["actor"] == f"account:{world['staff'].id}"
-    assert details["score"] == 94 and details["model_version"].startswith("1.0+")
+    assert details["score"] == 94 and details["model_version"].startswith("2.0+")
     assert NIK not in rows[1]["details"]
     export = await grad.approved_graduates(db)
     assert export[0]["nik"] == NIK and export[0]["score"] == 94

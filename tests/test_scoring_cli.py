@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bot.db import open_migrated
 from tests.cli_helpers import run_cli
-from tests.scoring_db import add_recipient, add_report, add_visit
-from tests.scoring_examples import B_OBS, B_VISITS
+from tests.scoring_db import add_checklist, add_recipient, add_report, add_visit
+from tests.scoring_examples import B_CHECKLIST, B_OBS, B_VISITS
 
 NIK = "3328064107850001"
 
@@ -21,6 +21,7 @@ async def _seed(path: Path) -> None:
             await add_report(db, rid, o)
         for v in B_VISITS:
             await add_visit(db, rid, v.visit_date, v.rubric)
+        await add_checklist(db, rid, B_CHECKLIST)
     finally:
         await db.close()
 
@@ -33,7 +34,8 @@ def test_score_cli_shows_components_and_recompute_keeps_history(tmp_path: Path) 
     assert out.returncode == 0, out.stderr
     assert "Skor 94/100" in out.stdout and "Siap graduasi" in out.stdout
     assert "Kecukupan pendapatan" in out.stdout and "26/30" in out.stdout
-    assert "Model 1.0+" in out.stdout
+    assert "Model 2.0+" in out.stdout
+    assert "Gerbang" in out.stdout and "terpenuhi" in out.stdout
     first = run_cli("score", "--recompute", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "6 scores in 6 periods" in first.stdout
@@ -45,10 +47,10 @@ def test_score_cli_shows_components_and_recompute_keeps_history(tmp_path: Path) 
     assert workers.returncode == 0, workers.stderr
     assert "2024-06: 1 scores" in workers.stdout
     config = tmp_path / "p.toml"
-    config.write_text('[scoring]\nversion = "1.1"\nready_score = 80\n', encoding="utf-8")
+    config.write_text('[scoring]\nversion = "2.1"\nintensive_below = 40\n', encoding="utf-8")
     second = run_cli("--config", str(config), "score", "--recompute", cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
-    assert "model version 1.1+" in second.stdout
+    assert "model version 2.1+" in second.stdout
     versions = run_cli("migrate", "--status", cwd=tmp_path, env=env)
     assert versions.returncode == 0
 
@@ -92,6 +94,7 @@ async def _seed_graduate(path: Path) -> None:
         for o in B_OBS:
             await add_report(db, rid, o)
         await add_visit(db, rid, "2024-06-15", (4, 4, 5, 5), fac)
+        await add_checklist(db, rid, B_CHECKLIST)
         await add_account(db, 200, "facilitator", facilitator_id=fac)
         await add_account(db, 300, "staff", kec="33.28.06")
         from bot.config import Settings
@@ -124,6 +127,6 @@ def test_graduates_export_csv_and_xlsx(tmp_path: Path) -> None:
     out = run_cli("graduates", "--out", str(tmp_path / "g.xlsx"), cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     ws = load_workbook(tmp_path / "g.xlsx").active
-    assert ws["B2"].value == NIK and ws["H2"].value.startswith("1.0+")
+    assert ws["B2"].value == NIK and ws["H2"].value.startswith("2.0+")
     bad = run_cli("graduates", "--out", str(tmp_path / "g.txt"), cwd=tmp_path, env=env)
     assert bad.returncode == 2

@@ -8,21 +8,31 @@ from dataclasses import replace
 from bot.config import ScoringSettings
 from bot.domain.scoring import params_from_settings
 from bot.services import scoring as svc
-from tests.scoring_db import add_account, add_recipient, add_report, add_visit, at
+from tests.scoring_db import (
+    add_account,
+    add_checklist,
+    add_recipient,
+    add_report,
+    add_visit,
+    at,
+)
 from tests.scoring_examples import B_OBS, C_OBS, EXAMPLES, PERIOD
 
 NOW = at("2024-07-01T02:00:00+00:00")
 
 
 async def _seed_example(db, name: str, nik: str) -> int:
-    baseline, obs, visits, *_ = EXAMPLES[name]
+    baseline, obs, visits, checks, *_ = EXAMPLES[name]
+    goat = baseline.programme == "ternak kambing"
     rid = await add_recipient(
-        db, nik, programme=baseline.programme, household_size=baseline.household_size
-    )
+        db, nik, programme=baseline.programme, household_size=baseline.household_size,
+        package="Paket 2 ekor kambing betina" if goat else None,
+    )  # fmt: skip
     for o in obs:
         await add_report(db, rid, o)
     for v in visits:
         await add_visit(db, rid, v.visit_date, v.rubric)
+    await add_checklist(db, rid, checks)
     return rid
 
 
@@ -30,7 +40,7 @@ async def test_worked_examples_through_the_database(db, settings) -> None:
     niks = {name: f"33280641078500{i + 1:02d}" for i, name in enumerate(sorted(EXAMPLES))}
     ids = {name: await _seed_example(db, name, nik) for name, nik in niks.items()}
     count = await svc.recompute_all(db, settings, PERIOD, NOW)
-    assert count == 4
+    assert count == len(EXAMPLES)
     for name, rid in ids.items():
         *_, score, band, points = EXAMPLES[name]
         stored = await svc.latest_score(db, settings, rid, PERIOD)
@@ -116,8 +126,9 @@ async def test_each_risk_flag_is_stored(db, settings) -> None:
     silent = await add_recipient(db, "3328064107850003")
     for o in B_OBS[:4]:
         await add_report(db, silent, o)
-    goats = await add_recipient(db, "3328064107850004", programme="ternak kambing")
-    for o in C_OBS:
+    goats = await add_recipient(db, "3328064107850004", programme="ternak kambing",
+                                livestock_received=5)  # fmt: skip
+    for o in C_OBS:  # the herd grows from 2 to 4, but the register says 5 were handed over
         await add_report(db, goats, o)
     away = await add_recipient(db, "3328064107850005")
     for o in B_OBS:
@@ -142,12 +153,12 @@ async def test_config_change_and_recompute_keeps_history(db, settings) -> None:
     first = await db.fetchall("SELECT period, score FROM scores WHERE model_version = ?", (v1,))
     assert len(first) == 6  # every period with reports
     changed = replace(
-        settings, scoring=replace(ScoringSettings(), version="1.1", weight_income=25,
-                                  weight_reporting=10)
+        settings, scoring=replace(ScoringSettings(), version="2.1", weight_income=25,
+                                  weight_checklist=10)
     )  # fmt: skip
     done = await svc.recompute_history(db, changed, NOW)
     v2 = params_from_settings(changed).model_version
-    assert v2 != v1 and v2.startswith("1.1+")
+    assert v2 != v1 and v2.startswith("2.1+")
     assert sum(done.values()) == 6
     versions = await db.fetchall(
         "SELECT model_version, count(*) FROM scores GROUP BY model_version ORDER BY 1"
@@ -192,7 +203,7 @@ async def test_parallel_batch_matches_single_process(db, settings, monkeypatch) 
 
     monkeypatch.setattr(svc, "ProcessPoolExecutor", CountedPool)
     monkeypatch.setattr(svc, "PARALLEL_MIN_RECIPIENTS", 1)
-    assert await svc.recompute_all(db, settings, PERIOD, NOW, workers=2) == 4
+    assert await svc.recompute_all(db, settings, PERIOD, NOW, workers=2) == len(EXAMPLES)
     assert pools == [2]  # the worker processes did the scoring
     sent = await db.fetchall("SELECT recipient_id, kind FROM risk_flags WHERE digested_at = 'y'")
     assert [tuple(r) for r in sent] == [(2, "unreachable")]
@@ -218,7 +229,7 @@ async def test_saved_report_updates_the_score(db, settings) -> None:
     )
     stored = await svc.latest_score(db, settings, rid, saved.saved["period"])
     assert stored is not None and stored.computed_at == REPORT_NOW.isoformat(timespec="seconds")
-    assert {c["key"] for c in stored.components} >= {"income", "reporting"}
+    assert {c["key"] for c in stored.components} >= {"income", "checklist"}
 
 
 async def test_components_are_stored_as_lists_and_read_as_dicts(db, settings) -> None:
@@ -232,3 +243,25 @@ async def test_components_are_stored_as_lists_and_read_as_dicts(db, settings) ->
     assert [c["key"] for c in stored.components] == [c.key for c in result.components]
     assert [c["points"] for c in stored.components] == [c.points for c in result.components]
     assert stored.components[0]["reason"] == result.components[0].reason
+
+
+async def test_goat_income_reads_a_year_of_reports(db, settings) -> None:
+    """A goat sold in January still counts in October's 12-month goat income (the loader
+    reads 12 months for goat rearing, 7 for the others)."""
+    from bot.domain.scoring import Observation
+
+    goats = await add_recipient(db, "3328064107850001", programme="ternak kambing",
+                                livestock_received=2)  # fmt: skip
+    for i in range(10):
+        period = f"2024-{i + 1:02d}"
+        sale = 3_000_000 if i == 0 else 0
+        await add_report(db, goats, Observation(period, "berjalan", profit=200_000 + sale,
+                                                other_income=0, household_size=4, goats=2,
+                                                goats_sold=1 if sale else 0,
+                                                goats_sold_value=sale))  # fmt: skip
+    result = await svc.recompute_recipient(db, settings, goats, NOW, "2024-10")
+    # October judged as (10 x 200.000 + 3.000.000) / 10 = Rp500.000; the income component
+    # averages Aug (Rp575.000), Sep (Rp533.333) and Oct: Rp536.111. Without January's sale
+    # it would be Rp200.000.
+    assert result.component("income").value["business"] == 536_111
+    assert "laba Rp500.000" in result.gate("umk").reason

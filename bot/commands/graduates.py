@@ -23,6 +23,9 @@ COLUMNS = [
     ("model_version", "Versi model"),
     ("period", "Periode skor"),
     ("reason", "Alasan"),
+    ("receives_pkh", "Penerima PKH"),  # the assistance the decision ends (register)
+    ("receives_sembako", "Penerima sembako"),
+    ("welfare_decile", "Desil"),
 ]
 
 

@@ -19,6 +19,7 @@ from bot.services.graduation import recipient_by_nik
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 COMPONENT_LABELS = COMPONENT  # one table: bot/domain/labels.py
+STATE_WORDS = {"met": "terpenuhi", "not_met": "belum terpenuhi", "unknown": "belum diketahui"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,12 +117,25 @@ def format_result(name: str, nik: str, result: ScoreResult, flags: list[str]) ->
     lines = [
         f"{name}  NIK {nik}  periode {result.period}",
         f"Skor {result.score}/100  {BAND_LABELS[result.band]}"
-        f"  (gerbang UMK {result.gate_months} bulan berturut-turut,"
-        f" keyakinan {result.confidence}%)",
+        f"  (laba setara UMK {result.gate_months} bulan, keyakinan {result.confidence}%)",
     ]
+    for gate in result.gates:
+        mark = "terpenuhi" if gate.met else "BELUM"
+        lines.append(f"  Gerbang {gate.key:<13} {mark:<9}  {gate.reason}")
     for c in result.components:
         label = COMPONENT_LABELS.get(c.key, c.key)
         lines.append(f"  {label:<27} {c.points:>2}/{c.max_points:<2}  {c.reason}")
+    checklist = result.inputs.get("checklist") or {}
+    if checklist:
+        lines.append(
+            "Kunjungan graduasi: "
+            + ", ".join(
+                f"{item} {STATE_WORDS.get(state, state)}" for item, state in checklist.items()
+            )
+        )
+    for note in result.notes:
+        if not any(note == g.reason for g in result.gates):
+            lines.append(f"Catatan: {note}")
     if flags:
         lines.append("Risiko: " + ", ".join(flags))
     lines.append(f"Model {result.model_version}. Skor ini rekomendasi; keputusan oleh staf.")

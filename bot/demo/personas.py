@@ -70,6 +70,21 @@ def reports_when(persona: Persona, period_index: int) -> str | None:
     return None
 
 
+# What the facilitator sees at the kunjungan graduasi of a thriving family.
+GRADUATION_VISIT: dict[str, object] = {
+    "v_date": ("press", "today"),
+    "g_pangan": ("press", "ya"),
+    "g_sekolah": ("press", "ya"),
+    "g_jamban_air": ("press", "ya"),
+    "g_rumah": ("press", "ya"),
+    "g_tabungan": ("press", "ya"),
+    "g_tabungan_amount": ("send", "1,2 juta"),
+    "g_rentenir": ("press", "tidak"),
+    "g_bpjs": ("press", "ya"),
+    "v_notes": ("send", "Rumah dan usaha rapi, tabungan di koperasi"),
+}
+
+
 def answers(persona: Persona, programme: str, period_index: int) -> dict[str, object]:
     """What the family answers, as (kind, value) per question key: ('press'|'send', text)."""
     rng = random.Random(persona.seed * 31 + period_index)
@@ -96,7 +111,7 @@ def answers(persona: Persona, programme: str, period_index: int) -> dict[str, ob
         "tb_days": ("press", str(rng.randrange(3, 7))),
         "mj_pieces": ("send", str(rng.randrange(5, 40))),
         "mj_machine": ("press", "ya"),
-        # the package was 5 goats (config scoring.package_goats); a struggling family lost one
+        # the package was 2 goats (the register's package text); the herd grew by births
         "tk_adult": ("send", str(4 if kind == KESULITAN else 5 + (kind == MAJU))),
         "tk_kid": ("send", str(rng.randrange(0, 3))),
         "tk_births": ("send", str(rng.randrange(0, 2))),
@@ -104,6 +119,9 @@ def answers(persona: Persona, programme: str, period_index: int) -> dict[str, ob
         "tk_sold": ("send", "1" if kind == MAJU else "0"),
         "tk_sold_value": ("send", "2,5 juta"),
         "tk_feed": ("press", "tidak"),
+        "equipment_buy": ("send", "0"),
+        "tb_equipment": ("press", "ya"),
+        "household_changed": ("press", "tidak"),
         "other_income": ("send", "500rb" if kind == MAJU else _spoken(rng.randrange(0, 400_000, 50_000), rng)),
         "household": ("send", str(rng.randrange(3, 6))),
         "savings": ("press", "ya" if kind in (MAJU, STABIL) else "tidak"),

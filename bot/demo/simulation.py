@@ -105,6 +105,10 @@ class Demo:
             backup=BackupSettings(keep=0),  # no daily backups of a throw-away database
             outbox=OutboxSettings(per_second=2000.0, private_interval_seconds=0.0,
                                   group_per_minute=6000, in_flight=32),
+            # The demo fast-forwards only a few months; the "verified months since hand-over"
+            # gate (6 in production) is set to what the demo runs, so a family can graduate
+            # if it meets every other gate (income, UMK, the kunjungan graduasi) honestly.
+            scoring=replace(base.scoring, min_verified_months=min(periods, 6)),
         )  # fmt: skip
         # The whole call log is kept: the transcript is checked against it (tests/test_demo.py).
         self.sb = Sandbox(self.settings, self.clock, rate_limiter=False, door="in_process",
@@ -463,33 +467,43 @@ class Demo:
         return saved
 
     async def graduation(self) -> None:
-        """The facilitator visits a ready family and confirms; staff approve in chat."""
+        """The facilitator visits a thriving family twice (a regular visit with the rubric,
+        then the kunjungan graduasi checklist); if every gate then holds, the facilitator
+        confirms and staff approve in chat."""
         from bot.services import graduation as grad
 
         staff_account = await get_account(self.db, STAFF_USER)
         assert staff_account is not None
-        found = await grad.candidates(self.db, self.settings, staff_account)
-        self.say(f"graduation candidates after {self.periods} periods: {len(found)}")
-        if not found:
-            return
         featured_maju = {self.people[u].recipient_id for u, t in self.featured.items()
                          if P.MAJU in t}  # fmt: skip
-        found.sort(key=lambda c: c.recipient.id not in featured_maju)
-        chosen = found[0]
-        target = next(p for p in self.people.values() if p.recipient_id == chosen.recipient.id)
+        thriving = sorted(
+            (p for p in self.people.values()
+             if p.persona is not None and p.persona.kind == P.MAJU
+             and self._fac_of.get(p.recipient_id) is not None),
+            key=lambda p: (p.recipient_id not in featured_maju, p.recipient_id),
+        )  # fmt: skip
+        if not thriving:
+            self.say("graduation candidates: no thriving family with a facilitator")
+            return
+        target = thriving[0]
         fac = self.people[self._fac_of[target.recipient_id]]
         self.featured.setdefault(fac.user_id, f"{fac.name} (pendamping)")
         self.clock.set(self.clock() + dt.timedelta(days=2, hours=2))
-        await self.round([lambda: self.send(fac, "/kunjungan")])
-        await self._pick_recipient(fac, target)
-        plan = P.answers(target.persona, target.programme or "", 0)
-        for _ in range(20):
-            act = self._next_action(fac, plan, await report_svc.open_drafts(self.db))
-            if act is None:
-                break
-            await self.round([self._action(fac, act)])
-            if act == ("press", "!save"):
-                break
+        plan = {**P.answers(target.persona, target.programme or "", 0), **P.GRADUATION_VISIT}
+        for command in ("/kunjungan", "/kunjungan_graduasi"):
+            await self.round([lambda command=command: self.send(fac, command)])
+            await self._pick_recipient(fac, target)
+            for _ in range(20):
+                act = self._next_action(fac, plan, await report_svc.open_drafts(self.db))
+                if act is None:
+                    break
+                await self.round([self._action(fac, act)])
+                if act == ("press", "!save"):
+                    break
+        found = await grad.candidates(self.db, self.settings, staff_account)
+        self.say(f"graduation candidates after {self.periods} periods: {len(found)}")
+        if not any(c.recipient.id == target.recipient_id for c in found):
+            return
         await self.round(
             [
                 lambda: self.send(

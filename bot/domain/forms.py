@@ -420,6 +420,8 @@ def _common_head() -> tuple[Question, ...]:
                  depends=("status",)),
         Question("revenue", Kind.AMOUNT, when=_running, depends=("status",)),
         Question("costs", Kind.AMOUNT, when=_running, depends=("status",)),
+        # Equipment bought is an investment, asked apart so it does not lower the profit.
+        Question("equipment_buy", Kind.AMOUNT, when=_running, depends=("status",)),
         # The profit is computed (revenue - costs) and shown for confirmation.
         Question("profit_ok", Kind.YESNO, when=_running, depends=("revenue", "costs")),
         Question("profit", Kind.AMOUNT, signed=True,
@@ -434,6 +436,7 @@ def _programme_questions(programme: str) -> tuple[Question, ...]:
             Question("tb_orders", Kind.INTEGER, when=_running, maximum=10_000),
             Question("tb_days", Kind.INTEGER, when=_running, maximum=7,
                      choices=tuple(str(i) for i in range(8))),
+            Question("tb_equipment", Kind.YESNO),
         )  # fmt: skip
     if programme == PROGRAMME_MENJAHIT:
         return (
@@ -454,10 +457,27 @@ def _programme_questions(programme: str) -> tuple[Question, ...]:
     return ()
 
 
-def _common_tail() -> tuple[Question, ...]:
+# Household size is asked in the first month of each quarter, or when the family says it changed.
+HOUSEHOLD_MONTHS = (1, 4, 7, 10)
+
+
+def _household_asked(a: Answers) -> bool:
+    return a.get("household_changed") is not False
+
+
+def _common_tail(household_month: bool) -> tuple[Question, ...]:
+    household: tuple[Question, ...]
+    if household_month:
+        household = (Question("household", Kind.INTEGER, minimum=1, maximum=30),)
+    else:
+        household = (
+            Question("household_changed", Kind.YESNO),
+            Question("household", Kind.INTEGER, minimum=1, maximum=30, when=_household_asked,
+                     depends=("household_changed",)),
+        )  # fmt: skip
     return (
         Question("other_income", Kind.AMOUNT),
-        Question("household", Kind.INTEGER, minimum=1, maximum=30),
+        *household,
         Question("savings", Kind.YESNO),
         Question("savings_amount", Kind.AMOUNT, optional=True,
                  when=lambda a: a.get("savings") is True, depends=("savings",)),
@@ -470,14 +490,22 @@ def _common_tail() -> tuple[Question, ...]:
     )  # fmt: skip
 
 
-@lru_cache(maxsize=32)
-def monthly_form(programme: str) -> Form:
-    """The monthly report for one programme (unknown programmes get the common questions)."""
+@lru_cache(maxsize=64)
+def monthly_form(programme: str, household_month: bool = True) -> Form:
+    """The monthly report for one programme (unknown programmes get the common questions).
+
+    household_month: ask the household size outright (quarter months, see
+    HOUSEHOLD_MONTHS); otherwise ask first whether it changed."""
     return Form(
         "monthly",
-        _common_head() + _programme_questions(programme) + _common_tail(),
+        _common_head() + _programme_questions(programme) + _common_tail(household_month),
         programme=programme,
     )
+
+
+def is_household_month(period: str | None) -> bool:
+    """True when the household size is asked outright in this period ('YYYY-MM')."""
+    return period is None or int(period[5:7]) in HOUSEHOLD_MONTHS
 
 
 SCALE = ("1", "2", "3", "4", "5")
@@ -496,16 +524,59 @@ VISIT_FORM = Form(
     ),
 )
 
+# The kunjungan graduasi: the non-income checklist (BRAC graduation criteria; PKH education
+# and health). Every item can be answered "tidak tahu" (unknown: shown as unknown, never met).
+CHECK = ("ya", "tidak", "tidak_tahu")
+GRADUATION_FORM = Form(
+    "graduation",
+    (
+        Question("v_date", Kind.DATE, choices=("today", "yesterday")),
+        Question("g_pangan", Kind.CHOICE, CHECK),
+        Question("g_sekolah", Kind.CHOICE, ("ya", "tidak", "tidak_ada_anak", "tidak_tahu")),
+        Question("g_jamban_air", Kind.CHOICE, CHECK),
+        Question("g_rumah", Kind.CHOICE, CHECK),
+        Question("g_tabungan", Kind.CHOICE, CHECK),
+        Question("g_tabungan_amount", Kind.AMOUNT, when=lambda a: a.get("g_tabungan") == "ya",
+                 depends=("g_tabungan",)),
+        Question("g_rentenir", Kind.CHOICE, CHECK),
+        Question("g_bpjs", Kind.CHOICE, CHECK),
+        Question("v_notes", Kind.TEXT, optional=True),
+    ),
+)  # fmt: skip
+
+
+def checklist_answers(answers: Answers) -> list[tuple[str, bool | None, int | None]]:
+    """(item, met, amount) from a complete graduation form: 'rentenir' asks about a debt, so
+    'ya' there is not met; 'tidak_ada_anak' (no school-age children) counts as met."""
+    out: list[tuple[str, bool | None, int | None]] = []
+    for item in ("pangan", "sekolah", "jamban_air", "rumah", "tabungan", "rentenir", "bpjs"):
+        value = answers.get(f"g_{item}")
+        met: bool | None
+        if value in (None, "tidak_tahu"):
+            met = None
+        elif value == "tidak_ada_anak":
+            met = True
+        else:
+            met = (value == "ya") != (item == "rentenir")
+        amount = answers.get("g_tabungan_amount") if item == "tabungan" else None
+        if item == "tabungan" and met and not amount:
+            met = False  # savings must be seen, and be more than nothing
+        out.append((item, met, amount))
+    return out
+
+
 # A facilitator typing the verified value of a flagged number (see services.reports).
 FLAG_FORM = Form("flag", (Question("verified", Kind.AMOUNT),))
 FLAG_FORM_COUNT = Form("flag_count", (Question("verified_count", Kind.INTEGER, maximum=500),))
 
 
-def form_for(name: str, programme: str | None) -> Form:
+def form_for(name: str, programme: str | None, period: str | None = None) -> Form:
     if name == "monthly":
-        return monthly_form(programme or "")
+        return monthly_form(programme or "", is_household_month(period))
     if name == "visit":
         return VISIT_FORM
+    if name == "graduation":
+        return GRADUATION_FORM
     if name == "flag":
         return FLAG_FORM
     if name == "flag_count":

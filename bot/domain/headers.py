@@ -27,6 +27,8 @@ RECIPIENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "training_class": ("kelas", "kelas pelatihan"),
     "package": ("paket bantuan", "paket"),
     "assistance_value": ("nilai bantuan", "nilai paket", "nilai"),
+    "livestock_received": ("jumlah ternak diterima", "jumlah kambing diterima", "ternak diterima",
+                           "jumlah ternak"),
     "handover_date": ("tanggal penyerahan", "tgl penyerahan", "tanggal serah terima"),
     "facilitator_code": ("id pendamping", "kode pendamping", "pendamping"),
     "phone": ("no hp", "nomor hp", "no telp", "telepon", "hp", "no wa", "nomor wa", "whatsapp"),

@@ -46,11 +46,13 @@ FLAG_FIELD = {"profit": "Untung", "goats": "Kambing", "revenue": "Omzet", "costs
 COMPONENT = {
     "income": "Kecukupan pendapatan",
     "stability": "Kestabilan",
-    "continuity": "Kelangsungan usaha & aset",
+    "continuity": "Kelangsungan usaha",
+    "assets": "Aset produktif",
     "sources": "Sumber pendapatan",
     "savings_books": "Tabungan & pembukuan",
     "facilitator": "Penilaian pendamping",
     "reporting": "Keteraturan melapor",
+    "checklist": "Daftar periksa graduasi",
 }
 BUSINESS_STATUS = {
     "berjalan": "Berjalan",

@@ -2,14 +2,19 @@
 
 No I/O. The method, its sources and worked examples are in docs/scoring.md; every rule below
 is written there in words. The score recommends; staff decide (UU 27/2022).
+
+Model 2: "Siap graduasi" needs every hard gate (household income per person above the poverty
+line, business income at UMK level, enough verified months, the essential checklist items);
+the points only rank the families that are not ready.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
@@ -30,16 +35,80 @@ COMPONENT_KEYS = (
     "income",
     "stability",
     "continuity",
+    "assets",
     "sources",
     "savings_books",
     "facilitator",
-    "reporting",
+    "checklist",
 )
 
-RISK_KINDS = ("business_stopped", "income_drop", "no_report", "goats_lost", "unreachable")
+GATE_KEYS = ("poverty_line", "umk", "months", "checklist")
+
+RISK_KINDS = (
+    "business_stopped",
+    "income_drop",
+    "no_report",
+    "goats_lost",
+    "goats_died",
+    "goats_mismatch",
+    "unreachable",
+)
+
+# The non-income checklist (BRAC graduation criteria; PKH education and health components).
+CHECKLIST_ITEMS = (
+    "pangan",  # no food shortage in the last 12 months (eats at least twice a day)
+    "sekolah",  # school-age children in school (no school-age children counts as met)
+    "jamban_air",  # latrine and clean water
+    "rumah",  # roof and floor of the house sound
+    "tabungan",  # savings seen by the facilitator
+    "rentenir",  # no debt to moneylenders
+    "bpjs",  # BPJS PBI / JKN membership
+)
+MET = "met"
+NOT_MET = "not_met"
+UNKNOWN = "unknown"
+
+GOAT_WORDS = ("kambing", "ternak", "domba")
 
 
 # --- inputs ---------------------------------------------------------------------------------
+
+YearTable = tuple[tuple[int, int], ...]  # ((year, value), ...) sorted by year
+
+
+class YearLines(NamedTuple):
+    """The thresholds that hold for one calendar year, and the year each was published for."""
+
+    poverty: int
+    extreme: int
+    umk: int
+    poverty_year: int
+    extreme_year: int
+    umk_year: int
+
+    def fallbacks(self, year: int) -> list[str]:
+        """Which thresholds borrow another year's value ('garis kemiskinan 2024', ...)."""
+        out = []
+        for name, used in (
+            ("garis kemiskinan", self.poverty_year),
+            ("garis kemiskinan ekstrem", self.extreme_year),
+            ("UMK", self.umk_year),
+        ):
+            if used != year:
+                out.append(f"{name} {year} belum ada, dipakai nilai {used}")
+        return out
+
+
+def pick_year(table: YearTable, year: int) -> tuple[int, int]:
+    """(value, year used): the value of the year, else the latest earlier year, else the
+    earliest year in the table (a month before every published value)."""
+    chosen = table[0]
+    for item in table:
+        if item[0] <= year:
+            chosen = item
+        else:
+            break
+    return chosen[1], chosen[0]
 
 
 @dataclass(frozen=True)
@@ -49,13 +118,17 @@ class Params:
     No defaults here: the defaults live once, in bot.config (ScoringSettings, Thresholds), and
     params_from_settings is the one way in."""
 
-    poverty_line: int
-    extreme_poverty_line: int
-    umk: int
+    poverty_lines: YearTable
+    extreme_lines: YearTable
+    umks: YearTable
     weights: Mapping[str, int]
-    ready_score: int
     intensive_below: int
-    gate_months: int
+    poverty_gate_months: int
+    poverty_gate_of: int
+    umk_gate_months: int
+    umk_gate_of: int
+    umk_gate_share: float
+    min_verified_months: int
     window_months: int
     income_umk_share: float
     comfortable_multiple: float
@@ -65,17 +138,67 @@ class Params:
     min_income_sources: int
     risk_income_drop_pct: int
     package_goats: Mapping[str, int]
+    goat_income_months: int
+    herd_growth_target: float
+    essential_items: tuple[str, ...]
+    checklist_max_age_months: int
     version: str
 
     @cached_property
     def model_version(self) -> str:
-        """'1.0+3f9a1c2e': the human version plus a short hash of every parameter."""
+        """'2.0+3f9a1c2e': the human version plus a short hash of every parameter."""
         return f"{self.version}+{config_hash(self)}"
 
+    @cached_property
+    def _lines_cache(self) -> dict[int, YearLines]:
+        return {}
+
+    @cached_property
+    def _notes_cache(self) -> dict[int, tuple[str, ...]]:
+        return {}
+
+    def year_notes(self, year: int) -> tuple[str, ...]:
+        """'Ambang: ... belum ada, dipakai nilai ...' lines for a year with a fallback."""
+        cache = self._notes_cache
+        found = cache.get(year)
+        if found is None:
+            found = cache[year] = tuple(f"Ambang: {t}" for t in self.lines(year).fallbacks(year))
+        return found
+
+    def lines(self, year: int) -> YearLines:
+        """The poverty line, extreme line and UMK that hold for a calendar year."""
+        cache = self._lines_cache
+        found = cache.get(year)
+        if found is None:
+            pov, pov_year = pick_year(self.poverty_lines, year)
+            ext, ext_year = pick_year(self.extreme_lines, year)
+            umk, umk_year = pick_year(self.umks, year)
+            found = cache[year] = YearLines(pov, ext, umk, pov_year, ext_year, umk_year)
+        return found
+
+    @cached_property
+    def history_months(self) -> int:
+        """How many months before the scored period the loader reads for every recipient."""
+        return max(
+            self.window_months,
+            self.poverty_gate_of,
+            self.umk_gate_of,
+            self.min_verified_months,
+        )
+
+    @cached_property
+    def goat_history_months(self) -> int:
+        """The same for goat rearing, whose income is judged over goat_income_months."""
+        return max(self.history_months, self.goat_income_months)
+
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # shallow, not dataclasses.asdict: this runs at every rescore (model version hash)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["weights"] = dict(self.weights)
         data["package_goats"] = dict(self.package_goats)
+        for key in ("poverty_lines", "extreme_lines", "umks"):
+            data[key] = [list(item) for item in getattr(self, key)]
+        data["essential_items"] = list(self.essential_items)
         return data
 
 
@@ -84,26 +207,27 @@ def config_hash(params: Params) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def year_table(values: Mapping[str, int]) -> YearTable:
+    """{'2024': 2191161, ...} (config) -> ((2024, 2191161), ...) sorted by year."""
+    return tuple(sorted((int(year), int(value)) for year, value in values.items()))
+
+
 def params_from_settings(settings: Any) -> Params:
     """Build Params from bot.config.Settings (duck-typed so this module imports nothing)."""
     sc = settings.scoring
     th = settings.thresholds
     return Params(
-        poverty_line=th.poverty_line,
-        extreme_poverty_line=th.extreme_poverty_line,
-        umk=th.umk,
-        weights={
-            "income": sc.weight_income,
-            "stability": sc.weight_stability,
-            "continuity": sc.weight_continuity,
-            "sources": sc.weight_sources,
-            "savings_books": sc.weight_savings_books,
-            "facilitator": sc.weight_facilitator,
-            "reporting": sc.weight_reporting,
-        },
-        ready_score=sc.ready_score,
+        poverty_lines=year_table(th.poverty_line),
+        extreme_lines=year_table(th.extreme_poverty_line),
+        umks=year_table(th.umk),
+        weights={key: getattr(sc, f"weight_{key}") for key in COMPONENT_KEYS},
         intensive_below=sc.intensive_below,
-        gate_months=sc.gate_months,
+        poverty_gate_months=sc.poverty_gate_months,
+        poverty_gate_of=sc.poverty_gate_of,
+        umk_gate_months=sc.umk_gate_months,
+        umk_gate_of=sc.umk_gate_of,
+        umk_gate_share=sc.umk_gate_share,
+        min_verified_months=sc.min_verified_months,
         window_months=sc.window_months,
         income_umk_share=sc.income_umk_share,
         comfortable_multiple=sc.comfortable_multiple,
@@ -113,23 +237,45 @@ def params_from_settings(settings: Any) -> Params:
         min_income_sources=sc.min_income_sources,
         risk_income_drop_pct=sc.risk_income_drop_pct,
         package_goats=dict(sc.package_goats),
+        goat_income_months=sc.goat_income_months,
+        herd_growth_target=sc.herd_growth_target,
+        essential_items=tuple(sc.essential_items),
+        checklist_max_age_months=sc.checklist_max_age_months,
         version=sc.version,
     )
+
+
+_GOAT_COUNT = re.compile(r"(\d+)\s*(?:ekor|ekr)?\s*(?:kambing|domba|ternak)", re.IGNORECASE)
+
+
+def goats_in_package(text: str | None) -> int | None:
+    """'Paket 2 ekor kambing betina' -> 2; None when the text names no goat count."""
+    if not text:
+        return None
+    m = _GOAT_COUNT.search(text)
+    return int(m.group(1)) if m else None
+
+
+@lru_cache(maxsize=256)
+def is_goat_programme(programme: str) -> bool:
+    """Goat rearing ('ternak kambing', 'domba', ...): income judged over goat_income_months."""
+    lowered = programme.lower()
+    return any(word in lowered for word in GOAT_WORDS)
 
 
 @dataclass(frozen=True)
 class Baseline:
     """What is known about the family before the reports (P3KE import, hand-over)."""
 
-    household_size: int | None = None
+    household_size: int | None = None  # register: jumlah anggota keluarga
     programme: str = ""
     assistance_value: int | None = None
-    goats_received: int | None = None  # None: assume the programme's package (Params)
+    goats_received: int | None = None  # register column, else the package text (see service)
     start_period: str | None = None  # first period a report was expected ('YYYY-MM')
 
 
 class Observation(NamedTuple):
-    """One month's report as it counts (see services.scoring for which revision counts).
+    """One month's report as it counts (bot.services.read_model decides which one).
 
     verified: True = a facilitator confirmed the flagged value; None = nothing flagged;
     False = a cross-check flag is open, so the money/goat values do not count yet.
@@ -148,6 +294,10 @@ class Observation(NamedTuple):
     equipment_ok: bool | None = None
     goats: int | None = None
     verified: bool | None = None
+    goats_born: int | None = None
+    goats_died: int | None = None
+    goats_sold: int | None = None
+    goats_sold_value: int | None = None
 
 
 class Visit(NamedTuple):
@@ -156,6 +306,14 @@ class Visit(NamedTuple):
     visit_date: str  # YYYY-MM-DD
     rubric: tuple[int | None, ...] = ()
     business_running: bool | None = None
+
+
+class CheckAnswer(NamedTuple):
+    """The latest answer to one checklist item: True met, False not met, None unknown."""
+
+    item: str
+    met: bool | None
+    checked_on: str  # YYYY-MM-DD
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -167,6 +325,12 @@ class Component(NamedTuple):
     points: int
     max_points: int
     reason: str  # one line, Indonesian
+
+
+class Gate(NamedTuple):
+    key: str
+    met: bool
+    reason: str  # one line naming the figure and its threshold
 
 
 def component_dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
@@ -186,12 +350,14 @@ class ScoreResult:
     period: str
     score: int
     band: str
-    gate_met: bool
-    gate_months: int  # consecutive months (ending at the period) business profit >= UMK
+    gate_met: bool  # every hard gate holds
+    gate_months: int  # of the last umk_gate_of verified months, those at UMK level
     confidence: int  # percent: months counted / months expected in the window
     components: tuple[Component, ...]
     model_version: str
     inputs: dict[str, Any]
+    gates: tuple[Gate, ...] = ()
+    notes: tuple[str, ...] = ()  # explanation lines: unmet gates, fallbacks
 
     @property
     def band_label(self) -> str:
@@ -199,6 +365,9 @@ class ScoreResult:
 
     def component(self, key: str) -> Component:
         return next(c for c in self.components if c.key == key)
+
+    def gate(self, key: str) -> Gate:
+        return next(g for g in self.gates if g.key == key)
 
 
 # --- periods --------------------------------------------------------------------------------
@@ -228,9 +397,7 @@ def _rp(amount: float) -> str:
 
 
 def _points(weight: int, fraction: float) -> int:
-    """Round half up, clamped to 0..weight: monotonic in fraction (NaN counts as 0).
-
-    Branches rather than min/max: this runs seven times per recipient in the batch."""
+    """Round half up, clamped to 0..weight: monotonic in fraction (NaN counts as 0)."""
     if not fraction > 0.0:
         return 0
     if fraction >= 1.0:
@@ -272,7 +439,7 @@ def _prepare(observations: Sequence[Observation], period: str, params: Params) -
 
     An observation whose verified flag is False does not count. One with no flag (None)
     whose household income exceeds outlier_factor x max(previous counted income, poverty
-    line) is treated as unverified (an absurd jump) until a facilitator confirms it.
+    line of its year) is treated as unverified (an absurd jump) until a facilitator confirms.
     """
     end = period_index(period)
     by_index: dict[int, Observation] = {}
@@ -287,16 +454,81 @@ def _prepare(observations: Sequence[Observation], period: str, params: Params) -
         business = business_income(obs)
         income = _household(business, obs.other_income)
         counted = obs.verified is not False and income is not None
-        if counted and obs.verified is None and income is not None:
-            base = max(previous or 0, params.poverty_line)
-            if income > params.outlier_factor * base:
-                counted = False
+        # cheap test first: the poverty line is only looked up for a large income
+        if (
+            counted
+            and obs.verified is None
+            and income is not None
+            and income > params.outlier_factor * (previous or 0)
+            and income > params.outlier_factor * params.lines(idx // 12).poverty
+        ):
+            counted = False
         if counted:
             previous = income
             months.append(_Month(idx, obs, income, business, True))
         else:
             months.append(_Month(idx, obs, None, None, False))
     return months
+
+
+class _Counted(NamedTuple):
+    """A counted month with what the gates and components judge it by."""
+
+    index: int
+    obs: Observation
+    business: int  # business income judged (goats: the average of goat_income_months)
+    income: int  # business judged + other income
+    household: int
+    per_capita: float
+    lines: YearLines
+
+
+def _household_sizes(
+    all_months: Sequence[_Month], baseline: Baseline, params: Params
+) -> tuple[dict[int, int], str]:
+    """Household size per month: the latest size reported up to that month (asked quarterly
+    or when it changed), else the register's jumlah anggota keluarga, else the default.
+
+    Returns (index -> size, source of the latest month: 'laporan' | 'register' | 'default')."""
+    if baseline.household_size and baseline.household_size >= 1:
+        fallback, source = baseline.household_size, "register"
+    else:
+        fallback, source = params.default_household_size, "default"
+    sizes: dict[int, int] = {}
+    known: int | None = None
+    for m in all_months:
+        hh = m.obs.household_size
+        if hh is not None and hh >= 1:
+            known = hh
+        sizes[m.index] = known if known is not None else fallback
+    return sizes, "laporan" if known is not None else source
+
+
+def _judged(
+    all_months: Sequence[_Month], start: int, baseline: Baseline, params: Params
+) -> tuple[list[_Counted], str]:
+    """Counted months since hand-over with household size, judged business income, lines."""
+    sizes, source = _household_sizes(all_months, baseline, params)
+    goat = is_goat_programme(baseline.programme)
+    span = params.goat_income_months
+    out: list[_Counted] = []
+    recent: list[tuple[int, int]] = []  # (index, business) of counted months, for goats
+    year, lines = -1, None
+    for m in all_months:
+        if not m.counted or m.index < start:
+            continue
+        business = m.business or 0
+        if goat:
+            recent.append((m.index, business))
+            recent = [item for item in recent if item[0] > m.index - span]
+            business = sum([b for _, b in recent]) // len(recent)
+        income = business + (m.obs.other_income or 0)
+        hh = sizes[m.index]
+        if m.index // 12 != year:
+            year = m.index // 12
+            lines = params.lines(year)
+        out.append(_Counted(m.index, m.obs, business, income, hh, income / hh, lines))  # type: ignore[arg-type]
+    return out, source
 
 
 # --- the score ------------------------------------------------------------------------------
@@ -309,101 +541,210 @@ def compute_score(
     period: str,
     params: Params,
     *,
+    checklist: Sequence[CheckAnswer] = (),
     _months: Sequence[_Month] | None = None,
 ) -> ScoreResult:
     """The readiness score of one recipient for one period (see docs/scoring.md)."""
     w = params.weights
     end = period_index(period)
     all_months = _prepare(observations, period, params) if _months is None else _months
+    handover = period_index(baseline.start_period) if baseline.start_period else None
     start = end - params.window_months + 1
-    if baseline.start_period:
-        start = max(start, period_index(baseline.start_period))
+    if handover is not None:
+        start = max(start, handover)
     start = min(start, end)
     expected = end - start + 1
     first = index_period(start)
     window = [m for m in all_months if m.index >= start]
-    counted = [m for m in window if m.counted]
     reported = len(window)
-    latest = window[-1].obs if window else (all_months[-1].obs if all_months else None)
-
-    # household size: latest reported >= 1, else baseline >= 1, else the configured default
-    hh: int | None = None
-    for m in reversed(window):
-        if m.obs.household_size and m.obs.household_size >= 1:
-            hh = m.obs.household_size
-            break
-    hh_known = True
-    if hh is None:
-        if baseline.household_size and baseline.household_size >= 1:
-            hh = baseline.household_size
-        else:
-            hh = params.default_household_size
-            hh_known = False
+    judged, hh_source = _judged(
+        all_months, handover if handover is not None else -1, baseline, params
+    )
+    counted = [c for c in judged if c.index >= start]
+    year_lines = params.lines(end // 12)
+    notes: list[str] = list(params.year_notes(end // 12))
+    if counted:
+        hh_now = counted[-1].household
+    elif hh_source == "register":
+        hh_now = baseline.household_size
+    else:
+        hh_now = params.default_household_size
+    if hh_source == "register":
+        notes.append(
+            f"Jumlah anggota keluarga belum dilaporkan; dipakai data register ({hh_now or '-'})"
+        )
+    elif hh_source == "default":
+        notes.append(
+            "Jumlah anggota keluarga tidak diketahui (laporan maupun register);"
+            f" dianggap {params.default_household_size}"
+        )
 
     confidence = len(counted) / expected if expected else 0.0
-    if not hh_known:
+    if hh_source == "default":
         confidence *= 0.8
+    states = checklist_states(checklist, period, params)
     components = [
-        _income(counted, hh, hh_known, params, w["income"]),
-        _stability(counted, hh, params, w["stability"]),
-        _continuity(baseline, window, params, w["continuity"]),
-        _sources(latest, params, w["sources"]),
+        _income(counted, params, w["income"]),
+        _stability(judged, params, w["stability"]),
+        _continuity(window, w["continuity"]),
+        _assets(baseline, window, params, w["assets"]),
+        _sources(judged, params, w["sources"]),
         _savings_books(window, w["savings_books"]),
         _facilitator(visits, first, period, w["facilitator"]),
-        _reporting(reported, expected, w["reporting"]),
+        _checklist_points(states, w["checklist"]),
     ]
     total = sum([c.points for c in components])
-    gate = _gate_streak(all_months, end, params.umk)
-    gate_met = gate >= params.gate_months
-    if total >= params.ready_score and gate_met:
+    gates = (
+        _gate_poverty(judged, params),
+        _gate_umk(judged, params),
+        _gate_months(judged, params),
+        _gate_checklist(states, params),
+    )
+    gate_met = all(g.met for g in gates)
+    umk_months = _umk_months(judged, params)
+    below_extreme = bool(counted) and _average_per_capita(counted) < counted[-1].lines.extreme
+    if gate_met:
         band = BAND_READY
-    elif total >= params.intensive_below:
-        band = BAND_TOWARDS
-    else:
+    elif below_extreme or total < params.intensive_below:
         band = BAND_INTENSIVE
+    else:
+        band = BAND_TOWARDS
+    unmet = [g.reason for g in gates if not g.met]
+    if below_extreme:
+        unmet.append(
+            f"Pendapatan per orang {_rp(_average_per_capita(counted))} di bawah garis kemiskinan"
+            f" ekstrem {_rp(counted[-1].lines.extreme)} ({counted[-1].lines.extreme_year}):"
+            " perlu pendampingan intensif"
+        )
     inputs = {
         "window": [first, period],
         "months_expected": expected,
         "months_reported": reported,
         "months_counted": len(counted),
-        "household_size": hh,
-        "household_size_known": hh_known,
+        "household_size": hh_now,
+        "household_size_source": hh_source,
         "incomes": {m.obs.period: m.income for m in window},
         "held_back": [m.obs.period for m in window if not m.counted],
         "visits": len(visits),
+        "lines": {
+            "poverty": [year_lines.poverty, year_lines.poverty_year],
+            "extreme": [year_lines.extreme, year_lines.extreme_year],
+            "umk": [year_lines.umk, year_lines.umk_year],
+        },
+        "gates": [[g.key, g.met, g.reason] for g in gates],  # unmet ones are notes too
+        "checklist": states,
+        "notes": unmet[len([g for g in gates if not g.met]) :] + notes,
     }
     return ScoreResult(
         period=period,
         score=total,
         band=band,
         gate_met=gate_met,
-        gate_months=gate,
+        gate_months=umk_months,
         confidence=int(round(confidence * 100)),
         components=tuple(components),
         model_version=params.model_version,
         inputs=inputs,
+        gates=gates,
+        notes=tuple(unmet + notes),
     )
 
 
-def _gate_streak(months: Sequence[_Month], end: int, umk: int) -> int:
-    """Consecutive reported months ending at the period with business income >= UMK.
-
-    The PENA gate needs evidence: a missing or unverified month breaks the streak.
-    """
-    by_index = {m.index: m for m in months}
-    streak = 0
-    idx = end
-    while True:
-        m = by_index.get(idx)
-        if m is None or not m.counted or m.business is None or m.business < umk:
-            return streak
-        streak += 1
-        idx -= 1
+def _average_per_capita(counted: Sequence[_Counted]) -> float:
+    recent = counted[-3:]
+    return sum([c.per_capita for c in recent]) / len(recent)
 
 
-def _per_capita_fraction(pc: float, params: Params) -> float:
+def _month_name(index: int) -> str:
+    return index_period(index)
+
+
+def _gate_poverty(judged: Sequence[_Counted], params: Params) -> Gate:
+    """(a) Household income per person >= poverty line in N of the last M verified months."""
+    last = judged[-params.poverty_gate_of :]
+    above = [c for c in last if c.per_capita >= c.lines.poverty]
+    need = params.poverty_gate_months
+    met = len(above) >= need
+    if not last:
+        return Gate("poverty_line", False, "Belum ada bulan terverifikasi untuk garis kemiskinan")
+    c = last[-1]
+    figure = (
+        f"bulan {_month_name(c.index)}: {_rp(c.income)} / {c.household} orang ="
+        f" {_rp(c.per_capita)} per orang, garis kemiskinan {_rp(c.lines.poverty)}"
+        f" ({c.lines.poverty_year})"
+    )
+    reason = (
+        f"Pendapatan per orang di atas garis kemiskinan {len(above)} dari {len(last)} bulan"
+        f" terverifikasi terakhir (perlu {need} dari {params.poverty_gate_of}); {figure}"
+    )
+    return Gate("poverty_line", met, reason)
+
+
+def _umk_months(judged: Sequence[_Counted], params: Params) -> int:
+    last = judged[-params.umk_gate_of :]
+    share = params.umk_gate_share
+    return sum([1 for c in last if c.business >= share * c.lines.umk])
+
+
+def _gate_umk(judged: Sequence[_Counted], params: Params) -> Gate:
+    """(b) Business income >= share x UMK in N of the last M verified months."""
+    last = judged[-params.umk_gate_of :]
+    count = _umk_months(judged, params)
+    need = params.umk_gate_months
+    if not last:
+        return Gate("umk", False, "Belum ada bulan terverifikasi untuk laba usaha")
+    c = last[-1]
+    threshold = params.umk_gate_share * c.lines.umk
+    share = "" if params.umk_gate_share == 1 else f"{int(round(params.umk_gate_share * 100))}% "
+    reason = (
+        f"Laba usaha setara UMK {count} dari {len(last)} bulan terverifikasi terakhir"
+        f" (perlu {need} dari {params.umk_gate_of}); bulan {_month_name(c.index)}:"
+        f" laba {_rp(c.business)}, ambang {share}UMK {c.lines.umk_year} {_rp(threshold)}"
+    )
+    return Gate("umk", count >= need, reason)
+
+
+def _gate_months(judged: Sequence[_Counted], params: Params) -> Gate:
+    """(c) Enough verified months of observation since hand-over."""
+    n = len(judged)
+    need = params.min_verified_months
+    reason = f"{n} bulan laporan terverifikasi sejak penyerahan (perlu {need})"
+    return Gate("months", n >= need, reason)
+
+
+def checklist_states(answers: Sequence[CheckAnswer], period: str, params: Params) -> dict[str, str]:
+    """item -> met | not_met | unknown. An answer older than checklist_max_age_months before
+    the period's end counts as unknown; an item never asked is unknown. Answers given in the
+    month after the period count too (a period is scored while the next month runs, when the
+    kunjungan graduasi takes place); later ones belong to later periods."""
+    states = {item: UNKNOWN for item in CHECKLIST_ITEMS}
+    end = period_index(period)
+    oldest = end - params.checklist_max_age_months + 1
+    for a in answers:
+        if a.item not in states:
+            continue
+        month = period_index(a.checked_on[:7])
+        if month < oldest or month > end + 1:
+            continue
+        states[a.item] = UNKNOWN if a.met is None else (MET if a.met else NOT_MET)
+    return states
+
+
+_STATE_WORDS = {MET: "terpenuhi", NOT_MET: "belum terpenuhi", UNKNOWN: "belum diketahui"}
+
+
+def _gate_checklist(states: Mapping[str, str], params: Params) -> Gate:
+    """(d) Every essential checklist item met (unknown is not met)."""
+    missing = [i for i in params.essential_items if states.get(i, UNKNOWN) != MET]
+    if not missing:
+        return Gate("checklist", True, "Semua butir penting kunjungan graduasi terpenuhi")
+    parts = [f"{item} {_STATE_WORDS[states.get(item, UNKNOWN)]}" for item in missing]
+    return Gate("checklist", False, "Butir penting kunjungan graduasi: " + ", ".join(parts))
+
+
+def _per_capita_fraction(pc: float, lines: YearLines, params: Params) -> float:
     """0 at Rp0, 0.3 at the extreme line, 0.6 at the poverty line, 1 at comfortable x line."""
-    ext, pov = params.extreme_poverty_line, params.poverty_line
+    ext, pov = lines.extreme, lines.poverty
     top = pov * params.comfortable_multiple
     if pc <= 0:
         return 0.0
@@ -416,52 +757,46 @@ def _per_capita_fraction(pc: float, params: Params) -> float:
     return 1.0
 
 
-def _income(
-    counted: Sequence[_Month], hh: int, hh_known: bool, params: Params, weight: int
-) -> Component:
+def _income(counted: Sequence[_Counted], params: Params, weight: int) -> Component:
+    """Each of the last 3 counted months against its own year's lines and UMK."""
     recent = counted[-3:]
     if not recent:
         return Component(
             "income", None, 0, weight, "Belum ada pendapatan yang terverifikasi di periode ini"
         )
-    avg_income = sum([m.income or 0 for m in recent]) / len(recent)
-    avg_business = sum([m.business or 0 for m in recent]) / len(recent)
-    pc = avg_income / hh
-    f_pc = _per_capita_fraction(pc, params)
-    f_umk = min(1.0, max(0.0, avg_business / params.umk))
+    n = len(recent)
+    f_pc = sum([_per_capita_fraction(c.per_capita, c.lines, params) for c in recent]) / n
+    f_umk = sum([min(1.0, max(0.0, c.business / c.lines.umk)) for c in recent]) / n
     share = params.income_umk_share
     points = _points(weight, (1 - share) * f_pc + share * f_umk)
-    if pc < params.extreme_poverty_line:
-        where = "di bawah garis kemiskinan ekstrem"
-    elif pc < params.poverty_line:
-        where = "di bawah garis kemiskinan"
+    pc = sum([c.per_capita for c in recent]) / n
+    avg_business = sum([c.business for c in recent]) / n
+    lines = recent[-1].lines
+    if pc < lines.extreme:
+        where = f"di bawah garis kemiskinan ekstrem {_rp(lines.extreme)} ({lines.extreme_year})"
+    elif pc < lines.poverty:
+        where = f"di bawah garis kemiskinan {_rp(lines.poverty)} ({lines.poverty_year})"
     else:
-        where = "di atas garis kemiskinan"
-    hh_note = "" if hh_known else f" (anggota keluarga tidak diketahui, dianggap {hh})"
+        where = f"di atas garis kemiskinan {_rp(lines.poverty)} ({lines.poverty_year})"
     reason = (
-        f"Pendapatan per orang {_rp(pc)}/bulan, {where}{hh_note}; "
-        f"laba usaha {_rp(avg_business)} = {int(round(100 * avg_business / params.umk))}% UMK"
+        f"Pendapatan per orang {_rp(pc)}/bulan, {where};"
+        f" laba usaha {_rp(avg_business)} = {int(round(100 * f_umk))}% UMK {lines.umk_year}"
     )
-    value = {
-        "per_capita": int(round(pc)),
-        "business": int(round(avg_business)),
-        "months": len(recent),
-    }
+    value = {"per_capita": int(round(pc)), "business": int(round(avg_business)), "months": n}
     return Component("income", value, points, weight, reason)
 
 
-def _stability(counted: Sequence[_Month], hh: int, params: Params, weight: int) -> Component:
-    """60%: counted months in a row at/above the poverty line (gaps skipped); 40%: swings."""
-    if not counted:
+def _stability(judged: Sequence[_Counted], params: Params, weight: int) -> Component:
+    """Share of the last M verified months above the poverty line, x (0.6 + 0.4 x steadiness).
+
+    A family that never reaches the line gets 0, however flat its income (flat poverty is
+    not stability)."""
+    last = judged[-params.poverty_gate_of :]
+    if not last:
         return Component("stability", None, 0, weight, "Belum ada data untuk menilai kestabilan")
-    incomes = [m.income or 0 for m in counted]
-    streak = 0
-    for income in reversed(incomes):
-        if income / hh >= params.poverty_line:
-            streak += 1
-        else:
-            break
-    f_streak = min(streak, params.gate_months) / params.gate_months
+    above = sum([1 for c in last if c.per_capita >= c.lines.poverty])
+    f_above = above / params.poverty_gate_of
+    incomes = [c.income for c in last]
     swings = [
         abs(cur - prev) / max(abs(prev), 1) * 100
         for prev, cur in zip(incomes, incomes[1:], strict=False)
@@ -474,67 +809,94 @@ def _stability(counted: Sequence[_Month], hh: int, params: Params, weight: int) 
         avg_swing = None
         f_swing = 0.0
         swing_text = "naik-turun belum bisa dinilai (baru 1 bulan)"
-    points = _points(weight, 0.6 * f_streak + 0.4 * f_swing)
-    reason = f"{streak} bulan berturut-turut di atas garis kemiskinan; {swing_text}"
+    points = _points(weight, f_above * (0.6 + 0.4 * f_swing))
+    reason = (
+        f"{above} dari {params.poverty_gate_of} bulan terakhir di atas garis kemiskinan;"
+        f" {swing_text}"
+    )
     value = {
-        "months_above_line": streak,
+        "months_above_line": above,
         "avg_swing_pct": None if avg_swing is None else int(round(avg_swing)),
     }
     return Component("stability", value, points, weight, reason)
 
 
-def _continuity(
-    baseline: Baseline, window: Sequence[_Month], params: Params, weight: int
-) -> Component:
-    """60%: business status of the latest report; 40%: goats kept, or equipment still ok."""
+def _continuity(window: Sequence[_Month], weight: int) -> Component:
+    """Business status of the latest report: berjalan 1, berhenti sementara 0.4, tutup 0."""
     if not window:
         return Component("continuity", None, 0, weight, "Belum ada laporan tentang usaha")
-    latest = window[-1].obs
-    status = latest.business_status
+    status = window[-1].obs.business_status
     f_status = {STATUS_RUNNING: 1.0, STATUS_PAUSED: 0.4}.get(status or "", 0.0)
     status_text = {
-        STATUS_RUNNING: "usaha berjalan",
-        STATUS_PAUSED: "usaha berhenti sementara",
-        STATUS_CLOSED: "usaha tutup",
-    }.get(status or "", "status usaha tidak diketahui")
-    received = baseline.goats_received
-    if received is None:
-        received = params.package_goats.get(baseline.programme, 0) or None
-    goats_now = None
-    for m in reversed(window):
+        STATUS_RUNNING: "Usaha berjalan",
+        STATUS_PAUSED: "Usaha berhenti sementara",
+        STATUS_CLOSED: "Usaha tutup",
+    }.get(status or "", "Status usaha tidak diketahui")
+    return Component("continuity", {"status": status}, _points(weight, f_status), weight,
+                     status_text)  # fmt: skip
+
+
+def goats_received(baseline: Baseline, params: Params) -> tuple[int | None, str]:
+    """Goats handed over and where the number comes from ('register' | 'default')."""
+    if baseline.goats_received is not None:
+        return baseline.goats_received, "register"
+    default = params.package_goats.get(baseline.programme.lower())
+    if default is None and is_goat_programme(baseline.programme):
+        default = params.package_goats.get("ternak kambing")
+    return (default or None), "default"
+
+
+def _latest_goats(months: Sequence[_Month]) -> int | None:
+    for m in reversed(months):
         if m.obs.goats is not None and m.obs.verified is not False:
-            goats_now = m.obs.goats
+            return m.obs.goats
+    return None
+
+
+def _assets(baseline: Baseline, window: Sequence[_Month], params: Params, weight: int) -> Component:
+    """Productive assets: herd now / (received x herd_growth_target), or equipment ok."""
+    if not window:
+        return Component("assets", None, 0, weight, "Belum ada laporan tentang aset usaha")
+    received, source = goats_received(baseline, params)
+    goats_now = _latest_goats(window)
+    if is_goat_programme(baseline.programme) and received and goats_now is not None:
+        sold = sum([m.obs.goats_sold or 0 for m in window if m.obs.verified is not False])
+        f_asset = min(1.0, max(0, goats_now) / (received * params.herd_growth_target))
+        text = f"Kambing {goats_now} dari {received} yang diterima"
+        if source == "default":
+            text += " (jumlah diterima dari bawaan konfigurasi)"
+        if sold:
+            text += f"; {sold} dijual"
+        value = {"goats": goats_now, "goats_received": received, "sold": sold}
+        return Component("assets", value, _points(weight, f_asset), weight, text)
+    equipment = None
+    for m in reversed(window):
+        if m.obs.equipment_ok is not None:
+            equipment = m.obs.equipment_ok
             break
-    if received and goats_now is not None:
-        f_asset = min(1.0, max(0, goats_now) / received)
-        asset_text = f"kambing {goats_now} dari {received} yang diterima"
+    if equipment is None:
+        f_asset, text = 0.5, "Keadaan alat/aset belum dilaporkan"
+    elif equipment:
+        f_asset, text = 1.0, "Alat usaha masih ada dan baik"
     else:
-        equipment = None
-        for m in reversed(window):
-            if m.obs.equipment_ok is not None:
-                equipment = m.obs.equipment_ok
-                break
-        if equipment is None:
-            f_asset = 0.5
-            asset_text = "keadaan alat/aset belum dilaporkan"
-        elif equipment:
-            f_asset = 1.0
-            asset_text = "alat usaha masih ada dan baik"
-        else:
-            f_asset = 0.0
-            asset_text = "alat usaha rusak atau tidak ada"
-    points = _points(weight, 0.6 * f_status + 0.4 * f_asset)
-    value = {"status": status, "goats": goats_now, "goats_received": received}
-    return Component("continuity", value, points, weight, f"{status_text}; {asset_text}")
+        f_asset, text = 0.0, "Alat usaha rusak atau tidak ada"
+    value = {"equipment_ok": equipment, "goats": goats_now, "goats_received": received}
+    return Component("assets", value, _points(weight, f_asset), weight, text)
 
 
-def _sources(latest: Observation | None, params: Params, weight: int) -> Component:
-    n = latest.income_sources if latest is not None else None
-    if n is None:
-        return Component("sources", None, 0, weight, "Jumlah sumber pendapatan belum dilaporkan")
-    n = max(0, n)
-    points = _points(weight, n / params.min_income_sources)
-    return Component("sources", n, points, weight, f"{n} sumber pendapatan keluarga")
+def _sources(judged: Sequence[_Counted], params: Params, weight: int) -> Component:
+    """Real sources in the latest counted month: business income > 0, other income > 0."""
+    if not judged:
+        return Component("sources", None, 0, weight, "Sumber pendapatan belum bisa dinilai")
+    c = judged[-1]
+    names = []
+    if c.business > 0:
+        names.append("usaha")
+    if (c.obs.other_income or 0) > 0:
+        names.append("penghasilan lain (bukan bansos)")
+    n = len(names)
+    reason = f"{n} sumber pendapatan nyata" + (f": {', '.join(names)}" if names else "")
+    return Component("sources", n, _points(weight, n / params.min_income_sources), weight, reason)
 
 
 def _savings_books(window: Sequence[_Month], weight: int) -> Component:
@@ -581,11 +943,14 @@ def _facilitator(visits: Sequence[Visit], first: str, period: str, weight: int) 
     return Component("facilitator", round(mean, 2), points, weight, reason)
 
 
-def _reporting(reported: int, expected: int, weight: int) -> Component:
-    fraction = reported / expected if expected else 0.0
-    points = _points(weight, fraction)
-    reason = f"Melapor {reported} dari {expected} bulan"
-    return Component("reporting", [reported, expected], points, weight, reason)
+def _checklist_points(states: Mapping[str, str], weight: int) -> Component:
+    met = sum([1 for s in states.values() if s == MET])
+    unknown = sum([1 for s in states.values() if s == UNKNOWN])
+    n = len(states)
+    reason = f"Kunjungan graduasi: {met} dari {n} butir terpenuhi"
+    if unknown:
+        reason += f", {unknown} belum diketahui"
+    return Component("checklist", dict(states), _points(weight, met / n), weight, reason)
 
 
 # --- risk flags -----------------------------------------------------------------------------
@@ -618,11 +983,24 @@ def assess(
     params: Params,
     *,
     reachable: bool = True,
+    checklist: Sequence[CheckAnswer] = (),
 ) -> tuple[ScoreResult, list[RiskFlag]]:
     """The score and the risk flags together (the observations are prepared once)."""
     months = _prepare(observations, period, params)
-    result = compute_score(baseline, observations, visits, period, params, _months=months)
+    result = compute_score(
+        baseline, observations, visits, period, params, checklist=checklist, _months=months
+    )
     return result, _risks(baseline, months, period_index(period), params, reachable)
+
+
+def herd_check(prev: Observation, cur: Observation) -> int | None:
+    """Goats now minus (previous + births - deaths - sold); None when it cannot be checked."""
+    if prev.goats is None or cur.goats is None:
+        return None
+    if cur.goats_born is None and cur.goats_died is None and cur.goats_sold is None:
+        return None
+    expected = prev.goats + (cur.goats_born or 0) - (cur.goats_died or 0) - (cur.goats_sold or 0)
+    return cur.goats - expected
 
 
 def _risks(
@@ -651,6 +1029,7 @@ def _risks(
         and cur.counted
         and two_ago.counted
         and (two_ago.income or 0) > 0
+        and not is_goat_programme(baseline.programme)  # goat income is judged over a year
     ):
         drop = ((two_ago.income or 0) - (cur.income or 0)) / (two_ago.income or 1) * 100
         if drop > params.risk_income_drop_pct:
@@ -663,17 +1042,26 @@ def _risks(
     started = baseline.start_period is None or period_index(baseline.start_period) <= end - 1
     if started and cur is None and prev is None:
         flags.append(RiskFlag("no_report", {"periods": [index_period(end - 1), index_period(end)]}))
-    received = baseline.goats_received
-    if received is None:
-        received = params.package_goats.get(baseline.programme, 0) or None
-    if received:
-        latest_goats = None
-        for m in reversed(all_months):
-            if m.obs.goats is not None and m.obs.verified is not False:
-                latest_goats = m.obs.goats
-                break
-        if latest_goats is not None and latest_goats < received:
-            flags.append(RiskFlag("goats_lost", {"goats": latest_goats, "received": received}))
+    received, _ = goats_received(baseline, params)
+    if received and is_goat_programme(baseline.programme):
+        latest_goats = _latest_goats(all_months)
+        sold = sum([m.obs.goats_sold or 0 for m in all_months if m.obs.verified is not False])
+        # a sale is not a loss: goats sold count as kept (their value is revenue)
+        if latest_goats is not None and latest_goats + sold < received:
+            flags.append(
+                RiskFlag("goats_lost", {"goats": latest_goats, "received": received, "sold": sold})
+            )
+    if cur is not None and (cur.obs.goats_died or 0) > 0:
+        flags.append(RiskFlag("goats_died", {"died": cur.obs.goats_died}))
+    if cur is not None and prev is not None:
+        diff = herd_check(prev.obs, cur.obs)
+        if diff:
+            flags.append(
+                RiskFlag(
+                    "goats_mismatch",
+                    {"previous": prev.obs.goats, "now": cur.obs.goats, "difference": diff},
+                )
+            )
     if not reachable:
         flags.append(RiskFlag("unreachable", {}))
     return flags
@@ -703,8 +1091,7 @@ def progress_view(
     trend, compared_to, missing = _latest_trend(months)
     comp = {c.key: c for c in result.components}
     well = []
-    cont = comp["continuity"].value or {}
-    if cont.get("status") == STATUS_RUNNING:
+    if (comp["continuity"].value or {}).get("status") == STATUS_RUNNING:
         well.append("running")
     sb = comp["savings_books"].value or {}
     if sb.get("savings"):
@@ -713,24 +1100,25 @@ def progress_view(
         well.append("books")
     if (comp["sources"].value or 0) >= params.min_income_sources:
         well.append("sources")
+    assets = comp["assets"].value or {}
     if (
-        cont.get("goats_received")
-        and cont.get("goats") is not None
-        and cont["goats"] >= cont["goats_received"]
+        assets.get("goats_received")
+        and assets.get("goats") is not None
+        and assets["goats"] + (assets.get("sold") or 0) >= assets["goats_received"]
     ):
         well.append("goats")
-    rep = comp["reporting"]
-    if rep.points == rep.max_points:
+    if result.inputs.get("months_reported") == result.inputs.get("months_expected"):
         well.append("reporting")
     # one next step: the component with the largest gap between max and points, in plain words
     steps = {
-        "reporting": "report_monthly",
         "savings_books": "books" if not sb.get("books") else "savings",
         "sources": "sources",
         "continuity": "keep_running",
+        "assets": "keep_running",
         "income": "grow_profit",
         "stability": "steady",
         "facilitator": "visit",
+        "checklist": "visit",
     }
     gaps = sorted(
         (c for c in result.components if c.max_points - c.points > 0),
@@ -739,7 +1127,10 @@ def progress_view(
             COMPONENT_KEYS.index(c.key),
         ),
     )
-    next_step = steps[gaps[0].key] if gaps else "keep_going"
+    if "reporting" not in well and result.inputs.get("months_expected"):
+        next_step = "report_monthly"
+    else:
+        next_step = steps[gaps[0].key] if gaps else "keep_going"
     return Progress(profits, trend, well, next_step, compared_to, missing)
 
 

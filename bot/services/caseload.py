@@ -17,7 +17,8 @@ from bot.domain import periods as P
 from bot.services.accounts import Account, get_account
 from bot.services.graduation import candidate_ids
 from bot.services.invitations import invite_now
-from bot.services.reports import FlagView, ReportError, effective_reports, open_flags
+from bot.services.read_model import effective_reports
+from bot.services.reports import FlagView, ReportError, open_flags
 
 if TYPE_CHECKING:
     from bot.db import Database

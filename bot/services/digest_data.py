@@ -57,6 +57,7 @@ from bot.export import (
     ReportRow,
     VisitRow,
 )
+from bot.services import read_model
 
 log = logging.getLogger("pendamping.digest")
 
@@ -365,39 +366,12 @@ async def _load_flags(db: Database, scope: Scope, period: str) -> dict[int, list
 async def _load_profits(
     db: Database, period: str, scope: Scope, window: int
 ) -> dict[int, dict[str, int]]:
-    """recipient -> period -> profit of the latest report (by submission) of that period."""
-    periods = last_periods(period, window)
+    """recipient -> period -> the counting profit (the one read model, read_model.py)."""
     where, params = _scope_sql(scope)
     join = "JOIN recipients rc ON rc.id = r.recipient_id " if where else ""
-    marks = ",".join("?" * len(periods))
-    out: dict[int, dict[str, int | None]] = {}
-    # Most recipients send one report a period: read them unsorted (sorting every row costs
-    # more than it saves), then redo the few (recipient, period) pairs with several reports
-    # in submission order so the latest one wins.
-    async for rows in _chunks(
-        db,
-        f"SELECT r.recipient_id, r.period, r.profit FROM reports r {join}"
-        f"WHERE r.period IN ({marks}){where}",
-        [*periods, *params],
-    ):
-        for rid, p, profit in rows:
-            per = out.get(rid)
-            if per is None:
-                out[rid] = {p: profit}
-            else:
-                per[p] = profit
-    async for rid, p, profit in _stream(
-        db,
-        "SELECT r.recipient_id, r.period, r.profit FROM reports r JOIN ("
-        f" SELECT recipient_id, period FROM reports WHERE period IN ({marks})"
-        " GROUP BY period, recipient_id HAVING count(*) > 1"  # in the index's order
-        ") dup ON dup.recipient_id = r.recipient_id AND dup.period = r.period "
-        "ORDER BY r.recipient_id, r.period, r.submitted_at, r.id",
-        periods,
-    ):
-        if rid in out:
-            out[rid][p] = profit
-    return {rid: {p: v for p, v in per.items() if v is not None} for rid, per in out.items()}
+    return await read_model.load_profits(
+        db, last_periods(period, window), _stream, _chunks, join, where, params
+    )
 
 
 async def load_snapshots(
@@ -520,11 +494,12 @@ def format_components(raw: Any) -> str | None:
 
 
 async def recipient_rows(db: Database, period: str, scope: Scope) -> AsyncIterator[RecipientRow]:
-    """Every recipient in scope with their latest report up to the period and latest score."""
+    """Every recipient in scope with the counting report of their latest reported period up to
+    the period (the one read model), their latest score and the assistance a graduation ends."""
     _, end = period_bounds(period)
     where, params = _scope_sql(scope)
     scores = await _load_scores(db, period)
-    async for r in _stream(
+    rows = _stream(
         db,
         "SELECT rc.id, rc.nik, rc.name, rc.gender, k.name, d.name, rc.programme, f.name,"
         " rc.status,"
@@ -533,16 +508,18 @@ async def recipient_rows(db: Database, period: str, scope: Scope) -> AsyncIterat
         "         AND y.period = ? AND y.form = 'monthly' AND y.status = 'open'),"
         " lr.period, lr.business_status, lr.revenue, lr.costs, lr.profit, lr.other_income,"
         " lr.savings_amount, a.reachable,"
-        f" {EXPECTED_SQL} "
+        f" {EXPECTED_SQL},"
+        " rc.receives_pkh, rc.receives_sembako, rc.welfare_decile "
         "FROM recipients rc JOIN kecamatan k ON k.code = rc.kecamatan_code "
         "LEFT JOIN desa d ON d.id = rc.desa_id "
         "LEFT JOIN facilitators f ON f.id = rc.facilitator_id "
         "LEFT JOIN accounts a ON a.recipient_id = rc.id "
-        "LEFT JOIN reports lr ON lr.id = (SELECT z.id FROM reports z WHERE z.recipient_id = rc.id"
-        "   AND z.period <= ? ORDER BY z.period DESC, z.submitted_at DESC, z.id DESC LIMIT 1) "
+        f"{read_model.latest_counting_join()}"
         f"WHERE 1 = 1{where} ORDER BY k.name, d.name, rc.name, rc.id",
         [period, period, await period_closed_at(db, period), end, period, *params],
-    ):
+    )
+    values = {"revenue": 13, "costs": 14, "profit": 15, "other_income": 16}
+    async for r in read_model.latest_counting(db, rows, 11, values):
         expected = bool(r[19])
         if not expected:
             period_status = "-"
@@ -573,6 +550,9 @@ async def recipient_rows(db: Database, period: str, scope: Scope) -> AsyncIterat
             band=score[1] if score else None,
             score_components=format_components(score[2]) if score else None,
             reachable="-" if r[18] is None else _yes_no(r[18]),
+            receives_pkh="-" if r[20] is None else _yes_no(r[20]),
+            receives_sembako="-" if r[21] is None else _yes_no(r[21]),
+            welfare_decile=r[22],
         )
 
 

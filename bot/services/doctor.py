@@ -240,9 +240,24 @@ async def alert_checks(db: Database, settings: Settings, now: dt.datetime) -> li
     return [c for c in checks if c.status == FAIL]
 
 
+def check_thresholds(settings: Settings, now: dt.datetime) -> Check:
+    """WARN when this year's (or last year's) poverty line, extreme line or UMK is missing:
+    the score then judges those months by the latest earlier value."""
+    year = now.year
+    missing = settings.thresholds.missing_years([year - 1, year])
+    if missing:
+        return Check(
+            WARN,
+            "thresholds",
+            "no value for " + ", ".join(missing),
+            "add the published figure to [thresholds] in pendamping.toml (docs/scoring.md)",
+        )
+    return Check(OK, "thresholds", f"poverty line, extreme line and UMK known for {year}")
+
+
 async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
     """Every check after the config loaded; never writes anything."""
-    checks = [check_token(settings)]
+    checks = [check_token(settings), check_thresholds(settings, now)]
     path = Path(settings.database)
     holder = is_locked(settings.database) if path.parent.exists() else None
     if holder:

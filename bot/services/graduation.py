@@ -51,6 +51,10 @@ class RecipientRef:
     kecamatan_code: str
     facilitator_id: int | None
     status: str
+    # from the register: the assistance a graduation would end, and the welfare decile
+    receives_pkh: bool | None = None
+    receives_sembako: bool | None = None
+    welfare_decile: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ def _iso(now: dt.datetime) -> str:
 
 
 _REF_SQL = (
-    "SELECT r.id, r.nik, r.name, d.name AS desa, r.kecamatan_code, r.facilitator_id, r.status"
+    "SELECT r.id, r.nik, r.name, d.name AS desa, r.kecamatan_code, r.facilitator_id, r.status,"
+    " r.receives_pkh, r.receives_sembako, r.welfare_decile"
     " FROM recipients r LEFT JOIN desa d ON d.id = r.desa_id"
 )
 
@@ -85,8 +90,17 @@ _REF_SQL = (
 def _ref(row: Any) -> RecipientRef:
     return RecipientRef(
         row["id"], row["nik"], row["name"], row["desa"], row["kecamatan_code"],
-        row["facilitator_id"], row["status"],
+        row["facilitator_id"], row["status"], _flag(row["receives_pkh"]),
+        _flag(row["receives_sembako"]), row["welfare_decile"],
     )  # fmt: skip
+
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _yes_no(value: Any) -> str | None:
+    return None if value is None else ("ya" if value else "tidak")
 
 
 def in_scope(account: Account, recipient: RecipientRef) -> bool:
@@ -341,7 +355,8 @@ async def approved_graduates(
     sql = (
         "SELECT r.name, r.nik, d.name AS desa, k.name AS kecamatan, g.decided_at,"
         " coalesce(a.display_name, 'account:' || a.id) AS approver, g.score, g.model_version,"
-        " g.period, g.decision_reason FROM graduation_cases g"
+        " g.period, g.decision_reason, r.receives_pkh, r.receives_sembako, r.welfare_decile"
+        " FROM graduation_cases g"
         " JOIN recipients r ON r.id = g.recipient_id"
         " LEFT JOIN desa d ON d.id = r.desa_id"
         " LEFT JOIN kecamatan k ON k.code = r.kecamatan_code"
@@ -368,6 +383,9 @@ async def approved_graduates(
             "model_version": r["model_version"],
             "period": r["period"],
             "reason": r["decision_reason"],
+            "receives_pkh": _yes_no(r["receives_pkh"]),
+            "receives_sembako": _yes_no(r["receives_sembako"]),
+            "welfare_decile": r["welfare_decile"],
         }
         for r in rows
     ]
@@ -411,6 +429,6 @@ async def progress_for(
     if result is None:
         return None
     params = params_from_settings(settings)
-    inputs = await scoring.load_inputs(db, result.period, params.window_months, [rid])
+    inputs = await scoring.load_inputs(db, result.period, params, [rid])
     observations = inputs[rid].observations if rid in inputs else []
     return name, progress_view(result, observations, params)

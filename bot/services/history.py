@@ -9,6 +9,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.domain import periods as P
 from bot.services.accounts import Account
+from bot.services.read_model import effective_reports
 
 MONTHS = 6
 
@@ -31,8 +32,6 @@ async def history(
     if account.role != "recipient" or account.recipient_id is None:
         return None
     periods = P.recent_periods(now, settings.tz, months)
-    from bot.services.reports import effective_reports
-
     effective = await effective_reports(db, [account.recipient_id], periods)
     counts = {
         r["period"]: r["n"]

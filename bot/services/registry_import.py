@@ -40,7 +40,7 @@ RECIPIENT_FIELDS = (
     "p3ke_family_id", "name", "gender", "birth_date", "address", "kecamatan_code", "desa_id",
     "phone", "welfare_decile", "household_size", "receives_pkh", "receives_sembako",
     "programme", "training_class", "package", "assistance_value", "handover_date",
-    "facilitator_id",
+    "facilitator_id", "livestock_received",
 )  # fmt: skip
 FACILITATOR_FIELDS = ("name", "phone", "kecamatan_code")
 
@@ -361,6 +361,10 @@ def _parse_recipient(ctx: _Context, cells, mapping) -> tuple[dict[str, Any], tup
             out[key] = clean_text(_cell(cells, m, key)) or None
     if "assistance_value" in m:
         out["assistance_value"] = parse_money_cell(_cell(cells, m, "assistance_value"))
+    if "livestock_received" in m:
+        out["livestock_received"] = parse_small_int(
+            _cell(cells, m, "livestock_received"), "jumlah ternak diterima", 0, 500
+        )
     if "handover_date" in m:
         d = ctx.memo(
             "handover", parse_date_cell, _cell(cells, m, "handover_date"), "tanggal penyerahan"

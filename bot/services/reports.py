@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,6 +35,7 @@ from bot.domain.forms import (
     SummaryRow,
     Text,
     apply_answer,
+    checklist_answers,
     computed_profit,
     effective_answers,
     forget,
@@ -50,10 +51,14 @@ from bot.domain.money import looks_different
 from bot.services.access import ConsentNeeded, require_consent
 from bot.services.accounts import Account
 
+# The one read model of which value counts; known to callers as reports.effective_reports.
+from bot.services.read_model import effective_reports  # noqa: F401
+
 log = logging.getLogger("pendamping.reports")
 
 MONTHLY = "monthly"
 VISIT = "visit"
+GRADUATION = "graduation"  # kunjungan graduasi: the non-income checklist
 
 
 def _iso(now: dt.datetime) -> str:
@@ -88,7 +93,7 @@ class Draft:
 
     @property
     def form(self) -> Form:
-        return form_for(self.form_name, self.programme)
+        return form_for(self.form_name, self.programme, self.period)
 
 
 @dataclass(frozen=True)
@@ -315,7 +320,7 @@ async def _create_draft(
     period: str | None, role: str, answers: dict[str, Any] | None = None,
 ) -> Draft:  # fmt: skip
     answers = answers or {}
-    first = next_question(form_for(form, None if form != MONTHLY else ""), answers)
+    first = next_question(form_for(form, None if form != MONTHLY else "", period), answers)
     try:
         async with db.transaction() as conn:
             await conn.execute(
@@ -443,9 +448,11 @@ async def _previous_answers(
 
 
 async def start_visit(
-    db: Database, now: dt.datetime, settings: Settings, account: Account, recipient_id: int
-) -> Step:
-    """/kunjungan: a visit form for one recipient of the facilitator's caseload."""
+    db: Database, now: dt.datetime, settings: Settings, account: Account, recipient_id: int,
+    form: str = VISIT,
+) -> Step:  # fmt: skip
+    """/kunjungan (or /kunjungan_graduasi, form GRADUATION): a visit form for one recipient
+    of the facilitator's caseload."""
     if account.role != "facilitator":
         raise ReportError("not_allowed")
     _consented(account)
@@ -453,7 +460,9 @@ async def start_visit(
     if resumed is not None:
         return resumed
     await check_access(db, account, recipient_id)
-    draft = await _create_draft(db, now, account, recipient_id, VISIT, None, "facilitator")
+    if form not in (VISIT, GRADUATION):
+        raise ReportError("not_allowed")
+    draft = await _create_draft(db, now, account, recipient_id, form, None, "facilitator")
     return await current_view(db, now, settings, draft)
 
 
@@ -630,15 +639,22 @@ def report_columns(programme: str, answers: dict[str, Any]) -> dict[str, Any]:
     closed = a.get("status") == "tutup"
     other = a.get("other_income")
     photo = a.get("photo") or {}
-    equipment = a.get("mj_machine")
+    equipment = a.get("mj_machine", a.get("tb_equipment"))
     goats = None
     if "tk_adult" in a or "tk_kid" in a:
         goats = int(a.get("tk_adult") or 0) + int(a.get("tk_kid") or 0)
+    # Goat sales are revenue (the revenue question asks for sales other than goats).
+    sold_value = a.get("tk_sold_value") or 0
+    revenue = 0 if closed else a.get("revenue")
+    profit = profit_of(a)
+    if sold_value:
+        revenue = (revenue or 0) + sold_value
+        profit = None if profit is None else profit + sold_value
     return {
         "business_status": a["status"],
-        "revenue": 0 if closed else a.get("revenue"),
+        "revenue": revenue,
         "costs": 0 if closed else a.get("costs"),
-        "profit": profit_of(a),
+        "profit": profit,
         "other_income": other,
         "household_size": a.get("household"),
         "has_savings": _bit(a.get("savings")),
@@ -648,6 +664,11 @@ def report_columns(programme: str, answers: dict[str, Any]) -> dict[str, Any]:
         "wants_help": _bit(a.get("help")),
         "equipment_ok": _bit(equipment),
         "goats": goats,
+        "goats_born": a.get("tk_births"),
+        "goats_died": a.get("tk_deaths"),
+        "goats_sold": a.get("tk_sold"),
+        "goats_sold_value": a.get("tk_sold_value"),
+        "equipment_spend": None if closed else a.get("equipment_buy"),
         "photo_file_id": photo.get("file_id"),
         "photo_unique_id": photo.get("unique_id"),
     }
@@ -670,7 +691,7 @@ async def save(
     if next_question(draft.form, draft.answers) is not None:
         return await current_view(db, now, settings, draft)
     await check_access(db, account, draft.recipient_id)
-    if draft.form_name == VISIT:
+    if draft.form_name in (VISIT, GRADUATION):
         step_saved = await _save_visit(db, now, account, draft)
         if step_saved.kind == "saved":
             await _rescore(db, now, settings, draft.recipient_id, None)
@@ -872,11 +893,18 @@ async def _save_visit(db: Database, now: dt.datetime, account: Account, draft: D
             " notes, photo_file_id, photo_unique_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (draft.recipient_id, account.facilitator_id, account.id, a["v_date"],
-             _bit(a.get("v_running")), a["v_bookkeeping"], a["v_quality"], a["v_market"],
-             a["v_motivation"], a.get("v_notes"), photo.get("file_id"), photo.get("unique_id"),
-             _iso(now)),
+             _bit(a.get("v_running")), a.get("v_bookkeeping"), a.get("v_quality"),
+             a.get("v_market"), a.get("v_motivation"), a.get("v_notes"), photo.get("file_id"),
+             photo.get("unique_id"), _iso(now)),
         ) as c:  # fmt: skip
             visit_id = c.lastrowid
+        if draft.form_name == GRADUATION:
+            await conn.executemany(
+                "INSERT INTO graduation_checks (recipient_id, visit_id, account_id, item, met,"
+                " amount, checked_on, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(draft.recipient_id, visit_id, account.id, item, _bit(met), amount,
+                  a["v_date"], _iso(now)) for item, met, amount in checklist_answers(a)],
+            )  # fmt: skip
         cur = await conn.execute(
             "UPDATE report_flags SET status = 'resolved', resolved_by = ?, resolved_at = ?,"
             " details = json_set(coalesce(details, '{}'), '$.visit_id', ?)"
@@ -885,7 +913,7 @@ async def _save_visit(db: Database, now: dt.datetime, account: Account, draft: D
         )
         closed = cur.rowcount
         await cur.close()
-    return Step("saved", saved={"kind": VISIT, "visit_id": visit_id, "help_closed": closed,
+    return Step("saved", saved={"kind": draft.form_name, "visit_id": visit_id, "help_closed": closed,
                                 "recipient_name": draft.recipient_name, "date": a["v_date"]})  # fmt: skip
 
 
@@ -1091,84 +1119,3 @@ async def caseload_choices(
     cases = sorted(await _case_rows(db, period, fid),
                    key=lambda c: (order[c.state], c.desa, c.name, c.recipient_id))  # fmt: skip
     return _page(period, cases, page, settings.reports.page_size, [])
-
-
-# --- what counts downstream ----------------------------------------------------------------------
-
-EFFECTIVE_FIELDS = (
-    "business_status", "revenue", "costs", "profit", "other_income", "household_size",
-    "has_savings", "savings_amount", "keeps_books", "income_sources", "wants_help",
-    "equipment_ok", "goats",
-)  # fmt: skip
-
-
-async def effective_reports(
-    db: Database, recipient_ids: Iterable[int] | None, periods: Iterable[str]
-) -> dict[tuple[int, str], dict[str, Any]]:
-    """The values that count downstream (scores, digests), one dict per (recipient, period).
-
-    Rule: a value confirmed by a facilitator on a resolved flag, else the recipient's latest
-    revision, else the facilitator's latest revision. Pairs with no report are absent.
-
-    Return shape: {(recipient_id, 'YYYY-MM'): {
-        "recipient_id": int, "period": str,
-        "source": "recipient" | "facilitator",  # whose report the values come from
-        "report_id": int, "revision": int, "late": bool, "submitted_at": str (UTC ISO),
-        "business_status", "revenue", "costs", "profit", "other_income", "household_size",
-        "has_savings", "savings_amount", "keeps_books", "income_sources", "wants_help",
-        "equipment_ok", "goats":  the report columns (int | None; booleans as 0/1),
-        "verified": {field: value}  # fields replaced by a facilitator-confirmed value
-        "unverified": [field, ...]  # fields with an open cross-check flag (mismatch/jump)
-        "help_open": bool,          # an open help request for the recipient (any period)
-    }}
-    """
-    period_list = list(periods)
-    if not period_list:
-        return {}
-    ids = None if recipient_ids is None else list(recipient_ids)
-    if ids is not None and not ids:
-        return {}
-    where = f"period IN ({', '.join('?' for _ in period_list)})"
-    params: list[Any] = list(period_list)
-    if ids is not None:
-        where += f" AND recipient_id IN ({', '.join('?' for _ in ids)})"
-        params += ids
-    rows = await db.fetchall(
-        "SELECT * FROM reports WHERE " + where +
-        " ORDER BY recipient_id, period, (reporter_role = 'recipient'), revision",
-        params,
-    )  # fmt: skip
-    out: dict[tuple[int, str], dict[str, Any]] = {}
-    for r in rows:  # later rows win: recipient over facilitator, newer revision over older
-        out[(r["recipient_id"], r["period"])] = {
-            "recipient_id": r["recipient_id"], "period": r["period"],
-            "source": r["reporter_role"], "report_id": r["id"], "revision": r["revision"],
-            "late": bool(r["late"]), "submitted_at": r["submitted_at"],
-            **{f: r[f] for f in EFFECTIVE_FIELDS},
-            "verified": {}, "unverified": [], "help_open": False,
-        }  # fmt: skip
-    if not out:
-        return out
-    rids = sorted({key[0] for key in out})
-    flags = await db.fetchall(
-        "SELECT recipient_id, period, kind, field, status, resolved_value FROM report_flags"
-        f" WHERE recipient_id IN ({', '.join('?' for _ in rids)}) ORDER BY id",
-        rids,
-    )
-    for f in flags:
-        if f["kind"] == "help_request":
-            if f["status"] == "open":
-                for key, value in out.items():
-                    if key[0] == f["recipient_id"]:
-                        value["help_open"] = True
-            continue
-        entry = out.get((f["recipient_id"], f["period"]))
-        if entry is None or not f["field"]:
-            continue
-        if f["status"] == "open":
-            if f["field"] not in entry["unverified"]:
-                entry["unverified"].append(f["field"])
-        elif f["resolved_value"] is not None:
-            entry["verified"][f["field"]] = f["resolved_value"]
-            entry[f["field"]] = f["resolved_value"]
-    return out

@@ -1,11 +1,8 @@
 """Scores stored per recipient per period: load inputs, compute (domain), store, raise risks.
 
-Which report counts for a month (until the reports service's `effective_reports` replaces
-`load_observations`): for each recipient and period, the latest revision of the recipient's
-own report, else the latest revision of the facilitator's; a value confirmed through
-report_flags (status 'resolved', resolved_value) replaces the reported one and marks the
-month verified; an open value flag (jump, mismatch) marks the month unverified, so its
-money and goat values do not count yet.
+Which report counts for a month is decided by the one read model (bot/services/read_model.py):
+a facilitator-confirmed flag value, else the recipient's latest revision, else the
+facilitator's. An open value flag marks the month unverified.
 """
 
 from __future__ import annotations
@@ -18,35 +15,30 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.db import Database, connect_readonly
 from bot.domain.scoring import (
+    GOAT_WORDS,
     Baseline,
+    CheckAnswer,
     Observation,
     Params,
     ScoreResult,
     Visit,
     assess,
     component_dicts,
+    goats_in_package,
     params_from_settings,
     period_index,
     shift_period,
 )
+from bot.services import read_model
 
-# Flag kinds that put a reported value in doubt until a facilitator confirms it.
-VALUE_FLAG_KINDS = ("jump", "mismatch_income", "mismatch_goats")
-_OVERRIDABLE = {"revenue", "costs", "profit", "other_income", "household_size", "goats"}
 SCORED_STATUSES = ("active", "paused")
-
-# recipient_id, period, then Observation's fields from business_status to goats, in order
-_REPORT_COLUMNS = (
-    "recipient_id, period, business_status, revenue, costs, profit, other_income,"
-    " household_size, has_savings, keeps_books, income_sources, equipment_ok, goats"
-)
 
 
 def _iso(now: dt.datetime) -> str:
@@ -69,6 +61,7 @@ class RecipientInputs:
     observations: list[Observation]
     visits: list[Visit]
     reachable: bool = True
+    checklist: list[CheckAnswer] = field(default_factory=list)
 
 
 # --- loading (one function to swap for reports.effective_reports later) -----------------------
@@ -93,40 +86,36 @@ class _Scope:
         return "", []
 
 
-def _report_queries(first: str, last: str, scope: _Scope) -> list[tuple[str, list[Any]]]:
-    """Reports and value flags of periods first..last, in the order _observations needs."""
-    pf, pargs = scope.filter("recipient_id")
-    kinds = ", ".join("?" * len(VALUE_FLAG_KINDS))
-    # An id range reads the unique index (recipient_id, period, reporter_role, revision): the
-    # unary plus keeps SQLite off reports_period, whose whole period range every chunk would
-    # walk. The ORDER BY is that index's order, so it costs no sort there.
-    plus = "+" if scope.lo is not None else ""
-    return [
-        (
-            f"SELECT {_REPORT_COLUMNS} FROM reports WHERE {plus}period BETWEEN ? AND ?{pf}"
-            " ORDER BY recipient_id, period, reporter_role, revision",
-            [first, last, *pargs],
-        ),
-        (
-            "SELECT recipient_id, period, field, status, resolved_value FROM report_flags"
-            f" WHERE period BETWEEN ? AND ?{pf} AND kind IN ({kinds}) ORDER BY id",
-            [first, last, *pargs, *VALUE_FLAG_KINDS],
-        ),
-    ]
+# Goat rearing programmes (bot.domain.scoring.is_goat_programme), in SQL.
+_GOAT_SQL = " OR ".join(f"lower(programme) LIKE '%{word}%'" for word in GOAT_WORDS)
 
 
-def _plan(period: str, window_months: int, scope: _Scope) -> list[tuple[str, list[Any]]]:
-    first = shift_period(period, -window_months)
+def _plan(period: str, params: Params, scope: _Scope) -> list[tuple[str, list[Any]]]:
+    """The SELECTs of one load. Every recipient's reports of the last history_months (+1);
+    for goat rearing also the older months up to goat_history_months (income over a year)."""
+    first = shift_period(period, -params.history_months)
+    goat_first = shift_period(period, -params.goat_history_months)
     rf, rargs = scope.filter("id")
     status = "" if scope.single is not None else " AND status IN ('active', 'paused')"
     pf, pargs = scope.filter("recipient_id")
+    by_range = scope.lo is not None
+    older: list[tuple[str, list[Any]]] = []
+    if goat_first < first:
+        # correlated on the primary key: one lookup per older report row, never a scan
+        goat_filter = (
+            f"{pf} AND EXISTS (SELECT 1 FROM recipients g WHERE g.id = recipient_id"
+            f" AND ({_GOAT_SQL}))"
+        )
+        older = read_model.report_queries(
+            goat_first, shift_period(first, -1), goat_filter, pargs, by_id_range=by_range
+        )
     return [
         (
-            "SELECT id, household_size, programme, assistance_value, handover_date"
-            f" FROM recipients WHERE 1 = 1{status}{rf}",
+            "SELECT id, household_size, programme, assistance_value, handover_date,"
+            f" livestock_received, package FROM recipients WHERE 1 = 1{status}{rf}",
             rargs,
         ),
-        *_report_queries(first, period, scope),
+        *read_model.report_queries(first, period, pf, pargs, by_id_range=by_range),
         (
             "SELECT recipient_id, visit_date, score_bookkeeping, score_quality, score_market,"
             f" score_motivation, business_running FROM visits WHERE visit_date >= ?"
@@ -137,52 +126,27 @@ def _plan(period: str, window_months: int, scope: _Scope) -> list[tuple[str, lis
             f"SELECT recipient_id FROM accounts WHERE role = 'recipient' AND reachable = 0{pf}",
             pargs,
         ),
+        (
+            # the latest answer per item (ids grow with time; a later row replaces)
+            f"SELECT recipient_id, item, met, checked_on FROM graduation_checks WHERE 1 = 1{pf}"
+            " ORDER BY recipient_id, checked_on, id",
+            pargs,
+        ),
+        *older,
     ]
 
 
-def _observations(
-    report_rows: Sequence[Any], flag_rows: Sequence[Any]
-) -> dict[int, list[Observation]]:
-    """Pick the counting report per (recipient, period) and apply the flags.
-
-    The rows come ordered by recipient, period, reporter_role, revision ('facilitator' sorts
-    before 'recipient'), so the last row of each (recipient, period) is the one that counts:
-    the recipient's latest revision, else the facilitator's.
-    """
-    best: dict[tuple[int, str], Any] = {}
-    for row in report_rows:
-        best[(row[0], row[1])] = row  # a later row replaces the earlier; order is kept
-    flags: dict[tuple[int, str], list[Any]] = {}
-    for f in flag_rows:
-        flags.setdefault((f[0], f[1]), []).append(f)
-    out: dict[int, list[Observation]] = {}
-    for key, row in best.items():
-        # positional, in Observation's field order (hot path of recompute_all)
-        obs = Observation(
-            row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-            None if row[8] is None else bool(row[8]),
-            None if row[9] is None else bool(row[9]),
-            row[10],
-            None if row[11] is None else bool(row[11]),
-            row[12],
-        )  # fmt: skip
-        if flags and key in flags:
-            obs = _apply_flags(obs, flags[key])
-        observations = out.get(key[0])
-        if observations is None:
-            out[key[0]] = [obs]
-        else:
-            observations.append(obs)
-    return out
-
-
 def _assemble(results: Sequence[Sequence[Any]]) -> dict[int, RecipientInputs]:
-    recipients, reports, flag_rows, visits, unreachable = results
+    recipients, reports, flag_rows, visits, unreachable, checks, *older = results
+    if older:  # goat rearing: the older months first, so each recipient's months stay in order
+        reports = [*older[0], *reports]
+        flag_rows = [*older[1], *flag_rows]
     inputs: dict[int, RecipientInputs] = {}
     for r in recipients:
         start = r[4][:7] if r[4] else None
-        inputs[r[0]] = RecipientInputs(Baseline(r[1], r[2], r[3], None, start), [], [])
-    for rid, obs in _observations(reports, flag_rows).items():
+        goats = r[5] if r[5] is not None else goats_in_package(r[6])
+        inputs[r[0]] = RecipientInputs(Baseline(r[1], r[2], r[3], goats, start), [], [])
+    for rid, obs in read_model.observations(reports, flag_rows).items():
         if rid in inputs:
             inputs[rid].observations = obs
     for v in visits:
@@ -191,53 +155,33 @@ def _assemble(results: Sequence[Sequence[Any]]) -> dict[int, RecipientInputs]:
     for a in unreachable:
         if a[0] in inputs:
             inputs[a[0]].reachable = False
+    latest: dict[tuple[int, str], CheckAnswer] = {}
+    for c in checks:
+        latest[(c[0], c[1])] = CheckAnswer(c[1], _bool(c[2]), c[3])
+    for (rid, _item), answer in latest.items():
+        if rid in inputs:
+            inputs[rid].checklist.append(answer)
     return inputs
 
 
-async def load_observations(
-    db: Database, first: str, last: str, recipient_id: int | None = None
-) -> dict[int, list[Observation]]:
-    """The observation that counts per recipient and period in first..last, oldest first."""
-    reports, flag_rows = [
-        await db.fetchall(sql, args)
-        for sql, args in _report_queries(first, last, _Scope(single=recipient_id))
-    ]
-    return _observations(reports, flag_rows)
-
-
-def _apply_flags(obs: Observation, flags: Sequence[Any]) -> Observation:
-    changes: dict[str, Any] = {}
-    verified: bool | None = None
-    for f in flags:
-        field, status, value = f[2], f[3], f[4]
-        if status == "open":
-            verified = False
-            continue
-        if verified is None:
-            verified = True
-        if value is not None and field in _OVERRIDABLE:
-            changes[field] = value
-    if ("revenue" in changes or "costs" in changes) and "profit" not in changes:
-        revenue = changes.get("revenue", obs.revenue)
-        costs = changes.get("costs", obs.costs)
-        if revenue is not None and costs is not None:
-            changes["profit"] = revenue - costs
-    return obs._replace(verified=verified, **changes)
+# The one read model, under the name callers of this module know.
+load_observations = read_model.load_observations
 
 
 async def load_inputs(
     db: Database,
     period: str,
-    window_months: int,
+    params: Params,
     recipient_ids: Iterable[int] | None = None,
 ) -> dict[int, RecipientInputs]:
-    """Baseline, observations (window + 1 month), visits and reachability per recipient.
+    """Baseline, observations (history + 1 month), visits, reachability and the latest
+    checklist answers per recipient.
 
     One recipient: any status. All: active and paused recipients.
     """
     ids = None if recipient_ids is None else list(recipient_ids)
     scope = _Scope(single=ids[0]) if ids is not None and len(ids) == 1 else _Scope()
-    results = [await db.fetchall(sql, args) for sql, args in _plan(period, window_months, scope)]
+    results = [await db.fetchall(sql, args) for sql, args in _plan(period, params, scope)]
     inputs = _assemble(results)
     if ids is not None and len(ids) > 1:
         wanted = set(ids)
@@ -258,8 +202,7 @@ def _score_range(
         try:
             scope = _Scope(lo=lo, hi=hi)
             results = [
-                conn.execute(sql, args).fetchall()
-                for sql, args in _plan(period, params.window_months, scope)
+                conn.execute(sql, args).fetchall() for sql, args in _plan(period, params, scope)
             ]
         finally:
             conn.close()
@@ -322,7 +265,13 @@ def _compute(
     results: dict[int, ScoreResult] = {}
     for rid, inp in inputs.items():
         result, flags = assess(
-            inp.baseline, inp.observations, inp.visits, period, params, reachable=inp.reachable
+            inp.baseline,
+            inp.observations,
+            inp.visits,
+            period,
+            params,
+            reachable=inp.reachable,
+            checklist=inp.checklist,
         )
         results[rid] = result
         score_rows.append(_score_row(rid, result, at))
@@ -367,7 +316,7 @@ async def recompute_recipient(
         )
         if latest and period_index(latest) > period_index(period):
             period = latest
-    inputs = await load_inputs(db, period, params.window_months, [recipient_id])
+    inputs = await load_inputs(db, period, params, [recipient_id])
     if recipient_id not in inputs:
         return None
     await ensure_model(db, params, now)
@@ -416,7 +365,7 @@ async def recompute_all(
         workers > 1 and bounds is not None and bounds[2] >= threshold and db.path != ":memory:"
     )
     if not parallel:
-        inputs = await load_inputs(db, period, params.window_months)
+        inputs = await load_inputs(db, period, params)
         # in a thread: up to PARALLEL_MIN_RECIPIENTS scores take seconds of CPU
         score_rows, flag_rows, _ = await asyncio.to_thread(_compute, inputs, period, params, at)
         await _store(db, period, score_rows, flag_rows, _Scope())
