@@ -236,4 +236,4 @@ async def monthly(
     await write_period_export(db, period, export, scope)
     label = await region_label(db, kecamatan_code)
     text = render("digest_monthly", lang, r=report, scope=label, charts=len(paths))
-    return MonthlyBundle(text, export, paths)
+    return MonthlyBundle(text, export=export, charts=paths)
