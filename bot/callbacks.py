@@ -11,6 +11,7 @@ one catch-all that answers with a polite toast. No telegram import here.
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 
@@ -68,12 +69,15 @@ class Callback:
     action: str
     args: tuple[int | str, ...]
 
-    def int(self, i: int = 0) -> int:
+    def int(self, i: builtins.int = 0) -> builtins.int:
+        """The i-th field as a number (an 'id' or 'small' field)."""
         value = self.args[i]
-        assert isinstance(value, int)
+        assert isinstance(value, builtins.int)
         return value
 
-    def str(self, i: int = 0) -> str:
+    # The method named `int` above shadows the builtin inside this class body.
+    def str(self, i: builtins.int = 0) -> builtins.str:
+        """The i-th field as text."""
         return str(self.args[i])
 
 

@@ -159,6 +159,8 @@ async def siaran(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def siaran_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every "sia:" button: audience, audience value, confirm, cancel."""
     query = update.callback_query
+    if query is None:
+        return
     await query.answer()
     account = await account_of(update, context)
     lang = lang_of(account, context)

@@ -37,9 +37,12 @@ async def ringkasan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _send_file(update: Update, file: digests.ExportFile, lang: str) -> None:
     """An export as a document with its caption (sendDocument)."""
+    chat = update.effective_chat
+    if chat is None:  # nowhere to send it, as in reply()
+        return
     with file.path.open("rb") as fh:
         await update.get_bot().send_document(
-            update.effective_chat.id,
+            chat.id,
             document=fh,
             filename=file.path.name,
             caption=render("ekspor_caption", lang, f=file),

@@ -108,6 +108,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = outcome.account.language if outcome.account else settings.language
     log.info("event=invite_redeem status=%s", outcome.status)
     if outcome.status == "linked":
+        assert outcome.account is not None  # a linked outcome carries its account
         data = await profile(db, outcome.account)
         await _send_notice(update, lang, data["name"], outcome.account.role)
         await sync_chat_menus(context.bot, db, now_of(context))  # the role's "/" menu
@@ -116,6 +117,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif outcome.status == "revoked":
         await reply(update, render("account_revoked", lang))
     elif outcome.status == "already_linked":
+        assert outcome.account is not None  # so does an already linked one
         data = await profile(db, outcome.account)
         await reply(update, render("onboarding_already_linked", lang, name=data["name"]))
     elif outcome.status == "record_taken":
@@ -179,6 +181,7 @@ async def _answer_contact(update: Update, outcome: binding.ContactOutcome, lang:
         await reply(update, render("contact_linked", lang), reply_markup=done)
         await _send_notice(update, outcome.account.language, outcome.name, "recipient")
     elif outcome.status == "confirm":
+        assert outcome.pending_id is not None  # a confirm outcome names its request
         await reply(update, render("contact_pending", lang), reply_markup=done)
         ask = render(
             "account_confirm_ask", lang, name=outcome.name, telegram_name=user.full_name,

@@ -153,12 +153,15 @@ async def send_step(
                 recipient_name=draft.recipient_name if draft else "",
             )
         elif kind == "invalid":
+            assert step.invalid is not None  # each kind carries its own field (svc.Step)
             head = render("form_error", lang, error=step.invalid.error, p=step.invalid.params)
         elif step.echo:
             head = render("report_echo", lang, name=label(f"s_{step.echo['key']}", lang),
                           value=step.echo["value"])  # fmt: skip
+        markup: InlineKeyboardMarkup | None
         if kind == "clarify":
             q = step.question
+            assert q is not None and step.clarify is not None
             from bot.domain.money import format_rupiah
 
             markup = InlineKeyboardMarkup(
@@ -171,6 +174,7 @@ async def send_step(
         if step.question is not None:
             body, markup = question_text(step.question, lang), question_markup(step.question, lang)
         else:
+            assert step.summary is not None  # a step without a question shows the summary
             body, markup = summary_text(step.summary, lang), summary_markup(step.summary, lang)
         text = f"{head}\n\n{body}" if head else body
         await reply(update, text, reply_markup=markup)
@@ -180,14 +184,17 @@ async def send_step(
         await reply(update, render("report_no_draft", lang))
     elif kind == "edit_menu":
         d, n = step.draft_id, step.step
+        assert d is not None and n is not None
         buttons = [_button(label(f"s_{k}", lang), _data(d, n, f"@{k}")) for k in step.edit_keys]
         rows = _rows(buttons, 2) + [[_button(label("!back", lang), _data(d, n, "!back"))]]
         await reply(
             update, render("report_edit_pick", lang), reply_markup=InlineKeyboardMarkup(rows)
         )
     elif kind == "confirm_cancel":
+        d, n = step.draft_id, step.step
+        assert d is not None and n is not None
         markup = InlineKeyboardMarkup(
-            [[_button(label(a, lang), _data(step.draft_id, step.step, a))
+            [[_button(label(a, lang), _data(d, n, a))
               for a in ("!cancel_yes", "!cancel_no")]]
         )  # fmt: skip
         await reply(update, render("report_cancel_confirm", lang), reply_markup=markup)

@@ -83,9 +83,11 @@ def _write(out: Path, rows: list[dict]) -> None:
                 writer.writerow([r[key] for key, _ in COLUMNS])
         return
     from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook opens on its one worksheet
     ws.title = "Graduasi"
     ws.append(header)
     for r in rows:

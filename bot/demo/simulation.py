@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -277,19 +278,19 @@ class Demo:
                 "SELECT id, facilitator_id FROM recipients")}
         )  # fmt: skip
         self.sb.core.add_group(STAFF_GROUP, "Staf Dinsos Kab. Tegal", [STAFF_USER, ADMIN_USER])
-        await self.round([lambda p=p, c=c: self.send(p, f"/start {c}") for p, c in joins])
+        await self.round([partial(self.send, p, f"/start {c}") for p, c in joins])
         # a family's link completes when they share their own number with the contact button;
         # the register's number matches (a family without one waits for its facilitator)
         phones = {r["id"]: r["phone"] for r in await self.db.fetchall(
             "SELECT id, phone FROM recipients")}  # fmt: skip
-        await self.round([lambda p=p: self.share_contact(p, phones.get(p.recipient_id))
+        await self.round([partial(self.share_contact, p, phones.get(p.recipient_id))
                           for p, _ in joins if p.role == "recipient"])  # fmt: skip
         await self._confirm_waiting()
         consent = render("btn_consent")
         # a family confirmed by its facilitator reads the notice with /profil
-        await self.round([lambda p=p: self.send(p, "/profil") for p, _ in joins
+        await self.round([partial(self.send, p, "/profil") for p, _ in joins
                           if not self.has_button(p, consent)])  # fmt: skip
-        await self.round([lambda p=p: self.press(p, consent) for p, _ in joins])
+        await self.round([partial(self.press, p, consent) for p, _ in joins])
         linked = await self._count("accounts", "consent_at IS NOT NULL")
         self.account_ids = {
             r["telegram_user_id"]: r["id"]
@@ -305,10 +306,15 @@ class Demo:
             p = next(p for p in self.people.values()
                      if p.persona is not None and p.persona.kind == kind)  # fmt: skip
             self.featured[p.user_id] = f"{p.name} (penerima, {p.programme}, {kind})"
-            if kind == P.MAJU and fac_of.get(p.recipient_id) is not None:
-                fac = self.people[fac_of[p.recipient_id]]
+            fac_user = self._facilitator_of(p)
+            if kind == P.MAJU and fac_user is not None:
+                fac = self.people[fac_user]
                 self.featured[fac.user_id] = f"{fac.name} (pendamping)"
         self.featured[STAFF_USER] = "Bu Ratna (staf Dinas Sosial)"
+
+    def _facilitator_of(self, p: Person) -> int | None:
+        """The Telegram user id of the family's facilitator (None without a linked one)."""
+        return None if p.recipient_id is None else self._fac_of.get(p.recipient_id)
 
     async def report_round(self, reporters: list[Person], period_index: int,
                            on_behalf: dict[int, Person] | None = None) -> int:  # fmt: skip
@@ -319,7 +325,7 @@ class Demo:
             target = on_behalf.get(p.user_id, p)
             assert target.persona is not None and target.programme is not None
             plans[p.user_id] = P.answers(target.persona, target.programme, period_index)
-        await self.round([lambda p=p: self.send(p, "/lapor") for p in reporters])
+        await self.round([partial(self.send, p, "/lapor") for p in reporters])
         for p in reporters:
             if p.user_id in on_behalf:
                 await self._pick_recipient(p, on_behalf[p.user_id])
@@ -352,12 +358,12 @@ class Demo:
                 lambda t: t.startswith(wanted) or t.partition(" ")[2].startswith(wanted),
             )
             if label is not None:
-                await self.round([lambda label=label: self.press(facilitator, label)])
+                await self.round([partial(self.press, facilitator, label)])
                 return
             nxt = render("form_label", name="next")
             if not self.has_button(facilitator, nxt):
                 raise RuntimeError(f"demo: {wanted} not in {facilitator.name}'s caseload")
-            await self.round([lambda nxt=nxt: self.press(facilitator, nxt)])
+            await self.round([partial(self.press, facilitator, nxt)])
         raise RuntimeError("demo: caseload pages did not end")
 
     def _next_action(
@@ -423,8 +429,9 @@ class Demo:
         one answer (the report opens prefilled, "Ubah" per answer, saved as a revision)."""
         featured = [self.people[u] for u in self.featured if u in self.people]
         writer = next((p for p in featured if p.persona and p.persona.kind == P.KESULITAN), None)
-        if writer is not None and self._fac_of.get(writer.recipient_id) is not None:
-            fac = self.people[self._fac_of[writer.recipient_id]]
+        fac_user = self._facilitator_of(writer) if writer is not None else None
+        if writer is not None and fac_user is not None:
+            fac = self.people[fac_user]
             self.featured.setdefault(fac.user_id, f"{fac.name} (pendamping)")
             self.clock.set(self.clock() + dt.timedelta(minutes=40))
             await self.round([lambda: self.send(writer, P.message_for(writer.programme or ""))])
@@ -454,7 +461,7 @@ class Demo:
         """After the escalation each facilitator reports for families without a report."""
         queues: dict[int, list[Person]] = {}
         for p in recipients:
-            fac = self._fac_of.get(p.recipient_id)
+            fac = self._facilitator_of(p)
             if when[p.user_id] == "facilitator" and fac is not None:
                 queues.setdefault(fac, []).append(p)
         saved = 0

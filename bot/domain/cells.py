@@ -40,6 +40,7 @@ def clean_text(value: object) -> str:
 
 
 def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet would read the text as a formula (=, +, -, @ ...)."""
     return bool(text) and text.startswith(FORMULA_PREFIXES)
 
 
@@ -65,6 +66,7 @@ def parse_name(value: object, what: str) -> str:
 
 
 def parse_required_text(value: object, what: str) -> str:
+    """The cleaned text; CellError('<what> kosong') when the cell is empty."""
     text = clean_text(value)
     if not text:
         raise CellError(f"{what} kosong")
@@ -180,6 +182,7 @@ def parse_date_cell(value: object, what: str = "tanggal") -> dt.date | None:
 
 
 def parse_birth_date(value: object, today: dt.date) -> dt.date | None:
+    """A birth date between 1900 and today, None for an empty cell."""
     date = parse_date_cell(value, "tanggal lahir")
     if date is not None and not (dt.date(1900, 1, 1) <= date <= today):
         raise CellError(f"tanggal lahir {date:%d-%m-%Y} tidak masuk akal")
@@ -216,6 +219,7 @@ def parse_small_int(value: object, what: str, low: int, high: int) -> int | None
 
 
 def parse_household_size(value: object) -> int | None:
+    """Household members, 1-30, None for an empty cell."""
     return parse_small_int(value, "jumlah anggota keluarga", 1, 30)
 
 
@@ -224,6 +228,7 @@ _NO = {"tidak", "tdk", "t", "no", "n", "0", "false", "bukan"}
 
 
 def parse_yes_no(value: object, what: str) -> bool | None:
+    """Ya/tidak (and their spellings) as a bool, None for an empty cell or '-'."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -245,6 +250,7 @@ _GENDER = {
 
 
 def parse_gender(value: object) -> str | None:
+    """'L' or 'P' from the spellings of Laki-laki/Perempuan, None for an empty cell."""
     text = clean_text(value).casefold()
     if not text or text == "-":
         return None

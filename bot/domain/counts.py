@@ -134,8 +134,8 @@ def parse_count(text: str) -> Count | CountError:
     if numerals:
         if len(tokens) > 1:
             return CountError("two_numbers" if len(numerals) > 1 else "not_number")
-        value = _digits(tokens[0])
-        return value if isinstance(value, CountError) else Count(value)
+        digits = _digits(tokens[0])
+        return digits if isinstance(digits, CountError) else Count(digits)
     value = words_value(tokens)
     return CountError("not_number") if value is None else Count(value)
 

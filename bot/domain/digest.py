@@ -117,13 +117,16 @@ class Scope:
 
     @classmethod
     def for_staff(cls, kecamatan_code: str | None) -> Scope:
+        """A staff member's scope: one kecamatan, or the whole kabupaten for None."""
         return cls(None if kecamatan_code is None else frozenset({kecamatan_code}))
 
     @classmethod
     def for_facilitator(cls, facilitator_id: int) -> Scope:
+        """A facilitator's scope: their caseload."""
         return cls(None, facilitator_id)
 
     def allows(self, snap: RecipientSnapshot) -> bool:
+        """Whether the recipient is inside this scope."""
         if self.kecamatan_codes is not None and snap.kecamatan_code not in self.kecamatan_codes:
             return False
         return self.facilitator_id is None or snap.facilitator_id == self.facilitator_id
@@ -147,6 +150,7 @@ class Progress:
 
     @property
     def total(self) -> int:
+        """Everyone expected to report: reported, in draft and silent."""
         return self.reported + self.draft + self.silent
 
     @property
@@ -195,6 +199,7 @@ class StaffDigest:
 
     @property
     def has_reports(self) -> bool:
+        """Whether anyone in scope has reported this period."""
         return self.total.reported > 0
 
     @property
@@ -219,6 +224,7 @@ class FacilitatorDigest:
 
     @property
     def has_reports(self) -> bool:
+        """Whether anyone in scope has reported this period."""
         return self.total.reported > 0
 
 
@@ -233,14 +239,17 @@ class ProfitSeries:
 
     @property
     def latest(self) -> int | None:
+        """The median of the newest period."""
         return self.medians[-1]
 
     @property
     def previous(self) -> int | None:
+        """The median of the period before the newest, if there is one."""
         return self.medians[-2] if len(self.medians) > 1 else None
 
     @property
     def has_data(self) -> bool:
+        """Whether any period has a reported profit."""
         return any(c > 0 for c in self.counts)
 
 
@@ -254,6 +263,7 @@ class MonthlyReport:
 
     @property
     def band_totals(self) -> dict[str, int]:
+        """Recipients per readiness band, summed over the kecamatan."""
         totals = dict.fromkeys(BANDS, 0)
         for _, counts in self.bands:
             for band, n in counts.items():

@@ -213,12 +213,14 @@ def parse_amount(text: str, ceiling: int = DEFAULT_CEILING) -> ParseResult:
     if leftover:
         # Emoji, punctuation, '+' ... around the number.
         return AmountError("letters" if any(c.isalpha() for c in leftover) else "nonsense")
+    value: Decimal | None
     if len(tokens) == 1 and tokens[0][0].isdigit():
-        value = _numeral(tokens[0], with_unit=False)
-        if value == "ambiguous":
+        numeral = _numeral(tokens[0], with_unit=False)
+        if numeral == "ambiguous":
             return _ambiguous(tokens[0], ceiling)
-        if isinstance(value, str):
+        if isinstance(numeral, str):
             return AmountError("nonsense")
+        value = numeral
     else:
         value = _words_value(tokens)
         if value is None:

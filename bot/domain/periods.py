@@ -29,10 +29,12 @@ def parse_period(period: str) -> tuple[int, int]:
 
 
 def is_period(text: str) -> bool:
+    """Whether the text is a period 'YYYY-MM'."""
     return bool(_PERIOD.match(text or ""))
 
 
 def make_period(year: int, month: int) -> str:
+    """(2025, 1) -> '2025-01'."""
     return f"{year:04d}-{month:02d}"
 
 
@@ -80,6 +82,7 @@ def closes_at(period: str, close_day: int, tz: dt.tzinfo) -> dt.datetime:
 
 
 def is_late(period: str, submitted: dt.datetime, close_day: int, tz: dt.tzinfo) -> bool:
+    """Whether a report submitted then came after the period closed."""
     return submitted >= closes_at(period, close_day, tz)
 
 

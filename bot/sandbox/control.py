@@ -13,11 +13,21 @@ from bot.sandbox.core import ControlError, SandboxCore
 Handler = Callable[[SandboxCore, dict[str, Any]], Any]
 
 
-def _int(body: dict[str, Any], key: str, *, required: bool = True) -> int | None:
+def _json(body: dict[str, Any], key: str) -> Any:
+    """The value as sent (None when absent): the core checks its type and answers with the key."""
+    return body.get(key)
+
+
+def _int(body: dict[str, Any], key: str) -> int:
+    value = _opt_int(body, key)
+    if value is None:
+        raise ControlError(f"{key}: required")
+    return value
+
+
+def _opt_int(body: dict[str, Any], key: str) -> int | None:
     value = body.get(key)
     if value is None:
-        if required:
-            raise ControlError(f"{key}: required")
         return None
     if isinstance(value, str) and value.lstrip("-").isdigit():
         return int(value)
@@ -29,7 +39,7 @@ def _int(body: dict[str, Any], key: str, *, required: bool = True) -> int | None
 def _users(core: SandboxCore, b: dict[str, Any]) -> Any:
     return core.add_user(
         _int(b, "id"),
-        b.get("first_name"),
+        _json(b, "first_name"),
         username=b.get("username"),
         language_code=b.get("language_code"),
         last_name=b.get("last_name"),
@@ -55,12 +65,12 @@ def _send(core: SandboxCore, b: dict[str, Any]) -> Any:
             kwargs[key] = b[key]
     if b.get("reply_to") is not None:
         kwargs["reply_to"] = _int(b, "reply_to")
-    return core.send(_int(b, "user_id"), chat_id=_int(b, "chat_id", required=False), **kwargs)
+    return core.send(_int(b, "user_id"), chat_id=_opt_int(b, "chat_id"), **kwargs)
 
 
 def _edit(core: SandboxCore, b: dict[str, Any]) -> Any:
     return core.edit(
-        _int(b, "user_id"), _int(b, "message_id"), b.get("text"), _int(b, "chat_id", required=False)
+        _int(b, "user_id"), _int(b, "message_id"), _json(b, "text"), _opt_int(b, "chat_id")
     )
 
 
@@ -71,20 +81,18 @@ def _groups(core: SandboxCore, b: dict[str, Any]) -> Any:
     members = b.get("members") or []
     if not isinstance(members, list):
         raise ControlError("members: a list of user ids")
-    return core.add_group(group_id, b.get("title"), [_int({"m": m}, "m") for m in members])
+    return core.add_group(group_id, _json(b, "title"), [_int({"m": m}, "m") for m in members])
 
 
 def _channel_post(core: SandboxCore, b: dict[str, Any]) -> Any:
-    return core.channel_post(_int(b, "chat_id"), b.get("text"), b.get("title"))
+    return core.channel_post(_int(b, "chat_id"), _json(b, "text"), _json(b, "title"))
 
 
 def _press(core: SandboxCore, b: dict[str, Any]) -> Any:
     data = b.get("data")
     if not isinstance(data, str):
         raise ControlError("data: the button's callback_data is required")
-    return core.press(
-        _int(b, "user_id"), _int(b, "message_id"), data, _int(b, "chat_id", required=False)
-    )
+    return core.press(_int(b, "user_id"), _int(b, "message_id"), data, _opt_int(b, "chat_id"))
 
 
 def _block(core: SandboxCore, b: dict[str, Any]) -> Any:
@@ -93,10 +101,10 @@ def _block(core: SandboxCore, b: dict[str, Any]) -> Any:
 
 def _faults(core: SandboxCore, b: dict[str, Any]) -> Any:
     return core.add_fault(
-        b.get("method"),
+        _json(b, "method"),
         _int(b, "status"),
-        count=_int(b, "count", required=False) or 1,
-        retry_after=_int(b, "retry_after", required=False),
+        count=_opt_int(b, "count") or 1,
+        retry_after=_opt_int(b, "retry_after"),
         description=b.get("description"),
     )
 

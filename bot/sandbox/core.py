@@ -311,7 +311,7 @@ class SandboxCore:
     def photo_sizes(self, stored: StoredFile) -> list[dict[str, Any]]:
         """Telegram's ladder of sizes (thumbnail, medium, full); all share the stored bytes."""
         width, height = image_size(stored.data)
-        sizes = []
+        sizes: list[dict[str, Any]] = []
         for i, side in enumerate((90, 320, 800)):
             scale = min(1.0, side / max(width, height, 1))
             sizes.append(

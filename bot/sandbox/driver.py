@@ -40,7 +40,7 @@ class Reply:
 
     @classmethod
     def from_view(cls, view: dict[str, Any]) -> Reply:
-        return cls(**{k: view.get(k) for k in cls.__dataclass_fields__ if k in view})
+        return cls(**{k: view[k] for k in cls.__dataclass_fields__ if k in view})
 
     @property
     def body(self) -> str:

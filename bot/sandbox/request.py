@@ -57,10 +57,11 @@ class SandboxRequest(BaseRequest):
         if request_data is not None:
             params = dict(request_data.json_parameters)
             for name, part in request_data.multipart_data.items():
-                filename, content, mime = (list(part) + [None])[:3]
-                if hasattr(content, "read"):
-                    content = content.read()
-                files[name] = Upload(filename, bytes(content), mime)
+                filename, content, mime = (
+                    part  # PTB: (file name, bytes or a file handle, MIME type)
+                )
+                data = content if isinstance(content, bytes) else content.read()
+                files[name] = Upload(filename, data, mime)
         status, payload = await call_method(
             self.core, match.group(1), match.group(2), params, files
         )

@@ -41,12 +41,14 @@ def recipient_scope(account: Account | None, alias: str = "r") -> tuple[str, lis
 
 
 def require_role(account: Account | None, *roles: str) -> Account:
+    """The account when it has one of the roles; AccessDenied('role') otherwise."""
     if account is None or account.role not in roles:
         raise AccessDenied("role")
     return account
 
 
 async def can_see_recipient(db: Database, account: Account | None, recipient_id: int) -> bool:
+    """Whether the recipient is inside the account's scope (recipient_scope)."""
     where, params = recipient_scope(account)
     found = await db.fetchval(
         f"SELECT 1 FROM recipients r WHERE r.id = ? AND {where}", (recipient_id, *params)
@@ -55,6 +57,7 @@ async def can_see_recipient(db: Database, account: Account | None, recipient_id:
 
 
 async def require_recipient(db: Database, account: Account | None, recipient_id: int) -> None:
+    """AccessDenied('recipient') unless the account may see this recipient."""
     if not await can_see_recipient(db, account, recipient_id):
         raise AccessDenied("recipient")
 
@@ -83,6 +86,7 @@ async def visible_recipients(
 def can_see_facilitator(
     account: Account | None, facilitator_id: int, kecamatan: str | None
 ) -> bool:
+    """Admins see every facilitator, staff those of their kecamatan, a facilitator only themself."""
     if account is None:
         return False
     if account.role == "admin":
@@ -105,5 +109,6 @@ class ConsentNeeded(AccessDenied):
 
 
 def require_consent(account: Account) -> None:
+    """ConsentNeeded while a recipient or facilitator has not acknowledged the privacy notice."""
     if account.role in CONSENT_ROLES and account.consent_at is None:
         raise ConsentNeeded("consent")

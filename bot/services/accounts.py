@@ -34,6 +34,7 @@ class Greeting:
 
 
 async def get_account(db: Database, telegram_user_id: int) -> Account | None:
+    """The account linked to this Telegram user, or None."""
     row = await db.fetchone(
         "SELECT id, telegram_user_id, chat_id, role, display_name, recipient_id, facilitator_id,"
         " kecamatan_code, language, muted, reachable, consent_version, consent_at"

@@ -199,6 +199,7 @@ def restore_database(
 
 
 def backup_dir(database: str, settings: Settings) -> Path:
+    """Where backups go: [backup] dir, or a backups folder beside the database."""
     if settings.backup.dir:
         return Path(settings.backup.dir)
     return Path(database).resolve().parent / "backups"
@@ -206,7 +207,7 @@ def backup_dir(database: str, settings: Settings) -> Path:
 
 def list_auto_backups(folder: Path) -> list[tuple[dt.datetime, Path]]:
     """Automatic backups in folder, oldest first, with the UTC time in their name."""
-    found = []
+    found: list[tuple[dt.datetime, Path]] = []
     if not folder.is_dir():
         return found
     for path in folder.iterdir():

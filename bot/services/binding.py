@@ -70,6 +70,7 @@ def normalise_phone(text: str | None) -> str | None:
 
 
 async def is_revoked(db: Database, telegram_user_id: int) -> bool:
+    """Whether access of this Telegram account was revoked (it may not link again)."""
     return bool(
         await db.fetchval(
             "SELECT 1 FROM revoked_telegram WHERE telegram_user_id = ?", (telegram_user_id,)

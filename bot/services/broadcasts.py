@@ -177,6 +177,7 @@ async def start_draft(
             (actor.id if actor else None, audience, value, scope, text, count, iso(now)),
         )
         bid = cur.lastrowid
+        assert bid is not None  # an INSERT always sets lastrowid
         await cur.close()
     return Preview(bid, audience, value, label, count, text)
 
@@ -220,6 +221,7 @@ async def open_draft(db: Database, actor: Account) -> int | None:
 async def set_text(
     db: Database, settings: Settings, actor: Account | None, broadcast_id: int, text: str
 ) -> Preview:
+    """Set the text of the sender's draft broadcast and preview it again."""
     text = _clean_text(text)
     async with db.transaction() as conn:
         b = await _draft(conn, actor, broadcast_id)
@@ -246,6 +248,7 @@ async def _draft(conn: aiosqlite.Connection, actor: Account | None, broadcast_id
 
 
 async def cancel(db: Database, actor: Account | None, broadcast_id: int) -> None:
+    """Cancel the sender's draft broadcast."""
     async with db.transaction() as conn:
         await _draft(conn, actor, broadcast_id)
         await conn.execute(
@@ -279,6 +282,7 @@ async def queue(
 
 
 async def progress(db: Database, broadcast_id: int) -> Progress:
+    """How far the broadcast's delivery has got, by message status."""
     b = await db.fetchone("SELECT status, total FROM broadcasts WHERE id = ?", (broadcast_id,))
     if b is None:
         raise BroadcastError("not_found")

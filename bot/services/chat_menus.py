@@ -41,6 +41,7 @@ class MenuChange:
 
     @property
     def menu(self) -> str:
+        """The menu key stored for the chat: '<role>:<language>'."""
         return f"{self.role}:{self.language}"
 
 

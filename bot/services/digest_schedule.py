@@ -61,6 +61,7 @@ class DigestPlan:
     errors: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """One line per planned digest and per digest that could not be planned."""
         out = [
             f"  planned digest {p.kind} {p.period} -> {p.who} ({p.parts} message(s))"
             for p in self.planned
@@ -304,15 +305,14 @@ async def _plan_monthly(
                     parts.append(
                         (f"monthly:chart:{path.stem}", "", {"type": "photo", "path": str(path)})
                     )
-                if bundle.export is not None:
-                    parts.append(
-                        (
-                            "monthly:export",
-                            "",
-                            {"type": "document", "path": str(bundle.export),
-                             "filename": bundle.export.name},
-                        )
-                    )  # fmt: skip
+                parts.append(
+                    (
+                        "monthly:export",
+                        "",
+                        {"type": "document", "path": str(bundle.export),
+                         "filename": bundle.export.name},
+                    )
+                )  # fmt: skip
                 if await _store(db, settings, now, kind=kind, person=t.person, chat_id=t.chat_id,
                                 account_id=t.account_id, period=period, slot=period,
                                 scope=t.kecamatan_code, parts=parts):  # fmt: skip

@@ -68,11 +68,12 @@ class ExportFile:
 @dataclass
 class MonthlyBundle:
     text: str
+    export: Path  # the period's XLSX of the region
     charts: list[Path] = field(default_factory=list)
-    export: Path | None = None
 
 
 async def region_label(db: Database, kecamatan_code: str | None) -> str:
+    """'Kec. <name>' for a kecamatan, the kabupaten's name for the whole region."""
     if kecamatan_code is None:
         return KABUPATEN
     name = await db.fetchval("SELECT name FROM kecamatan WHERE code = ?", (kecamatan_code,))
@@ -131,8 +132,11 @@ async def ringkasan_reply(
         d = await build_staff_digest(db, period, since or now - WEEK, scope, settings)
         label = await region_label(db, None if account.role == "admin" else account.kecamatan_code)
         file = None
-        wanted = out_dir is not None and private_chat
-        if wanted and await period_check(db, period, now, settings.tz) is None:
+        if (
+            out_dir is not None
+            and private_chat
+            and await period_check(db, period, now, settings.tz) is None
+        ):
             file = await _export_file(db, account, period, out_dir)
         text = render("digest_staff", lang, d=d, scope=label, now=now_label(now, settings.tz),
                       attached=file is not None)  # fmt: skip
@@ -174,6 +178,7 @@ async def staff_weekly(
 async def facilitator_weekly(
     db: Database, facilitator_id: int, now: dt.datetime, settings: Settings, lang: str = "id"
 ) -> str:
+    """The weekly digest text of one facilitator's caseload for the open period."""
     period = period_of(now, settings.tz)
     snaps = await load_snapshots(
         db, period, Scope.for_facilitator(facilitator_id), with_profits=False, settings=settings
@@ -231,4 +236,4 @@ async def monthly(
     await write_period_export(db, period, export, scope)
     label = await region_label(db, kecamatan_code)
     text = render("digest_monthly", lang, r=report, scope=label, charts=len(paths))
-    return MonthlyBundle(text, paths, export)
+    return MonthlyBundle(text, export=export, charts=paths)

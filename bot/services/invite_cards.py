@@ -26,6 +26,7 @@ def _latin1(text: str) -> str:
 
 
 def write_pdf(path: str | Path, cards: Sequence[InviteCard]) -> None:
+    """Invite cards with their QR codes as an A4 PDF, for printing."""
     import qrcode
     from fpdf import FPDF
 
@@ -103,6 +104,7 @@ LIST_HEADER = [
 
 
 def write_xlsx(path: str | Path, cards: Sequence[InviteCard]) -> None:
+    """The invite list as a workbook (NIK masked)."""
     rows = (
         [c.name, c.nik_masked, c.desa, c.kecamatan, c.facilitator, c.role, c.link,
          format_date(c.expires_at)]

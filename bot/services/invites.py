@@ -56,14 +56,17 @@ def _iso(when: dt.datetime) -> str:
 
 
 def new_code() -> str:
+    """A fresh random invite code (URL-safe)."""
     return secrets.token_urlsafe(CODE_BYTES)
 
 
 def hash_code(code: str) -> str:
+    """The stored form of an invite code (SHA-256; the code itself is never stored)."""
     return hashlib.sha256(code.strip().encode()).hexdigest()
 
 
 def invite_link(bot_username: str, code: str) -> str:
+    """The t.me deep link that starts the bot with the code."""
     return f"https://t.me/{bot_username.lstrip('@')}?start={code}"
 
 
@@ -420,6 +423,7 @@ async def link_in_tx(
 async def acknowledge_notice(
     db: Database, now: dt.datetime, account: Account, version: str
 ) -> None:
+    """Record that the account acknowledged this version of the privacy notice."""
     async with db.transaction() as conn:
         await conn.execute(
             "UPDATE accounts SET consent_version = ?, consent_at = ? WHERE id = ?",
@@ -464,6 +468,7 @@ async def add_admin(db: Database, now: dt.datetime, telegram_id: int, name: str)
             (telegram_id, telegram_id, name, _iso(now)),
         )
         account_id = cur.lastrowid
+        assert account_id is not None  # an INSERT always sets lastrowid
         await cur.close()
         await conn.execute(
             "INSERT INTO audit_log (at, actor, action, entity, entity_id, details)"
@@ -489,6 +494,7 @@ async def profile(db: Database, account: Account) -> dict[str, Any]:
             " WHERE r.id = ?",
             (account.recipient_id,),
         )
+        assert row is not None, "the account's recipient is a foreign key"
         out.update(name=row["name"], nik=mask_nik(row["nik"]), desa=row["desa"],
                    kecamatan=row["kecamatan"], facilitator=row["facilitator"],
                    phone=row["phone"] or "", programme=row["programme"])  # fmt: skip
@@ -498,6 +504,7 @@ async def profile(db: Database, account: Account) -> dict[str, Any]:
             " LEFT JOIN kecamatan k ON k.code = f.kecamatan_code WHERE f.id = ?",
             (account.facilitator_id,),
         )
+        assert row is not None, "the account's facilitator is a foreign key"
         out.update(name=row["name"], phone=row["phone"] or "", kecamatan=row["kecamatan"])
         out["caseload"] = await db.fetchval(
             "SELECT count(*) FROM recipients WHERE facilitator_id = ?", (account.facilitator_id,)

@@ -78,10 +78,12 @@ class Table:
 
     @property
     def fk_columns(self) -> set[str]:
+        """The names of the table's columns that are foreign keys."""
         return {c for c, _, _ in self.fks}
 
 
 async def load_schema(db: Database) -> dict[str, Table]:
+    """Every table of the database with its columns and foreign keys."""
     names = await db.tables()
     schema: dict[str, Table] = {}
     for name in names:
@@ -108,6 +110,7 @@ def _in(values: Iterable[Any]) -> tuple[str, list[Any]]:
 
 
 async def find_recipient_id(db: Database, nik: str) -> int:
+    """The recipient with this NIK; PersonNotFound for a malformed or unknown NIK."""
     cleaned = clean_nik(nik)
     if len(cleaned) != 16 or not cleaned.isdigit():
         raise PersonNotFound("a NIK has 16 digits")
@@ -166,12 +169,12 @@ async def person_rows(
         for table in schema.values():
             if table.name in _SKIP_TABLES:
                 continue
-            for col, parent, parent_col in table.fks:
+            for child_col, parent, parent_col in table.fks:
                 if not frontier.get(parent):
                     continue
                 marks, values = _in(sorted(frontier[parent]))
                 rows = await db.fetchall(
-                    f"SELECT rowid FROM {_q(table.name)} WHERE {_q(col)} IN "
+                    f"SELECT rowid FROM {_q(table.name)} WHERE {_q(child_col)} IN "
                     f"(SELECT {_q(parent_col)} FROM {_q(parent)} WHERE rowid IN ({marks}))",
                     values,
                 )
@@ -311,6 +314,7 @@ def identifiers(recipient: dict[str, Any], accounts: list[dict[str, Any]]) -> li
 
 
 def cut_identifiers(text: str, idents: list[str]) -> str:
+    """The text with every identifier (any case) replaced by the erased marker."""
     for ident in idents:
         if ident.lower() in text.lower():
             text = re.sub(re.escape(ident), ERASED, text, flags=re.IGNORECASE)
@@ -593,10 +597,10 @@ async def _erase_in_tx(
     deleted: dict[str, int] = {}
     scrubbed: dict[str, int] = {}
     # 1. Chat links and unfinished input: deleted.
-    for table in ("accounts", *DELETE_TABLES):
-        if table in schema and tied.get(table):
+    for name in ("accounts", *DELETE_TABLES):
+        if name in schema and tied.get(name):
             # Rows an earlier delete already removed are simply not found.
-            await _delete_rows(conn, schema, table, tied[table], deleted, tied)
+            await _delete_rows(conn, schema, name, tied[name], deleted, tied)
     # 2. The recipients row: identity out, aggregates kept.
     explicit = {
         "nik": placeholder_nik(recipient_id),
@@ -759,6 +763,7 @@ async def compact_database(db: Database, attempts: int = 20) -> bool:
 
 
 def years_before(now: dt.datetime, years: int) -> dt.datetime:
+    """The same instant `years` years earlier (29 February becomes the 28th)."""
     try:
         return now.replace(year=now.year - years)
     except ValueError:  # 29 February

@@ -64,6 +64,7 @@ class Source:
     _workbook: object = None
 
     def close(self) -> None:
+        """Close the workbook, when its reader can be closed."""
         close = getattr(self._workbook, "close", None)
         if callable(close):
             close()

@@ -72,6 +72,7 @@ class XlsxReader:
         self._sheets: dict[str, CalamineSheet] = {}
 
     def close(self) -> None:
+        """Release the workbook (closing twice is harmless)."""
         self._sheets.clear()
         with contextlib.suppress(CalamineError):  # already closed
             self.book.close()
