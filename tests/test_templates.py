@@ -49,3 +49,13 @@ def test_command_menu_is_well_formed(lang: str) -> None:
         assert c.name.isascii() and c.name.islower() and c.description
         assert c.roles is None or c.roles <= {"recipient", "facilitator", "staff", "admin"}
     assert names == [c.name for c in command_list("id")]
+
+
+def test_bantuan_speaks_to_each_role() -> None:
+    """Staff and admins are not told to ask a facilitator; a facilitator hears where family
+    messages arrive; a person without an account how to join."""
+    for role in ("staff", "admin"):
+        text = render("bantuan", "id", role=role, commands=[("ringkasan", "ringkasan")])
+        assert "pendamping Anda" not in text and "admin" in text
+    assert "Balas" in render("bantuan", "id", role="facilitator", commands=[])
+    assert "undangan" in render("bantuan", "id", role=None, commands=[])
