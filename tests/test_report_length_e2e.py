@@ -19,9 +19,10 @@ from tests.report_seed import seed_basic
 from tests.suite_counts import SCENARIOS
 
 GOAL = {"tata boga": 10, "menjahit": 10, "ternak kambing": 12}
-# Measured on this branch (family side of the chat, before the quarterly household question
-# and the split/added questions of the scoring branch); a longer report fails this test.
-MEASURED = {"tata boga": 15, "menjahit": 15, "ternak kambing": 19}
+# Measured with the form of graduation readiness model 2 (equipment bought asked apart from
+# costs, a tata boga equipment question, household size asked outright in quarter months and
+# "did it change?" otherwise); a longer report fails this test.
+MEASURED = {"tata boga": 17, "menjahit": 16, "ternak kambing": 20}
 USERS = {"tata boga": (1001, "Siti"), "menjahit": (1002, "Aminah"),
          "ternak kambing": (1003, "Warsini")}  # fmt: skip
 # A normal month: button labels to press, or text to type where no button fits.
@@ -33,6 +34,8 @@ TYPICAL = {
     "tk_sold": ("press", "0"), "tk_feed": ("press", "Ya"), "other_income": ("send", "0"),
     "household": ("press", "4"), "savings": ("press", "Tidak"), "books": ("press", "Ya"),
     "problem": ("press", "Tidak ada"), "help": ("press", "Tidak"), "photo": ("press", "Lewati"),
+    "equipment_buy": ("send", "0"), "tb_equipment": ("press", "Ya"),
+    "household_changed": ("press", "Tidak"),
 }  # fmt: skip
 MODEL_ID = re.compile(r"\d+\.\d+\+[0-9a-f]{6,}")
 
@@ -89,8 +92,9 @@ async def test_report_length_per_programme(sandbox_factory, programme: str) -> N
         assert ".." not in (text or "") and "recipient" not in (text or ""), text
 
 
-@pytest.mark.xfail(strict=True, reason="the goal needs the quarterly and paired questions of "
-                   "the form content (scoring branch); flip to a plain test after merging")  # fmt: skip
+@pytest.mark.xfail(strict=True, reason="the goal needs a shorter form: paired revenue/costs, "
+                   "quarterly equipment and household questions, savings and books in one "
+                   "question, help folded into the problem question")  # fmt: skip
 @pytest.mark.parametrize("programme", list(USERS))
 async def test_report_length_goal(sandbox_factory, programme: str) -> None:
     sb = await sandbox_factory(seed=seed_basic)
