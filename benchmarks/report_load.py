@@ -67,11 +67,14 @@ SCRIPT: list[tuple[str, str]] = [
     ("press", "Berjalan"),
     ("send", "1,5 jt"),
     ("send", "500rb"),
+    ("send", "0"),  # equipment bought this month
     ("press", "Ya"),
     ("send", "40"),
     ("press", "5"),
+    ("press", "Ya"),  # equipment in good order
     ("send", "300.000"),
-    ("send", "4"),
+    # household size: asked outright in a quarter's first month, else "did it change?"
+    ("press_any", "4|Tidak"),
     ("press", "Tidak"),
     ("press", "Ya"),
     ("press", "Tidak ada"),
@@ -114,6 +117,14 @@ def _button_data(stored: Any, label: str) -> str:
     raise AssertionError(f"no button {label!r} on message {stored.message_id}: {stored.data}")
 
 
+def _first_offered(stored: Any, labels: list[str]) -> str:
+    """The first of these labels that the message offers as a button (else the first)."""
+    offered = {
+        b.get("text") for row in (stored.markup or {}).get("inline_keyboard", []) for b in row
+    }
+    return next((label for label in labels if label in offered), labels[0])
+
+
 async def step(core: SandboxCore, watcher: Watcher, uid: int, action: tuple[str, str],
                echo: bool) -> float:  # fmt: skip
     """Do one action; return seconds until the bot's answer arrived."""
@@ -124,7 +135,7 @@ async def step(core: SandboxCore, watcher: Watcher, uid: int, action: tuple[str,
         core.send(uid, text=what)
     else:
         stored = watcher.last[uid]
-        label = "ok" if echo else what
+        label = "ok" if echo else _first_offered(stored, what.split("|"))
         core.press(uid, stored.message_id, _button_data(stored, label))
     core.notify()
     await asyncio.wait_for(fut, 600)

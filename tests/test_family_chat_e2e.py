@@ -139,6 +139,7 @@ async def test_loss_is_said_rugi_and_typed_at_the_correction(bot):
     await siti.press("Berjalan")
     await siti.send("300rb")
     await siti.send("450rb")
+    await siti.send("0")  # no equipment bought
     assert "rugi Rp150.000" in (await siti.last()).text
     await siti.press("Tidak")
     await siti.send("rugi 200rb")
@@ -230,7 +231,19 @@ async def test_terminal_chat_sends_numbers_as_text_for_number_questions(bot):
     from bot.sandbox.chat import TerminalChat
 
     async def lines():
-        for line in ("/lapor", "/tekan 1", "1500000", "500000", "1", "40", "5", "0", "/press 5"):
+        for line in (
+            "/lapor",
+            "/tekan 1",
+            "1500000",
+            "500000",
+            "0",
+            "1",
+            "40",
+            "5",
+            "1",
+            "0",
+            "/press 5",
+        ):
             yield line
 
     out = io.StringIO()
@@ -246,6 +259,7 @@ async def test_terminal_chat_sends_numbers_as_text_for_number_questions(bot):
     answers = json.loads(account_answers)
     assert answers["revenue"] == 1_500_000 and answers["costs"] == 500_000
     assert answers["profit_ok"] is True and answers["tb_orders"] == 40
+    assert answers["equipment_buy"] == 0 and answers["tb_equipment"] is True
     assert answers["tb_days"] == 5 and answers["other_income"] == 0
     assert answers["household"] == 5  # "/press 5": the fifth button of 1..10
 

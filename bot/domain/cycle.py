@@ -15,6 +15,7 @@ message per person, not a burst:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,15 +37,34 @@ SUPERSEDED = "superseded"
 
 
 class CycleConfig(Protocol):
-    open_day: int
-    reminder_days: list[int]
-    escalate_facilitator_day: int
-    escalate_staff_day: int
-    close_day: int
-    delivery_hour: int
-    quiet_start_hour: int
-    quiet_end_hour: int
-    mentoring_periods: int
+    """The cycle settings the steps need (read-only: the frozen settings object satisfies it)."""
+
+    @property
+    def open_day(self) -> int: ...
+
+    @property
+    def reminder_days(self) -> Sequence[int]: ...
+
+    @property
+    def escalate_facilitator_day(self) -> int: ...
+
+    @property
+    def escalate_staff_day(self) -> int: ...
+
+    @property
+    def close_day(self) -> int: ...
+
+    @property
+    def delivery_hour(self) -> int: ...
+
+    @property
+    def quiet_start_hour(self) -> int: ...
+
+    @property
+    def quiet_end_hour(self) -> int: ...
+
+    @property
+    def mentoring_periods(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -343,25 +343,25 @@ class OutboxSender:
             return await self.bot.send_message(chat_id, text)
         attachment = json.loads(raw)
         markup = attachment.get("reply_markup")
-        extra = {"reply_markup": InlineKeyboardMarkup.de_json(markup, None)} if markup else {}
+        buttons = InlineKeyboardMarkup.de_json(markup, None) if markup else None
         kind = attachment.get("type", "text")
         caption = text or None
         if "file_id" in attachment:  # a file already on Telegram (a forwarded photo or voice)
             if kind == "photo":
                 return await self.bot.send_photo(chat_id, attachment["file_id"], caption=caption,
-                                                 **extra)  # fmt: skip
+                                                 reply_markup=buttons)  # fmt: skip
             if kind == "voice":
                 return await self.bot.send_voice(chat_id, attachment["file_id"], caption=caption,
-                                                 **extra)  # fmt: skip
+                                                 reply_markup=buttons)  # fmt: skip
         if "path" not in attachment:
-            return await self.bot.send_message(chat_id, text, **extra)
+            return await self.bot.send_message(chat_id, text, reply_markup=buttons)
         path = Path(attachment["path"])
         data = path.read_bytes()
         if kind == "photo":
-            return await self.bot.send_photo(chat_id, data, caption=caption, **extra)
+            return await self.bot.send_photo(chat_id, data, caption=caption, reply_markup=buttons)
         return await self.bot.send_document(
             chat_id, data, filename=attachment.get("filename") or path.name, caption=caption,
-            **extra,
+            reply_markup=buttons,
         )  # fmt: skip
 
     async def _on_retry_after(self, row_id: int, chat_id: int, seconds: float) -> None:
