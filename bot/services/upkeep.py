@@ -1,4 +1,4 @@
-"""What the per-minute job does after the cycle's tick (issues 7 and 9), each part idempotent:
+"""What the per-minute job does after the cycle's tick, each part idempotent:
 
 - scores at period close: the most recently closed period (cycle_periods.closed_at) is
   scored once with scoring.recompute_all; an audit_log row 'scores.period_close' marks it
