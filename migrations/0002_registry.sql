@@ -1,4 +1,4 @@
--- Registry and onboarding (issue 4): invite codes, failed-code throttle, consent history.
+-- Registry and onboarding: invite codes, failed-code throttle, consent history.
 -- Codes are stored only as SHA-256 hashes; the plain code exists only on the printed card.
 
 CREATE TABLE invites (

@@ -27,7 +27,7 @@ CREATE TABLE scores (
 );
 CREATE INDEX scores_period ON scores (period, model_version, band);
 
--- Risks raised for the facilitator's and staff's next digest (issue 8 sets digested_at).
+-- Risks raised for the facilitator's and staff's next digest (the digests set digested_at).
 CREATE TABLE risk_flags (
     id INTEGER PRIMARY KEY,
     recipient_id INTEGER NOT NULL REFERENCES recipients(id),

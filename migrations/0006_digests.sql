@@ -1,4 +1,4 @@
--- Scheduled digests (issue 8): one row per digest planned to a chat, the outbox's attachments,
+-- Scheduled digests: one row per digest planned to a chat, the outbox's attachments,
 -- and group chats the bot can no longer write to. Times are ISO-8601 UTC text.
 
 -- One row per digest planned into the outbox: the weekly staff and facilitator digests and

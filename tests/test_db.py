@@ -141,6 +141,31 @@ async def test_changed_applied_migration_is_refused(tmp_path: Path) -> None:
         await db.close()
 
 
+async def test_a_migration_with_reworded_comments_accepts_its_earlier_checksum(
+    tmp_path: Path,
+) -> None:
+    """Databases migrated before a comment was reworded recorded the earlier text's checksum:
+    still consistent; any other checksum is still refused."""
+    from bot.db import EARLIER_CHECKSUMS
+
+    db = await open_migrated(str(tmp_path / "p.db"), NOW)
+    try:
+        for name, earlier in EARLIER_CHECKSUMS.items():
+            for checksum in earlier:
+                await db.execute(
+                    "UPDATE schema_migrations SET checksum = ? WHERE name = ?", (checksum, name)
+                )
+        states = await migration_status(db)
+        assert all(s.applied_at is not None for s in states)
+        await db.execute(
+            "UPDATE schema_migrations SET checksum = 'f00' WHERE name = '0002_registry'"
+        )
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            await migration_status(db)
+    finally:
+        await db.close()
+
+
 async def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
     folder = _write_migrations(
         tmp_path / "m", {"0001_a.sql": "SELECT 1;", "0002_b.sql": "SELECT 2;"}
