@@ -337,6 +337,11 @@ class Migration:
     sql: str
     checksum: str
 
+    def accepts(self, recorded: str) -> bool:
+        """Whether a database's recorded checksum belongs to this migration's text (the
+        current one, or an earlier one that differed only in comments)."""
+        return recorded == self.checksum or recorded in EARLIER_CHECKSUMS.get(self.name, ())
+
 
 @dataclass(frozen=True)
 class MigrationState:
@@ -394,8 +399,7 @@ def _check_consistent(migrations: Iterable[Migration], applied: dict[str, tuple[
                 f"the database has migration {name}, which this version of Pendamping "
                 "does not know: the database is newer than the code; upgrade Pendamping"
             )
-        recorded = applied[name][0]
-        if recorded != known[name].checksum and recorded not in EARLIER_CHECKSUMS.get(name, ()):
+        if not known[name].accepts(applied[name][0]):
             raise MigrationError(
                 f"migration {name} was changed after it was applied (checksum differs); "
                 "an applied migration must never be edited: restore the file from git"

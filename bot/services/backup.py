@@ -124,14 +124,14 @@ def check_backup_file(path: str, migrations: list[Migration] | None = None) -> B
         applied = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
     finally:
         conn.close()
-    known = {m.name: m.checksum for m in migrations}
+    known = {m.name: m for m in migrations}
     for name, checksum in sorted(applied.items()):
         if name not in known:
             raise BackupError(
                 f"{path} has migration {name}, which this version of Pendamping does not know: "
                 "it comes from a newer version; upgrade Pendamping first"
             )
-        if known[name] != checksum:
+        if not known[name].accepts(checksum):
             raise BackupError(
                 f"{path} has migration {name} with a different checksum than this version's "
                 "file: it does not belong to this version of Pendamping"
