@@ -232,7 +232,8 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # PTB types rate_limiter() as BaseRateLimiter[None]; AIORateLimiter is BaseRateLimiter[int]
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     if concurrent_updates > 1:
         # Opt-in (see docs/decisions.md): chats in parallel, each chat's updates in order.
         builder = builder.concurrent_updates(ChatOrderedProcessor(concurrent_updates))

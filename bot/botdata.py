@@ -29,17 +29,17 @@ class BotData(dict[str, Any]):
     @property
     def db(self) -> Database:
         """The open database (set by post_init)."""
-        return self["db"]  # type: ignore[no-any-return]
+        return self["db"]
 
     @property
     def settings(self) -> Settings:
         """The loaded settings."""
-        return self["settings"]  # type: ignore[no-any-return]
+        return self["settings"]
 
     @property
     def clock(self) -> Clock:
         """The Application's clock (a manual one in tests and the demo)."""
-        return self.get("clock", system_clock)  # type: ignore[no-any-return]
+        return self.get("clock", system_clock)
 
     @property
     def sender(self) -> OutboxSender | None:

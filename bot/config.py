@@ -528,7 +528,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
             continue
         tp = hints[name]
         value = data[name]
-        if is_dataclass(tp):
+        if isinstance(tp, type) and is_dataclass(tp):  # a hint is a class, never an instance
             if not isinstance(value, dict):
                 raise ConfigError(f"{prefix}{name}", "expected a [section]")
             kwargs[name] = _build(tp, value, f"{prefix}{name}.")

@@ -455,6 +455,7 @@ class ExportWriter:
         """Start a sheet (header row written); sheets appear in the order they are started.
 
         close() adds the keterangan sheet that explains the columns of every sheet started."""
+        sink: Callable[[list[Any]], None]
         if self._workbook is not None:
             book = self._workbook
             book.add_sheet(spec.name, spec.headers, [c.width for c in spec.columns])
@@ -472,8 +473,10 @@ class ExportWriter:
             writer = csv.writer(fh)
             writer.writerow(spec.headers)
 
-            def sink(values: list, writer=writer) -> None:
+            def write_csv_row(values: list[Any], writer: Any = writer) -> None:
                 writer.writerow([csv_safe(v) for v in values])
+
+            sink = write_csv_row
 
         sheet = SheetWriter(self, spec, sink)
         if spec is not NOTES:

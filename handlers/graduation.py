@@ -162,6 +162,8 @@ async def graduasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """grd:a:<case> approves with the standard reason; grd:r:<case> asks for a written reason."""
     query = update.callback_query
+    if query is None:  # registered as a CallbackQueryHandler: always a button press
+        return
     await query.answer()
     account, lang = await _linked(update, context)
     if account is None:

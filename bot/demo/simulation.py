@@ -486,19 +486,23 @@ class Demo:
         thriving = sorted(
             (p for p in self.people.values()
              if p.persona is not None and p.persona.kind == P.MAJU
-             and self._fac_of.get(p.recipient_id) is not None),
+             and p.recipient_id is not None and self._fac_of.get(p.recipient_id) is not None),
             key=lambda p: (p.recipient_id not in featured_maju, p.recipient_id),
         )  # fmt: skip
         if not thriving:
             self.say("graduation candidates: no thriving family with a facilitator")
             return
         target = thriving[0]
-        fac = self.people[self._fac_of[target.recipient_id]]
+        # the filter above kept only people with a recipient, a persona and a facilitator
+        assert target.recipient_id is not None and target.persona is not None
+        fac_user = self._fac_of[target.recipient_id]
+        assert fac_user is not None
+        fac = self.people[fac_user]
         self.featured.setdefault(fac.user_id, f"{fac.name} (pendamping)")
         self.clock.set(self.clock() + dt.timedelta(days=2, hours=2))
         plan = {**P.answers(target.persona, target.programme or "", 0), **P.GRADUATION_VISIT}
         for command in ("/kunjungan", "/kunjungan_graduasi"):
-            await self.round([lambda command=command: self.send(fac, command)])
+            await self.round([partial(self.send, fac, command)])
             await self._pick_recipient(fac, target)
             for _ in range(20):
                 act = self._next_action(fac, plan, await report_svc.open_drafts(self.db))

@@ -371,26 +371,26 @@ def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, c
             return Invalid("type_number", params)
         if not _meaningful(stripped):
             return Invalid("need_number", params)
-        parsed = parse_count(stripped)
-        if isinstance(parsed, CountError):
+        count = parse_count(stripped)
+        if isinstance(count, CountError):
             reason = {"negative": "negative_number", "fraction": "count_fraction",
-                      "two_numbers": "count_two_numbers"}.get(parsed.reason, "need_number")  # fmt: skip
+                      "two_numbers": "count_two_numbers"}.get(count.reason, "need_number")  # fmt: skip
             return Invalid(reason, params)
-        if not q.minimum <= parsed.value <= q.maximum:
+        if not q.minimum <= count.value <= q.maximum:
             return Invalid("out_of_range", params)
-        return parsed.value
+        return count.value
     if q.kind == Kind.DATE:
         if today is None:
             raise ValueError("a DATE question needs today")
         if pressed and stripped in ("today", "yesterday"):
             day = today if stripped == "today" else today - dt.timedelta(days=1)
             return day.isoformat()
-        day = _parse_date(stripped, today)
-        if day is None:
+        typed_day = _parse_date(stripped, today)
+        if typed_day is None:
             return Invalid("need_date")
-        if day > today or day < today - dt.timedelta(days=366):
+        if typed_day > today or typed_day < today - dt.timedelta(days=366):
             return Invalid("date_out_of_range")
-        return day.isoformat()
+        return typed_day.isoformat()
     # TEXT
     if len(stripped) > MAX_TEXT:
         return Invalid("too_long", {"limit": MAX_TEXT})

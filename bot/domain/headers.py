@@ -49,9 +49,9 @@ HEADER_SEARCH_ROWS = 20
 def match_headers(cells: Sequence[object], columns: dict[str, tuple[str, ...]]) -> dict[str, int]:
     """field -> column index for the header cells that name a known field (first wins)."""
     lookup: dict[str, str] = {}
-    for field_name, names in columns.items():
+    for column_field, names in columns.items():
         for n in names:
-            lookup.setdefault(name_key(n).replace(" ", ""), field_name)
+            lookup.setdefault(name_key(n).replace(" ", ""), column_field)
     found: dict[str, int] = {}
     for index, cell in enumerate(cells):
         key = name_key(cell).replace(" ", "")

@@ -20,10 +20,15 @@ from typing import Protocol
 class PacingLimits(Protocol):
     """The limits the pacer reads (bot.config.OutboxSettings has them)."""
 
-    per_second: float
-    private_interval_seconds: float
-    group_per_minute: int
-    global_429_chats: int
+    # read-only properties: a frozen dataclass (OutboxSettings) satisfies them
+    @property
+    def per_second(self) -> float: ...
+    @property
+    def private_interval_seconds(self) -> float: ...
+    @property
+    def group_per_minute(self) -> int: ...
+    @property
+    def global_429_chats(self) -> int: ...
 
 
 class Pacer:

@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bot.config import Settings
 from bot.db import Database
@@ -124,6 +124,11 @@ def _scope_sql(scope: Scope, alias: str = "rc") -> tuple[str, list[Any]]:
 def _yes_no(value: Any) -> str | None:
     if value is None:
         return None
+    return _ya_tidak(value)
+
+
+def _ya_tidak(value: Any) -> str:
+    """'ya' or 'tidak' for a value known to be present (NOT NULL column or checked)."""
     return "ya" if value else "tidak"
 
 
@@ -136,7 +141,9 @@ async def _chunks(db: Database, sql: str, params: Sequence[Any]) -> AsyncIterato
         pending = asyncio.ensure_future(cur.fetchmany(FETCH_CHUNK))
         try:
             while True:
-                rows = await pending
+                # aiosqlite types fetchmany as Iterable[Row]; sqlite3 returns a list, and
+                # row_factory None makes its items plain tuples.
+                rows = cast(list[Any], await pending)
                 if not rows:
                     break
                 pending = asyncio.ensure_future(cur.fetchmany(FETCH_CHUNK))
@@ -549,9 +556,9 @@ async def recipient_rows(db: Database, period: str, scope: Scope) -> AsyncIterat
             score=score[0] if score else None,
             band=score[1] if score else None,
             score_components=format_components(score[2]) if score else None,
-            reachable="-" if r[18] is None else _yes_no(r[18]),
-            receives_pkh="-" if r[20] is None else _yes_no(r[20]),
-            receives_sembako="-" if r[21] is None else _yes_no(r[21]),
+            reachable="-" if r[18] is None else _ya_tidak(r[18]),
+            receives_pkh="-" if r[20] is None else _ya_tidak(r[20]),
+            receives_sembako="-" if r[21] is None else _ya_tidak(r[21]),
             welfare_decile=r[22],
         )
 
@@ -572,8 +579,18 @@ async def report_rows(db: Database, period: str, scope: Scope) -> AsyncIterator[
         [period, *params],
     ):
         yield ReportRow(
-            *r[:11],
-            late=_yes_no(r[11]),
+            id=r[0],
+            recipient_id=r[1],
+            nik=r[2],
+            name=r[3],
+            kecamatan=r[4],
+            desa=r[5],
+            programme=r[6],
+            period=r[7],
+            reporter_role=r[8],
+            revision=r[9],
+            submitted_at=r[10],
+            late=_ya_tidak(r[11]),  # NOT NULL column
             business_status=r[12],
             revenue=r[13],
             costs=r[14],
@@ -605,7 +622,20 @@ async def visit_rows(db: Database, period: str, scope: Scope) -> AsyncIterator[V
         f"WHERE v.visit_date >= ? AND v.visit_date < ?{where} ORDER BY v.visit_date, v.id",
         [start, end, *params],
     ):
-        yield VisitRow(*r[:6], _yes_no(r[6]), *r[7:])
+        yield VisitRow(
+            id=r[0],
+            recipient_id=r[1],
+            name=r[2],
+            kecamatan=r[3],
+            facilitator=r[4],
+            visit_date=r[5],
+            business_running=_yes_no(r[6]),
+            score_bookkeeping=r[7],
+            score_quality=r[8],
+            score_market=r[9],
+            score_motivation=r[10],
+            notes=r[11],
+        )
 
 
 async def flag_rows(db: Database, period: str, scope: Scope) -> AsyncIterator[FlagRow]:

@@ -180,6 +180,7 @@ async def candidates(db: Database, settings: Settings, account: Account) -> list
     for row in rows:
         ref = _ref(row)
         score = await latest_score(db, settings, ref.id)
+        assert score is not None  # the candidate query joined this recipient's latest score
         case = await db.fetchone(
             "SELECT id, statement FROM graduation_cases WHERE recipient_id = ?"
             " AND status = 'confirmed'",
@@ -235,6 +236,7 @@ async def confirm(
              statement, account.id, at, at),
         )  # fmt: skip
         case_id = cur.lastrowid
+        assert case_id is not None  # set by the INSERT just made
         await _audit(conn, at, account, "graduation.confirm", ref.id, {
             "case_id": case_id, "score": score.score, "model_version": score.model_version,
             "period": score.period, "visit_id": visit_id,

@@ -370,6 +370,7 @@ async def recompute_all(
         score_rows, flag_rows, _ = await asyncio.to_thread(_compute, inputs, period, params, at)
         await _store(db, period, score_rows, flag_rows, _Scope())
         return len(score_rows)
+    assert bounds is not None  # parallel is only true with bounds
     lo, hi = bounds[0], bounds[1]
     chunks = workers * CHUNKS_PER_WORKER
     step = (hi - lo) // chunks + 1
