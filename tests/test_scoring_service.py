@@ -146,6 +146,26 @@ async def test_each_risk_flag_is_stored(db, settings) -> None:
     assert "income_drop" not in await svc.risk_flags_for(db, drop, PERIOD)
 
 
+async def test_every_risk_kind_the_model_raises_is_stored(db, settings) -> None:
+    """The schema accepts every kind the model raises (a goat family whose goat died and whose
+    herd does not add up gets goats_died and goats_mismatch stored, not an IntegrityError)."""
+    from bot.domain.scoring import RISK_KINDS
+
+    goats = await add_recipient(db, "3328064107850006", programme="ternak kambing")
+    for i, o in enumerate(C_OBS):
+        if i == len(C_OBS) - 1:  # one goat died, and one more is missing from the count
+            o = o._replace(goats_died=1, goats=(o.goats or 0) - 2)
+        await add_report(db, goats, o)
+    await svc.recompute_all(db, settings, PERIOD, NOW)
+    flags = await svc.risk_flags_for(db, goats, PERIOD)
+    assert "goats_died" in flags and "goats_mismatch" in flags
+    for n, kind in enumerate(RISK_KINDS):
+        await db.execute(
+            "INSERT INTO risk_flags (recipient_id, period, kind, created_at) VALUES (?, ?, ?, ?)",
+            (goats, f"2020-{n + 1:02d}", kind, NOW.isoformat()),
+        )
+
+
 async def test_config_change_and_recompute_keeps_history(db, settings) -> None:
     rid = await _seed_example(db, "A_just_below_line", "3328064107850001")
     await svc.recompute_history(db, settings, NOW)
