@@ -29,6 +29,7 @@ class DemoRun:
 
     out: Path
     stdout_path: Path
+    stderr_path: Path
     proc: subprocess.Popen
     url: str
 
@@ -59,7 +60,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
             match = re.search(r"--url (http://127\.0\.0\.1:\d+)", stderr_path.read_text())
             url = match.group(1) if match else None
             time.sleep(0.2)
-        yield DemoRun(out, stdout_path, proc, url)
+        yield DemoRun(out, stdout_path, stderr_path, proc, url)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -70,6 +71,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 def demo(demo_run: DemoRun) -> tuple[Path, str]:
     """The output folder and what the demo printed."""
     return demo_run.out, demo_run.stdout
+
+
+def test_no_background_work_failed(demo_run: DemoRun) -> None:
+    """The minute job's parts (scores, flags, digests) all succeeded: a failure there is only
+    logged, so the demo would still exit 0 with wrong figures in the digest."""
+    log = demo_run.stderr_path.read_text(encoding="utf-8")
+    failed = [line for line in log.splitlines() if "_failed" in line or "Traceback" in line]
+    assert failed == [], failed[:5]
 
 
 def bot_texts(calls: list[dict]) -> set[str]:
