@@ -766,12 +766,20 @@ def _income(counted: Sequence[_Counted], params: Params, weight: int) -> Compone
             "income", None, 0, weight, "Belum ada pendapatan yang terverifikasi di periode ini"
         )
     n = len(recent)
-    f_pc = sum([_per_capita_fraction(c.per_capita, c.lines, params) for c in recent]) / n
-    f_umk = sum([min(1.0, max(0.0, c.business / c.lines.umk)) for c in recent]) / n
+    # one walk; the sums add in the same order as sum() did, so every figure is unchanged
+    sum_fpc = sum_fumk = sum_pc = 0.0
+    sum_business = 0
+    for c in recent:
+        sum_fpc += _per_capita_fraction(c.per_capita, c.lines, params)
+        sum_fumk += min(1.0, max(0.0, c.business / c.lines.umk))
+        sum_pc += c.per_capita
+        sum_business += c.business
+    f_pc = sum_fpc / n
+    f_umk = sum_fumk / n
     share = params.income_umk_share
     points = _points(weight, (1 - share) * f_pc + share * f_umk)
-    pc = sum([c.per_capita for c in recent]) / n
-    avg_business = sum([c.business for c in recent]) / n
+    pc = sum_pc / n
+    avg_business = sum_business / n
     lines = recent[-1].lines
     if pc < lines.extreme:
         where = f"di bawah garis kemiskinan ekstrem {_rp(lines.extreme)} ({lines.extreme_year})"
@@ -795,15 +803,19 @@ def _stability(judged: Sequence[_Counted], params: Params, weight: int) -> Compo
     last = judged[-params.poverty_gate_of :]
     if not last:
         return Component("stability", None, 0, weight, "Belum ada data untuk menilai kestabilan")
-    above = sum([1 for c in last if c.per_capita >= c.lines.poverty])
+    above = 0
+    swing_sum = 0.0
+    prev: int | None = None
+    for c in last:  # one walk: months above the line, month-to-month swings in order
+        if c.per_capita >= c.lines.poverty:
+            above += 1
+        if prev is not None:
+            swing_sum += abs(c.income - prev) / max(abs(prev), 1) * 100
+        prev = c.income
     f_above = above / params.poverty_gate_of
-    incomes = [c.income for c in last]
-    swings = [
-        abs(cur - prev) / max(abs(prev), 1) * 100
-        for prev, cur in zip(incomes, incomes[1:], strict=False)
-    ]
-    if swings:
-        avg_swing = sum(swings) / len(swings)
+    avg_swing: float | None
+    if len(last) > 1:
+        avg_swing = swing_sum / (len(last) - 1)
         f_swing = max(0.0, 1 - avg_swing / params.swing_limit_pct)
         swing_text = f"naik-turun rata-rata {int(round(avg_swing))}% per bulan"
     else:
@@ -822,17 +834,21 @@ def _stability(judged: Sequence[_Counted], params: Params, weight: int) -> Compo
     return Component("stability", value, points, weight, reason)
 
 
+_STATUS_FRACTION = {STATUS_RUNNING: 1.0, STATUS_PAUSED: 0.4}
+_STATUS_TEXT = {
+    STATUS_RUNNING: "Usaha berjalan",
+    STATUS_PAUSED: "Usaha berhenti sementara",
+    STATUS_CLOSED: "Usaha tutup",
+}
+
+
 def _continuity(window: Sequence[_Month], weight: int) -> Component:
     """Business status of the latest report: berjalan 1, berhenti sementara 0.4, tutup 0."""
     if not window:
         return Component("continuity", None, 0, weight, "Belum ada laporan tentang usaha")
     status = window[-1].obs.business_status
-    f_status = {STATUS_RUNNING: 1.0, STATUS_PAUSED: 0.4}.get(status or "", 0.0)
-    status_text = {
-        STATUS_RUNNING: "Usaha berjalan",
-        STATUS_PAUSED: "Usaha berhenti sementara",
-        STATUS_CLOSED: "Usaha tutup",
-    }.get(status or "", "Status usaha tidak diketahui")
+    f_status = _STATUS_FRACTION.get(status or "", 0.0)
+    status_text = _STATUS_TEXT.get(status or "", "Status usaha tidak diketahui")
     return Component("continuity", {"status": status}, _points(weight, f_status), weight,
                      status_text)  # fmt: skip
 
@@ -949,8 +965,9 @@ def _facilitator(visits: Sequence[Visit], first: str, period: str, weight: int) 
 
 
 def _checklist_points(states: Mapping[str, str], weight: int) -> Component:
-    met = sum([1 for s in states.values() if s == MET])
-    unknown = sum([1 for s in states.values() if s == UNKNOWN])
+    values = list(states.values())
+    met = values.count(MET)
+    unknown = values.count(UNKNOWN)
     n = len(states)
     reason = f"Kunjungan graduasi: {met} dari {n} butir terpenuhi"
     if unknown:
