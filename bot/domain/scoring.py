@@ -340,7 +340,7 @@ def component_dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
     100,000 recipients than objects); rows written before that hold objects, kept as they are.
     """
     return [
-        item if isinstance(item, Mapping) else dict(zip(Component._fields, item, strict=True))
+        dict(item) if isinstance(item, Mapping) else dict(zip(Component._fields, item, strict=True))
         for item in items
     ]
 
@@ -380,6 +380,7 @@ def period_index(period: str) -> int:
     return int(year) * 12 + int(month) - 1
 
 
+@lru_cache(maxsize=4096)
 def index_period(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
@@ -391,7 +392,9 @@ def shift_period(period: str, months: int) -> str:
 # --- helpers --------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def _rp(amount: float) -> str:
+    """Rupiah text ('Rp2.191.161'); cached: the thresholds repeat for every family."""
     sign = "-" if amount < 0 else ""
     return f"{sign}Rp{abs(int(round(amount))):,}".replace(",", ".")
 
@@ -427,7 +430,7 @@ def business_income(obs: Observation) -> int | None:
 
 
 class _Month(NamedTuple):
-    index: int
+    idx: int  # months since year 0 (period_index)
     obs: Observation
     income: int | None  # household income, None when it does not count (missing/unverified)
     business: int | None
@@ -474,7 +477,7 @@ def _prepare(observations: Sequence[Observation], period: str, params: Params) -
 class _Counted(NamedTuple):
     """A counted month with what the gates and components judge it by."""
 
-    index: int
+    idx: int
     obs: Observation
     business: int  # business income judged (goats: the average of goat_income_months)
     income: int  # business judged + other income
@@ -483,52 +486,48 @@ class _Counted(NamedTuple):
     lines: YearLines
 
 
-def _household_sizes(
-    all_months: Sequence[_Month], baseline: Baseline, params: Params
-) -> tuple[dict[int, int], str]:
-    """Household size per month: the latest size reported up to that month (asked quarterly
-    or when it changed), else the register's jumlah anggota keluarga, else the default.
-
-    Returns (index -> size, source of the latest month: 'laporan' | 'register' | 'default')."""
-    if baseline.household_size and baseline.household_size >= 1:
-        fallback, source = baseline.household_size, "register"
-    else:
-        fallback, source = params.default_household_size, "default"
-    sizes: dict[int, int] = {}
-    known: int | None = None
-    for m in all_months:
-        hh = m.obs.household_size
-        if hh is not None and hh >= 1:
-            known = hh
-        sizes[m.index] = known if known is not None else fallback
-    return sizes, "laporan" if known is not None else source
+_NO_LINES = YearLines(0, 0, 0, 0, 0, 0)  # before the first month is judged
 
 
 def _judged(
     all_months: Sequence[_Month], start: int, baseline: Baseline, params: Params
 ) -> tuple[list[_Counted], str]:
-    """Counted months since hand-over with household size, judged business income, lines."""
-    sizes, source = _household_sizes(all_months, baseline, params)
+    """Counted months since hand-over with household size, judged business income, lines.
+
+    Household size per month: the latest size reported up to that month (asked quarterly
+    or when it changed), else the register's jumlah anggota keluarga, else the default.
+    Returns (months, source of the latest size: 'laporan' | 'register' | 'default'); one
+    pass over the months."""
+    if baseline.household_size and baseline.household_size >= 1:
+        fallback, source = baseline.household_size, "register"
+    else:
+        fallback, source = params.default_household_size, "default"
     goat = is_goat_programme(baseline.programme)
     span = params.goat_income_months
     out: list[_Counted] = []
     recent: list[tuple[int, int]] = []  # (index, business) of counted months, for goats
-    year, lines = -1, None
+    known: int | None = None
+    year, lines = -1, _NO_LINES
     for m in all_months:
-        if not m.counted or m.index < start:
+        obs = m.obs
+        reported_size = obs.household_size
+        if reported_size is not None and reported_size >= 1:
+            known = reported_size
+        idx = m.idx
+        if not m.counted or idx < start:
             continue
         business = m.business or 0
         if goat:
-            recent.append((m.index, business))
-            recent = [item for item in recent if item[0] > m.index - span]
+            recent.append((idx, business))
+            recent = [item for item in recent if item[0] > idx - span]
             business = sum([b for _, b in recent]) // len(recent)
-        income = business + (m.obs.other_income or 0)
-        hh = sizes[m.index]
-        if m.index // 12 != year:
-            year = m.index // 12
+        income = business + (obs.other_income or 0)
+        hh = known if known is not None else fallback
+        if idx // 12 != year:
+            year = idx // 12
             lines = params.lines(year)
-        out.append(_Counted(m.index, m.obs, business, income, hh, income / hh, lines))  # type: ignore[arg-type]
-    return out, source
+        out.append(_Counted(idx, obs, business, income, hh, income / hh, lines))
+    return out, "laporan" if known is not None else source
 
 
 # --- the score ------------------------------------------------------------------------------
@@ -555,14 +554,15 @@ def compute_score(
     start = min(start, end)
     expected = end - start + 1
     first = index_period(start)
-    window = [m for m in all_months if m.index >= start]
+    window = [m for m in all_months if m.idx >= start]
     reported = len(window)
     judged, hh_source = _judged(
         all_months, handover if handover is not None else -1, baseline, params
     )
-    counted = [c for c in judged if c.index >= start]
+    counted = [c for c in judged if c.idx >= start]
     year_lines = params.lines(end // 12)
     notes: list[str] = list(params.year_notes(end // 12))
+    hh_now: int | None
     if counted:
         hh_now = counted[-1].household
     elif hh_source == "register":
@@ -594,15 +594,16 @@ def compute_score(
         _checklist_points(states, w["checklist"]),
     ]
     total = sum([c.points for c in components])
+    umk_months = _umk_months(judged, params)
     gates = (
         _gate_poverty(judged, params),
-        _gate_umk(judged, params),
+        _gate_umk(judged, params, umk_months),
         _gate_months(judged, params),
         _gate_checklist(states, params),
     )
-    gate_met = all(g.met for g in gates)
-    umk_months = _umk_months(judged, params)
-    below_extreme = bool(counted) and _average_per_capita(counted) < counted[-1].lines.extreme
+    gate_met = all([g.met for g in gates])
+    avg_per_capita = _average_per_capita(counted) if counted else 0.0
+    below_extreme = bool(counted) and avg_per_capita < counted[-1].lines.extreme
     if gate_met:
         band = BAND_READY
     elif below_extreme or total < params.intensive_below:
@@ -610,9 +611,10 @@ def compute_score(
     else:
         band = BAND_TOWARDS
     unmet = [g.reason for g in gates if not g.met]
+    unmet_gates = len(unmet)
     if below_extreme:
         unmet.append(
-            f"Pendapatan per orang {_rp(_average_per_capita(counted))} di bawah garis kemiskinan"
+            f"Pendapatan per orang {_rp(avg_per_capita)} di bawah garis kemiskinan"
             f" ekstrem {_rp(counted[-1].lines.extreme)} ({counted[-1].lines.extreme_year}):"
             " perlu pendampingan intensif"
         )
@@ -633,7 +635,7 @@ def compute_score(
         },
         "gates": [[g.key, g.met, g.reason] for g in gates],  # unmet ones are notes too
         "checklist": states,
-        "notes": unmet[len([g for g in gates if not g.met]) :] + notes,
+        "notes": unmet[unmet_gates:] + notes,
     }
     return ScoreResult(
         period=period,
@@ -669,7 +671,7 @@ def _gate_poverty(judged: Sequence[_Counted], params: Params) -> Gate:
         return Gate("poverty_line", False, "Belum ada bulan terverifikasi untuk garis kemiskinan")
     c = last[-1]
     figure = (
-        f"bulan {_month_name(c.index)}: {_rp(c.income)} / {c.household} orang ="
+        f"bulan {_month_name(c.idx)}: {_rp(c.income)} / {c.household} orang ="
         f" {_rp(c.per_capita)} per orang, garis kemiskinan {_rp(c.lines.poverty)}"
         f" ({c.lines.poverty_year})"
     )
@@ -686,10 +688,9 @@ def _umk_months(judged: Sequence[_Counted], params: Params) -> int:
     return sum([1 for c in last if c.business >= share * c.lines.umk])
 
 
-def _gate_umk(judged: Sequence[_Counted], params: Params) -> Gate:
-    """(b) Business income >= share x UMK in N of the last M verified months."""
+def _gate_umk(judged: Sequence[_Counted], params: Params, count: int) -> Gate:
+    """(b) Business income >= share x UMK in N of the last M verified months (count of them)."""
     last = judged[-params.umk_gate_of :]
-    count = _umk_months(judged, params)
     need = params.umk_gate_months
     if not last:
         return Gate("umk", False, "Belum ada bulan terverifikasi untuk laba usaha")
@@ -698,7 +699,7 @@ def _gate_umk(judged: Sequence[_Counted], params: Params) -> Gate:
     share = "" if params.umk_gate_share == 1 else f"{int(round(params.umk_gate_share * 100))}% "
     reason = (
         f"Laba usaha setara UMK {count} dari {len(last)} bulan terverifikasi terakhir"
-        f" (perlu {need} dari {params.umk_gate_of}); bulan {_month_name(c.index)}:"
+        f" (perlu {need} dari {params.umk_gate_of}); bulan {_month_name(c.idx)}:"
         f" laba {_rp(c.business)}, ambang {share}UMK {c.lines.umk_year} {_rp(threshold)}"
     )
     return Gate("umk", count >= need, reason)
@@ -765,12 +766,20 @@ def _income(counted: Sequence[_Counted], params: Params, weight: int) -> Compone
             "income", None, 0, weight, "Belum ada pendapatan yang terverifikasi di periode ini"
         )
     n = len(recent)
-    f_pc = sum([_per_capita_fraction(c.per_capita, c.lines, params) for c in recent]) / n
-    f_umk = sum([min(1.0, max(0.0, c.business / c.lines.umk)) for c in recent]) / n
+    # one walk; the sums add in the same order as sum() did, so every figure is unchanged
+    sum_fpc = sum_fumk = sum_pc = 0.0
+    sum_business = 0
+    for c in recent:
+        sum_fpc += _per_capita_fraction(c.per_capita, c.lines, params)
+        sum_fumk += min(1.0, max(0.0, c.business / c.lines.umk))
+        sum_pc += c.per_capita
+        sum_business += c.business
+    f_pc = sum_fpc / n
+    f_umk = sum_fumk / n
     share = params.income_umk_share
     points = _points(weight, (1 - share) * f_pc + share * f_umk)
-    pc = sum([c.per_capita for c in recent]) / n
-    avg_business = sum([c.business for c in recent]) / n
+    pc = sum_pc / n
+    avg_business = sum_business / n
     lines = recent[-1].lines
     if pc < lines.extreme:
         where = f"di bawah garis kemiskinan ekstrem {_rp(lines.extreme)} ({lines.extreme_year})"
@@ -794,15 +803,19 @@ def _stability(judged: Sequence[_Counted], params: Params, weight: int) -> Compo
     last = judged[-params.poverty_gate_of :]
     if not last:
         return Component("stability", None, 0, weight, "Belum ada data untuk menilai kestabilan")
-    above = sum([1 for c in last if c.per_capita >= c.lines.poverty])
+    above = 0
+    swing_sum = 0.0
+    prev: int | None = None
+    for c in last:  # one walk: months above the line, month-to-month swings in order
+        if c.per_capita >= c.lines.poverty:
+            above += 1
+        if prev is not None:
+            swing_sum += abs(c.income - prev) / max(abs(prev), 1) * 100
+        prev = c.income
     f_above = above / params.poverty_gate_of
-    incomes = [c.income for c in last]
-    swings = [
-        abs(cur - prev) / max(abs(prev), 1) * 100
-        for prev, cur in zip(incomes, incomes[1:], strict=False)
-    ]
-    if swings:
-        avg_swing = sum(swings) / len(swings)
+    avg_swing: float | None
+    if len(last) > 1:
+        avg_swing = swing_sum / (len(last) - 1)
         f_swing = max(0.0, 1 - avg_swing / params.swing_limit_pct)
         swing_text = f"naik-turun rata-rata {int(round(avg_swing))}% per bulan"
     else:
@@ -821,17 +834,21 @@ def _stability(judged: Sequence[_Counted], params: Params, weight: int) -> Compo
     return Component("stability", value, points, weight, reason)
 
 
+_STATUS_FRACTION = {STATUS_RUNNING: 1.0, STATUS_PAUSED: 0.4}
+_STATUS_TEXT = {
+    STATUS_RUNNING: "Usaha berjalan",
+    STATUS_PAUSED: "Usaha berhenti sementara",
+    STATUS_CLOSED: "Usaha tutup",
+}
+
+
 def _continuity(window: Sequence[_Month], weight: int) -> Component:
     """Business status of the latest report: berjalan 1, berhenti sementara 0.4, tutup 0."""
     if not window:
         return Component("continuity", None, 0, weight, "Belum ada laporan tentang usaha")
     status = window[-1].obs.business_status
-    f_status = {STATUS_RUNNING: 1.0, STATUS_PAUSED: 0.4}.get(status or "", 0.0)
-    status_text = {
-        STATUS_RUNNING: "Usaha berjalan",
-        STATUS_PAUSED: "Usaha berhenti sementara",
-        STATUS_CLOSED: "Usaha tutup",
-    }.get(status or "", "Status usaha tidak diketahui")
+    f_status = _STATUS_FRACTION.get(status or "", 0.0)
+    status_text = _STATUS_TEXT.get(status or "", "Status usaha tidak diketahui")
     return Component("continuity", {"status": status}, _points(weight, f_status), weight,
                      status_text)  # fmt: skip
 
@@ -867,7 +884,7 @@ def _assets(baseline: Baseline, window: Sequence[_Month], params: Params, weight
             text += " (jumlah diterima dari bawaan konfigurasi)"
         if sold:
             text += f"; {sold} dijual"
-        value = {"goats": goats_now, "goats_received": received, "sold": sold}
+        value: dict[str, Any] = {"goats": goats_now, "goats_received": received, "sold": sold}
         return Component("assets", value, _points(weight, f_asset), weight, text)
     equipment = None
     for m in reversed(window):
@@ -880,8 +897,12 @@ def _assets(baseline: Baseline, window: Sequence[_Month], params: Params, weight
         f_asset, text = 1.0, "Alat usaha masih ada dan baik"
     else:
         f_asset, text = 0.0, "Alat usaha rusak atau tidak ada"
-    value = {"equipment_ok": equipment, "goats": goats_now, "goats_received": received}
-    return Component("assets", value, _points(weight, f_asset), weight, text)
+    equipment_value: dict[str, Any] = {
+        "equipment_ok": equipment,
+        "goats": goats_now,
+        "goats_received": received,
+    }
+    return Component("assets", equipment_value, _points(weight, f_asset), weight, text)
 
 
 def _sources(judged: Sequence[_Counted], params: Params, weight: int) -> Component:
@@ -944,8 +965,9 @@ def _facilitator(visits: Sequence[Visit], first: str, period: str, weight: int) 
 
 
 def _checklist_points(states: Mapping[str, str], weight: int) -> Component:
-    met = sum([1 for s in states.values() if s == MET])
-    unknown = sum([1 for s in states.values() if s == UNKNOWN])
+    values = list(states.values())
+    met = values.count(MET)
+    unknown = values.count(UNKNOWN)
     n = len(states)
     reason = f"Kunjungan graduasi: {met} dari {n} butir terpenuhi"
     if unknown:
@@ -1006,7 +1028,7 @@ def herd_check(prev: Observation, cur: Observation) -> int | None:
 def _risks(
     baseline: Baseline, all_months: Sequence[_Month], end: int, params: Params, reachable: bool
 ) -> list[RiskFlag]:
-    months = {m.index: m for m in all_months}
+    months = {m.idx: m for m in all_months}
     flags: list[RiskFlag] = []
     cur, prev = months.get(end), months.get(end - 1)
     stopped = (STATUS_PAUSED, STATUS_CLOSED)
@@ -1087,7 +1109,7 @@ def progress_view(
 ) -> Progress:
     months = [m for m in _prepare(observations, result.period, params) if m.counted]
     months = months[-params.window_months :]
-    profits = [(index_period(m.index), int(m.business or 0)) for m in months]
+    profits = [(index_period(m.idx), int(m.business or 0)) for m in months]
     trend, compared_to, missing = _latest_trend(months)
     comp = {c.key: c for c in result.components}
     well = []
@@ -1151,6 +1173,6 @@ def _latest_trend(months: Sequence[_Month]) -> tuple[str, str | None, list[str]]
         trend = direction(int(months[0].business or 0), int(last.business or 0))
         if trend != "flat":
             before = months[0]
-    reported = {m.index for m in months}
-    gap = [index_period(i) for i in range(before.index + 1, last.index) if i not in reported]
-    return trend, index_period(before.index), gap
+    reported = {m.idx for m in months}
+    gap = [index_period(i) for i in range(before.idx + 1, last.idx) if i not in reported]
+    return trend, index_period(before.idx), gap
