@@ -157,6 +157,7 @@ def current_steps(cfg: CycleConfig, period: str, now: dt.datetime, tz: dt.tzinfo
 
 
 def step_by_name(cfg: CycleConfig, period: str, name: str, tz: dt.tzinfo) -> Step:
+    """The step of a period with this name ('open', 'reminder1', ... 'close')."""
     for s in period_steps(cfg, period, tz):
         if s.name == name:
             return s
@@ -164,4 +165,5 @@ def step_by_name(cfg: CycleConfig, period: str, name: str, tz: dt.tzinfo) -> Ste
 
 
 def is_recipient_step(name: str) -> bool:
+    """Whether the step speaks to the recipient (the invitation and the reminders)."""
     return name == OPEN or name.startswith("reminder")

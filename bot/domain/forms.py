@@ -571,6 +571,7 @@ FLAG_FORM_COUNT = Form("flag_count", (Question("verified_count", Kind.INTEGER, m
 
 
 def form_for(name: str, programme: str | None, period: str | None = None) -> Form:
+    """The form of a draft by its name, programme and period."""
     if name == "monthly":
         return monthly_form(programme or "", is_household_month(period))
     if name == "visit":

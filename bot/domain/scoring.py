@@ -203,6 +203,7 @@ class Params:
 
 
 def config_hash(params: Params) -> str:
+    """A short hash of the parameters: part of the model version."""
     text = json.dumps(params.as_dict(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
@@ -382,10 +383,12 @@ def period_index(period: str) -> int:
 
 @lru_cache(maxsize=4096)
 def index_period(index: int) -> str:
+    """The period 'YYYY-MM' of a month index (year * 12 + month - 1)."""
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def shift_period(period: str, months: int) -> str:
+    """The period a number of months before (negative) or after this one."""
     return index_period(period_index(period) + months)
 
 
@@ -420,6 +423,7 @@ def _household(business: int | None, other: int | None) -> int | None:
 
 
 def business_income(obs: Observation) -> int | None:
+    """The month's profit: as reported, else revenue minus costs; None when unknown."""
     if obs.profit is not None:
         return obs.profit
     if obs.revenue is not None and obs.costs is not None:
@@ -1107,6 +1111,7 @@ class Progress:
 def progress_view(
     result: ScoreResult, observations: Sequence[Observation], params: Params
 ) -> Progress:
+    """What /kemajuan shows a family: profit trend, what goes well, one next step."""
     months = [m for m in _prepare(observations, result.period, params) if m.counted]
     months = months[-params.window_months :]
     profits = [(index_period(m.idx), int(m.business or 0)) for m in months]

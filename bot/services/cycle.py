@@ -27,6 +27,7 @@ PRIORITY_BROADCAST = 7
 
 
 def iso(when: dt.datetime) -> str:
+    """A UTC ISO time to the second, as the cycle's rows store it."""
     return when.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -538,6 +539,7 @@ class CycleHealth:
 
 
 async def cycle_health(db: Database) -> CycleHealth:
+    """When the last real tick ran and for which instant (for `pendamping doctor`)."""
     last = await db.fetchone(
         "SELECT started_at, now FROM tick_runs WHERE dry_run = 0 ORDER BY id DESC LIMIT 1"
     )

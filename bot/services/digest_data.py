@@ -168,6 +168,7 @@ async def _stream(db: Database, sql: str, params: Sequence[Any]) -> AsyncIterato
 
 
 async def table_exists(db: Database, name: str) -> bool:
+    """Whether the database has this table."""
     n = await db.fetchval(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
     )
@@ -196,6 +197,7 @@ async def resolve_kecamatan(db: Database, wanted: Sequence[str]) -> list[Kecamat
 
 
 async def count_recipients(db: Database, scope: Scope) -> int:
+    """How many recipients the scope holds, whatever their status."""
     where, params = _scope_sql(scope)
     return await db.fetchval(f"SELECT count(*) FROM recipients rc WHERE 1 = 1{where}", params)
 
@@ -480,6 +482,7 @@ async def build_monthly_report(
     programmes: Sequence[str] = (),
     settings: Settings | None = None,
 ) -> MonthlyReport:
+    """The monthly report of a closed period for a scope: counts, medians, bands and charts' data."""
     snaps = await load_snapshots(db, period, scope, settings=settings)
     return monthly_report(
         snaps, period, since.astimezone(dt.UTC).isoformat(timespec="seconds"), None, programmes

@@ -62,6 +62,7 @@ def _age(now: dt.datetime, then: dt.datetime) -> str:
 
 
 def check_token(settings: Settings) -> Check:
+    """OK when TELEGRAM_BOT_TOKEN is set, else what to do."""
     if settings.token:
         return Check(OK, "token", "TELEGRAM_BOT_TOKEN is set")
     return Check(
@@ -73,6 +74,7 @@ def check_token(settings: Settings) -> Check:
 
 
 def check_disk(folder: Path) -> Check:
+    """Free space in the folder that holds the database."""
     try:
         free = shutil.disk_usage(folder).free
     except OSError as exc:
@@ -86,6 +88,7 @@ def check_disk(folder: Path) -> Check:
 
 
 def check_backups(settings: Settings, now: dt.datetime) -> Check:
+    """Whether automatic backups exist and the newest is recent enough."""
     folder = backup_dir(settings.database, settings)
     backups = list_auto_backups(folder)
     if settings.backup.keep <= 0:
@@ -128,6 +131,7 @@ async def _first_table(db: Database, names: tuple[str, ...]) -> str | None:
 
 
 async def check_outbox(db: Database, settings: Settings, now: dt.datetime) -> list[Check]:
+    """Outbox health: failed messages (recent ones fail the check) and the backlog waiting."""
     if not await _first_table(db, ("outbox",)):
         return [Check(WARN, "outbox", "not available yet (no outbox table in this version)")]
     cols = await _columns(db, "outbox")
@@ -179,6 +183,7 @@ async def check_outbox(db: Database, settings: Settings, now: dt.datetime) -> li
 
 
 async def check_tick(db: Database, settings: Settings, now: dt.datetime) -> Check:
+    """Whether the monthly cycle's tick ran recently."""
     table = await _first_table(db, TICK_TABLES)
     if not table:
         return Check(WARN, "tick", "not available yet (no tick log in this version)")
@@ -214,6 +219,7 @@ async def check_tick(db: Database, settings: Settings, now: dt.datetime) -> Chec
 
 
 async def check_digest(db: Database, now: dt.datetime) -> Check:
+    """When the last digest went out to staff (a warning when none did or it is old)."""
     table = await _first_table(db, DIGEST_TABLES)
     if not table:
         return Check(WARN, "digest", "not available yet (no digest log in this version)")

@@ -134,6 +134,7 @@ async def find_recipient(db: Database, account: Account, nik: str) -> RecipientR
 
 
 async def get_recipient(db: Database, account: Account, recipient_id: int) -> RecipientRef:
+    """One recipient in the account's scope by id; GraduationError('not_found') otherwise."""
     row = await db.fetchone(_REF_SQL + " WHERE r.id = ?", (recipient_id,))
     if row is None or not in_scope(account, _ref(row)):
         raise GraduationError("not_found")

@@ -291,6 +291,7 @@ async def ask_cancel(db: Database, account: Account, draft_id: int | None = None
 async def cancel(
     db: Database, now: dt.datetime, account: Account, draft_id: int, step: int
 ) -> Step:
+    """Cancel the live draft at this step (a stale button changes nothing)."""
     found = await _live_draft(db, account, draft_id, step)
     if isinstance(found, Step):
         return found

@@ -138,6 +138,7 @@ def _flag_view(r: Any) -> FlagView:
 
 
 async def flag_detail(db: Database, account: Account, flag_id: int) -> FlagView:
+    """One open flag of the facilitator's caseload, with the values to choose from."""
     fid = _facilitator(account)
     row = await db.fetchone(
         "SELECT f.id, f.kind, f.field, f.recipient_id, r.name, f.period, f.details, f.status,"

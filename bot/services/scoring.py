@@ -216,6 +216,7 @@ def _score_range(
 
 
 async def ensure_model(db: Database, params: Params, now: dt.datetime) -> str:
+    """Record the current model version and parameters (once); return the version."""
     version = params.model_version
     await db.execute(
         "INSERT INTO score_models (version, label, params, created_at) VALUES (?, ?, ?, ?)"
@@ -335,6 +336,7 @@ CHUNKS_PER_WORKER = 8
 
 
 def default_workers() -> int:
+    """Worker processes for a batch: the cores, at most 4."""
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -472,6 +474,7 @@ async def _fetch_stored(db: Database, sql: str, args: Sequence[Any]) -> StoredSc
 
 
 async def score_history(db: Database, recipient_id: int) -> list[StoredScore]:
+    """Every stored score of a recipient, oldest first (all model versions)."""
     rows = await db.fetchall(
         "SELECT * FROM scores WHERE recipient_id = ? ORDER BY period, computed_at", (recipient_id,)
     )
@@ -479,6 +482,7 @@ async def score_history(db: Database, recipient_id: int) -> list[StoredScore]:
 
 
 async def risk_flags_for(db: Database, recipient_id: int, period: str) -> list[str]:
+    """The risk flag kinds of a recipient for one period, sorted."""
     rows = await db.fetchall(
         "SELECT kind FROM risk_flags WHERE recipient_id = ? AND period = ? ORDER BY kind",
         (recipient_id, period),
