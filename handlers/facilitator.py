@@ -137,9 +137,16 @@ async def _send_card(
     def button(name: str, action: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(_button(name, lang), callback_data=encode("fac", action, rid))
 
+    # "Kirim undangan ulang": a linked family gets the month's report invitation again; an
+    # unlinked one a new invite link, the same as picking it in /undang
+    again = (
+        button("reinvite", "ci")
+        if f.linked
+        else InlineKeyboardButton(_button("reinvite", lang), callback_data=encode("inv", "r", rid))
+    )
     rows = [[button("report", "lr"), button("visit", "kr")],
             [button("flags", "cf"), button("graduate", "cg")],
-            [button("reinvite", "ci")]]  # fmt: skip
+            [again]]  # fmt: skip
     await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
 
 
