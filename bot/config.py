@@ -6,6 +6,7 @@ repr() or any log line.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 import types
@@ -14,6 +15,16 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    ConfigDict,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
 
 DEFAULT_CONFIG_PATH = "./pendamping.toml"
 DEFAULT_DB_PATH = "./pendamping.db"
@@ -31,23 +42,23 @@ class ConfigError(Exception):
 class ChatsSettings:
     """Telegram chats the office uses."""
 
-    operator: int | None = None
-    staff: list[int] = field(default_factory=list)
+    operator: StrictInt | None = None
+    staff: list[StrictInt] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class CycleSettings:
     """The monthly cycle, in days of the month after the period (see docs/decisions.md)."""
 
-    open_day: int = 1
-    reminder_days: list[int] = field(default_factory=lambda: [5, 10])
-    escalate_facilitator_day: int = 12
-    escalate_staff_day: int = 15
-    close_day: int = 20
-    delivery_hour: int = 8
-    quiet_start_hour: int = 21
-    quiet_end_hour: int = 6
-    mentoring_periods: int = 12
+    open_day: StrictInt = 1
+    reminder_days: list[StrictInt] = field(default_factory=lambda: [5, 10])
+    escalate_facilitator_day: StrictInt = 12
+    escalate_staff_day: StrictInt = 15
+    close_day: StrictInt = 20
+    delivery_hour: StrictInt = 8
+    quiet_start_hour: StrictInt = 21
+    quiet_end_hour: StrictInt = 6
+    mentoring_periods: StrictInt = 12
 
     def validate(self) -> None:
         days = [
@@ -89,17 +100,19 @@ class CycleSettings:
 class OutboxSettings:
     """Delivery limits of the outbox sender (Telegram's published limits by default)."""
 
-    per_second: float = 29.5  # all chats together: a little under 30/s so jitter never trips it
-    private_interval_seconds: float = 1.0  # between two messages to one private chat
-    group_per_minute: int = 20  # to one group chat
-    in_flight: int = 8  # sends under way at once: also the duplicate bound after a crash
-    max_attempts: int = 5  # network errors / 5xx before a row is marked failed
-    backoff_seconds: float = 2.0  # first retry delay, doubled each attempt
-    backoff_max_seconds: float = 300.0
-    global_429_chats: int = 5  # 429s for this many chats within 1 s: the whole bot is limited
+    per_second: StrictFloat = (
+        29.5  # all chats together: a little under 30/s so jitter never trips it
+    )
+    private_interval_seconds: StrictFloat = 1.0  # between two messages to one private chat
+    group_per_minute: StrictInt = 20  # to one group chat
+    in_flight: StrictInt = 8  # sends under way at once: also the duplicate bound after a crash
+    max_attempts: StrictInt = 5  # network errors / 5xx before a row is marked failed
+    backoff_seconds: StrictFloat = 2.0  # first retry delay, doubled each attempt
+    backoff_max_seconds: StrictFloat = 300.0
+    global_429_chats: StrictInt = 5  # 429s for this many chats within 1 s: the whole bot is limited
     # a delivered (or failed) message keeps its text this long for questions such as "did the
     # bot send it?"; then the text is cleared and a digest's files deleted (personal data)
-    keep_text_hours: float = 72.0
+    keep_text_hours: StrictFloat = 72.0
 
     def validate(self) -> None:
         if self.per_second <= 0:
@@ -144,9 +157,9 @@ class ThresholdSettings:
     docs/scoring.md). A month is judged by its own year's value; a year with no value uses
     the latest earlier one (and the score and `pendamping doctor` say so)."""
 
-    poverty_line: dict[str, int] = field(default_factory=_default_poverty_line)
-    extreme_poverty_line: dict[str, int] = field(default_factory=_default_extreme_line)
-    umk: dict[str, int] = field(default_factory=_default_umk)
+    poverty_line: dict[StrictStr, StrictInt] = field(default_factory=_default_poverty_line)
+    extreme_poverty_line: dict[StrictStr, StrictInt] = field(default_factory=_default_extreme_line)
+    umk: dict[StrictStr, StrictInt] = field(default_factory=_default_umk)
 
     def validate(self) -> None:
         for name in ("poverty_line", "extreme_poverty_line", "umk"):
@@ -213,35 +226,35 @@ class ScoringSettings:
     Every key is documented in docs/scoring.md; any change here yields a new model version.
     """
 
-    version: str = "2.0"
-    weight_income: int = 30
-    weight_stability: int = 15
-    weight_continuity: int = 10
-    weight_assets: int = 10
-    weight_sources: int = 10
-    weight_savings_books: int = 10
-    weight_facilitator: int = 10
-    weight_checklist: int = 5
-    intensive_below: int = 50
-    poverty_gate_months: int = 4
-    poverty_gate_of: int = 6
-    umk_gate_months: int = 3
-    umk_gate_of: int = 4
-    umk_gate_share: float = 1.0
-    min_verified_months: int = 6
-    window_months: int = 6
-    income_umk_share: float = 0.3
-    comfortable_multiple: float = 2.0
-    swing_limit_pct: int = 50
-    outlier_factor: int = 10
-    default_household_size: int = 4
-    min_income_sources: int = 2
-    risk_income_drop_pct: int = 30
-    package_goats: dict[str, int] = field(default_factory=_default_package_goats)
-    goat_income_months: int = 12
-    herd_growth_target: float = 1.5
-    essential_items: list[str] = field(default_factory=_default_essential_items)
-    checklist_max_age_months: int = 12
+    version: StrictStr = "2.0"
+    weight_income: StrictInt = 30
+    weight_stability: StrictInt = 15
+    weight_continuity: StrictInt = 10
+    weight_assets: StrictInt = 10
+    weight_sources: StrictInt = 10
+    weight_savings_books: StrictInt = 10
+    weight_facilitator: StrictInt = 10
+    weight_checklist: StrictInt = 5
+    intensive_below: StrictInt = 50
+    poverty_gate_months: StrictInt = 4
+    poverty_gate_of: StrictInt = 6
+    umk_gate_months: StrictInt = 3
+    umk_gate_of: StrictInt = 4
+    umk_gate_share: StrictFloat = 1.0
+    min_verified_months: StrictInt = 6
+    window_months: StrictInt = 6
+    income_umk_share: StrictFloat = 0.3
+    comfortable_multiple: StrictFloat = 2.0
+    swing_limit_pct: StrictInt = 50
+    outlier_factor: StrictInt = 10
+    default_household_size: StrictInt = 4
+    min_income_sources: StrictInt = 2
+    risk_income_drop_pct: StrictInt = 30
+    package_goats: dict[StrictStr, StrictInt] = field(default_factory=_default_package_goats)
+    goat_income_months: StrictInt = 12
+    herd_growth_target: StrictFloat = 1.5
+    essential_items: list[StrictStr] = field(default_factory=_default_essential_items)
+    checklist_max_age_months: StrictInt = 12
 
     WEIGHT_KEYS = (
         "weight_income",
@@ -313,7 +326,7 @@ class ScoringSettings:
 
 @dataclass(frozen=True)
 class InviteSettings:
-    expiry_days: int = 30
+    expiry_days: StrictInt = 30
 
     def validate(self) -> None:
         if self.expiry_days < 1:
@@ -324,12 +337,12 @@ class InviteSettings:
 class ReportSettings:
     """Monthly reports: amount ceiling, photo size and the cross-check thresholds."""
 
-    amount_ceiling: int = 100_000_000  # larger typed amounts are refused as a typo
-    max_photo_bytes: int = 5_000_000
-    mismatch_share: float = 0.3  # recipient vs facilitator differ by more than this share
-    jump_factor: float = 3.0  # profit more than this many times last month's
-    pick_months: int = 4  # how many periods a person may pick from (open one + missed ones)
-    page_size: int = 10  # /daftar rows per page
+    amount_ceiling: StrictInt = 100_000_000  # larger typed amounts are refused as a typo
+    max_photo_bytes: StrictInt = 5_000_000
+    mismatch_share: StrictFloat = 0.3  # recipient vs facilitator differ by more than this share
+    jump_factor: StrictFloat = 3.0  # profit more than this many times last month's
+    pick_months: StrictInt = 4  # how many periods a person may pick from (open one + missed ones)
+    page_size: StrictInt = 10  # /daftar rows per page
 
     def validate(self) -> None:
         if self.amount_ceiling < 1_000:
@@ -350,9 +363,9 @@ class ReportSettings:
 class BackupSettings:
     """The daily automatic backup."""
 
-    dir: str = ""  # empty: a `backups` folder beside the database file
-    keep: int = 14  # newest N automatic backups kept; 0 turns automatic backups off
-    hour: int = 2  # local hour (timezone) from which the day's backup is made
+    dir: StrictStr = ""  # empty: a `backups` folder beside the database file
+    keep: StrictInt = 14  # newest N automatic backups kept; 0 turns automatic backups off
+    hour: StrictInt = 2  # local hour (timezone) from which the day's backup is made
 
     def validate(self) -> None:
         if self.keep < 0:
@@ -365,7 +378,7 @@ class BackupSettings:
 class RetentionSettings:
     """How long personal data is kept after mentoring ended (UU 27/2022)."""
 
-    anonymise_after_years: int = 5  # 0: never anonymise automatically
+    anonymise_after_years: StrictInt = 5  # 0: never anonymise automatically
 
     def validate(self) -> None:
         if self.anonymise_after_years < 0:
@@ -376,10 +389,12 @@ class RetentionSettings:
 class DigestSettings:
     """When the weekly digests go out; the monthly report follows the period close."""
 
-    weekday: int = 0  # 0 = Monday ... 6 = Sunday (local time)
-    hour: int = 8  # local hour (WIB)
-    catch_up_hours: int = 24  # after an outage, a weekly digest still goes out this long after
-    min_open_days: int = 7  # no weekly digest until the period has been open this many days
+    weekday: StrictInt = 0  # 0 = Monday ... 6 = Sunday (local time)
+    hour: StrictInt = 8  # local hour (WIB)
+    catch_up_hours: StrictInt = (
+        24  # after an outage, a weekly digest still goes out this long after
+    )
+    min_open_days: StrictInt = 7  # no weekly digest until the period has been open this many days
 
     def validate(self) -> None:
         if not 0 <= self.weekday <= 6:
@@ -399,11 +414,11 @@ class DigestSettings:
 class HealthSettings:
     """Thresholds `pendamping doctor` (and the operator alert) judge by."""
 
-    tick_stale_minutes: int = 15  # no successful tick for this long: FAIL
-    outbox_backlog_max: int = 500  # more overdue pending messages than this: FAIL
-    outbox_overdue_minutes: int = 15  # a pending message this late counts as backlog
-    outbox_failed_max: int = 0  # more failed messages in the last 24 hours than this: FAIL
-    backup_max_age_hours: int = 26  # newest backup older than this: WARN (3x: FAIL)
+    tick_stale_minutes: StrictInt = 15  # no successful tick for this long: FAIL
+    outbox_backlog_max: StrictInt = 500  # more overdue pending messages than this: FAIL
+    outbox_overdue_minutes: StrictInt = 15  # a pending message this late counts as backlog
+    outbox_failed_max: StrictInt = 0  # more failed messages in the last 24 hours than this: FAIL
+    backup_max_age_hours: StrictInt = 26  # newest backup older than this: WARN (3x: FAIL)
 
     def validate(self) -> None:
         for key in (
@@ -421,13 +436,13 @@ class HealthSettings:
 class Settings:
     """Everything the bot is configured with. Build it with load_settings()."""
 
-    timezone: str = "Asia/Jakarta"
-    database: str = DEFAULT_DB_PATH
-    bot_username: str = "PendampingTegalBot"
-    language: str = "id"
-    log_format: str = "keyvalue"
-    log_level: str = "INFO"
-    programmes: list[str] = field(
+    timezone: StrictStr = "Asia/Jakarta"
+    database: StrictStr = DEFAULT_DB_PATH
+    bot_username: StrictStr = "PendampingTegalBot"
+    language: StrictStr = "id"
+    log_format: StrictStr = "keyvalue"
+    log_level: StrictStr = "INFO"
+    programmes: list[StrictStr] = field(
         default_factory=lambda: ["tata boga", "menjahit", "ternak kambing"]
     )
     chats: ChatsSettings = field(default_factory=ChatsSettings)
@@ -466,75 +481,94 @@ class Settings:
 
 _FILE_ONLY_EXCLUDED = {"token", "source"}
 
+# Section classes reject keys they do not know (pydantic reads this attribute on stdlib
+# dataclasses); the Strict* field types refuse coercion ("5" or true for a whole number).
+_SECTION_CONFIG = ConfigDict(extra="forbid")
+for _section in (
+    ChatsSettings,
+    CycleSettings,
+    OutboxSettings,
+    ThresholdSettings,
+    ScoringSettings,
+    InviteSettings,
+    ReportSettings,
+    BackupSettings,
+    RetentionSettings,
+    DigestSettings,
+    HealthSettings,
+    Settings,
+):
+    setattr(_section, "__pydantic_config__", _SECTION_CONFIG)  # noqa: B010 - not a field
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[Settings]:
+    """The pydantic validator of the Settings tree, built on first use."""
+    return TypeAdapter(Settings)
+
 
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _check_value(key: str, tp: Any, value: Any) -> Any:
-    """Check one value against its annotated type; return it (lists copied)."""
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _check_value(key, option, value)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise errors[0]
-    if origin is dict:
-        _key_type, item_type = typing.get_args(tp)
-        if not isinstance(value, dict):
-            raise ConfigError(key, f"expected a table of {_type_name(item_type)}, got {value!r}")
-        return {str(k): _check_value(f"{key}.{k}", item_type, v) for k, v in value.items()}
-    if origin is list:
-        (item_type,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise ConfigError(key, f"expected a list of {_type_name(item_type)}, got {value!r}")
-        return [_check_value(f"{key}[{i}]", item_type, v) for i, v in enumerate(value)]
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"expected a whole number, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(key, f"expected a number, got {value!r}")
-        return float(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(key, f"expected true or false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(key, f"expected text, got {value!r}")
-        return value
-    raise ConfigError(key, f"unsupported type {tp!r}")  # pragma: no cover - schema bug
+def _key(loc: tuple[int | str, ...]) -> str:
+    """('chats', 'staff', 0) -> 'chats.staff[0]'; year-table keys stay dotted."""
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls) if f.name not in _FILE_ONLY_EXCLUDED}
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"{prefix}{key}", "unknown key (see pendamping.example.toml)")
-    kwargs: dict[str, Any] = {}
-    for name in known:
-        if name not in data:
-            continue
-        tp = hints[name]
-        value = data[name]
-        if isinstance(tp, type) and is_dataclass(tp):  # a hint is a class, never an instance
-            if not isinstance(value, dict):
-                raise ConfigError(f"{prefix}{name}", "expected a [section]")
-            kwargs[name] = _build(tp, value, f"{prefix}{name}.")
+def _hint_at(loc: tuple[int | str, ...]) -> Any:
+    """The annotated type (without Strict markers) of the value at loc, or None."""
+    tp: Any = Settings
+    for part in loc:
+        if isinstance(tp, type) and is_dataclass(tp):
+            tp = typing.get_type_hints(tp).get(str(part))
+        elif typing.get_origin(tp) in (list, dict):
+            tp = typing.get_args(tp)[-1]
         else:
-            kwargs[name] = _check_value(f"{prefix}{name}", tp, value)
-    return cls(**kwargs)
+            return None
+        if typing.get_origin(tp) in (types.UnionType, typing.Union):
+            tp = next(t for t in typing.get_args(tp) if t is not type(None))
+    return tp
+
+
+def _problem(error: ErrorDetails) -> str:
+    """The same one-line reason the bot always gave for a value of the wrong type."""
+    kind, value = error["type"], error.get("input")
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        return "unknown key (see pendamping.example.toml)"
+    if kind == "dataclass_type":
+        return "expected a [section]"
+    if kind in ("list_type", "dict_type"):
+        args = typing.get_args(_hint_at(error["loc"]))
+        item = _type_name(args[-1]) if args else "values"
+        shape = "list" if kind == "list_type" else "table"
+        return f"expected a {shape} of {item}, got {value!r}"
+    simple = {
+        "int_type": "expected a whole number",
+        "float_type": "expected a number",
+        "bool_type": "expected true or false",
+        "string_type": "expected text",
+    }
+    if kind in simple:
+        return f"{simple[kind]}, got {value!r}"
+    return " ".join(str(error["msg"]).split())  # pragma: no cover - schema bug
+
+
+def _build(data: dict[str, Any]) -> Settings:
+    """Type-check the parsed file with pydantic; the first problem becomes a ConfigError."""
+    for key in data:
+        if key in _FILE_ONLY_EXCLUDED:
+            raise ConfigError(key, "unknown key (see pendamping.example.toml)")
+    try:
+        return _adapter().validate_python(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        unknown = [e for e in errors if e["type"] == "unexpected_keyword_argument"]
+        first = (unknown or errors)[0]
+        raise ConfigError(_key(first["loc"]), _problem(first)) from None
 
 
 def _validate_all(obj: Any) -> None:
@@ -571,7 +605,7 @@ def load_settings(
         source = str(config_path)
     elif explicit:
         raise ConfigError(str(config_path), "config file not found")
-    settings = _build(Settings, data, "")
+    settings = _build(data)
     overrides: dict[str, Any] = {"source": source}
     if env.get("PENDAMPING_DB"):
         overrides["database"] = env["PENDAMPING_DB"]
