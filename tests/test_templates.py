@@ -59,3 +59,18 @@ def test_bantuan_speaks_to_each_role() -> None:
         assert "pendamping Anda" not in text and "admin" in text
     assert "Balas" in render("bantuan", "id", role="facilitator", commands=[])
     assert "undangan" in render("bantuan", "id", role=None, commands=[])
+
+
+def test_family_card_says_a_loss_once() -> None:
+    """A month with a loss reads "rugi Rp100.000" on the facilitator's family card, never
+    "laba rugi"."""
+    figures = [
+        {"period": "2024-02", "reported": True, "revenue": 300_000, "profit": -100_000},
+        {"period": "2024-03", "reported": True, "revenue": 300_000, "profit": 100_000},
+    ]
+    text = render("family_card", "id", name="Siti", desa="Kajen", programme="menjahit",
+                  phone=None, linked=True, figures=figures, flags=[], help_open=False,
+                  last_visit=None)  # fmt: skip
+    assert "Februari 2024: omzet Rp300.000, rugi Rp100.000" in text
+    assert "Maret 2024: omzet Rp300.000, laba Rp100.000" in text
+    assert "laba rugi" not in text
