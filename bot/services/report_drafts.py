@@ -66,19 +66,8 @@ async def missing_periods(
     db: Database, now: dt.datetime, settings: Settings, recipient_id: int, role: str
 ) -> list[str]:
     """Periods a person may still report, newest first: the open one, then missed ones."""
-    row = await _recipient(db, recipient_id)
-    first = _start_month(row, settings.tz)
-    candidates = P.recent_periods(now, settings.tz, settings.reports.pick_months)
-    reported = {
-        r["period"]
-        for r in await db.fetchall(
-            "SELECT DISTINCT period FROM reports WHERE recipient_id = ? AND reporter_role = ?",
-            (recipient_id, role),
-        )
-    }
-    out = [candidates[0]]
-    out += [p for p in candidates[1:] if p >= first and p not in reported]
-    return out
+    periods, reported = await report_periods(db, now, settings, recipient_id, role)
+    return periods[:1] + [p for p in periods[1:] if p not in reported]
 
 
 async def _resume_open_draft(
