@@ -70,7 +70,7 @@ async def test_ringkasan_carries_its_file(sb) -> None:
     assert len(replies) == 2
     assert "Rincian lengkap ada di berkas terlampir." in replies[0].text
     doc = replies[1].document
-    assert doc is not None and doc["file_name"] == "pendamping-2024-01-33.28.10.xlsx"
+    assert doc is not None and doc["file_name"] == "pendamping-2024-01-33.28.10-ekspor.xlsx"
     wb = load_workbook(io.BytesIO(sb.core.files[doc["file_id"]].data), read_only=True)
     rows = list(wb["penerima"].iter_rows(min_row=2, values_only=True))
     assert sorted(r[2] for r in rows) == ["Dewi", "Wati", "Yuni"]  # Slawi only: her region
@@ -106,7 +106,7 @@ async def test_ekspor_sends_a_masked_workbook_in_private(sb, monkeypatch) -> Non
     assert list(scratch.iterdir()) == []  # the scratch folder went after sending
     assert len(replies) == 1 and replies[0].document is not None
     doc = replies[0].document
-    assert doc["file_name"] == "pendamping-2024-01-33.28.10.xlsx"
+    assert doc["file_name"] == "pendamping-2024-01-33.28.10-ekspor.xlsx"
     assert "Kec. Slawi, periode Januari 2024. NIK disamarkan." in replies[0].caption
     data = sb.core.files[doc["file_id"]].data
     wb = load_workbook(io.BytesIO(data), read_only=True)

@@ -397,7 +397,7 @@ class Demo:
         period = add_periods(FIRST_PERIOD, index)
         year, month = (int(x) for x in add_periods(period, 1).split("-"))
         cfg = self.settings.cycle
-        self.say(f"period {period}: opens {cfg.open_day} {month:02d}-{year}")
+        self.say(f"period {period}: opens {year}-{month:02d}-{cfg.open_day:02d}")
         recipients = [p for p in self.people.values() if p.role == "recipient"]
         linked = [p for p in recipients if p.persona and p.persona.linked]
         when = {p.user_id: P.reports_when(p.persona, index) for p in recipients if p.persona}

@@ -153,7 +153,8 @@ async def _export_file(db: Database, account: Account, period: str, out_dir: Pat
     """The period's XLSX of the account's region (NIK masked) in out_dir."""
     private_dir(out_dir)
     region = account.kecamatan_code if account.role == "staff" else None
-    path = out_dir / f"pendamping-{period}{'-' + region if region else ''}.xlsx"
+    # Named like the monthly report's export, so staff recognise the same workbook.
+    path = out_dir / f"pendamping-{period}{'-' + region if region else ''}-ekspor.xlsx"
     await write_period_export(db, period, path, staff_scope(account), full_nik=False)
     return ExportFile(path, period, await region_label(db, region))
 
