@@ -17,8 +17,8 @@ from bot.config import Settings
 from bot.db import Database
 from bot.domain import periods as P
 from bot.domain.forms import (
-    checklist_answers,
     EQUIPMENT_KEYS,
+    checklist_answers,
     effective_answers,
     form_for,
     monthly_facts,
