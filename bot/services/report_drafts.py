@@ -52,6 +52,11 @@ from bot.services.report_flags import _save_flag_value
 # --- starting ------------------------------------------------------------------------------------
 
 
+async def first_period(db: Database, settings: Settings, recipient_id: int) -> str:
+    """The first month a recipient reports on (the month picker and /riwayat start there)."""
+    return _start_month(await _recipient(db, recipient_id), settings.tz)
+
+
 def _start_month(row: Any, tz: dt.tzinfo) -> str:
     """The first month a recipient can report on: the first full month after the hand-over
     (the cycle's rule, bot/domain/periods.py), else the registration month."""
