@@ -462,3 +462,25 @@ async def test_reused_photo_is_flagged(bot):
     assert "diselesaikan" in (await rini.last()).text
     status = await bot.db.fetchval("SELECT status FROM report_flags WHERE kind = 'photo_reused'")
     assert status == "resolved"
+
+
+async def test_text_typed_at_the_visit_photo_is_kept_as_a_note(bot):
+    """Text typed where the visit photo is asked is no longer refused ("Di sini perlu foto"):
+    it is added to the visit's notes, and the photo is still asked (or skipped)."""
+    *_, rini = await people(bot)
+    await rini.send("/kunjungan")
+    await rini.press("Siti - Lebaksiu Kidul")
+    for _ in range(20):
+        if await current_key(bot, rini.id) == "v_photo":
+            break
+        await act(rini, ANSWERS[await current_key(bot, rini.id)])
+    await rini.send("Ibu Siti minta pelatihan kemasan")
+    reply = (await rini.last()).text
+    assert "Catatan disimpan" in reply and "perlu foto" not in reply
+    assert await current_key(bot, rini.id) == "v_photo"  # a photo may still follow
+    await rini.press("Lewati")
+    summary = (await rini.last()).text
+    assert "Dagangan laris" in summary and "minta pelatihan kemasan" in summary
+    await rini.press("Simpan")
+    notes = await bot.db.fetchval("SELECT notes FROM visits")
+    assert notes == "Dagangan laris\nIbu Siti minta pelatihan kemasan"
