@@ -242,11 +242,16 @@ async def test_late_correction_is_not_called_late(bot):
     summary = await siti.last()
     assert "sudah pernah dilaporkan" in summary.text and "lewat batas" not in summary.text
     assert summary.labels == ["Simpan", "Ubah", "Batal"]
+    await siti.press("Ubah")
+    await siti.press("Omzet")
+    await siti.send("2jt 800rb")  # both typed again at the correction
+    assert "Rp2.000.000 - Rp800.000 = Rp1.200.000" in (await siti.last()).text
+    await siti.press("Ya")
     await siti.press("Simpan")
     saved = (await siti.last()).text
     assert "perbaikan" in saved and "terlambat" not in saved
-    late = await bot.db.fetchall("SELECT revision, late FROM reports ORDER BY revision")
-    assert [tuple(r) for r in late] == [(1, 0), (2, 0)]
+    late = await bot.db.fetchall("SELECT revision, late, costs FROM reports ORDER BY revision")
+    assert [tuple(r) for r in late] == [(1, 0, 500_000), (2, 0, 800_000)]
 
 
 async def test_reported_month_is_marked_in_the_picker(sandbox_factory):

@@ -211,11 +211,20 @@ def test_revenue_and_costs_in_one_message() -> None:
     for text in ("1,5jt / 500rb", "1,5jt dan 500rb", "1,5jt 500rb", "1500000 500000"):
         assert F.apply_answer(form, base, "revenue", Text(text)) == {
             **base, "revenue": 1_500_000, "costs": 500_000}, text  # fmt: skip
-    # said in two pieces, one amount: costs are asked next
-    assert F.apply_answer(form, base, "revenue", Text("1jt 500rb")) == {
-        **base,
-        "revenue": 1_500_000,
-    }
+    # the question asks for two amounts: each with its unit is one of them
+    assert F.apply_answer(form, base, "revenue", Text("2jt 800rb")) == {
+        **base, "revenue": 2_000_000, "costs": 800_000}  # fmt: skip
+    # a bare number under the first's scale is its last digits: one amount, costs asked next
+    one = F.apply_answer(form, base, "revenue", Text("1 jt 500"))
+    assert one == {**base, "revenue": 1_500_000}
+    # at an "Ubah: Omzet" both may be typed again: costs are replaced, the profit asked again
+    full = run(form, COMMON)
+    edited = F.apply_answer(form, F.forget(form, full, "revenue"), "revenue", Text("3jt / 1jt"))
+    assert isinstance(edited, dict)
+    assert (edited["revenue"], edited["costs"]) == (3_000_000, 1_000_000)
+    assert F.next_question(form, edited).key == "profit_ok"
+    unclear = F.apply_answer(form, base, "revenue", Text("1,5 dan 500rb"))
+    assert unclear == Invalid("pair_unclear", {"count": False})
     done = {**base, "revenue": 1, "costs": 1, "profit_ok": True}
     orders = F.apply_answer(form, done, "tb_orders", Text("40 dan 5"))
     assert orders == {**done, "tb_orders": 40, "tb_days": 5}

@@ -361,10 +361,10 @@ def pair_parts(q: Question, text: str) -> list[str]:
     """The two values of a paired question's answer, or one part.
 
     Separators first ("/", ";", " dan ", a new line). Else, for money, two amounts separated
-    by a space ("1,5jt 500rb") when exactly one split reads as two amounts and the whole does
-    not read as one: "1jt 500rb" stays Rp1.500.000 (the second part fits below the first's
-    scale), while "1,5jt 500rb" and "2jt 1jt" are two amounts. Counts need a separator: "3 4"
-    stays two numbers glued (refused)."""
+    by a space when exactly one split reads as two amounts: the question asks for two, so
+    "1,5jt 500rb", "2jt 800rb" and "1500000 500000" are two; only a bare number fitting under
+    the first part's scale stays one amount ("1 jt 500" = Rp1.500.000, as when typed alone).
+    Counts need a separator: "3 4" stays two numbers glued (refused)."""
     parts = split_pair(text)
     if len(parts) == 2 or q.kind != Kind.AMOUNT:
         return parts
@@ -380,8 +380,8 @@ def pair_parts(q: Question, text: str) -> list[str]:
     left, right, first, second = found[0]
     if _plain_amount(text) is not None:
         scale = _scale(first)
-        if first % scale == 0 and second < scale:
-            return parts  # "1jt 500rb": one amount said in two pieces
+        if first % scale == 0 and second < scale and not any(c.isalpha() for c in right):
+            return parts  # "1 jt 500": one amount, its last digits after the scale
     return [left, right]
 
 
@@ -394,20 +394,25 @@ def _apply_pair(
     form: Form, answers: Answers, q: Question, parts: list[str], today: dt.date | None,
     ceiling: int, max_photo_bytes: int,
 ) -> dict[str, Any] | Invalid | Clarify:  # fmt: skip
-    """Both values of a paired question, or the first refusal (nothing half is kept)."""
+    """Both values of a paired question, or the first refusal (nothing half is kept).
+
+    The second value replaces an earlier answer to the paired question (an "Ubah" of the
+    first one typed with both values) and forgets what depended on it."""
+    example = {"count": q.kind == Kind.INTEGER}
     first = apply_answer(form, answers, q.key, Text(parts[0]), today=today, ceiling=ceiling,
                          max_photo_bytes=max_photo_bytes)  # fmt: skip
     if isinstance(first, Clarify):
-        return Invalid("pair_unclear")
+        return Invalid("pair_unclear", example)
     if not isinstance(first, dict):
         return first
-    second_q = next_question(form, first)
-    if second_q is None or second_q.key != q.pair:
-        return Invalid("pair_not_here")
-    second = apply_answer(form, first, second_q.key, Text(parts[1]), today=today,
-                          ceiling=ceiling, max_photo_bytes=max_photo_bytes)  # fmt: skip
+    assert q.pair is not None, "only a paired question has two values"
+    second_q = form.question(q.pair)
+    if not second_q.applies(first):
+        return Invalid("pair_not_here", example)
+    second = apply_answer(form, forget(form, first, q.pair), second_q.key, Text(parts[1]),
+                          today=today, ceiling=ceiling, max_photo_bytes=max_photo_bytes)  # fmt: skip
     if isinstance(second, Clarify):
-        return Invalid("pair_unclear")
+        return Invalid("pair_unclear", example)
     return second
 
 
