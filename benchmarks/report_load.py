@@ -4,7 +4,7 @@ Both bots run in this process against the same kind of loopback sandbox (HTTP on
 Telegram's rate limits off), one after the other in the same run:
 
 1. saturation: N simulated recipients (default 1,000) all at once, each completing a full
-   tata-boga monthly report (15 steps: /lapor, 14 answers/buttons incl. Simpan), closed loop
+   tata-boga monthly report (10 steps: /lapor, 9 answers/buttons incl. Simpan), closed loop
    (a person acts again as soon as the bot answered). Prints steps/s for both bots and the ratio
    (goal: report bot >= 0.5x the echo bot);
 2. latency: an open-loop offered load of `--rate` updates/s (default 50) for `--seconds` from
@@ -65,21 +65,13 @@ SCENARIO_MOMENT = dt.datetime.fromisoformat(SCENARIO_NOW)
 SCRIPT: list[tuple[str, str]] = [
     ("send", "/lapor"),
     ("press", "Berjalan"),
-    ("send", "1,5 jt"),
-    ("send", "500rb"),
-    ("send", "0"),  # equipment bought this month
+    ("send", "1,5jt 500rb"),  # revenue and costs in one message
     ("press", "Ya"),
-    ("send", "40"),
-    ("press", "5"),
-    ("press", "Ya"),  # equipment in good order
+    ("send", "40 dan 5"),  # orders and days per week
     ("send", "300.000"),
-    # household size: asked outright in a quarter's first month, else "did it change?"
-    ("press_any", "4|Tidak"),
-    ("press", "Tidak"),
-    ("press", "Ya"),
-    ("press", "Tidak ada"),
-    ("press", "Tidak"),
-    ("press", "Lewati"),
+    ("press", "Tidak ada"),  # nothing changed (household, equipment)
+    ("press", "Mencatat saja"),  # savings and books
+    ("press", "Tidak ada"),  # no difficulty (so no help question)
     ("press", "Simpan"),
 ]
 

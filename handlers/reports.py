@@ -121,18 +121,16 @@ def render_laba(profit: int, lang: str) -> str:
 
 
 def summary_markup(s: svc.SummaryView, lang: str) -> InlineKeyboardMarkup:
-    actions = [
+    """Simpan | Ubah | Batal, for a correction too: "Ubah" lists the answers to change (one
+    button per answer under every summary made the message longer than the report)."""
+    return InlineKeyboardMarkup(
         [
-            _button(label(a, lang), _data(s.draft_id, s.step, a))
-            for a in ("!save", "!edit", "!cancel")
+            [
+                _button(label(a, lang), _data(s.draft_id, s.step, a))
+                for a in ("!save", "!edit", "!cancel")
+            ]
         ]
-    ]
-    if not s.context.get("correction"):
-        return InlineKeyboardMarkup(actions)
-    # A correction opens with the answers given before: one "Ubah" button per answer.
-    edits = [_button(f"{label('!edit', lang)}: {label(f's_{r.key}', lang)}", _data(s.draft_id, s.step, f"@{r.key}"))
-             for r in s.rows if r.key != "profit_ok"]  # fmt: skip
-    return InlineKeyboardMarkup(_rows(edits, 2) + [actions[0][:1] + actions[0][2:]])
+    )
 
 
 async def send_step(
@@ -155,6 +153,8 @@ async def send_step(
         elif kind == "invalid":
             assert step.invalid is not None  # each kind carries its own field (svc.Step)
             head = render("form_error", lang, error=step.invalid.error, p=step.invalid.params)
+        elif step.note:
+            head = render("report_note", lang, note=step.note)
         elif step.echo:
             head = render("report_echo", lang, name=label(f"s_{step.echo['key']}", lang),
                           value=step.echo["value"])  # fmt: skip

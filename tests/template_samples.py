@@ -241,9 +241,8 @@ for _key in [
     "tk_feed",
     "other_income",
     "household",
-    "savings",
+    "savings_books",
     "savings_amount",
-    "books",
     "problem",
     "problem_text",
     "help",
@@ -261,7 +260,8 @@ for _key in [
     # graduation readiness: new monthly questions and the kunjungan graduasi
     "equipment_buy",
     "tb_equipment",
-    "household_changed",
+    "changes",
+    "tk_moves",
     "g_pangan",
     "g_sekolah",
     "g_jamban_air",
@@ -416,6 +416,7 @@ SAMPLES["family_message_reply"] = {
 SAMPLES["family_message_sent"] = {"to": "facilitator", "name": "Bu Rini", "draft_open": True}
 SAMPLES["family_reply_prompt"] = {"name": "Warsini"}
 SAMPLES["report_echo"] = {"name": "Omzet", "value": 1_500_000}
+SAMPLES["report_note"] = {"note": "photo_attached"}
 SAMPLES["riwayat"] = {
     "months": [_Month("2024-01", True, "berjalan", -150_000, 2, False), _Month("2023-12", False)]
 }

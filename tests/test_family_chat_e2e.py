@@ -7,6 +7,8 @@ on 1 Feb 2024 08:00 UTC: January 2024 is open.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.outbox_wait import delivered
@@ -130,7 +132,7 @@ async def test_counts_in_words_and_refused_decimals_e2e(bot):
     await warsini.send("lima ekor")
     assert await current_key(bot, 1003) == "tk_kid"
     await warsini.press("2")
-    assert await current_key(bot, 1003) == "tk_births"
+    assert await current_key(bot, 1003) == "tk_moves"
 
 
 async def test_loss_is_said_rugi_and_typed_at_the_correction(bot):
@@ -139,7 +141,6 @@ async def test_loss_is_said_rugi_and_typed_at_the_correction(bot):
     await siti.press("Berjalan")
     await siti.send("300rb")
     await siti.send("450rb")
-    await siti.send("0")  # no equipment bought
     assert "rugi Rp150.000" in (await siti.last()).text
     await siti.press("Tidak")
     await siti.send("rugi 200rb")
@@ -186,8 +187,11 @@ async def test_correction_opens_prefilled_and_riwayat_shows_it(bot):
     summary = await siti.last()
     assert "sudah pernah dilaporkan" in summary.text
     assert "Rp1.500.000" in summary.text  # the answers given before
-    edit = next(x for x in summary.labels if x.startswith("Ubah") and "Omzet" in x)
-    await siti.press(edit)
+    # short: not "late" (January is reported in time), and three buttons, not one per answer
+    assert "terlambat" not in summary.text and "lewat batas" not in summary.text
+    assert summary.labels == ["Simpan", "Ubah", "Batal"]
+    await siti.press("Ubah")
+    await siti.press("Omzet")
     await siti.send("2 juta")
     await siti.press("Ya")  # the profit is computed from the omzet: confirmed again
     after = await siti.last()
@@ -200,8 +204,54 @@ async def test_correction_opens_prefilled_and_riwayat_shows_it(bot):
     assert revisions == 2
     await siti.send("/riwayat")
     text = (await siti.last()).text
-    assert "Januari 2024" in text and "diperbaiki" in text and "Desember 2023" in text
-    assert text.count("\n- ") <= 6
+    assert "Januari 2024" in text and "diperbaiki" in text
+    # Siti's mentoring starts in January 2024: earlier months are not "belum lapor"
+    assert "Desember 2023" not in text and "belum" not in text.lower()
+    assert text.count("\n- ") == 1
+
+
+async def test_riwayat_starts_at_the_programme_start(sandbox_factory):
+    """/riwayat lists no month before the family's first reporting month (the month after the
+    hand-over), and a month reported before it still shows."""
+    from tests.report_seed import add_account, add_recipient
+
+    async def seed(db):
+        await seed_basic(db)
+        rid = await add_recipient(db, 21, "Baru", created_at="2023-06-01T00:00:00+00:00")
+        await db.execute("UPDATE recipients SET handover_date = '2023-10-20' WHERE id = ?", (rid,))
+        await add_account(db, 1021, "recipient", recipient_id=rid, name="Baru")
+
+    bot = await sandbox_factory(seed=seed)
+    baru = await bot.user(1021, "Baru")
+    await baru.send("/riwayat")
+    text = (await baru.last()).text
+    # hand-over 20 Oct 2023: the first full month is November 2023
+    assert "November 2023" in text and "Desember 2023" in text and "Januari 2024" in text
+    assert "Oktober 2023" not in text and "Agustus 2023" not in text
+
+
+async def test_late_correction_is_not_called_late(bot):
+    """A correction made after the close day keeps the first report's mark: the summary does
+    not say "terlambat" and the revision is not marked late."""
+    siti = await bot.user(1001, "Siti")
+    await siti.send("/lapor")
+    await fill(bot, siti)
+    await siti.press("Simpan")
+    bot.clock.set(dt.datetime(2024, 2, 25, 3, 0, tzinfo=dt.UTC))  # after the close (20th)
+    await siti.send("/lapor")  # January is still the open period: its summary at once
+    summary = await siti.last()
+    assert "sudah pernah dilaporkan" in summary.text and "lewat batas" not in summary.text
+    assert summary.labels == ["Simpan", "Ubah", "Batal"]
+    await siti.press("Ubah")
+    await siti.press("Omzet")
+    await siti.send("2jt 800rb")  # both typed again at the correction
+    assert "Rp2.000.000 - Rp800.000 = Rp1.200.000" in (await siti.last()).text
+    await siti.press("Ya")
+    await siti.press("Simpan")
+    saved = (await siti.last()).text
+    assert "perbaikan" in saved and "terlambat" not in saved
+    late = await bot.db.fetchall("SELECT revision, late, costs FROM reports ORDER BY revision")
+    assert [tuple(r) for r in late] == [(1, 0, 500_000), (2, 0, 800_000)]
 
 
 async def test_reported_month_is_marked_in_the_picker(sandbox_factory):
@@ -236,12 +286,11 @@ async def test_terminal_chat_sends_numbers_as_text_for_number_questions(bot):
             "/tekan 1",
             "1500000",
             "500000",
-            "0",
             "1",
             "40",
             "5",
-            "1",
             "0",
+            "2",
             "/press 5",
         ):
             yield line
@@ -259,8 +308,8 @@ async def test_terminal_chat_sends_numbers_as_text_for_number_questions(bot):
     answers = json.loads(account_answers)
     assert answers["revenue"] == 1_500_000 and answers["costs"] == 500_000
     assert answers["profit_ok"] is True and answers["tb_orders"] == 40
-    assert answers["equipment_buy"] == 0 and answers["tb_equipment"] is True
     assert answers["tb_days"] == 5 and answers["other_income"] == 0
+    assert answers["changes"] == "anggota_keluarga"  # "2": the second button
     assert answers["household"] == 5  # "/press 5": the fifth button of 1..10
 
 

@@ -30,12 +30,11 @@ COMMON = {
     "profit": Text("1 juta"),
     "equipment_buy": Text("0"),
     "tb_equipment": Pressed("ya"),
-    "household_changed": Pressed("ya"),
+    "changes": Pressed("tidak_ada"),
     "other_income": Text("0"),
     "household": Text("5"),
-    "savings": Pressed("tidak"),
+    "savings_books": Text("buku saja"),
     "savings_amount": Skip(),
-    "books": Text("ya"),
     "problem": Pressed("tidak_ada"),
     "problem_text": Skip(),
     "help": Pressed("tidak"),
@@ -46,6 +45,7 @@ COMMON = {
     "mj_machine": Pressed("ya"),
     "tk_adult": Text("4"),
     "tk_kid": Text("1"),
+    "tk_moves": Pressed("ya"),
     "tk_births": Text("1"),
     "tk_deaths": Text("0"),
     "tk_sold": Text("0"),
@@ -58,8 +58,11 @@ COMMON = {
     ("programme", "specific"),
     [
         ("tata boga", {"tb_orders", "tb_days"}),
-        ("menjahit", {"mj_pieces", "mj_machine"}),
-        ("ternak kambing", {"tk_adult", "tk_kid", "tk_births", "tk_deaths", "tk_sold", "tk_feed"}),
+        ("menjahit", {"mj_pieces"}),
+        (
+            "ternak kambing",
+            {"tk_adult", "tk_kid", "tk_moves", "tk_births", "tk_deaths", "tk_sold", "tk_feed"},
+        ),
     ],
 )
 def test_each_programme_asks_its_own_questions(programme: str, specific: set) -> None:
@@ -71,6 +74,9 @@ def test_each_programme_asks_its_own_questions(programme: str, specific: set) ->
     # skip rules: status berjalan -> no reason; profit confirmed -> no typed profit
     assert "status_reason" not in asked and "profit" not in asked
     assert "savings_amount" not in asked and "problem_text" not in asked
+    # nothing changed: no household or equipment question; no problem: no help question
+    assert not {"household", "tb_equipment", "mj_machine", "equipment_buy", "help"} & asked
+    assert "photo" not in asked  # the photo is never asked on its own
     assert F.profit_of(answers) == 1_250_000
 
 
@@ -104,7 +110,10 @@ def test_summary_in_form_order() -> None:
     answers = run(form, COMMON)
     keys = [r.key for r in F.summary(form, answers)]
     assert keys[:3] == ["status", "revenue", "costs"]
-    assert keys[-1] == "photo"
+    assert keys[-1] == "problem"
+    with_photo = F.apply_answer(form, answers, "problem", Photo("f", "u", 100))
+    assert isinstance(with_photo, dict)
+    assert [r.key for r in F.summary(form, with_photo)][-1] == "photo"
 
 
 @pytest.mark.parametrize(
@@ -127,7 +136,7 @@ def test_summary_in_form_order() -> None:
         ("photo", Media("document"), "need_photo"),
         ("photo", Text("ini fotonya"), "need_photo"),
         ("photo", Photo("f", "u", 20_000_000), "photo_too_large"),
-        ("revenue", Photo("f", "u", 100), "photo_not_expected"),
+        ("revenue", Photo("f", "u", 20_000_000), "photo_too_large"),
         ("revenue", Skip(), "not_optional"),
     ],
 )
@@ -168,15 +177,98 @@ def test_visit_form() -> None:
     assert yesterday == {"v_date": "2024-01-31"}
 
 
-def test_household_size_asked_quarterly_or_when_changed() -> None:
-    assert F.is_household_month("2024-04") and not F.is_household_month("2024-05")
-    may = F.form_for("monthly", "menjahit", "2024-05")
-    unchanged = run(may, {**COMMON, "household_changed": Pressed("tidak")})
-    assert unchanged["household_changed"] is False and "household" not in unchanged
-    changed = run(may, {**COMMON, "household_changed": Pressed("ya")})
-    assert changed["household"] == 5
-    april = run(F.form_for("monthly", "menjahit", "2024-04"), COMMON)
-    assert april["household"] == 5 and "household_changed" not in april
+def test_household_and_equipment_asked_only_when_changed() -> None:
+    form = F.form_for("monthly", "menjahit", "2024-05")
+    assert form == F.form_for("monthly", "menjahit", "2024-04")  # every month the same
+    unchanged = run(form, COMMON)
+    assert not {"household", "mj_machine", "equipment_buy"} & set(unchanged)
+    assert F.monthly_facts(unchanged)["equipment_buy"] == 0
+    family = run(form, {**COMMON, "changes": Pressed("anggota_keluarga")})
+    assert family["household"] == 5 and "mj_machine" not in family
+    assert F.monthly_facts(family)["equipment_buy"] == 0
+    both = run(form, {**COMMON, "changes": Text("keduanya"), "mj_machine": Pressed("tidak"),
+                      "equipment_buy": Text("300rb")})  # fmt: skip
+    assert both["household"] == 5 and both["mj_machine"] is False
+    assert both["equipment_buy"] == 300_000
+
+
+def test_combined_answers_give_each_fact() -> None:
+    facts = F.monthly_facts({"savings_books": "tabungan_saja", "problem": "tidak_ada",
+                             "tk_moves": False})  # fmt: skip
+    assert (facts["savings"], facts["books"], facts["help"]) == (True, False, False)
+    assert (facts["tk_births"], facts["tk_deaths"], facts["tk_sold"]) == (0, 0, 0)
+    facts = F.monthly_facts({"savings_books": "buku_saja", "problem": "modal", "help": True})
+    assert (facts["savings"], facts["books"], facts["help"]) == (False, True, True)
+    assert facts["tk_births"] is None and facts["equipment_buy"] is None  # not asked: unknown
+    # answers of the earlier form (separate questions) read as they were
+    old = F.monthly_facts({"savings": True, "books": False, "help": False, "tk_births": 2})
+    assert (old["savings"], old["books"], old["help"], old["tk_births"]) == (True, False, False, 2)
+
+
+def test_revenue_and_costs_in_one_message() -> None:
+    form = F.monthly_form("tata boga")
+    base = {"status": "berjalan"}
+    for text in ("1,5jt / 500rb", "1,5jt dan 500rb", "1,5jt 500rb", "1500000 500000"):
+        assert F.apply_answer(form, base, "revenue", Text(text)) == {
+            **base, "revenue": 1_500_000, "costs": 500_000}, text  # fmt: skip
+    # the question asks for two amounts: each with its unit is one of them
+    assert F.apply_answer(form, base, "revenue", Text("2jt 800rb")) == {
+        **base, "revenue": 2_000_000, "costs": 800_000}  # fmt: skip
+    # a bare number under the first's scale is its last digits: one amount, costs asked next
+    one = F.apply_answer(form, base, "revenue", Text("1 jt 500"))
+    assert one == {**base, "revenue": 1_500_000}
+    # at an "Ubah: Omzet" both may be typed again: costs are replaced, the profit asked again
+    full = run(form, COMMON)
+    edited = F.apply_answer(form, F.forget(form, full, "revenue"), "revenue", Text("3jt / 1jt"))
+    assert isinstance(edited, dict)
+    assert (edited["revenue"], edited["costs"]) == (3_000_000, 1_000_000)
+    assert F.next_question(form, edited).key == "profit_ok"
+    unclear = F.apply_answer(form, base, "revenue", Text("1,5 dan 500rb"))
+    assert unclear == Invalid("pair_unclear", {"count": False})
+    done = {**base, "revenue": 1, "costs": 1, "profit_ok": True}
+    orders = F.apply_answer(form, done, "tb_orders", Text("40 dan 5"))
+    assert orders == {**done, "tb_orders": 40, "tb_days": 5}
+
+
+def _paths(form: F.Form, answers: dict, seen: list) -> None:
+    """Walk every path through a form (one value per kind of answer), checking the counter."""
+    q = F.next_question(form, answers)
+    number, total = F.progress(form, answers)
+    seen.append((number, total))
+    if q is None:
+        return
+    if q.kind in (F.Kind.CHOICE, F.Kind.YESNO):
+        values: list = list(q.choices) if q.kind == F.Kind.CHOICE else [True, False]
+        if q.key == "problem":
+            values = ["tidak_ada", "modal"]
+    elif q.kind == F.Kind.INTEGER:
+        values = [max(q.minimum, 1)] if q.key != "tk_sold" else [0, 1]
+    elif q.kind == F.Kind.AMOUNT:
+        values = [500_000]
+    else:
+        values = ["teks"]
+    for value in values:
+        after = {**answers, q.key: value}
+        n_after = F.progress(form, after)[1]
+        assert n_after <= total, (q.key, value, total, n_after)
+        assert 1 <= number <= total
+        _paths(form, after, [])
+        # a pair answered at once, and one step back: the total does not grow either
+        if q.pair and F.next_question(form, after) is not None:
+            both = {**after, q.pair: 1}
+            assert F.progress(form, both)[1] <= total
+        back = F.previous_key(form, after)
+        if back is not None:
+            assert F.progress(form, F.forget(form, after, back))[1] <= total
+
+
+@pytest.mark.parametrize("programme", ["tata boga", "menjahit", "ternak kambing", "lain"])
+def test_counter_never_grows_on_any_path(programme: str) -> None:
+    form = F.monthly_form(programme)
+    first = F.progress(form, {})
+    _paths(form, {}, [])
+    # the counter shows main questions only: 10 / 9 / 12 for the three programmes
+    assert first[1] == {"tata boga": 10, "menjahit": 9, "ternak kambing": 12}.get(programme, 8)
 
 
 def test_graduation_checklist_answers() -> None:

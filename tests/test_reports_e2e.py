@@ -39,6 +39,7 @@ ANSWERS = {
     "mj_machine": ("press", "Ya"),
     "tk_adult": ("send", "3"),
     "tk_kid": ("send", "2"),
+    "tk_moves": ("press", "Ya"),
     "tk_births": ("send", "1"),
     "tk_deaths": ("send", "0"),
     "tk_sold": ("send", "1"),
@@ -46,7 +47,7 @@ ANSWERS = {
     "tk_feed": ("press", "Tidak"),
     "equipment_buy": ("send", "0"),
     "tb_equipment": ("press", "Ya"),
-    "household_changed": ("press", "Tidak"),
+    "changes": ("press", "Anggota keluarga"),
     "g_pangan": ("press", "Ya"),
     "g_sekolah": ("press", "Ya"),
     "g_jamban_air": ("press", "Ya"),
@@ -57,9 +58,8 @@ ANSWERS = {
     "g_bpjs": ("press", "Tidak tahu"),
     "other_income": ("send", "300.000"),
     "household": ("send", "4"),
-    "savings": ("press", "Ya"),
+    "savings_books": ("press", "Menabung dan mencatat"),
     "savings_amount": ("send", "100rb"),
-    "books": ("press", "Ya"),
     "problem": ("press", "Kurang modal"),
     "problem_text": ("press", "Lewati"),
     "help": ("press", "Tidak"),
@@ -101,6 +101,13 @@ async def fill(sandbox, user, overrides: dict | None = None) -> str:
     for _ in range(60):
         key = await current_key(sandbox, user.id)
         if key is None:
+            account = await get_account(sandbox.db, user.id)
+            draft = await svc.open_draft(sandbox.db, account)
+            if draft.form_name == "monthly" and "photo" not in draft.answers:
+                # the photo is never asked on its own: sent at the summary, it goes along
+                await act(user, answers["photo"])
+                if answers["photo"][0] != "press":
+                    assert "Foto diterima" in (await user.last()).text
             last = await user.last()
             assert "Simpan" in last.labels, last
             return last.text
@@ -234,8 +241,7 @@ async def test_every_bad_input_gets_a_friendly_reply(sandbox_factory, settings):
     account = await get_account(bot.db, siti.id)
     draft = await svc.open_draft(bot.db, account)
     assert draft.answers["costs"] == 500_000 and "profit_ok" not in draft.answers
-    assert "equipment_buy" not in draft.answers  # "tidak tahu" is no amount: asked again
-    await siti.send("0")  # equipment bought
+    assert "tombol" in (await siti.last()).text  # "tidak tahu" is no yes/no: asked again
     # the same button pressed twice
     profit_msg = await siti.last()
     await siti.press("Ya", message_id=profit_msg.message_id)
@@ -243,17 +249,28 @@ async def test_every_bad_input_gets_a_friendly_reply(sandbox_factory, settings):
     assert "tidak berlaku" in siti.last_answer()
     draft = await svc.open_draft(bot.db, account)
     assert draft.answers["profit_ok"] is True and "tb_orders" not in draft.answers
+    await siti.send("40 5")  # a pair of counts needs "dan" or "/": refused, says how
+    assert "satu jumlah" in (await siti.last()).text
     await siti.send("40")
     await siti.press("5")
-    await siti.press("Ya")  # cooking equipment still there
-    await siti.send("0")
-    if await current_key(bot, siti.id) == "household_changed":  # not a quarter month
-        await siti.press("Ya")
+    await siti.send("0")  # other income
+    await siti.send("🙂")
+    assert "tombol" in (await siti.last()).text  # changes: buttons
+    await siti.press("Keduanya")
     await siti.send("🙂")
     assert "angka" in (await siti.last()).text  # household: a number is expected
     await siti.send("4")
-    await siti.press("Tidak")  # savings
-    await siti.press("Ya")  # books
+    await siti.press("Ya")  # cooking equipment still there
+    await siti.send("tidak tahu")
+    assert "huruf" in (await siti.last()).text  # equipment bought: an amount
+    await siti.send("0")
+    await siti.press("Mencatat saja")
+    await siti.send("ini fotonya")
+    assert "tombol" in (await siti.last()).text
+    await siti.send_sticker()
+    assert "stiker" in (await siti.last()).text
+    await siti.send_photo(PNG + b"\x00" * 200)
+    assert "terlalu besar" in (await siti.last()).text
     await siti.press("Lainnya")
     await siti.send("🙂🙂🙂")
     assert "kata-kata" in (await siti.last()).text
@@ -261,19 +278,15 @@ async def test_every_bad_input_gets_a_friendly_reply(sandbox_factory, settings):
     assert "terlalu panjang" in (await siti.last()).text
     await siti.send("Harga minyak naik")
     await siti.press("Tidak")  # help
-    await siti.send("ini fotonya")
-    assert "perlu foto" in (await siti.last()).text
-    await siti.send_sticker()
-    assert "perlu foto" in (await siti.last()).text
-    await siti.send_photo(PNG + b"\x00" * 200)
-    assert "terlalu besar" in (await siti.last()).text
-    await siti.send_photo(PNG[:60])
     assert "Simpan" in siti.buttons()
+    await siti.send_photo(PNG[:60])  # at the summary: the photo goes with the report
+    assert "Foto diterima" in (await siti.last()).text and "Simpan" in siti.buttons()
     await siti.send("halo")
     assert "Simpan" in (await siti.last()).text
     await siti.press("Simpan")
     row = await bot.db.fetchone("SELECT * FROM reports")
     assert row["revenue"] == 1_500_000 and row["costs"] == 500_000
+    assert row["photo_unique_id"] and row["household_size"] == 4 and row["keeps_books"] == 1
     assert await bot.db.fetchval("SELECT count(*) FROM reports") == 1
 
 
@@ -449,3 +462,25 @@ async def test_reused_photo_is_flagged(bot):
     assert "diselesaikan" in (await rini.last()).text
     status = await bot.db.fetchval("SELECT status FROM report_flags WHERE kind = 'photo_reused'")
     assert status == "resolved"
+
+
+async def test_text_typed_at_the_visit_photo_is_kept_as_a_note(bot):
+    """Text typed where the visit photo is asked is no longer refused ("Di sini perlu foto"):
+    it is added to the visit's notes, and the photo is still asked (or skipped)."""
+    *_, rini = await people(bot)
+    await rini.send("/kunjungan")
+    await rini.press("Siti - Lebaksiu Kidul")
+    for _ in range(20):
+        if await current_key(bot, rini.id) == "v_photo":
+            break
+        await act(rini, ANSWERS[await current_key(bot, rini.id)])
+    await rini.send("Ibu Siti minta pelatihan kemasan")
+    reply = (await rini.last()).text
+    assert "Catatan disimpan" in reply and "perlu foto" not in reply
+    assert await current_key(bot, rini.id) == "v_photo"  # a photo may still follow
+    await rini.press("Lewati")
+    summary = (await rini.last()).text
+    assert "Dagangan laris" in summary and "minta pelatihan kemasan" in summary
+    await rini.press("Simpan")
+    notes = await bot.db.fetchval("SELECT notes FROM visits")
+    assert notes == "Dagangan laris\nIbu Siti minta pelatihan kemasan"

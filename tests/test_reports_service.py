@@ -25,6 +25,7 @@ BASE = {
     "mj_machine": Pressed("ya"),
     "tk_adult": Text("3"),
     "tk_kid": Text("2"),
+    "tk_moves": Pressed("ya"),
     "tk_births": Text("1"),
     "tk_deaths": Text("0"),
     "tk_sold": Text("1"),
@@ -32,7 +33,7 @@ BASE = {
     "tk_feed": Pressed("tidak"),
     "equipment_buy": Text("0"),
     "tb_equipment": Pressed("ya"),
-    "household_changed": Pressed("tidak"),
+    "changes": Pressed("anggota_keluarga"),
     "g_pangan": Pressed("ya"),
     "g_sekolah": Pressed("ya"),
     "g_jamban_air": Pressed("ya"),
@@ -43,9 +44,8 @@ BASE = {
     "g_bpjs": Pressed("tidak_tahu"),
     "other_income": Text("300.000"),
     "household": Text("4"),
-    "savings": Pressed("ya"),
+    "savings_books": Pressed("tabungan_buku"),
     "savings_amount": Text("100rb"),
-    "books": Pressed("ya"),
     "problem": Pressed("modal"),
     "problem_text": Skip(),
     "help": Pressed("tidak"),
@@ -67,6 +67,11 @@ async def fill(db, settings, account, now=NOW, overrides=None, step=None):
     step = step or await R.resume(db, now, settings, account)
     for _ in range(60):
         if step.kind == "summary":
+            photo = answers.get("photo")
+            if isinstance(photo, Photo) and step.summary.form_name == "monthly":
+                # the photo is never asked: sent at the summary, it goes with the report
+                step = await R.answer(db, now, settings, account, photo)
+                assert step.kind == "summary" and step.note == "photo_attached", step
             return step
         assert step.kind == "question", step
         step = await R.answer(db, now, settings, account, answers[step.question.key])

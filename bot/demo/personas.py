@@ -101,36 +101,39 @@ def answers(persona: Persona, programme: str, period_index: int) -> dict[str, ob
     else:
         revenue = rng.randrange(1_300_000, 2_600_000, 50_000)
         costs = rng.randrange(500_000, 1_000_000, 50_000)
+    births = rng.randrange(0, 2)
     plan: dict[str, object] = {
         "status": ("press", status),
         "status_reason": ("send", "Bahan baku mahal, sementara berhenti dulu"),
-        "revenue": ("send", _spoken(revenue, rng)),
+        # revenue and costs in one message, as the question asks ("1,5 jt / 750rb")
+        "revenue": ("send", f"{_spoken(revenue, rng)} / {_spoken(costs, rng)}"),
         "costs": ("send", _spoken(costs, rng)),
         "profit_ok": ("press", "ya"),
-        "tb_orders": ("send", str(rng.randrange(15, 80))),
+        "tb_orders": ("send", f"{rng.randrange(15, 80)} dan {rng.randrange(3, 7)}"),
         "tb_days": ("press", str(rng.randrange(3, 7))),
         "mj_pieces": ("send", str(rng.randrange(5, 40))),
         "mj_machine": ("press", "ya"),
         # the package was 2 goats (the register's package text); the herd grew by births
-        "tk_adult": ("send", str(4 if kind == KESULITAN else 5 + (kind == MAJU))),
+        "tk_adult": ("send", f"{4 if kind == KESULITAN else 5 + (kind == MAJU)}"
+                             f" dan {rng.randrange(0, 3)}"),
         "tk_kid": ("send", str(rng.randrange(0, 3))),
-        "tk_births": ("send", str(rng.randrange(0, 2))),
+        "tk_moves": ("press", "ya" if kind == MAJU or births else "tidak"),
+        "tk_births": ("send", str(births)),
         "tk_deaths": ("send", "0"),
         "tk_sold": ("send", "1" if kind == MAJU else "0"),
         "tk_sold_value": ("send", "2,5 juta"),
         "tk_feed": ("press", "tidak"),
         "equipment_buy": ("send", "0"),
         "tb_equipment": ("press", "ya"),
-        "household_changed": ("press", "tidak"),
+        # the household is said once, in the first month; nothing changes afterwards
+        "changes": ("press", "anggota_keluarga" if period_index == 0 else "tidak_ada"),
         "other_income": ("send", "500rb" if kind == MAJU else _spoken(rng.randrange(0, 400_000, 50_000), rng)),
         "household": ("send", str(rng.randrange(3, 6))),
-        "savings": ("press", "ya" if kind in (MAJU, STABIL) else "tidak"),
+        "savings_books": ("press", "tabungan_buku" if kind in (MAJU, STABIL) else "belum_keduanya"),
         "savings_amount": ("send", "300rb" if kind == MAJU else "100rb"),
-        "books": ("press", "ya" if kind in (MAJU, STABIL) else "tidak"),
         "problem": ("press", "tidak_ada" if kind == MAJU else ("modal" if kind == KESULITAN else "pembeli")),
         "problem_text": ("press", "_skip"),
         "help": ("press", "ya" if kind == KESULITAN and period_index == 1 else "tidak"),
-        "photo": ("press", "_skip"),
         "v_date": ("press", "today"),
         "v_running": ("press", "ya"),
         "v_bookkeeping": ("press", "4"),

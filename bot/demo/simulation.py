@@ -448,7 +448,9 @@ class Demo:
         ):
             return
         await self.round([lambda: self.send(fixer, "/lapor")])
-        edit = self.find_button(fixer, lambda t: t.startswith("Ubah") and "Omzet" in t)
+        # the correction opens at the summary: "Ubah", then the answer to change
+        await self.round([lambda: self.press(fixer, render("form_label", name="!edit"))])
+        edit = self.find_button(fixer, lambda t: t == render("form_label", name="s_revenue"))
         if edit is None:
             return
         await self.round([lambda: self.press(fixer, edit)])

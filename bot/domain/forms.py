@@ -87,6 +87,15 @@ class Question:
     # too, the two values separated by "/", ";", " dan " or a new line ("1,5jt / 500rb",
     # "3 dan 2"); typed alone, the value answers this question only.
     pair: str | None = None
+    # A follow-up (asked only after a particular answer to the question before it, e.g. the
+    # amount after "ya, punya tabungan") shares that question's number in the "(n/N)" counter
+    # and is not counted in N, so the counter shows the main questions only.
+    follow_up: bool = False
+    # Never asked on its own: a photo sent at any question of the form (or at its summary)
+    # fills it (the monthly report's optional photo).
+    attached: bool = False
+    # A PHOTO question: typed text here is kept as (appended to) the answer of this TEXT key.
+    text_to: str | None = None
 
     @property
     def template(self) -> str:
@@ -110,6 +119,10 @@ class Form:
 
     def key_list(self) -> list[str]:
         return [q.key for q in self.questions]
+
+    def attachment(self) -> Question | None:
+        """The question an unasked photo fills (`Question.attached`), if the form has one."""
+        return next((q for q in self.questions if q.attached), None)
 
 
 # --- raw inputs the handler passes in --------------------------------------------------------
@@ -183,9 +196,10 @@ def applicable(form: Form, answers: Answers) -> list[Question]:
 
 
 def next_question(form: Form, answers: Answers) -> Question | None:
-    """The first applicable question not answered yet; None when the form is complete."""
+    """The first applicable question not answered yet; None when the form is complete.
+    Attached questions (the optional photo) are never asked on their own."""
     for q in form.questions:
-        if q.key not in answers and q.applies(answers):
+        if q.key not in answers and not q.attached and q.applies(answers):
             return q
     return None
 
@@ -198,18 +212,24 @@ def _may_apply(q: Question, answers: Answers) -> bool:
 def progress(form: Form, answers: Answers) -> tuple[int, int]:
     """(number of the current question, total) for the "(n/N)" counter.
 
-    The total counts the questions answered plus those still to come that apply or may
-    apply once an answer they depend on is given, so answering never makes it grow (it only
-    shrinks when an answer rules questions out)."""
-    answered = sum(1 for q in form.questions if q.key in answers and q.applies(answers))
-    to_come = sum(1 for q in form.questions if q.key not in answers and _may_apply(q, answers))
-    return min(answered + 1, answered + to_come), answered + to_come
+    Only main questions count: a follow-up shares the number of the question it follows, and
+    the attached photo is never asked. The total counts the main questions answered plus
+    those still to come that apply or may apply once an answer they depend on is given, so
+    answering never makes it grow (it only shrinks when an answer rules questions out)."""
+    main = [q for q in form.questions if not q.follow_up and not q.attached]
+    answered = sum(1 for q in main if q.key in answers and q.applies(answers))
+    to_come = sum(1 for q in main if q.key not in answers and _may_apply(q, answers))
+    total = answered + to_come
+    current = next_question(form, answers)
+    if current is not None and current.follow_up:
+        return max(1, min(answered, total)), total
+    return min(answered + 1, total), total
 
 
 def previous_key(form: Form, answers: Answers) -> str | None:
     """The answer given just before the current question (for "Kembali"); None at the first."""
     current = next_question(form, answers)
-    keys = [q.key for q in applicable(form, answers) if q.key in answers]
+    keys = [q.key for q in applicable(form, answers) if q.key in answers and not q.attached]
     if current is not None:
         order = form.key_list()
         keys = [k for k in keys if order.index(k) < order.index(current.key)]
@@ -288,12 +308,24 @@ def apply_answer(
     elif isinstance(raw, Media):
         return Invalid("need_photo" if q.kind == Kind.PHOTO else "need_text", {"got": raw.kind})
     elif isinstance(raw, Photo):
-        if q.kind != Kind.PHOTO:
+        target = q if q.kind == Kind.PHOTO else form.attachment()
+        if target is None:
             return Invalid("photo_not_expected")
         if raw.size is not None and raw.size > max_photo_bytes:
             return Invalid("photo_too_large", {"limit_mb": max_photo_bytes // 1_000_000})
-        value = {"file_id": raw.file_id, "unique_id": raw.unique_id}
-    elif isinstance(raw, Text) and q.pair and len(parts := split_pair(raw.text)) == 2:
+        key, value = target.key, {"file_id": raw.file_id, "unique_id": raw.unique_id}
+    elif isinstance(raw, Text) and q.kind == Kind.PHOTO and q.text_to:
+        # Text typed where a photo is asked is a note, not a refusal: kept under `text_to`
+        # (appended to a note given before); the photo is still asked.
+        note = _parse_value(form.question(q.text_to), raw.text, False, today, ceiling)
+        if isinstance(note, Invalid | Clarify):
+            return note if isinstance(note, Invalid) else Invalid("need_words")
+        before = answers.get(q.text_to)
+        joined = f"{before}\n{note}" if before else note
+        if len(joined) > MAX_TEXT:
+            return Invalid("too_long", {"limit": MAX_TEXT})
+        return {**answers, q.text_to: joined}
+    elif isinstance(raw, Text) and q.pair and len(parts := pair_parts(q, raw.text)) == 2:
         return _apply_pair(form, answers, q, parts, today, ceiling, max_photo_bytes)
     else:
         text = raw.text if isinstance(raw, Text) else raw.value
@@ -317,24 +349,70 @@ def split_pair(text: str) -> list[str]:
     return [p for p in _PAIR_SEPARATOR.split(text.strip()) if p]
 
 
+def _scale(value: int) -> int:
+    """The largest power of 1000 not above value (1 for values below 1000)."""
+    scale = 1
+    while scale * 1000 <= value:
+        scale *= 1000
+    return scale
+
+
+def pair_parts(q: Question, text: str) -> list[str]:
+    """The two values of a paired question's answer, or one part.
+
+    Separators first ("/", ";", " dan ", a new line). Else, for money, two amounts separated
+    by a space when exactly one split reads as two amounts: the question asks for two, so
+    "1,5jt 500rb", "2jt 800rb" and "1500000 500000" are two; only a bare number fitting under
+    the first part's scale stays one amount ("1 jt 500" = Rp1.500.000, as when typed alone).
+    Counts need a separator: "3 4" stays two numbers glued (refused)."""
+    parts = split_pair(text)
+    if len(parts) == 2 or q.kind != Kind.AMOUNT:
+        return parts
+    tokens = text.split()
+    found: list[tuple[str, str, int, int]] = []
+    for i in range(1, len(tokens)):
+        left, right = " ".join(tokens[:i]), " ".join(tokens[i:])
+        values = [_plain_amount(part) for part in (left, right)]
+        if values[0] is not None and values[1] is not None:
+            found.append((left, right, values[0], values[1]))
+    if len(found) != 1:
+        return parts
+    left, right, first, second = found[0]
+    if _plain_amount(text) is not None:
+        scale = _scale(first)
+        if first % scale == 0 and second < scale and not any(c.isalpha() for c in right):
+            return parts  # "1 jt 500": one amount, its last digits after the scale
+    return [left, right]
+
+
+def _plain_amount(text: str) -> int | None:
+    parsed = parse_amount(text)
+    return parsed.value if isinstance(parsed, Amount) else None
+
+
 def _apply_pair(
     form: Form, answers: Answers, q: Question, parts: list[str], today: dt.date | None,
     ceiling: int, max_photo_bytes: int,
 ) -> dict[str, Any] | Invalid | Clarify:  # fmt: skip
-    """Both values of a paired question, or the first refusal (nothing half is kept)."""
+    """Both values of a paired question, or the first refusal (nothing half is kept).
+
+    The second value replaces an earlier answer to the paired question (an "Ubah" of the
+    first one typed with both values) and forgets what depended on it."""
+    example = {"count": q.kind == Kind.INTEGER}
     first = apply_answer(form, answers, q.key, Text(parts[0]), today=today, ceiling=ceiling,
                          max_photo_bytes=max_photo_bytes)  # fmt: skip
     if isinstance(first, Clarify):
-        return Invalid("pair_unclear")
+        return Invalid("pair_unclear", example)
     if not isinstance(first, dict):
         return first
-    second_q = next_question(form, first)
-    if second_q is None or second_q.key != q.pair:
-        return Invalid("pair_not_here")
-    second = apply_answer(form, first, second_q.key, Text(parts[1]), today=today,
-                          ceiling=ceiling, max_photo_bytes=max_photo_bytes)  # fmt: skip
+    assert q.pair is not None, "only a paired question has two values"
+    second_q = form.question(q.pair)
+    if not second_q.applies(first):
+        return Invalid("pair_not_here", example)
+    second = apply_answer(form, forget(form, first, q.pair), second_q.key, Text(parts[1]),
+                          today=today, ceiling=ceiling, max_photo_bytes=max_photo_bytes)  # fmt: skip
     if isinstance(second, Clarify):
-        return Invalid("pair_unclear")
+        return Invalid("pair_unclear", example)
     return second
 
 
@@ -403,13 +481,24 @@ def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, c
 
 STATUSES = ("berjalan", "berhenti_sementara", "tutup")
 PROBLEMS = ("tidak_ada", "modal", "pembeli", "bahan", "alat", "kesehatan", "waktu", "lainnya")
+# "Ada perubahan?" (one question instead of the rarely changing facts every month): the
+# household size and the business equipment are asked only when the family says they changed.
+CHANGES = ("tidak_ada", "anggota_keluarga", "peralatan", "keduanya")
+# Savings and book-keeping in one question (its four possible answers).
+SAVINGS_BOOKS = ("tabungan_buku", "tabungan_saja", "buku_saja", "belum_keduanya")
 PROGRAMME_TATA_BOGA = "tata boga"
 PROGRAMME_MENJAHIT = "menjahit"
 PROGRAMME_TERNAK = "ternak kambing"
+# The equipment question of a programme ("still there and usable?"), asked on a change.
+EQUIPMENT_KEYS = {PROGRAMME_TATA_BOGA: "tb_equipment", PROGRAMME_MENJAHIT: "mj_machine"}
 
 
 def _running(a: Answers) -> bool:
     return a.get("status") != "tutup"
+
+
+def _changed(what: str) -> Callable[[Answers], bool]:
+    return lambda a: a.get("changes") in (what, "keduanya")
 
 
 def _common_head() -> tuple[Question, ...]:
@@ -417,95 +506,114 @@ def _common_head() -> tuple[Question, ...]:
         Question("status", Kind.CHOICE, STATUSES),
         Question("status_reason", Kind.TEXT,
                  when=lambda a: a.get("status") in ("berhenti_sementara", "tutup"),
-                 depends=("status",)),
-        Question("revenue", Kind.AMOUNT, when=_running, depends=("status",)),
+                 depends=("status",), follow_up=True),
+        # Revenue and costs in one typed message ("1,5jt / 500rb"); typed alone, costs follow.
+        Question("revenue", Kind.AMOUNT, when=_running, depends=("status",), pair="costs"),
         Question("costs", Kind.AMOUNT, when=_running, depends=("status",)),
-        # Equipment bought is an investment, asked apart so it does not lower the profit.
-        Question("equipment_buy", Kind.AMOUNT, when=_running, depends=("status",)),
         # The profit is computed (revenue - costs) and shown for confirmation.
-        Question("profit_ok", Kind.YESNO, when=_running, depends=("revenue", "costs")),
+        Question("profit_ok", Kind.YESNO, when=_running, depends=("status", "revenue", "costs")),
         Question("profit", Kind.AMOUNT, signed=True,
                  when=lambda a: _running(a) and a.get("profit_ok") is False,
-                 depends=("profit_ok",)),
+                 depends=("profit_ok",), follow_up=True),
     )  # fmt: skip
+
+
+def _moved(a: Answers) -> bool:
+    return a.get("tk_moves") is True
 
 
 def _programme_questions(programme: str) -> tuple[Question, ...]:
     if programme == PROGRAMME_TATA_BOGA:
         return (
-            Question("tb_orders", Kind.INTEGER, when=_running, maximum=10_000),
-            Question("tb_days", Kind.INTEGER, when=_running, maximum=7,
+            Question("tb_orders", Kind.INTEGER, when=_running, depends=("status",),
+                     maximum=10_000, pair="tb_days"),
+            Question("tb_days", Kind.INTEGER, when=_running, depends=("status",), maximum=7,
                      choices=tuple(str(i) for i in range(8))),
-            Question("tb_equipment", Kind.YESNO),
         )  # fmt: skip
     if programme == PROGRAMME_MENJAHIT:
-        return (
-            Question("mj_pieces", Kind.INTEGER, when=_running, maximum=10_000),
-            Question("mj_machine", Kind.YESNO),
-        )
+        return (Question("mj_pieces", Kind.INTEGER, when=_running, depends=("status",),
+                         maximum=10_000),)  # fmt: skip
     if programme == PROGRAMME_TERNAK:
         return (
-            Question("tk_adult", Kind.INTEGER, maximum=500),
+            Question("tk_adult", Kind.INTEGER, maximum=500, pair="tk_kid"),
             Question("tk_kid", Kind.INTEGER, maximum=500),
-            Question("tk_births", Kind.INTEGER, maximum=500),
-            Question("tk_deaths", Kind.INTEGER, maximum=500),
-            Question("tk_sold", Kind.INTEGER, maximum=500),
-            Question("tk_sold_value", Kind.AMOUNT, when=lambda a: (a.get("tk_sold") or 0) > 0,
-                     depends=("tk_sold",)),
+            # "Any goat born, died or sold?": a quiet month is one press (all three are 0).
+            Question("tk_moves", Kind.YESNO),
+            Question("tk_births", Kind.INTEGER, maximum=500, when=_moved, depends=("tk_moves",),
+                     follow_up=True),
+            Question("tk_deaths", Kind.INTEGER, maximum=500, when=_moved, depends=("tk_moves",),
+                     follow_up=True),
+            Question("tk_sold", Kind.INTEGER, maximum=500, when=_moved, depends=("tk_moves",),
+                     follow_up=True),
+            Question("tk_sold_value", Kind.AMOUNT,
+                     when=lambda a: _moved(a) and (a.get("tk_sold") or 0) > 0,
+                     depends=("tk_moves", "tk_sold"), follow_up=True),
             Question("tk_feed", Kind.YESNO),
         )  # fmt: skip
     return ()
 
 
-# Household size is asked in the first month of each quarter, or when the family says it changed.
-HOUSEHOLD_MONTHS = (1, 4, 7, 10)
-
-
-def _household_asked(a: Answers) -> bool:
-    return a.get("household_changed") is not False
-
-
-def _common_tail(household_month: bool) -> tuple[Question, ...]:
-    household: tuple[Question, ...]
-    if household_month:
-        household = (Question("household", Kind.INTEGER, minimum=1, maximum=30),)
-    else:
-        household = (
-            Question("household_changed", Kind.YESNO),
-            Question("household", Kind.INTEGER, minimum=1, maximum=30, when=_household_asked,
-                     depends=("household_changed",)),
-        )  # fmt: skip
+def _common_tail(programme: str) -> tuple[Question, ...]:
+    equipment: tuple[Question, ...] = ()
+    if programme in EQUIPMENT_KEYS:
+        equipment = (Question(EQUIPMENT_KEYS[programme], Kind.YESNO, when=_changed("peralatan"),
+                              depends=("changes",), follow_up=True),)  # fmt: skip
+    has_problem = lambda a: a.get("problem") not in (None, "tidak_ada")  # noqa: E731
     return (
         Question("other_income", Kind.AMOUNT),
-        *household,
-        Question("savings", Kind.YESNO),
+        Question("changes", Kind.CHOICE, CHANGES),
+        Question("household", Kind.INTEGER, minimum=1, maximum=30, when=_changed("anggota_keluarga"),
+                 depends=("changes",), follow_up=True),
+        *equipment,
+        # Equipment bought is an investment, asked apart so it does not lower the profit.
+        Question("equipment_buy", Kind.AMOUNT, when=lambda a: _running(a) and _changed("peralatan")(a),
+                 depends=("status", "changes"), follow_up=True),
+        Question("savings_books", Kind.CHOICE, SAVINGS_BOOKS),
         Question("savings_amount", Kind.AMOUNT, optional=True,
-                 when=lambda a: a.get("savings") is True, depends=("savings",)),
-        Question("books", Kind.YESNO),
+                 when=lambda a: a.get("savings_books") in ("tabungan_buku", "tabungan_saja"),
+                 depends=("savings_books",), follow_up=True),
+        # "Need help?" is asked only after a problem was named; "tidak ada" means no.
         Question("problem", Kind.CHOICE, PROBLEMS),
-        Question("problem_text", Kind.TEXT, optional=True,
-                 when=lambda a: a.get("problem") not in (None, "tidak_ada"), depends=("problem",)),
-        Question("help", Kind.YESNO),
-        Question("photo", Kind.PHOTO, optional=True),
+        Question("problem_text", Kind.TEXT, optional=True, when=has_problem,
+                 depends=("problem",), follow_up=True),
+        Question("help", Kind.YESNO, when=has_problem, depends=("problem",), follow_up=True),
+        Question("photo", Kind.PHOTO, optional=True, attached=True),
     )  # fmt: skip
 
 
 @lru_cache(maxsize=64)
-def monthly_form(programme: str, household_month: bool = True) -> Form:
-    """The monthly report for one programme (unknown programmes get the common questions).
-
-    household_month: ask the household size outright (quarter months, see
-    HOUSEHOLD_MONTHS); otherwise ask first whether it changed."""
+def monthly_form(programme: str) -> Form:
+    """The monthly report for one programme (unknown programmes get the common questions)."""
     return Form(
         "monthly",
-        _common_head() + _programme_questions(programme) + _common_tail(household_month),
+        _common_head() + _programme_questions(programme) + _common_tail(programme),
         programme=programme,
     )
 
 
-def is_household_month(period: str | None) -> bool:
-    """True when the household size is asked outright in this period ('YYYY-MM')."""
-    return period is None or int(period[5:7]) in HOUSEHOLD_MONTHS
+def monthly_facts(answers: Answers) -> dict[str, Any]:
+    """The facts the reports columns need, from a monthly form's (effective) answers, with
+    the combined questions taken apart: savings and books from `savings_books`, help (False
+    when no problem was named), goats born/died/sold (0 when none moved), equipment bought
+    (0 when the equipment did not change). Older answers (separate `savings`, `books`
+    questions) are read as they were. None: not known."""
+    a = answers
+    sb = a.get("savings_books")
+    savings = a.get("savings") if sb is None else sb in ("tabungan_buku", "tabungan_saja")
+    books = a.get("books") if sb is None else sb in ("tabungan_buku", "buku_saja")
+    problem = a.get("problem")
+    help_wanted = a.get("help")
+    if help_wanted is None and problem == "tidak_ada":
+        help_wanted = False
+    moves = a.get("tk_moves")
+    herd: dict[str, Any] = {}
+    for key in ("tk_births", "tk_deaths", "tk_sold"):
+        herd[key] = a.get(key, 0 if moves is False else None)
+    equipment_buy = a.get("equipment_buy")
+    if equipment_buy is None and a.get("changes") in ("tidak_ada", "anggota_keluarga"):
+        equipment_buy = 0
+    return {"savings": savings, "books": books, "help": help_wanted, **herd,
+            "equipment_buy": equipment_buy}  # fmt: skip
 
 
 SCALE = ("1", "2", "3", "4", "5")
@@ -520,7 +628,7 @@ VISIT_FORM = Form(
         Question("v_market", Kind.INTEGER, SCALE, minimum=1, maximum=5),
         Question("v_motivation", Kind.INTEGER, SCALE, minimum=1, maximum=5),
         Question("v_notes", Kind.TEXT, optional=True),
-        Question("v_photo", Kind.PHOTO, optional=True),
+        Question("v_photo", Kind.PHOTO, optional=True, text_to="v_notes"),
     ),
 )
 
@@ -571,9 +679,10 @@ FLAG_FORM_COUNT = Form("flag_count", (Question("verified_count", Kind.INTEGER, m
 
 
 def form_for(name: str, programme: str | None, period: str | None = None) -> Form:
-    """The form of a draft by its name, programme and period."""
+    """The form of a draft by its name and programme (`period` is accepted for callers that
+    name it; every month asks the same questions)."""
     if name == "monthly":
-        return monthly_form(programme or "", is_household_month(period))
+        return monthly_form(programme or "")
     if name == "visit":
         return VISIT_FORM
     if name == "graduation":

@@ -10,6 +10,7 @@ from bot.db import Database
 from bot.domain import periods as P
 from bot.services.accounts import Account
 from bot.services.read_model import effective_reports
+from bot.services.report_drafts import first_period
 
 MONTHS = 6
 
@@ -27,12 +28,17 @@ class Month:
 async def history(
     db: Database, now: dt.datetime, settings: Settings, account: Account, months: int = MONTHS
 ) -> list[Month] | None:
-    """The last `months` periods (newest first) of the account's own family; None for people
-    who do not report for themselves."""
+    """The last `months` periods (newest first) of the account's own family, none before the
+    family's first reporting month (the month after the hand-over) unless reported; None for
+    people who do not report for themselves."""
     if account.role != "recipient" or account.recipient_id is None:
         return None
     periods = P.recent_periods(now, settings.tz, months)
     effective = await effective_reports(db, [account.recipient_id], periods)
+    first = await first_period(db, settings, account.recipient_id)
+    periods = [
+        p for p in periods if p >= first or (account.recipient_id, p) in effective
+    ] or periods[:1]
     counts = {
         r["period"]: r["n"]
         for r in await db.fetchall(

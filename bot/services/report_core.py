@@ -143,6 +143,9 @@ class Step:
     draft_id: int | None = None
     step: int | None = None
     echo: dict[str, Any] | None = None  # an answer read differently from how it was typed
+    # kept on the side without answering the question: 'photo_attached' (the report's
+    # optional photo) or 'note_kept' (text typed where a photo is asked)
+    note: str | None = None
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -263,13 +266,16 @@ async def _summary_view(
     ctx = _context(draft, settings)
     ctx["profit"] = profit_of(draft.answers)
     if draft.form_name == MONTHLY and draft.period:
-        ctx["late"] = P.is_late(draft.period, now, settings.cycle.close_day, settings.tz)
         ctx["correction"] = bool(
             await db.fetchval(
                 "SELECT count(*) FROM reports WHERE recipient_id = ? AND period = ?"
                 " AND reporter_role = ?",
                 (draft.recipient_id, draft.period, draft.reporter_role),
             )
+        )
+        # A correction is not a late report: it keeps the first report's mark (saving).
+        ctx["late"] = not ctx["correction"] and P.is_late(
+            draft.period, now, settings.cycle.close_day, settings.tz
         )
     else:
         ctx["late"] = False

@@ -18,6 +18,7 @@ from bot.domain.forms import (
     Clarify,
     Invalid,
     Kind,
+    Photo,
     Raw,
     Text,
     apply_answer,
@@ -49,6 +50,11 @@ from bot.services.report_core import (
 from bot.services.report_flags import _save_flag_value
 
 # --- starting ------------------------------------------------------------------------------------
+
+
+async def first_period(db: Database, settings: Settings, recipient_id: int) -> str:
+    """The first month a recipient reports on (the month picker and /riwayat start there)."""
+    return _start_month(await _recipient(db, recipient_id), settings.tz)
 
 
 def _start_month(row: Any, tz: dt.tzinfo) -> str:
@@ -190,6 +196,9 @@ async def answer(
     draft = found
     form = draft.form
     q = next_question(form, draft.answers)
+    attachment = form.attachment()
+    if q is None and isinstance(raw, Photo) and attachment is not None:
+        q = attachment  # the report's photo may still be sent at the summary
     if q is None:
         view = await current_view(db, now, settings, draft)
         return Step("invalid", invalid=Invalid("use_summary_buttons"), summary=view.summary,
@@ -212,12 +221,18 @@ async def answer(
     if updated.form_name in ("flag", "flag_count") and next_question(updated.form, result) is None:
         return await _save_flag_value(db, now, settings, account, updated)
     view = await current_view(db, now, settings, updated)
+    if isinstance(raw, Photo) and (q.attached or q.kind != Kind.PHOTO):
+        return replace(view, note="photo_attached")
+    if isinstance(raw, Text) and q.kind == Kind.PHOTO and q.text_to:
+        return replace(view, note="note_kept")
     value = result.get(q.key)
     # Spelled out in the condition itself so the types narrow (raw is Text, value an int).
     if (
         isinstance(raw, Text)
         and q.kind == Kind.AMOUNT
         and isinstance(value, int)
+        and not (q.pair and q.pair in result and q.pair not in draft.answers)  # a pair: shown
+        # whole by the next question
         and looks_different(raw.text, value)
     ):
         # "1jt500" -> Rp1.500.000: say how it was read
@@ -231,7 +246,8 @@ async def edit_menu(db: Database, account: Account, draft_id: int, step: int) ->
     if isinstance(found, Step):
         return found
     rows = summary(found.form, found.answers)
-    return Step("edit_menu", edit_keys=[r.key for r in rows], draft_id=found.id, step=found.step)
+    keys = [r.key for r in rows if not found.form.question(r.key).attached]
+    return Step("edit_menu", edit_keys=keys, draft_id=found.id, step=found.step)
 
 
 async def edit_answer(

@@ -17,13 +17,16 @@ from bot.config import Settings
 from bot.db import Database
 from bot.domain import periods as P
 from bot.domain.forms import (
+    EQUIPMENT_KEYS,
     checklist_answers,
     effective_answers,
     form_for,
+    monthly_facts,
     next_question,
     profit_of,
 )
 from bot.services.accounts import Account
+from bot.services.read_model import COUNTING_ORDER_DESC
 from bot.services.report_core import (
     GRADUATION,
     MONTHLY,
@@ -47,6 +50,7 @@ def report_columns(programme: str, answers: dict[str, Any]) -> dict[str, Any]:
     """The reports columns of migration 0003 computed from a complete monthly form."""
     form = form_for(MONTHLY, programme)
     a = effective_answers(form, answers)
+    facts = monthly_facts(a)
     closed = a.get("status") == "tutup"
     other = a.get("other_income")
     photo = a.get("photo") or {}
@@ -68,18 +72,18 @@ def report_columns(programme: str, answers: dict[str, Any]) -> dict[str, Any]:
         "profit": profit,
         "other_income": other,
         "household_size": a.get("household"),
-        "has_savings": _bit(a.get("savings")),
+        "has_savings": _bit(facts["savings"]),
         "savings_amount": a.get("savings_amount"),
-        "keeps_books": _bit(a.get("books")),
+        "keeps_books": _bit(facts["books"]),
         "income_sources": (0 if closed else 1) + (1 if (other or 0) > 0 else 0),
-        "wants_help": _bit(a.get("help")),
+        "wants_help": _bit(facts["help"]),
         "equipment_ok": _bit(equipment),
         "goats": goats,
-        "goats_born": a.get("tk_births"),
-        "goats_died": a.get("tk_deaths"),
-        "goats_sold": a.get("tk_sold"),
+        "goats_born": facts["tk_births"],
+        "goats_died": facts["tk_deaths"],
+        "goats_sold": facts["tk_sold"],
         "goats_sold_value": a.get("tk_sold_value"),
-        "equipment_spend": None if closed else a.get("equipment_buy"),
+        "equipment_spend": None if closed else facts["equipment_buy"],
         "photo_file_id": photo.get("file_id"),
         "photo_unique_id": photo.get("unique_id"),
     }
@@ -112,6 +116,8 @@ async def save(
     # start_report always opens a monthly draft for a month (it refuses without one).
     assert draft.period is not None, "a monthly draft always names its period"
     cols = report_columns(draft.programme, draft.answers)
+    if cols["equipment_ok"] is None and draft.programme in EQUIPMENT_KEYS:
+        cols["equipment_ok"] = await _equipment_known(db, draft.recipient_id, draft.period)
     late = P.is_late(draft.period, now, settings.cycle.close_day, settings.tz)
     notices: list[Notice] = []
     flags: list[str] = []
@@ -119,13 +125,15 @@ async def save(
         if not await _close_draft(conn, now, draft):
             return Step("stale")
         async with conn.execute(
-            "SELECT coalesce(max(revision), 0) FROM reports WHERE recipient_id = ? AND period = ?"
-            " AND reporter_role = ?",
+            "SELECT coalesce(max(revision), 0), max(CASE WHEN revision = 1 THEN late END)"
+            " FROM reports WHERE recipient_id = ? AND period = ? AND reporter_role = ?",
             (draft.recipient_id, draft.period, draft.reporter_role),
         ) as c:
             top = await c.fetchone()
         assert top is not None, "an aggregate query always returns one row"
         revision = top[0] + 1
+        if revision > 1:  # a correction keeps the first report's mark; it is not late itself
+            late = bool(top[1])
         names = list(cols)
         async with conn.execute(
             f"INSERT INTO reports (recipient_id, period, reporter_role, reporter_account_id,"
@@ -181,6 +189,18 @@ async def save(
                "profit": cols["profit"]},
         notices=notices,
     )  # fmt: skip
+
+
+async def _equipment_known(db: Database, recipient_id: int, period: str) -> int:
+    """The equipment state when the family said it did not change: the latest one reported
+    for an earlier month (counting report first), else 1 (the starter package was handed
+    over in working order)."""
+    value = await db.fetchval(
+        "SELECT equipment_ok FROM reports WHERE recipient_id = ? AND period < ?"
+        f" AND equipment_ok IS NOT NULL ORDER BY period DESC, {COUNTING_ORDER_DESC} LIMIT 1",
+        (recipient_id, period),
+    )
+    return 1 if value is None else int(value)
 
 
 async def _facilitator_account(db: Database, recipient_id: int) -> Any:
