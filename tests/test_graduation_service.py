@@ -66,7 +66,7 @@ async def test_full_workflow_approve(db, settings, world) -> None:
     )
     found = await grad.candidates(db, settings, world["staff"])
     assert found[0].case_id == case_id
-    decision = await grad.decide(db, world["staff"], case_id, True, None, NOW)
+    decision = await grad.decide(db, settings, world["staff"], case_id, True, None, NOW)
     assert decision.status == "approved" and decision.score == 94
     assert decision.recipient_chat_id == 100
     assert await db.fetchval("SELECT status FROM recipients WHERE id = ?", (world["ready"],)) == (
@@ -85,19 +85,23 @@ async def test_full_workflow_approve(db, settings, world) -> None:
     # graduated: no longer a candidate, no longer scored in batches
     assert await grad.candidates(db, settings, world["staff"]) == []
     with pytest.raises(grad.GraduationError, match="already_decided"):
-        await grad.decide(db, world["staff"], case_id, False, "terlambat", NOW)
+        await grad.decide(db, settings, world["staff"], case_id, False, "terlambat diputuskan", NOW)
 
 
 async def test_reject_needs_reason_and_keeps_active(db, settings, world) -> None:
     case_id = await grad.confirm(
         db, settings, world["fac"], NIK, "Usaha berjalan baik sekali.", NOW
     )
-    with pytest.raises(grad.GraduationError, match="reason_needed"):
-        await grad.decide(db, world["staff"], case_id, False, " ", NOW)
+    with pytest.raises(grad.GraduationError, match="reason_short"):
+        await grad.decide(db, settings, world["staff"], case_id, False, " ", NOW)
+    with pytest.raises(grad.GraduationError, match="reason_short"):  # one word is not a reason
+        await grad.decide(db, settings, world["staff"], case_id, False, "belum", NOW)
     # a case outside the staff member's region: the same answer as a case that does not exist
     with pytest.raises(grad.GraduationError, match="no_case"):
-        await grad.decide(db, world["staff_other"], case_id, True, None, NOW)
-    decision = await grad.decide(db, world["staff"], case_id, False, "Tunggu satu bulan lagi", NOW)
+        await grad.decide(db, settings, world["staff_other"], case_id, True, None, NOW)
+    decision = await grad.decide(
+        db, settings, world["staff"], case_id, False, "Tunggu satu bulan lagi", NOW
+    )
     assert decision.status == "rejected" and decision.recipient_chat_id is None
     assert await db.fetchval("SELECT status FROM recipients WHERE id = ?", (world["ready"],)) == (
         "active"
@@ -108,7 +112,8 @@ async def test_confirm_refusals(db, settings, world) -> None:
     statement = "Sudah dikunjungi, usaha stabil."
     with pytest.raises(grad.GraduationError, match="not_found"):
         await grad.confirm(db, settings, world["fac2"], NIK, statement, NOW)
-    with pytest.raises(grad.GraduationError, match="not_ready"):
+    # a family the score does not call ready may be nominated, but not without a visit
+    with pytest.raises(grad.GraduationError, match="no_visit"):
         await grad.confirm(db, settings, world["fac"], "3328064107850002", statement, NOW)
     with pytest.raises(grad.GraduationError, match="statement_length"):
         await grad.confirm(db, settings, world["fac"], NIK, "ok", NOW)
@@ -169,7 +174,9 @@ async def test_erasure_covers_scores_and_graduation_cases(db, settings, world) -
     case_id = await grad.confirm(
         db, settings, world["fac"], NIK, "Usaha jahit Ibu Siti Aminah stabil.", NOW
     )
-    await grad.decide(db, world["staff"], case_id, True, "Siti Aminah memenuhi syarat", NOW)
+    await grad.decide(
+        db, settings, world["staff"], case_id, True, "Siti Aminah memenuhi syarat", NOW
+    )
     await erase_recipient(db, world["ready"], "permintaan", NOW, compact=False)
     case = await db.fetchone("SELECT * FROM graduation_cases WHERE id = ?", (case_id,))
     assert "Siti" not in (case["statement"] or "") and "Siti" not in (case["decision_reason"] or "")
