@@ -97,7 +97,11 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
     assert "Kecukupan pendapatan" in score
     assert "cukup pangan: terpenuhi" in score and "BPJS PBI/JKN: belum diketahui" in score
     assert "PKH ya, sembako ya, desil 1" in score
-    done = await budi.send(f"/konfirmasi {NIK} Usaha jahit stabil, sudah menabung tiap minggu")
+    # right after the kunjungan graduasi is saved: "Usulkan graduasi", no NIK typed
+    assert any("Usulkan graduasi" in r.labels for r in saved)
+    prompt = (await budi.press("Usulkan graduasi"))[-1].text
+    assert "Usulan graduasi: Siti Aminah" in prompt and "Skor" in prompt
+    done = await budi.send("Usaha jahit stabil, sudah menabung tiap minggu")
     assert "tercatat" in done[-1].text
 
     # staff see the proposal card in their region and approve with the button

@@ -185,3 +185,42 @@ async def test_erasure_covers_scores_and_graduation_cases(db, settings, world) -
         await db.fetchval("SELECT count(*) FROM scores WHERE recipient_id = ?", (world["ready"],))
         >= 1
     )
+
+
+async def test_score_without_period_shows_the_latest_month_with_data(db, settings, world) -> None:
+    """/skor in September when the family last reported in June: June, not an empty August."""
+    later = at("2024-09-10T02:00:00+00:00")
+    view = await grad.score_view(db, settings, world["fac"], NIK, later)
+    assert view.result.period == "2024-06" and view.result.score == 94
+
+
+async def test_nomination_must_address_unmet_gates(db, settings, world) -> None:
+    """A family the score does not call ready: the statement names every unmet gate."""
+    from bot.services import proposals
+
+    await add_visit(db, world["close"], "2024-06-20", (3, 3, 3, 3), None)
+    r = await grad.readiness(db, settings, world["fac"], world["close"], NOW)
+    assert not r.ready and r.unmet
+    with pytest.raises(grad.GraduationError, match="statement_gates") as err:
+        await grad.propose(db, settings, world["fac"], world["close"], "Rajin sekali orangnya",
+                           NOW)  # fmt: skip
+    assert set(err.value.context["gates"]) == {key for key, _ in r.unmet}
+    words = " ".join(grad.GATE_WORDS[key][0] for key, _ in r.unmet)
+    done = await grad.propose(db, settings, world["fac"], world["close"],
+                              f"Sudah dicek: {words}", NOW)  # fmt: skip
+    assert not done.ready
+    row = await db.fetchone("SELECT proposed_ready, unmet_gates FROM graduation_cases")
+    assert row["proposed_ready"] == 0 and json.loads(row["unmet_gates"])
+    page = await proposals.proposal_page(db, settings, world["staff"], "wait", 0)
+    assert [c.case_id for c in page.cards] == [done.case_id] and page.cards[0].ready is False
+    with pytest.raises(grad.GraduationError, match="stale"):
+        await proposals.proposal_page(db, settings, world["staff"], "semua", 0)
+    with pytest.raises(grad.GraduationError, match="staff_only"):
+        await proposals.proposal_page(db, settings, world["fac"], "wait", 0)
+
+
+def test_sparkline() -> None:
+    from bot.domain.sparkline import sparkline
+
+    assert sparkline([0, 100, None, 50]) == "▁█·▅"
+    assert sparkline([None, None]) == "··" and sparkline([5, 5]) == "▅▅"
