@@ -87,7 +87,7 @@ async def _person(
     await reply(
         update,
         render("graduasi_pick", lang, count=len(found), shown=min(len(found), grad.SEARCH_MAX),
-               query=words.strip()[:40], action=action),
+               query=words.strip()[:40], action=action, people=None),
         reply_markup=InlineKeyboardMarkup(rows),
     )  # fmt: skip
     return None
@@ -536,19 +536,33 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def akhiri(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/akhiri <NIK> <pindah|meninggal|menolak> <reason>: staff end mentoring."""
+    """/akhiri <NIK or name> <pindah|meninggal|menolak> <reason>: staff end mentoring."""
     account, lang = await _linked(update, context)
     if account is None:
         return
     args = context.args or []
-    if len(args) < 3:
+    # the kind word splits the person (a NIK, or a name of several words) from the reason
+    at = next((i for i, a in enumerate(args) if i and a.lower() in END_KINDS_ID), 1)
+    if len(args) < 3 or at + 1 >= len(args):
         await _error(update, lang, "usage_akhiri")
         return
-    nik = clean_nik(args[0])
-    kind = END_KINDS_ID.get(args[1].lower(), args[1].lower())
-    reason = " ".join(args[2:])
+    who = " ".join(args[:at])
+    kind = END_KINDS_ID.get(args[at].lower(), args[at].lower())
+    reason = " ".join(args[at + 1 :])
+    db = db_of(context)
+    nik = clean_nik(who) if who.replace(" ", "").isdigit() else None
     try:
-        ref = await grad.end_mentoring(db_of(context), account, nik, kind, reason, now_of(context))
+        if nik is None:
+            found = await grad.search_people(db, account, who)
+            if len(found) > 1:  # several: the NIK decides (ending mentoring is not undone)
+                await reply(update, render("graduasi_pick", lang, count=len(found),
+                                           shown=min(len(found), grad.SEARCH_MAX),
+                                           query=who[:40], action="end",
+                                           people=[{"name": r.name, "nik": r.nik, "desa": r.desa}
+                                                   for r in found[: grad.SEARCH_MAX]]))  # fmt: skip
+                return
+            nik = found[0].nik
+        ref = await grad.end_mentoring(db, account, nik, kind, reason, now_of(context))
     except grad.GraduationError as exc:
         await _error(update, lang, exc)
         return

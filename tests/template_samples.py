@@ -226,7 +226,13 @@ SAMPLES: dict[str, dict] = {
         "max": 500,
         "case_id": 3,
     },
-    "graduasi_pick": {"count": 12, "shown": 8, "query": "siti", "action": "s"},
+    "graduasi_pick": {
+        "count": 12,
+        "shown": 8,
+        "query": "siti",
+        "action": "end",
+        "people": [{"name": "Siti", "nik": "3328064107850001", "desa": None}],
+    },
     "graduasi_family_ask": {"name": "Siti Aminah", "pkh": True, "sembako": True},
     "graduasi_family_done": {"key": "agreed", "name": "Siti Aminah"},
     "graduasi_notice_facilitator": {

@@ -222,6 +222,7 @@ async def test_voice_objection_reaches_staff(sb) -> None:
 
 async def test_stale_forged_and_out_of_scope_buttons(sb) -> None:
     budi = await sb.user(FAC, "Budi")
+    await sb.user(SITI, "Siti")
     ani = await sb.user(STAFF, "Ani")
     far = await sb.user(FAR_STAFF, "Dewi")
     await budi.send(f"/konfirmasi {SITI_NIK} Usaha jahit stabil, sudah menabung")
@@ -252,6 +253,7 @@ async def test_stale_forged_and_out_of_scope_buttons(sb) -> None:
 async def test_commands_bad_input_and_name_search(sb) -> None:
     budi = await sb.user(FAC, "Budi")
     ani = await sb.user(STAFF, "Ani")
+    await sb.user(SITI, "Siti")  # the family's question reaches a chat that exists
     assert "Cara memakai" in (await ani.send("/tolak abc alasan panjang"))[-1].text
     assert "tidak ditemukan" in (await ani.send("/tolak 999 alasan yang cukup panjang"))[-1].text
     assert "hanya untuk staf" in (await budi.send("/graduasi"))[-1].text
@@ -281,6 +283,13 @@ async def test_commands_bad_input_and_name_search(sb) -> None:
     assert "tercatat" in (await budi.send("Usaha stabil dan menabung rutin"))[-1].text
     # a proposal twice
     assert "sudah diusulkan" in (await budi.send(f"/konfirmasi {SITI_NIK} lagi lagi lagi"))[-1].text
+    # /akhiri by name: several names ask for the NIK (nothing ended), one name ends it
+    several = (await ani.send("/akhiri ri pindah Pindah ke Brebes"))[-1].text
+    assert "Ada 2 orang" in several and "3328********0003" in several and SRI_NIK not in several
+    assert await sb.db.fetchval("SELECT count(*) FROM recipients WHERE status = 'ended'") == 0
+    ended = (await ani.send("/akhiri sri rahayu pindah Pindah ke Brebes"))[-1].text
+    assert "Sri Rahayu" in ended and "diakhiri: pindah" in ended
+    assert "Cara memakai" in (await ani.send("/akhiri sri pindah"))[-1].text
 
 
 async def test_family_asks_to_graduate(sb) -> None:
