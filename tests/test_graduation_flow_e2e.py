@@ -207,6 +207,7 @@ async def test_voice_objection_reaches_staff(sb) -> None:
     await budi.send(f"/konfirmasi {SITI_NIK} Usaha jahit stabil, sudah menabung")
     await delivered(sb)
     await siti.press("Saya keberatan")
+    assert "3 sampai 500 huruf" in (await siti.send("ok"))[-1].text  # too short: asked again
     await siti.send_voice()
     assert "Keberatan Anda sudah diteruskan" in (await siti.last()).text
     await delivered(sb)
@@ -218,6 +219,12 @@ async def test_voice_objection_reaches_staff(sb) -> None:
     assert "KEBERATAN (pesan suara sudah diteruskan)" in shown
     # the voice note went to staff, not as a message to the facilitator's "Balas" thread
     assert await sb.db.fetchval("SELECT count(*) FROM family_messages") == 0
+    # after the decision the family's buttons change nothing
+    case = await case_of(sb, SITI_NIK)
+    await ani.send(f"/tolak {case} Keluarga keberatan, kunjungi lagi bulan depan")
+    await siti.press("Setuju")
+    assert "sudah diputuskan Dinas Sosial" in siti.last_answer()
+    assert await sb.db.fetchval("SELECT family_answer FROM graduation_cases") == "object"
 
 
 async def test_stale_forged_and_out_of_scope_buttons(sb) -> None:

@@ -224,3 +224,24 @@ def test_sparkline() -> None:
 
     assert sparkline([0, 100, None, 50]) == "▁█·▅"
     assert sparkline([None, None]) == "··" and sparkline([5, 5]) == "▅▅"
+
+
+async def test_a_question_waits_only_so_long(db, settings, world) -> None:
+    """The next-message questions expire: a reason typed hours later is an ordinary message."""
+    import datetime as dt
+
+    from bot.services import proposals
+
+    case_id = await grad.confirm(db, settings, world["fac"], NIK, "Usaha stabil dan menabung.",
+                                 NOW)  # fmt: skip
+    await proposals.start_reject(db, NOW, world["staff"], case_id)
+    assert (await proposals.waiting(db, NOW, world["staff"])).case_id == case_id
+    assert await proposals.waiting(db, NOW + dt.timedelta(hours=3), world["staff"]) is None
+    assert await db.fetchval("SELECT count(*) FROM graduation_waits") == 0
+    # a decision clears every question about its case
+    await proposals.start_reject(db, NOW, world["staff"], case_id)
+    await grad.decide(db, settings, world["staff"], case_id, True, None, NOW)
+    assert await db.fetchval("SELECT count(*) FROM graduation_waits") == 0
+    with pytest.raises(grad.GraduationError, match="already_decided") as err:
+        await proposals.start_reject(db, NOW, world["staff"], case_id)
+    assert err.value.context["who"] == "user300"

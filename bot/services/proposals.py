@@ -117,7 +117,10 @@ _CARD_SQL = (
     "   AND a.reachable = 0) AS unreachable"
     " FROM graduation_cases g JOIN recipients r ON r.id = g.recipient_id"
     " LEFT JOIN desa d ON d.id = r.desa_id LEFT JOIN scores s ON s.id = g.score_id"
-    " LEFT JOIN visits v ON v.id = g.visit_id LEFT JOIN facilitators f ON f.id = r.facilitator_id"
+    # the family's last visit (a later one than the proposal's counts: it is the newest news)
+    " LEFT JOIN visits v ON v.id = (SELECT x.id FROM visits x WHERE x.recipient_id = r.id"
+    "   ORDER BY x.visit_date DESC, x.id DESC LIMIT 1)"
+    " LEFT JOIN facilitators f ON f.id = r.facilitator_id"
     " LEFT JOIN accounts da ON da.id = g.decided_by"
     " WHERE g.kind = 'graduation'"
 )
