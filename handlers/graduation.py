@@ -33,6 +33,7 @@ from handlers.common import (
     settings_of,
     wake,
 )
+from handlers.keyboards import BACK_WORDS, MENU_WORDS
 
 END_KINDS_ID = {"pindah": "moved", "meninggal": "deceased", "menolak": "declined"}
 
@@ -444,6 +445,9 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     lang = account.language
     text = message.text
+    if text is not None and text.strip().lower() in (*MENU_WORDS, *BACK_WORDS):
+        await props.clear_wait(db, account)  # a menu word: the person moved on
+        return
     if wait.kind == "objection" and wait.case_id is not None:
         voice = message.voice.file_id if message.voice is not None else None
         try:
@@ -464,6 +468,15 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if wait.kind == "statement" and wait.recipient_id is not None:
         await _propose(update, context, account, lang, wait.recipient_id, text)
         raise ApplicationHandlerStop
+
+
+async def forget_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -6: a command, or a button of another feature, means the person moved on: the
+    question asked (a reason, a statement, an objection) no longer takes their next message.
+    A command that asks again (/tolak N) sets it anew in group 0."""
+    account = await account_of(update, context)
+    if account is not None:
+        await props.clear_wait(db_of(context), account)
 
 
 # --- buttons ------------------------------------------------------------------------------------

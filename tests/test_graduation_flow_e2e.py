@@ -229,7 +229,7 @@ async def test_voice_objection_reaches_staff(sb) -> None:
 
 async def test_stale_forged_and_out_of_scope_buttons(sb) -> None:
     budi = await sb.user(FAC, "Budi")
-    await sb.user(SITI, "Siti")
+    siti = await sb.user(SITI, "Siti")  # the family's question reaches a chat that exists
     ani = await sb.user(STAFF, "Ani")
     far = await sb.user(FAR_STAFF, "Dewi")
     await budi.send(f"/konfirmasi {SITI_NIK} Usaha jahit stabil, sudah menabung")
@@ -249,6 +249,17 @@ async def test_stale_forged_and_out_of_scope_buttons(sb) -> None:
         assert answer, data
     assert await sb.db.fetchval("SELECT status FROM graduation_cases") == "confirmed"
     assert await sb.db.fetchval("SELECT family_answer FROM graduation_cases") is None
+    # "Tolak" asks the reason, but a command in between drops the question
+    await ani.press(f"Tolak {case}")
+    await ani.send("/graduasi")
+    await ani.send("Keluarga belum siap, tunggu dulu")
+    assert await sb.db.fetchval("SELECT status FROM graduation_cases") == "confirmed"
+    # a family asked for its objection that presses its menu's "Lapor" reports instead
+    await delivered(sb)
+    await siti.press("Saya keberatan")
+    await siti.send("Lapor")
+    assert await sb.db.fetchval("SELECT family_answer FROM graduation_cases") is None
+    assert await sb.db.fetchval("SELECT count(*) FROM graduation_waits") == 0
     # a decided proposal's button: a toast naming who decided and when
     await ani.press(f"Setujui {case}")
     await ani.press(f"Setujui {case}", message_id=first.message_id)

@@ -31,7 +31,7 @@ SPARK_MONTHS = 6
 WAITS = {
     "reject_reason": dt.timedelta(hours=2),
     "statement": dt.timedelta(hours=2),
-    "objection": dt.timedelta(days=3),
+    "objection": dt.timedelta(days=1),
 }
 OBJECTION_MIN, OBJECTION_MAX = 3, 500
 # What a card shows of free text (a page of five cards stays one Telegram message).
