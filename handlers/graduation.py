@@ -293,6 +293,8 @@ async def _decide(
                 await props.start_reject(db_of(context), now_of(context), account, case_id)
             except grad.GraduationError as other:
                 exc = other
+        elif exc.key == "reason_short":  # /setujui N <a few letters>: no question is asked
+            exc = grad.GraduationError("reason_short_approve", **exc.context)
         await _error(update, lang, exc)
         return False
     await _decided(update, context, account, lang, decision, reason)

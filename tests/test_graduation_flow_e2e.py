@@ -276,6 +276,12 @@ async def test_commands_bad_input_and_name_search(sb) -> None:
     assert "tidak ditemukan" in (await ani.send("/tolak 999 alasan yang cukup panjang"))[-1].text
     assert "hanya untuk staf" in (await budi.send("/graduasi"))[-1].text
     assert "hanya untuk staf" in (await budi.send("/setujui 1"))[-1].text
+    await budi.send(f"/konfirmasi {SITI_NIK} Usaha jahit stabil, sudah menabung")
+    case = await case_of(sb, SITI_NIK)
+    short = (await ani.send(f"/setujui {case} ok"))[-1].text
+    assert "Alasan terlalu pendek" in short and "/setujui <nomor> saja" in short
+    assert await sb.db.fetchval("SELECT count(*) FROM graduation_waits") == 0
+    await sb.db.execute("DELETE FROM graduation_cases")  # the rest starts without a proposal
     # /skor by name: one match, several (a pick list), none, too short
     one = (await budi.send("/skor rina"))[-1]
     assert "Rina Wati" in one.text and "Periode Juni 2024" in one.text
@@ -404,8 +410,10 @@ async def test_staff_page_through_500_proposals(sandbox_factory, clock) -> None:
     page = (await ani.send("/graduasi"))[-1]
     assert "Menunggu keputusan Anda (428)" in page.text and "Halaman 1/86" in page.text
     seen: list[str] = []
+    lengths: list[int] = []
     while True:
         assert len(page.text) <= 4096
+        lengths.append(len(page.text))
         seen += [line.split(" · ")[0] for line in page.text.splitlines() if line.startswith("No. ")]
         if "Berikutnya ▶" not in page.labels:
             break
@@ -413,6 +421,7 @@ async def test_staff_page_through_500_proposals(sandbox_factory, clock) -> None:
         (page,) = [r for r in changed if r.message_id == page.message_id]  # edited in place
         assert page.edited
     assert len(seen) == len(set(seen)) == 428
+    print(f"500 proposals: {len(lengths)} pages, longest {max(lengths)} characters")
     # the objections filter pages too; all 500 under "Semua"
     (page,) = [r for r in await ani.press("Keberatan (72)") if r.message_id == page.message_id]
     assert "Keluarga keberatan (72)" in page.text and len(page.text) <= 4096
