@@ -93,19 +93,16 @@ def register_handlers(app: Application) -> None:
         ),
         group=-6,
     )
-    # In the same group (disjoint filters): a command or another feature's button drops the
-    # question, so a form's answer is never taken for a reason or a statement.
+    # In the same group (disjoint filters): a command drops the question, so a form's answer
+    # is never taken for a reason or a statement.
     app.add_handler(
         MessageHandler(
             filters.ChatType.PRIVATE & filters.COMMAND, graduation_handlers.forget_question
         ),
         group=-6,
     )
-    app.add_handler(
-        CallbackQueryHandler(graduation_handlers.forget_question,
-                             pattern=lambda data: not matcher("grd")(data)),
-        group=-6,
-    )  # fmt: skip
+    # Group -7, alone (a TypeHandler sees every update): another feature's button.
+    app.add_handler(TypeHandler(Update, graduation_handlers.forget_on_button), group=-7)
     # --- end scoring and graduation
     # --- cycle, outbox and broadcasts ---
     # Group -100, before everything and alone in its group (a TypeHandler matches every update,

@@ -481,6 +481,14 @@ async def forget_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await props.clear_wait(db_of(context), account)
 
 
+async def forget_on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -7: a button of another feature (not "grd:") drops the question asked."""
+    query = update.callback_query
+    if query is None or (query.data or "").startswith("grd:"):
+        return
+    await forget_question(update, context)
+
+
 # --- buttons ------------------------------------------------------------------------------------
 
 

@@ -297,6 +297,12 @@ async def test_commands_bad_input_and_name_search(sb) -> None:
     assert "Usulan graduasi: Siti Aminah" in prompt.text
     assert "Dibatalkan" in (await budi.press("Batal"))[-1].text
     assert await sb.db.fetchval("SELECT count(*) FROM graduation_waits") == 0
+    # another feature's button (a family from /cari) drops the question too
+    found = (await budi.send("/cari siti"))[-1]
+    await budi.send("/konfirmasi siti")
+    assert await sb.db.fetchval("SELECT count(*) FROM graduation_waits") == 1
+    await budi.press(found.labels[0], message_id=found.message_id)
+    assert await sb.db.fetchval("SELECT count(*) FROM graduation_waits") == 0
     # Sri: no visit yet, so the button leads to the kunjungan graduasi
     await _card(budi, "Sri Rahayu")
     refused = (await budi.press("Usulkan graduasi"))[-1]
