@@ -82,6 +82,27 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("tolak", graduation_handlers.tolak))
     app.add_handler(CommandHandler("akhiri", graduation_handlers.akhiri))
     app.add_handler(CallbackQueryHandler(graduation_handlers.on_button, pattern=matcher("grd")))
+    # Group -6, before the broadcast text (-5) and the family's side (-4, -3): a person asked
+    # for words in their next message (a rejection's reason, a proposal's statement, a
+    # family's objection, typed or as a voice note) answers here and it stops there
+    # (ApplicationHandlerStop); anyone else passes through untouched.
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & (filters.TEXT | filters.VOICE) & ~filters.COMMAND,
+            graduation_handlers.on_message,
+        ),
+        group=-6,
+    )
+    # In the same group (disjoint filters): a command drops the question, so a form's answer
+    # is never taken for a reason or a statement.
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.COMMAND, graduation_handlers.forget_question
+        ),
+        group=-6,
+    )
+    # Group -7, alone (a TypeHandler sees every update): another feature's button.
+    app.add_handler(TypeHandler(Update, graduation_handlers.forget_on_button), group=-7)
     # --- end scoring and graduation
     # --- cycle, outbox and broadcasts ---
     # Group -100, before everything and alone in its group (a TypeHandler matches every update,

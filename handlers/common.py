@@ -77,6 +77,11 @@ def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def fits(text: str) -> bool:
+    """Whether the text fits one Telegram message (counted as Telegram counts)."""
+    return _utf16(text) <= MAX_MESSAGE
+
+
 def fit_message(text: str) -> str:
     """The text as it fits one Telegram message: whole lines while they fit, then a mark
     (a view with very long names must still answer; the import caps new names)."""

@@ -34,6 +34,7 @@ from handlers.common import (
     settings_of,
     wake,
 )
+from handlers.graduation import start_proposal
 from handlers.reports import report_error, send_step
 
 MARKS = {"reported": "✅", "draft": "✏️", "missing": "⏳"}
@@ -255,11 +256,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 await reply(update, render("caseload_note", lang, key="pick_flag",
                                            name=view.family.name),
                             reply_markup=InlineKeyboardMarkup(rows))  # fmt: skip
-        elif kind == "cg":
-            fam = await cases.family(db, now, settings, account, cb.int(0))
+        elif kind == "cg":  # "Usulkan graduasi": the proposal, no NIK typed
             await query.answer()
-            key = "graduate_hint" if fam.candidate else "graduate_not_ready"
-            await reply(update, render("caseload_note", lang, key=key, name=fam.name))
+            await start_proposal(update, context, account, cb.int(0))
         elif kind == "ci":
             outcome, fam = await cases.reinvite(db, now, settings, account, cb.int(0))
             wake(context)

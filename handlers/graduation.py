@@ -1,16 +1,39 @@
-"""/skor, /kemajuan, /graduasi, /konfirmasi, /setujui, /tolak, /akhiri and the grd: buttons."""
+"""/skor, /kemajuan, /graduasi, /konfirmasi, /setujui, /tolak, /akhiri and the grd: buttons.
+
+Callback data ("grd:" prefix, bot/callbacks.py): "grd:v:<filter>:<page>:<version>" a page of the
+staff's proposal cards (a version other than the chat's last page answers with a toast);
+"grd:a:<case>" approve, "grd:r:<case>" reject (the reason is the next message);
+"grd:s:<recipient>" / "grd:p:<recipient>" a person picked after a name search for /skor or
+/konfirmasi; "grd:fy:<case>" / "grd:fn:<case>" the family agrees / objects; "grd:m" a family
+asks to graduate ("Saya ingin mandiri"); "grd:x" cancels the question asked.
+"""
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
+import itertools
 
-from bot.callbacks import MAX_ID, decode, encode
-from bot.domain.nik import NikError, clean_nik, parse_nik
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.callbacks import MAX_ID, MAX_SMALL, decode, encode
+from bot.domain.nik import NikError, clean_nik, mask_nik, parse_nik
 from bot.render import render
 from bot.services import graduation as grad
+from bot.services import proposals as props
 from bot.services.accounts import Account
-from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of
+from handlers.common import (
+    account_of,
+    db_of,
+    fit_message,
+    fits,
+    lang_of,
+    now_of,
+    reply,
+    settings_of,
+    wake,
+)
+from handlers.keyboards import BACK_WORDS, MENU_WORDS
 
 END_KINDS_ID = {"pindah": "moved", "meninggal": "deceased", "menolak": "declined"}
 
@@ -37,23 +60,73 @@ def _nik(arg: str) -> str | None:
         return None
 
 
+def _toast(key: str, lang: str, **context: object) -> str:
+    """A short answer for answerCallbackQuery (Telegram shows at most 200 characters)."""
+    return render("graduasi_error", lang, key=key, context=context)[:200]
+
+
+async def _person(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str, words: str,
+    action: str,
+) -> int | None:  # fmt: skip
+    """A person named by NIK or part of a name: their id when exactly one matches; several get
+    a pick list of buttons ("grd:<action>:<recipient>") and None; none a clear message."""
+    db = db_of(context)
+    try:
+        nik = _nik(words.replace(" ", "")) if words.replace(" ", "").isdigit() else None
+        if nik is not None:
+            return (await grad.find_recipient(db, account, nik)).id
+        found = await grad.search_people(db, account, words)
+    except grad.GraduationError as exc:
+        await _error(update, lang, exc)
+        return None
+    if len(found) == 1:
+        return found[0].id
+    rows = [[InlineKeyboardButton(f"{r.name[:30]} - {(r.desa or '-')[:20]} ({mask_nik(r.nik)})",
+                                  callback_data=encode("grd", action, r.id))]
+            for r in found[: grad.SEARCH_MAX]]  # fmt: skip
+    await reply(
+        update,
+        render("graduasi_pick", lang, count=len(found), shown=min(len(found), grad.SEARCH_MAX),
+               query=words.strip()[:40], action=action, people=None),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )  # fmt: skip
+    return None
+
+
 async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/skor <NIK>: the score, band and every component with its reason (facilitator/staff)."""
+    """/skor <NIK or name>: the score, band and every component with its reason."""
     account, lang = await _linked(update, context)
     if account is None:
         return
-    nik = _nik(context.args[0]) if context.args else None
-    if nik is None:
+    words = " ".join(context.args or []).strip()
+    if not words:
         await reply(update, render("skor_usage", lang))
         return
+    if words.replace(" ", "").isdigit() and _nik(words.replace(" ", "")) is None:
+        await reply(update, render("skor_usage", lang))
+        return
+    rid = await _person(update, context, account, lang, words, "s")
+    if rid is not None:
+        await _send_score(update, context, account, lang, rid)
+
+
+async def _send_score(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str, rid: int
+) -> None:
     try:
-        view = await grad.score_view(
-            db_of(context), settings_of(context), account, nik, now_of(context)
+        view = await grad.score_view_of(
+            db_of(context), settings_of(context), account, rid, now_of(context)
         )
     except grad.GraduationError as exc:
         await _error(update, lang, exc)
         return
     r = view.result
+    markup = None
+    if account.role == "facilitator":
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(
+            render("graduasi_label", lang, key="propose"),
+            callback_data=encode("grd", "p", view.recipient.id))]])  # fmt: skip
     await reply(
         update,
         render(
@@ -81,6 +154,7 @@ async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             show_model=account.role in ("staff", "admin"),
             can_confirm=view.can_confirm,
         ),
+        reply_markup=markup,
     )
 
 
@@ -116,108 +190,124 @@ async def kemajuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+# --- staff: the proposal cards ----------------------------------------------------------------
+
+
+def _views(context: ContextTypes.DEFAULT_TYPE) -> dict[int, tuple[int, str, int]]:
+    """chat id -> (version, filter, page) of the proposal page shown last in that chat."""
+    return context.application.bot_data.setdefault("graduation_views", {})
+
+
+def _next_version(context: ContextTypes.DEFAULT_TYPE) -> int:
+    seq = context.application.bot_data.setdefault("graduation_seq", itertools.count(1))
+    return next(seq) % MAX_SMALL
+
+
+async def send_page(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, filter_: str = "wait",
+    page: int = 0, edit: bool = False,
+) -> None:  # fmt: skip
+    """One page of proposal cards; edit=True rewrites the pressed message in place."""
+    lang = account.language
+    result = await props.proposal_page(db_of(context), settings_of(context), account, filter_, page)
+    cards = [c.__dict__ for c in result.cards]
+    for level in range(3):  # shorter free text until five cards fit one message
+        text = render("graduasi_page", lang, page=result, cards=cards, level=level)
+        if fits(text):
+            break
+    text = fit_message(text)
+    version = _next_version(context)
+    rows = [
+        [InlineKeyboardButton(render("graduasi_label", lang, key="approve", n=c.case_id),
+                              callback_data=encode("grd", "a", c.case_id)),
+         InlineKeyboardButton(render("graduasi_label", lang, key="reject", n=c.case_id),
+                              callback_data=encode("grd", "r", c.case_id))]
+        for c in result.cards if c.status == "confirmed"
+    ]  # fmt: skip
+    nav = []
+    if result.page > 0:
+        nav.append(InlineKeyboardButton(render("graduasi_label", lang, key="prev"),
+                   callback_data=encode("grd", "v", result.filter, result.page - 1, version)))  # fmt: skip
+    if result.page + 1 < result.pages:
+        nav.append(InlineKeyboardButton(render("graduasi_label", lang, key="next"),
+                   callback_data=encode("grd", "v", result.filter, result.page + 1, version)))  # fmt: skip
+    if nav:
+        rows.append(nav)
+    rows.append([
+        InlineKeyboardButton(("• " if name == result.filter else "")
+                             + render("graduasi_label", lang, key=f"filter_{name}",
+                                      n=result.counts[name]),
+                             callback_data=encode("grd", "v", name, 0, version))
+        for name in props.FILTERS
+    ])  # fmt: skip
+    markup = InlineKeyboardMarkup(rows)
+    query = update.callback_query
+    if edit and query is not None and query.message is not None:
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as exc:  # the same page again: nothing to change
+            if "not modified" not in str(exc).lower():
+                raise
+    elif update.effective_chat is not None:
+        await update.get_bot().send_message(update.effective_chat.id, text, reply_markup=markup)
+    if update.effective_chat is not None:
+        _views(context)[update.effective_chat.id] = (version, result.filter, result.page)
+
+
 async def graduasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/graduasi: staff see candidates in their region; confirmed ones get approve/reject."""
+    """/graduasi: staff page through the proposals of their region (waiting for them first)."""
     account, lang = await _linked(update, context)
     if account is None:
         return
     try:
-        found = await grad.candidates(db_of(context), settings_of(context), account)
+        await send_page(update, context, account)
     except grad.GraduationError as exc:
         await _error(update, lang, exc)
-        return
-    if not found:
-        await reply(update, render("graduasi_empty", lang))
-        return
-    rows = [
-        {
-            "name": c.recipient.name,
-            "nik": c.recipient.nik,
-            "desa": c.recipient.desa,
-            "score": c.score.score,
-            "period": c.score.period,
-            "model_version": c.score.model_version,
-            "case_id": c.case_id,
-            "statement": c.statement,
-            "pkh": c.recipient.receives_pkh,
-            "sembako": c.recipient.receives_sembako,
-            "desil": c.recipient.welfare_decile,
-        }
-        for c in found
-    ]
-    approve = "Setujui" if lang == "id" else "Approve"
-    reject = "Tolak" if lang == "id" else "Reject"
-    buttons = [
-        [
-            InlineKeyboardButton(f"{approve} {i}", callback_data=encode("grd", "a", c.case_id)),
-            InlineKeyboardButton(f"{reject} {i}", callback_data=encode("grd", "r", c.case_id)),
-        ]
-        for i, c in enumerate(found, start=1)
-        if c.case_id is not None
-    ]
-    markup = InlineKeyboardMarkup(buttons) if buttons else None
-    await reply(update, render("graduasi_list", lang, candidates=rows), reply_markup=markup)
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """grd:a:<case> approves with the standard reason; grd:r:<case> asks for a written reason."""
-    query = update.callback_query
-    if query is None:  # registered as a CallbackQueryHandler: always a button press
-        return
-    await query.answer()
-    account, lang = await _linked(update, context)
-    if account is None:
-        return
-    cb = decode(query.data, "grd")
-    case_id = cb.int()
-    if cb.action == "r":
-        await reply(update, render("graduasi_tolak_howto", lang, case_id=case_id))
-        return
-    await _decide(update, context, account, lang, case_id, True, None)
+async def _decided(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str,
+    decision: grad.Decision, reason: str | None,
+) -> None:  # fmt: skip
+    ref = decision.recipient
+    wake(context)  # the facilitator's and the family's notices wait in the outbox
+    await reply(update, render(
+        "graduasi_decided", lang, status=decision.status, name=ref.name, nik=ref.nik,
+        score=decision.score, model_version=decision.model_version, case_id=decision.case_id,
+        reason=reason or grad.DEFAULT_APPROVE_REASON,
+    ))  # fmt: skip
 
 
-async def _decide(update, context, account, lang, case_id, approve, reason) -> None:
+async def _decide(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str,
+    case_id: int, approve: bool, reason: str | None,
+) -> bool:  # fmt: skip
     try:
         decision = await grad.decide(
-            db_of(context), account, case_id, approve, reason, now_of(context)
-        )
+            db_of(context), settings_of(context), account, case_id, approve, reason,
+            now_of(context),
+        )  # fmt: skip
     except grad.GraduationError as exc:
+        if exc.key == "reason_short" and not approve:  # asked again in the next message
+            try:
+                await props.start_reject(db_of(context), now_of(context), account, case_id)
+            except grad.GraduationError as other:
+                exc = other
+        elif exc.key == "reason_short":  # /setujui N <a few letters>: no question is asked
+            exc = grad.GraduationError("reason_short_approve", **exc.context)
         await _error(update, lang, exc)
-        return
-    ref = decision.recipient
-    await reply(
-        update,
-        render(
-            "graduasi_decided",
-            lang,
-            status=decision.status,
-            name=ref.name,
-            nik=ref.nik,
-            score=decision.score,
-            model_version=decision.model_version,
-            reason=reason or grad.DEFAULT_APPROVE_REASON,
-        ),
-    )
-    if decision.recipient_chat_id is not None:
-        # The congratulation to the recipient goes through the outbox (once per case).
-        from bot.services.notices import graduation_congratulation
-        from handlers.cycle import wake
-
-        if await graduation_congratulation(
-            db_of(context), now_of(context), case_id=decision.case_id,
-            chat_id=decision.recipient_chat_id, language=decision.recipient_language,
-            name=ref.name,
-        ):  # fmt: skip
-            wake(context)
+        return False
+    await _decided(update, context, account, lang, decision, reason)
+    return True
 
 
 async def setujui(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/setujui <case> [reason]."""
+    """/setujui <nomor> [alasan]."""
     await _decide_command(update, context, approve=True)
 
 
 async def tolak(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/tolak <case> <reason>."""
+    """/tolak <nomor> <alasan> (without a reason: the next message is the reason)."""
     await _decide_command(update, context, approve=False)
 
 
@@ -229,48 +319,273 @@ async def _decide_command(update: Update, context: ContextTypes.DEFAULT_TYPE, ap
     if not args or not args[0].isascii() or not args[0].isdigit() or int(args[0]) > MAX_ID:
         await _error(update, lang, "usage_decide")
         return
+    case_id = int(args[0])
     reason = " ".join(args[1:]) or None
-    await _decide(update, context, account, lang, int(args[0]), approve, reason)
+    if not approve and reason is None:
+        await _ask_reject_reason(update, context, account, lang, case_id)
+        return
+    await _decide(update, context, account, lang, case_id, approve, reason)
 
 
-async def konfirmasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/konfirmasi <NIK> <statement>: the facilitator confirms after a visit."""
-    account, lang = await _linked(update, context)
-    if account is None:
-        return
-    args = context.args or []
-    nik = _nik(args[0]) if args else None
-    if nik is None or len(args) < 2:
-        await _error(update, lang, "usage_konfirmasi")
-        return
-    db, settings = db_of(context), settings_of(context)
+async def _ask_reject_reason(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str, case_id: int
+) -> None:
     try:
-        case_id = await grad.confirm(
-            db, settings, account, nik, " ".join(args[1:]), now_of(context)
-        )
-        ref = await grad.find_recipient(db, account, nik)
+        name = await props.start_reject(db_of(context), now_of(context), account, case_id)
     except grad.GraduationError as exc:
         await _error(update, lang, exc)
         return
-    await reply(
-        update, render("konfirmasi_done", lang, name=ref.name, nik=ref.nik, case_id=case_id)
-    )
+    await reply(update, render("graduasi_ask", lang, key="reject_reason", name=name,
+                               case_id=case_id, min=grad.REASON_MIN), reply_markup=_cancel(lang))  # fmt: skip
 
 
-async def akhiri(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/akhiri <NIK> <pindah|meninggal|menolak> <reason>: staff end mentoring."""
+def _cancel(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        render("graduasi_label", lang, key="cancel"), callback_data=encode("grd", "x"))]])  # fmt: skip
+
+
+# --- facilitator: a proposal without a NIK -------------------------------------------------------
+
+
+async def start_proposal(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, recipient_id: int
+) -> None:
+    """'Usulkan graduasi' (family card, after a kunjungan graduasi, a pick): what the score
+    says and which gates are unmet, then the statement is asked in the next message."""
+    lang = account.language
+    db, now = db_of(context), now_of(context)
+    try:
+        r = await grad.readiness(db, settings_of(context), account, recipient_id, now)
+    except grad.GraduationError as exc:
+        await _error(update, lang, exc)
+        return
+    if r.open_case is not None:
+        await _error(update, lang, grad.GraduationError("already_confirmed", case_id=r.open_case))
+        return
+    if r.visit_id is None:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(
+            render("graduasi_label", lang, key="visit"),
+            callback_data=encode("fac", "gr", recipient_id))]])  # fmt: skip
+        await reply(update, render("graduasi_error", lang, key="no_visit",
+                                   context={"days": grad.VISIT_MAX_AGE_DAYS}),
+                    reply_markup=markup)  # fmt: skip
+        return
+    await props.set_wait(db, now, account, "statement", recipient_id=recipient_id)
+    await reply(update, render(
+        "graduasi_ask", lang, key="statement", name=r.recipient.name, ready=r.ready,
+        score=r.result.score, band=r.result.band,
+        unmet=list(dict.fromkeys(reason for _, reason in r.unmet)),
+        min=grad.STATEMENT_MIN, max=grad.STATEMENT_MAX,
+    ), reply_markup=_cancel(lang))  # fmt: skip
+
+
+async def _propose(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str,
+    recipient_id: int, statement: str,
+) -> None:  # fmt: skip
+    try:
+        done = await grad.propose(db_of(context), settings_of(context), account, recipient_id,
+                                  statement, now_of(context))  # fmt: skip
+    except grad.GraduationError as exc:
+        await _error(update, lang, exc)
+        return
+    await props.clear_wait(db_of(context), account)
+    if done.family_asked:
+        wake(context)
+    await reply(update, render("konfirmasi_done", lang, name=done.recipient.name,
+                               nik=done.recipient.nik, case_id=done.case_id, ready=done.ready,
+                               family_asked=done.family_asked))  # fmt: skip
+
+
+async def konfirmasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/konfirmasi <NIK> <statement>, or /konfirmasi <name>: the facilitator proposes."""
     account, lang = await _linked(update, context)
     if account is None:
         return
     args = context.args or []
-    if len(args) < 3:
+    if not args:
+        await _error(update, lang, "usage_konfirmasi")
+        return
+    if account.role != "facilitator":
+        await _error(update, lang, "facilitator_only")
+        return
+    nik = _nik(args[0])
+    if nik is not None:
+        try:
+            ref = await grad.find_recipient(db_of(context), account, nik)
+        except grad.GraduationError as exc:
+            await _error(update, lang, exc)
+            return
+        if len(args) > 1:
+            await _propose(update, context, account, lang, ref.id, " ".join(args[1:]))
+        else:
+            await start_proposal(update, context, account, ref.id)
+        return
+    if args[0].isdigit():
+        await _error(update, lang, "usage_konfirmasi")
+        return
+    rid = await _person(update, context, account, lang, " ".join(args), "p")
+    if rid is not None:
+        await start_proposal(update, context, account, rid)
+
+
+# --- the next message: a reason, a statement, an objection ----------------------------------------
+
+
+async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -6: a person asked for words (a rejection's reason, a proposal's statement, a
+    family's objection) answers in this message; anything else passes on untouched."""
+    message = update.effective_message
+    if message is None or (message.text is None and message.voice is None):
+        return
+    account = await account_of(update, context)
+    if account is None:
+        return
+    db, now = db_of(context), now_of(context)
+    wait = await props.waiting(db, now, account)
+    if wait is None:
+        return
+    lang = account.language
+    text = message.text
+    if text is not None and text.strip().lower() in (*MENU_WORDS, *BACK_WORDS):
+        await props.clear_wait(db, account)  # a menu word: the person moved on
+        return
+    if wait.kind == "objection" and wait.case_id is not None:
+        voice = message.voice.file_id if message.voice is not None else None
+        try:
+            await props.family_object(db, settings_of(context), account, wait.case_id, now,
+                                      text=text or message.caption, voice_file_id=voice)  # fmt: skip
+        except grad.GraduationError as exc:
+            await _error(update, lang, exc)
+            raise ApplicationHandlerStop from None
+        wake(context)
+        await reply(update, render("graduasi_family_done", lang, key="objected"))
+        raise ApplicationHandlerStop
+    if text is None:  # a voice note where words were asked: the question stays
+        await reply(update, render("graduasi_ask", lang, key="text_only"))
+        raise ApplicationHandlerStop
+    if wait.kind == "reject_reason" and wait.case_id is not None:
+        await _decide(update, context, account, lang, wait.case_id, False, text)
+        raise ApplicationHandlerStop
+    if wait.kind == "statement" and wait.recipient_id is not None:
+        await _propose(update, context, account, lang, wait.recipient_id, text)
+        raise ApplicationHandlerStop
+
+
+async def forget_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -6: a command, or a button of another feature, means the person moved on: the
+    question asked (a reason, a statement, an objection) no longer takes their next message.
+    A command that asks again (/tolak N) sets it anew in group 0."""
+    account = await account_of(update, context)
+    if account is not None:
+        await props.clear_wait(db_of(context), account)
+
+
+async def forget_on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -7: a button of another feature (not "grd:") drops the question asked."""
+    query = update.callback_query
+    if query is None or (query.data or "").startswith("grd:"):
+        return
+    await forget_question(update, context)
+
+
+# --- buttons ------------------------------------------------------------------------------------
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """All "grd:" buttons. A stale or forged one gets a toast and changes nothing."""
+    query = update.callback_query
+    if query is None:  # registered as a CallbackQueryHandler: always a button press
+        return
+    account = await account_of(update, context)
+    lang = lang_of(account, context)
+    if account is None:
+        await query.answer(_toast("not_linked", lang))
+        return
+    cb = decode(query.data, "grd")
+    db, settings, now = db_of(context), settings_of(context), now_of(context)
+    chat = update.effective_chat
+    try:
+        if cb.action == "v":
+            view = _views(context).get(chat.id) if chat is not None else None
+            if view is None or view[0] != cb.int(2) or cb.str(0) not in props.FILTERS:
+                await query.answer(_toast("stale", lang))
+                return
+            await query.answer()
+            await send_page(update, context, account, cb.str(0), cb.int(1), edit=True)
+        elif cb.action == "a":
+            decision = await grad.decide(db, settings, account, cb.int(), True, None, now)
+            await query.answer()
+            view = _views(context).get(chat.id) if chat is not None else None
+            if view is not None:
+                await send_page(update, context, account, view[1], view[2], edit=True)
+            await _decided(update, context, account, lang, decision, None)
+        elif cb.action == "r":
+            name = await props.start_reject(db, now, account, cb.int())
+            await query.answer()
+            await reply(update, render("graduasi_ask", lang, key="reject_reason", name=name,
+                                       case_id=cb.int(), min=grad.REASON_MIN),
+                        reply_markup=_cancel(lang))  # fmt: skip
+        elif cb.action == "s":
+            await query.answer()
+            await _send_score(update, context, account, lang, cb.int())
+        elif cb.action == "p":
+            await query.answer()
+            if account.role != "facilitator":
+                await _error(update, lang, "facilitator_only")
+                return
+            await start_proposal(update, context, account, cb.int())
+        elif cb.action == "fy":
+            name = await props.family_agree(db, settings, account, cb.int(), now)
+            await query.answer()
+            await reply(update, render("graduasi_family_done", lang, key="agreed", name=name))
+        elif cb.action == "fn":
+            name = await props.start_objection(db, now, account, cb.int())
+            await query.answer()
+            await reply(update, render("graduasi_ask", lang, key="objection", name=name))
+        elif cb.action == "m":
+            outcome = await props.ask_to_graduate(db, settings, account, now)
+            wake(context)
+            await query.answer()
+            await reply(update, render("graduasi_family_done", lang, key=outcome))
+        elif cb.action == "x":
+            await props.clear_wait(db, account)
+            await query.answer()
+            await reply(update, render("graduasi_ask", lang, key="cancelled"))
+        else:
+            await query.answer(_toast("stale", lang))
+    except grad.GraduationError as exc:
+        await query.answer(_toast(exc.key, lang, **exc.context))
+
+
+async def akhiri(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/akhiri <NIK or name> <pindah|meninggal|menolak> <reason>: staff end mentoring."""
+    account, lang = await _linked(update, context)
+    if account is None:
+        return
+    args = context.args or []
+    # the kind word splits the person (a NIK, or a name of several words) from the reason
+    at = next((i for i, a in enumerate(args) if i and a.lower() in END_KINDS_ID), 1)
+    if len(args) < 3 or at + 1 >= len(args):
         await _error(update, lang, "usage_akhiri")
         return
-    nik = clean_nik(args[0])
-    kind = END_KINDS_ID.get(args[1].lower(), args[1].lower())
-    reason = " ".join(args[2:])
+    who = " ".join(args[:at])
+    kind = END_KINDS_ID.get(args[at].lower(), args[at].lower())
+    reason = " ".join(args[at + 1 :])
+    db = db_of(context)
+    nik = clean_nik(who) if who.replace(" ", "").isdigit() else None
     try:
-        ref = await grad.end_mentoring(db_of(context), account, nik, kind, reason, now_of(context))
+        if nik is None:
+            found = await grad.search_people(db, account, who)
+            if len(found) > 1:  # several: the NIK decides (ending mentoring is not undone)
+                await reply(update, render("graduasi_pick", lang, count=len(found),
+                                           shown=min(len(found), grad.SEARCH_MAX),
+                                           query=who[:40], action="end",
+                                           people=[{"name": r.name, "nik": r.nik, "desa": r.desa}
+                                                   for r in found[: grad.SEARCH_MAX]]))  # fmt: skip
+                return
+            nik = found[0].nik
+        ref = await grad.end_mentoring(db, account, nik, kind, reason, now_of(context))
     except grad.GraduationError as exc:
         await _error(update, lang, exc)
         return

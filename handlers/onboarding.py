@@ -265,11 +265,10 @@ async def profil(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if account.consent_at is None:
         await _send_notice(update, lang, data["name"], account.role)
         return
-    await reply(
-        update,
-        render("profil", lang, **data),
-        reply_markup=_buttons([(render("btn_unlink", lang), encode("onb", "unlink"))]),
-    )
+    rows = [[(render("btn_unlink", lang), encode("onb", "unlink"))]]
+    if account.role == "recipient":  # a family may ask to graduate itself ("Saya ingin mandiri")
+        rows.insert(0, [(render("graduasi_label", lang, key="self"), encode("grd", "m"))])
+    await reply(update, render("profil", lang, **data), reply_markup=_buttons(*rows))
 
 
 async def _acknowledge(

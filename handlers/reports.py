@@ -201,7 +201,14 @@ async def send_step(
     elif kind == "cancelled":
         await reply(update, render("report_cancelled", lang))
     elif kind == "saved":
-        await reply(update, render("report_saved", lang, **_saved_context(step.saved)))
+        markup = None
+        if step.saved.get("kind") == "graduation" and step.saved.get("recipient_id"):
+            # right after a kunjungan graduasi: propose from here, no NIK typed
+            markup = InlineKeyboardMarkup([[_button(
+                render("caseload_button", lang, name="graduate", count=None),
+                encode("fac", "cg", step.saved["recipient_id"]))]])  # fmt: skip
+        await reply(update, render("report_saved", lang, **_saved_context(step.saved)),
+                    reply_markup=markup)  # fmt: skip
         await notify(context, step.notices)
     elif kind == "pick_period":
         from bot.domain.timefmt import format_period

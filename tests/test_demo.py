@@ -174,6 +174,12 @@ def test_transcript_file_holds_the_full_chats(demo: tuple[Path, str]) -> None:
     assert len(full) > len(stdout.split("=== Ringkasan")[0]) - 100
     assert "/start <kode undangan>" in full
     assert "DISETUJUI" in full  # the graduation approved in chat
+    # the whole flow: the proposal without a NIK, the family's agreement, the staff card,
+    # the decision and the notices
+    for step in ("[Usulkan graduasi]", "Apakah Anda setuju?", "[Setuju]",
+                 "Jawaban Anda (setuju)", "Usulan graduasi · Menunggu keputusan Anda",
+                 "Pendamping dan keluarga diberi tahu", "Selamat,"):  # fmt: skip
+        assert step in full, step
 
 
 def test_keep_leaves_the_bot_running_for_a_person_to_continue(demo_run: DemoRun) -> None:

@@ -97,14 +97,18 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
     assert "Kecukupan pendapatan" in score
     assert "cukup pangan: terpenuhi" in score and "BPJS PBI/JKN: belum diketahui" in score
     assert "PKH ya, sembako ya, desil 1" in score
-    done = await budi.send(f"/konfirmasi {NIK} Usaha jahit stabil, sudah menabung tiap minggu")
+    # right after the kunjungan graduasi is saved: "Usulkan graduasi", no NIK typed
+    assert any("Usulkan graduasi" in r.labels for r in saved)
+    prompt = (await budi.press("Usulkan graduasi"))[-1].text
+    assert "Usulan graduasi: Siti Aminah" in prompt and "Skor" in prompt
+    done = await budi.send("Usaha jahit stabil, sudah menabung tiap minggu")
     assert "tercatat" in done[-1].text
 
-    # staff see the candidate in their region and approve with the button
+    # staff see the proposal card in their region and approve with the button
     listing = (await ani.send("/graduasi"))[-1]
-    assert "Calon graduasi (1)" in listing.text and "Usaha jahit stabil" in listing.text
-    assert "PKH ya, sembako ya; desil 1" in listing.text
-    assert listing.labels == ["Setujui 1", "Tolak 1"]
+    assert "Menunggu keputusan Anda (1)" in listing.text and "Usaha jahit stabil" in listing.text
+    assert "PKH ya, sembako ya, desil 1" in listing.text
+    assert listing.labels[:2] == ["Setujui 1", "Tolak 1"]
     approved = await ani.press("Setujui 1")
     assert any("DISETUJUI" in r.text for r in approved)
     await delivered(sandbox)  # the congratulation goes through the outbox
@@ -114,7 +118,7 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
         await sandbox.db.fetchval(
             "SELECT count(*) FROM outbox WHERE kind = 'notice' AND status = 'sent'"
         )
-        == 1
+        == 3  # the family's question, then the congratulation and the facilitator's notice
     )
 
     # graduation ends the mentoring: reminders stopped. The next period's open and reminder steps
@@ -144,8 +148,8 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
     assert audit[-1]["actor"] == f"account:{staff_id}"
     assert details["score"] >= 50 and details["model_version"].startswith("2.0+")
     assert NIK not in audit[-1]["details"]
-    # no longer a candidate; a second press is refused kindly
-    assert "Belum ada calon" in (await ani.send("/graduasi"))[-1].text
+    # no longer waiting for a decision
+    assert "Tidak ada usulan yang menunggu" in (await ani.send("/graduasi"))[-1].text
 
 
 async def seed_more(db: Database) -> None:
@@ -176,12 +180,12 @@ async def test_scope_rejection_and_end_of_mentoring(sandbox_factory, clock) -> N
     assert "hanya untuk staf" in (await budi.send("/graduasi"))[-1].text
     await budi.send(f"/skor {NIK}")
     await budi.send(f"/konfirmasi {NIK} Sudah dikunjungi, usaha stabil")
-    assert "Belum ada calon" in (await far_staff.send("/graduasi"))[-1].text
+    assert "Menunggu keputusan Anda (0)" in (await far_staff.send("/graduasi"))[-1].text
     case_id = await sandbox.db.fetchval("SELECT id FROM graduation_cases")
-    # reject: the button asks for a written reason; /tolak without reason is refused
+    # reject: the button asks for the reason in the next message; so does /tolak without one
     await ani.send("/graduasi")
-    howto = await ani.press("Tolak 1")
-    assert f"/tolak {case_id}" in howto[-1].text
+    howto = await ani.press(f"Tolak {case_id}")
+    assert f"Tolak usulan no. {case_id}" in howto[-1].text
     assert "alasan" in (await ani.send(f"/tolak {case_id}"))[-1].text.lower()
     rejected = (await ani.send(f"/tolak {case_id} Tunggu satu bulan lagi"))[-1].text
     assert "DITOLAK" in rejected and "Tunggu satu bulan lagi" in rejected

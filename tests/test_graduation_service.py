@@ -66,7 +66,7 @@ async def test_full_workflow_approve(db, settings, world) -> None:
     )
     found = await grad.candidates(db, settings, world["staff"])
     assert found[0].case_id == case_id
-    decision = await grad.decide(db, world["staff"], case_id, True, None, NOW)
+    decision = await grad.decide(db, settings, world["staff"], case_id, True, None, NOW)
     assert decision.status == "approved" and decision.score == 94
     assert decision.recipient_chat_id == 100
     assert await db.fetchval("SELECT status FROM recipients WHERE id = ?", (world["ready"],)) == (
@@ -85,19 +85,23 @@ async def test_full_workflow_approve(db, settings, world) -> None:
     # graduated: no longer a candidate, no longer scored in batches
     assert await grad.candidates(db, settings, world["staff"]) == []
     with pytest.raises(grad.GraduationError, match="already_decided"):
-        await grad.decide(db, world["staff"], case_id, False, "terlambat", NOW)
+        await grad.decide(db, settings, world["staff"], case_id, False, "terlambat diputuskan", NOW)
 
 
 async def test_reject_needs_reason_and_keeps_active(db, settings, world) -> None:
     case_id = await grad.confirm(
         db, settings, world["fac"], NIK, "Usaha berjalan baik sekali.", NOW
     )
-    with pytest.raises(grad.GraduationError, match="reason_needed"):
-        await grad.decide(db, world["staff"], case_id, False, " ", NOW)
+    with pytest.raises(grad.GraduationError, match="reason_short"):
+        await grad.decide(db, settings, world["staff"], case_id, False, " ", NOW)
+    with pytest.raises(grad.GraduationError, match="reason_short"):  # one word is not a reason
+        await grad.decide(db, settings, world["staff"], case_id, False, "belum", NOW)
     # a case outside the staff member's region: the same answer as a case that does not exist
     with pytest.raises(grad.GraduationError, match="no_case"):
-        await grad.decide(db, world["staff_other"], case_id, True, None, NOW)
-    decision = await grad.decide(db, world["staff"], case_id, False, "Tunggu satu bulan lagi", NOW)
+        await grad.decide(db, settings, world["staff_other"], case_id, True, None, NOW)
+    decision = await grad.decide(
+        db, settings, world["staff"], case_id, False, "Tunggu satu bulan lagi", NOW
+    )
     assert decision.status == "rejected" and decision.recipient_chat_id is None
     assert await db.fetchval("SELECT status FROM recipients WHERE id = ?", (world["ready"],)) == (
         "active"
@@ -108,7 +112,8 @@ async def test_confirm_refusals(db, settings, world) -> None:
     statement = "Sudah dikunjungi, usaha stabil."
     with pytest.raises(grad.GraduationError, match="not_found"):
         await grad.confirm(db, settings, world["fac2"], NIK, statement, NOW)
-    with pytest.raises(grad.GraduationError, match="not_ready"):
+    # a family the score does not call ready may be nominated, but not without a visit
+    with pytest.raises(grad.GraduationError, match="no_visit"):
         await grad.confirm(db, settings, world["fac"], "3328064107850002", statement, NOW)
     with pytest.raises(grad.GraduationError, match="statement_length"):
         await grad.confirm(db, settings, world["fac"], NIK, "ok", NOW)
@@ -169,7 +174,9 @@ async def test_erasure_covers_scores_and_graduation_cases(db, settings, world) -
     case_id = await grad.confirm(
         db, settings, world["fac"], NIK, "Usaha jahit Ibu Siti Aminah stabil.", NOW
     )
-    await grad.decide(db, world["staff"], case_id, True, "Siti Aminah memenuhi syarat", NOW)
+    await grad.decide(
+        db, settings, world["staff"], case_id, True, "Siti Aminah memenuhi syarat", NOW
+    )
     await erase_recipient(db, world["ready"], "permintaan", NOW, compact=False)
     case = await db.fetchone("SELECT * FROM graduation_cases WHERE id = ?", (case_id,))
     assert "Siti" not in (case["statement"] or "") and "Siti" not in (case["decision_reason"] or "")
@@ -178,3 +185,63 @@ async def test_erasure_covers_scores_and_graduation_cases(db, settings, world) -
         await db.fetchval("SELECT count(*) FROM scores WHERE recipient_id = ?", (world["ready"],))
         >= 1
     )
+
+
+async def test_score_without_period_shows_the_latest_month_with_data(db, settings, world) -> None:
+    """/skor in September when the family last reported in June: June, not an empty August."""
+    later = at("2024-09-10T02:00:00+00:00")
+    view = await grad.score_view(db, settings, world["fac"], NIK, later)
+    assert view.result.period == "2024-06" and view.result.score == 94
+
+
+async def test_nomination_must_address_unmet_gates(db, settings, world) -> None:
+    """A family the score does not call ready: the statement names every unmet gate."""
+    from bot.services import proposals
+
+    await add_visit(db, world["close"], "2024-06-20", (3, 3, 3, 3), None)
+    r = await grad.readiness(db, settings, world["fac"], world["close"], NOW)
+    assert not r.ready and r.unmet
+    with pytest.raises(grad.GraduationError, match="statement_gates") as err:
+        await grad.propose(db, settings, world["fac"], world["close"], "Rajin sekali orangnya",
+                           NOW)  # fmt: skip
+    assert set(err.value.context["gates"]) == {key for key, _ in r.unmet}
+    words = " ".join(grad.GATE_WORDS[key][0] for key, _ in r.unmet)
+    done = await grad.propose(db, settings, world["fac"], world["close"],
+                              f"Sudah dicek: {words}", NOW)  # fmt: skip
+    assert not done.ready
+    row = await db.fetchone("SELECT proposed_ready, unmet_gates FROM graduation_cases")
+    assert row["proposed_ready"] == 0 and json.loads(row["unmet_gates"])
+    page = await proposals.proposal_page(db, settings, world["staff"], "wait", 0)
+    assert [c.case_id for c in page.cards] == [done.case_id] and page.cards[0].ready is False
+    with pytest.raises(grad.GraduationError, match="stale"):
+        await proposals.proposal_page(db, settings, world["staff"], "semua", 0)
+    with pytest.raises(grad.GraduationError, match="staff_only"):
+        await proposals.proposal_page(db, settings, world["fac"], "wait", 0)
+
+
+def test_sparkline() -> None:
+    from bot.domain.sparkline import sparkline
+
+    assert sparkline([0, 100, None, 50]) == "▁█·▅"
+    assert sparkline([None, None]) == "··" and sparkline([5, 5]) == "▅▅"
+
+
+async def test_a_question_waits_only_so_long(db, settings, world) -> None:
+    """The next-message questions expire: a reason typed hours later is an ordinary message."""
+    import datetime as dt
+
+    from bot.services import proposals
+
+    case_id = await grad.confirm(db, settings, world["fac"], NIK, "Usaha stabil dan menabung.",
+                                 NOW)  # fmt: skip
+    await proposals.start_reject(db, NOW, world["staff"], case_id)
+    assert (await proposals.waiting(db, NOW, world["staff"])).case_id == case_id
+    assert await proposals.waiting(db, NOW + dt.timedelta(hours=3), world["staff"]) is None
+    assert await db.fetchval("SELECT count(*) FROM graduation_waits") == 0
+    # a decision clears every question about its case
+    await proposals.start_reject(db, NOW, world["staff"], case_id)
+    await grad.decide(db, settings, world["staff"], case_id, True, None, NOW)
+    assert await db.fetchval("SELECT count(*) FROM graduation_waits") == 0
+    with pytest.raises(grad.GraduationError, match="already_decided") as err:
+        await proposals.start_reject(db, NOW, world["staff"], case_id)
+    assert err.value.context["who"] == "user300"

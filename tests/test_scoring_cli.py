@@ -36,6 +36,10 @@ def test_score_cli_shows_components_and_recompute_keeps_history(tmp_path: Path) 
     assert "Kecukupan pendapatan" in out.stdout and "26/30" in out.stdout
     assert "Model 2.0+" in out.stdout
     assert "Gerbang" in out.stdout and "terpenuhi" in out.stdout
+    # without --period: the latest period that has data (June 2024), not an empty month today
+    latest = run_cli("score", "--nik", NIK, cwd=tmp_path, env=env)
+    assert latest.returncode == 0, latest.stderr
+    assert "Skor 94/100" in latest.stdout and "2024-06" in latest.stdout
     first = run_cli("score", "--recompute", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "6 scores in 6 periods" in first.stdout
@@ -104,7 +108,7 @@ async def _seed_graduate(path: Path) -> None:
         case = await graduation.confirm(
             db, Settings(), await get_account(db, 200), NIK, "Usaha stabil dan menabung.", now
         )
-        await graduation.decide(db, await get_account(db, 300), case, True, None, now)
+        await graduation.decide(db, Settings(), await get_account(db, 300), case, True, None, now)
     finally:
         await db.close()
 

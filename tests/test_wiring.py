@@ -17,7 +17,7 @@ from bot.services import reports as R
 from bot.services import upkeep
 from bot.services.access import ConsentNeeded, require_consent
 from bot.services.cycle import iso, tick
-from bot.services.notices import PRIORITY_URGENT, enqueue_notices, graduation_congratulation
+from bot.services.notices import PRIORITY_URGENT, enqueue_notices
 from tests import cycle_seed as cseed
 from tests.report_seed import add_account, add_facilitator, add_recipient, seed_basic
 from tests.test_reports_service import NOW, report
@@ -51,14 +51,6 @@ async def test_help_request_is_planned_once_urgent_for_the_facilitator(db, setti
     # a new revision while the request is still open: no second notice
     again = await report(db, settings, seeded["siti"], overrides={"help": Pressed("ya")})
     assert again.notices == []
-
-
-async def test_graduation_congratulation_once_per_case(db, seeded):
-    args = dict(case_id=7, chat_id=1001, language="id", name="Siti")
-    assert await graduation_congratulation(db, NOW, **args)
-    assert not await graduation_congratulation(db, NOW, **args)
-    (row,) = await db.fetchall("SELECT * FROM outbox")
-    assert row["account_id"] == seeded["siti"].id and "Selamat" in row["text"]
 
 
 # --- consent ---------------------------------------------------------------------

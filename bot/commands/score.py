@@ -102,6 +102,8 @@ async def _show(settings: Settings, nik: str, period: str | None, now: dt.dateti
         ref = await recipient_by_nik(db, nik)
         if ref is None:
             raise UsageError("no recipient with that NIK")
+        # without --period: the latest period that has data, not an empty current month
+        period = period or await scoring.latest_data_period(db, ref.id, now, settings.timezone)
         result = await scoring.recompute_recipient(db, settings, ref.id, now, period)
         flags = await scoring.risk_flags_for(db, ref.id, result.period) if result else []
     finally:

@@ -517,13 +517,21 @@ class Demo:
         self.say(f"graduation candidates after {self.periods} periods: {len(found)}")
         if not any(c.recipient.id == target.recipient_id for c in found):
             return
-        await self.round(
-            [
-                lambda: self.send(
-                    fac, f"/konfirmasi {target.nik} Usaha berjalan baik dan stabil, siap mandiri"
-                )
-            ]
-        )
+        # the proposal from the saved kunjungan graduasi ("Usulkan graduasi", no NIK typed),
+        # the family's agreement, the staff card, the decision and the notices
+        self.featured.setdefault(target.user_id, f"{target.name} (penerima)")
+        propose = render("caseload_button", name="graduate", count=None)
+        await self.round([lambda: self.press(fac, propose)])
+        await self.round([lambda: self.send(fac, "Usaha berjalan baik dan stabil, siap mandiri")])
+        await self.deliver()
+        agree = render("graduasi_label", key="agree")
+        if any(
+            b["text"] == agree
+            for v in self.sb.core.chat_messages(target.user_id)
+            for row in v["buttons"]
+            for b in row
+        ):  # a linked, reachable family is asked
+            await self.round([lambda: self.press(target, agree)])
         await self.round([lambda: self.send(self.people[STAFF_USER], "/graduasi")])
         staff = self.people[STAFF_USER]
         approve = next(

@@ -11,25 +11,35 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.db import Database
+from bot.domain.cycle import out_of_quiet_hours
 from bot.domain.scoring import (
     BAND_READY,
+    MET,
+    UNKNOWN,
     Progress,
     ScoreResult,
     params_from_settings,
     progress_view,
 )
+from bot.render import render
 from bot.services import scoring
 from bot.services.accounts import Account
+from bot.services.cycle import PRIORITY_NOTICE, PlannedMessage, enqueue
 from bot.services.scoring import StoredScore, latest_score
 
 END_KINDS = ("moved", "deceased", "declined")
+STATEMENT_MIN = 10
 STATEMENT_MAX = 500
+REASON_MIN = 10  # a rejection (or a written approval) says why in at least a few words
 REASON_MAX = 500
+SEARCH_MAX = 8  # a name search offers at most this many people as buttons
 # A confirmation must rest on a recent visit.
 VISIT_MAX_AGE_DAYS = 60
+WIB = ZoneInfo("Asia/Jakarta")  # who decided and when: shown as people read the time
 DEFAULT_APPROVE_REASON = "Disetujui sesuai rekomendasi skor dan konfirmasi pendamping"
 
 
@@ -193,34 +203,116 @@ async def candidates(db: Database, settings: Settings, account: Account) -> list
     return out
 
 
-async def confirm(
-    db: Database,
-    settings: Settings,
-    account: Account,
-    nik: str,
-    statement: str,
-    now: dt.datetime,
-) -> int:
-    """The facilitator confirms a candidate after a recent visit; returns the case id."""
+# The words a statement must use to address each unmet gate (a nomination against the score
+# must say why the family is ready all the same); checklist items by their own words.
+GATE_WORDS: dict[str, tuple[str, ...]] = {
+    "poverty_line": ("pendapatan", "penghasilan", "miskin", "income"),
+    "umk": ("umk", "pendapatan", "penghasilan", "laba", "untung", "omzet", "income"),
+    "months": ("bulan", "lapor", "month"),
+    "pangan": ("pangan", "makan", "food"),
+    "sekolah": ("sekolah", "school"),
+    "jamban_air": ("jamban", "air", "wc", "toilet", "water"),
+    "rumah": ("rumah", "house"),
+    "tabungan": ("tabung", "nabung", "saving"),
+    "rentenir": ("rentenir", "utang", "hutang", "pinjam", "debt"),
+    "bpjs": ("bpjs", "jkn", "kis", "pbi"),
+}
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What a proposal rests on: the score now, the unmet gates (key, reason), the visit."""
+
+    recipient: RecipientRef
+    result: ScoreResult
+    unmet: list[tuple[str, str]]  # (gate or checklist item key, reason)
+    visit_id: int | None
+    open_case: int | None
+
+    @property
+    def ready(self) -> bool:
+        return self.result.band == BAND_READY
+
+
+def _unmet(result: ScoreResult, settings: Settings) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    states = result.inputs.get("checklist", {})
+    for gate in result.gates:
+        if gate.met:
+            continue
+        if gate.key == "checklist":
+            essential = params_from_settings(settings).essential_items
+            out += [(item, gate.reason) for item in essential if states.get(item, UNKNOWN) != MET]
+        else:
+            out.append((gate.key, gate.reason))
+    return out
+
+
+def unaddressed(statement: str, unmet: list[tuple[str, str]]) -> list[str]:
+    """The unmet gates (keys) the statement does not mention by any of their words."""
+    text = statement.casefold()
+    return [key for key, _ in unmet if not any(w in text for w in GATE_WORDS.get(key, (key,)))]
+
+
+async def readiness(
+    db: Database, settings: Settings, account: Account, recipient_id: int, now: dt.datetime
+) -> Readiness:
+    """Before a proposal: the facilitator's family, scored now, its unmet gates, its visit."""
     if account.role != "facilitator":
         raise GraduationError("facilitator_only")
-    ref = await find_recipient(db, account, nik)
-    statement = " ".join(statement.split())
-    if not 10 <= len(statement) <= STATEMENT_MAX:
-        raise GraduationError("statement_length", max=STATEMENT_MAX)
+    ref = await get_recipient(db, account, recipient_id)
     if ref.status != "active":
         raise GraduationError("not_active")
-    score = await latest_score(db, settings, ref.id)
-    if score is None or score.band != BAND_READY:
-        raise GraduationError("not_ready")
+    period = await scoring.latest_data_period(db, ref.id, now, settings.timezone)
+    result = await scoring.recompute_recipient(db, settings, ref.id, now, period)
+    if result is None:
+        raise GraduationError("not_scored")
     since = (now.astimezone(dt.UTC) - dt.timedelta(days=VISIT_MAX_AGE_DAYS)).date().isoformat()
     visit_id = await db.fetchval(
         "SELECT id FROM visits WHERE recipient_id = ? AND visit_date >= ?"
         " ORDER BY visit_date DESC, id DESC LIMIT 1",
         (ref.id, since),
     )
-    if visit_id is None:
+    case = await db.fetchval(
+        "SELECT id FROM graduation_cases WHERE recipient_id = ? AND status = 'confirmed'",
+        (ref.id,),
+    )
+    return Readiness(ref, result, _unmet(result, settings), visit_id, case)
+
+
+@dataclass(frozen=True)
+class Proposed:
+    case_id: int
+    recipient: RecipientRef
+    ready: bool
+    family_asked: bool  # the family's question was planned in the outbox
+
+
+async def propose(
+    db: Database,
+    settings: Settings,
+    account: Account,
+    recipient_id: int,
+    statement: str,
+    now: dt.datetime,
+) -> Proposed:
+    """The facilitator proposes a graduation after a recent visit (no NIK typed). A family the
+    score does not call ready may be nominated when the statement addresses every unmet gate.
+    The family is asked (outbox, quiet hours respected) whether it agrees."""
+    statement = " ".join(statement.split())
+    if not STATEMENT_MIN <= len(statement) <= STATEMENT_MAX:
+        raise GraduationError("statement_length", min=STATEMENT_MIN, max=STATEMENT_MAX)
+    r = await readiness(db, settings, account, recipient_id, now)
+    if r.open_case is not None:
+        raise GraduationError("already_confirmed", case_id=r.open_case)
+    if r.visit_id is None:
         raise GraduationError("no_visit", days=VISIT_MAX_AGE_DAYS)
+    missing = unaddressed(statement, r.unmet)
+    if missing:
+        raise GraduationError("statement_gates", gates=missing)
+    score = await latest_score(db, settings, r.recipient.id, r.result.period)
+    assert score is not None  # readiness() stored it just now
+    ref = r.recipient
     at = _iso(now)
     async with db.transaction() as conn:
         async with conn.execute(
@@ -232,17 +324,43 @@ async def confirm(
         cur = await conn.execute(
             "INSERT INTO graduation_cases (recipient_id, kind, status, score_id, score,"
             " model_version, period, visit_id, statement, confirmed_by, confirmed_at,"
-            " created_at) VALUES (?, 'graduation', 'confirmed', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ref.id, score.id, score.score, score.model_version, score.period, visit_id,
-             statement, account.id, at, at),
+            " created_at, proposed_ready, unmet_gates)"
+            " VALUES (?, 'graduation', 'confirmed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (ref.id, score.id, score.score, score.model_version, score.period, r.visit_id,
+             statement, account.id, at, at, int(r.ready),
+             json.dumps(list(dict.fromkeys(reason for _, reason in r.unmet)), ensure_ascii=False)),
         )  # fmt: skip
-        case_id = cur.lastrowid
-        assert case_id is not None  # set by the INSERT just made
+        row = await cur.fetchone()
+        await cur.close()
+        assert row is not None  # RETURNING id of the row just inserted
+        case_id = int(row[0])
+        await conn.execute(
+            "UPDATE graduation_requests SET status = 'closed', closed_at = ?"
+            " WHERE recipient_id = ? AND status = 'open'",
+            (at, ref.id),
+        )
         await _audit(conn, at, account, "graduation.confirm", ref.id, {
             "case_id": case_id, "score": score.score, "model_version": score.model_version,
-            "period": score.period, "visit_id": visit_id,
+            "period": score.period, "visit_id": r.visit_id, "ready": r.ready,
+            "unmet": [key for key, _ in r.unmet],
         })  # fmt: skip
-    return int(case_id)
+        asked = await _ask_family(conn, settings, now, case_id, ref)
+    return Proposed(case_id, ref, r.ready, asked)
+
+
+async def confirm(
+    db: Database,
+    settings: Settings,
+    account: Account,
+    nik: str,
+    statement: str,
+    now: dt.datetime,
+) -> int:
+    """/konfirmasi <NIK>: propose() for the recipient with that NIK; returns the case id."""
+    if account.role != "facilitator":
+        raise GraduationError("facilitator_only")
+    ref = await find_recipient(db, account, nik)
+    return (await propose(db, settings, account, ref.id, statement, now)).case_id
 
 
 async def _audit(
@@ -255,34 +373,59 @@ async def _audit(
     )
 
 
+async def _decided_error(db: Database, case: Any) -> GraduationError:
+    """'already_decided' naming who decided and when."""
+    who = await db.fetchval(
+        "SELECT coalesce(display_name, 'akun ' || id) FROM accounts WHERE id = ?",
+        (case["decided_by"],),
+    )
+    when = dt.datetime.fromisoformat(case["decided_at"]).astimezone(WIB)
+    return GraduationError("already_decided", who=who or "-", date=when.date(),
+                           time=when.strftime("%H:%M"), status=case["status"])  # fmt: skip
+
+
 async def _open_case(db: Database, account: Account, case_id: int) -> tuple[Any, RecipientRef]:
     case = await db.fetchone("SELECT * FROM graduation_cases WHERE id = ?", (case_id,))
-    if case is None:
+    if case is None or case["kind"] != "graduation":
         raise GraduationError("no_case")
     try:
         ref = await get_recipient(db, account, case["recipient_id"])
     except GraduationError:  # outside the account's scope: the same answer as no case at all
         raise GraduationError("no_case") from None
     if case["status"] != "confirmed":
-        raise GraduationError("already_decided")
+        raise await _decided_error(db, case)
     return case, ref
+
+
+async def open_case(db: Database, account: Account, case_id: int) -> RecipientRef:
+    """A proposal staff may still decide (no_case / already_decided otherwise)."""
+    _require_staff(account)
+    return (await _open_case(db, account, case_id))[1]
+
+
+def check_reason(reason: str | None, *, required: bool) -> str | None:
+    """A decision's reason, spaces squeezed; GraduationError('reason_short') when too short."""
+    reason = " ".join((reason or "").split())
+    if not reason and not required:
+        return None
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise GraduationError("reason_short", min=REASON_MIN, max=REASON_MAX)
+    return reason
 
 
 async def decide(
     db: Database,
+    settings: Settings,
     account: Account,
     case_id: int,
     approve: bool,
     reason: str | None,
     now: dt.datetime,
 ) -> Decision:
-    """Staff approve (recipient graduated) or reject (reason required) a confirmed case."""
+    """Staff approve (recipient graduated) or reject (a reason of 10+ characters) a proposal;
+    the facilitator and the family are told through the outbox (quiet hours respected)."""
     _require_staff(account)
-    reason = " ".join((reason or "").split())
-    if approve and not reason:
-        reason = DEFAULT_APPROVE_REASON
-    if not 3 <= len(reason) <= REASON_MAX:
-        raise GraduationError("reason_needed", max=REASON_MAX)
+    reason = check_reason(reason, required=not approve) or DEFAULT_APPROVE_REASON
     case, ref = await _open_case(db, account, case_id)
     at = _iso(now)
     status = "approved" if approve else "rejected"
@@ -304,6 +447,13 @@ async def decide(
             "case_id": case_id, "reason": reason, "score": case["score"],
             "model_version": case["model_version"], "period": case["period"],
         })  # fmt: skip
+        await conn.execute("DELETE FROM graduation_waits WHERE case_id = ?", (case_id,))
+        await conn.execute(
+            "UPDATE graduation_requests SET status = 'closed', closed_at = ?"
+            " WHERE recipient_id = ? AND status = 'open'",
+            (at, ref.id),
+        )
+        await _tell_decision(conn, settings, now, case_id, ref, approve, reason, account)
     chat = await db.fetchone(
         "SELECT chat_id, language FROM accounts WHERE recipient_id = ? AND reachable = 1",
         (ref.id,),
@@ -312,6 +462,101 @@ async def decide(
         case_id, ref, status, case["score"], case["model_version"],
         chat["chat_id"] if chat and approve else None, chat["language"] if chat else "id",
     )  # fmt: skip
+
+
+# --- notices through the outbox -------------------------------------------------------------
+
+
+async def _rows(conn: Any, sql: str, args: Any) -> list[Any]:
+    async with conn.execute(sql, args) as cur:
+        return list(await cur.fetchall())
+
+
+async def family_account(conn: Any, recipient_id: int) -> Any:
+    """The family's reachable account (id, chat_id, language), or None."""
+    rows = await _rows(
+        conn,
+        "SELECT id, chat_id, language FROM accounts WHERE recipient_id = ? AND role = 'recipient'"
+        " AND reachable = 1 ORDER BY id LIMIT 1",
+        (recipient_id,),
+    )
+    return rows[0] if rows else None
+
+
+async def facilitator_accounts(conn: Any, facilitator_id: int | None) -> list[Any]:
+    if facilitator_id is None:
+        return []
+    return await _rows(
+        conn,
+        "SELECT id, chat_id, language FROM accounts WHERE facilitator_id = ?"
+        " AND role = 'facilitator' AND reachable = 1 ORDER BY id",
+        (facilitator_id,),
+    )
+
+
+async def staff_accounts(conn: Any, kecamatan_code: str) -> list[Any]:
+    """Staff of the family's kecamatan (and staff of the whole kabupaten)."""
+    return await _rows(
+        conn,
+        "SELECT id, chat_id, language FROM accounts WHERE role = 'staff' AND reachable = 1"
+        " AND (kecamatan_code IS NULL OR kecamatan_code = ?) ORDER BY id",
+        (kecamatan_code,),
+    )
+
+
+async def plan_notice(
+    conn: Any, settings: Settings, now: dt.datetime, to: Any, template: str, key: str,
+    context: dict[str, Any], attachment: dict[str, Any] | None = None,
+) -> bool:  # fmt: skip
+    """One message for someone else's chat, once per (template, key), outside quiet hours."""
+    text = render(template, to["language"], **context)
+    when = out_of_quiet_hours(now, settings.cycle, settings.tz)
+    message = PlannedMessage(
+        "notice", f"acc:{to['id']}", "-", f"{template}:{key}", to["chat_id"], to["id"], text,
+        PRIORITY_NOTICE, when, f"{template} -> acc {to['id']}", attachment=attachment,
+    )  # fmt: skip
+    return await enqueue(conn, message, now)
+
+
+def buttons(*rows: list[tuple[str, str]]) -> dict[str, Any]:
+    """reply_markup JSON for an outbox row: rows of (label, callback data)."""
+    return {"inline_keyboard": [[{"text": t, "callback_data": d} for t, d in row] for row in rows]}
+
+
+async def _ask_family(
+    conn: Any, settings: Settings, now: dt.datetime, case_id: int, ref: RecipientRef
+) -> bool:
+    from bot.callbacks import encode
+
+    fam = await family_account(conn, ref.id)
+    if fam is None:
+        return False
+    lang = fam["language"]
+    markup = buttons([
+        (render("graduasi_label", lang, key="agree"), encode("grd", "fy", case_id)),
+        (render("graduasi_label", lang, key="object"), encode("grd", "fn", case_id)),
+    ])  # fmt: skip
+    ctx = {"name": ref.name, "pkh": ref.receives_pkh, "sembako": ref.receives_sembako}
+    return await plan_notice(conn, settings, now, fam, "graduasi_family_ask", f"case:{case_id}",
+                             ctx, {"type": "text", "reply_markup": markup})  # fmt: skip
+
+
+async def _tell_decision(
+    conn: Any, settings: Settings, now: dt.datetime, case_id: int, ref: RecipientRef,
+    approve: bool, reason: str, staff: Account,
+) -> None:  # fmt: skip
+    key = f"case:{case_id}"
+    for fac in await facilitator_accounts(conn, ref.facilitator_id):
+        await plan_notice(conn, settings, now, fac, "graduasi_notice_facilitator", key, {
+            "approved": approve, "name": ref.name, "desa": ref.desa, "case_id": case_id,
+            "reason": reason, "staff": staff.display_name,
+        })  # fmt: skip
+    fam = await family_account(conn, ref.id)
+    if fam is not None:
+        template = "graduasi_selamat" if approve else "graduasi_lanjut"
+        await plan_notice(conn, settings, now, fam, template, key, {
+            "name": ref.name, "pkh": ref.receives_pkh, "sembako": ref.receives_sembako,
+        })  # fmt: skip
 
 
 async def end_mentoring(
@@ -408,16 +653,50 @@ class ScoreView:
 async def score_view(
     db: Database, settings: Settings, account: Account, nik: str, now: dt.datetime
 ) -> ScoreView:
-    """/skor: a facilitator's or staff member's view of one recipient in scope."""
+    """/skor <NIK>: a facilitator's or staff member's view of one recipient in scope."""
     if account.role not in ("facilitator", "staff", "admin"):
         raise GraduationError("not_found")
     ref = await find_recipient(db, account, nik)
-    result = await scoring.recompute_recipient(db, settings, ref.id, now)
+    return await score_view_of(db, settings, account, ref.id, now)
+
+
+async def score_view_of(
+    db: Database, settings: Settings, account: Account, recipient_id: int, now: dt.datetime
+) -> ScoreView:
+    """/skor by id (a name search or a pick): the latest period that has data."""
+    if account.role not in ("facilitator", "staff", "admin"):
+        raise GraduationError("not_found")
+    ref = await get_recipient(db, account, recipient_id)
+    period = await scoring.latest_data_period(db, ref.id, now, settings.timezone)
+    result = await scoring.recompute_recipient(db, settings, ref.id, now, period)
     if result is None:
         raise GraduationError("not_active")
     flags = await scoring.risk_flags_for(db, ref.id, result.period)
     can_confirm = account.role == "facilitator" and result.band == BAND_READY
     return ScoreView(ref, result, flags, can_confirm)
+
+
+async def search_people(db: Database, account: Account, query: str) -> list[RecipientRef]:
+    """People in the account's scope whose name contains the query (any case), for commands
+    that take a person: a NIK, or part of a name. Active and paused first, by name."""
+    needle = " ".join(query.split()).casefold()
+    if len(needle) < 2:
+        raise GraduationError("search_short")
+    if account.role not in ("facilitator", "staff", "admin"):
+        raise GraduationError("not_found")
+    sql = _REF_SQL + " WHERE lower(r.name) LIKE ?"
+    args: list[Any] = ["%" + needle.replace("%", "").replace("_", "") + "%"]
+    if account.role == "facilitator":
+        sql += " AND r.facilitator_id = ?"
+        args.append(account.facilitator_id)
+    elif account.role == "staff" and account.kecamatan_code is not None:
+        sql += " AND r.kecamatan_code = ?"
+        args.append(account.kecamatan_code)
+    rows = await db.fetchall(sql + " ORDER BY r.status <> 'active', r.name, r.id LIMIT 50", args)
+    found = [_ref(r) for r in rows if needle in r["name"].casefold()]
+    if not found:
+        raise GraduationError("search_none", query=query.strip()[:40])
+    return found
 
 
 async def progress_for(

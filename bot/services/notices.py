@@ -46,24 +46,6 @@ async def enqueue_notices(db: Database, notices: Iterable[Notice], now: dt.datet
     return new
 
 
-async def graduation_congratulation(
-    db: Database,
-    now: dt.datetime,
-    *,
-    case_id: int,
-    chat_id: int,
-    language: str,
-    name: str,
-) -> bool:
-    """The congratulation to a recipient whose graduation was approved (once per case)."""
-    account_id = await db.fetchval(
-        "SELECT id FROM accounts WHERE chat_id = ? AND role = 'recipient'", (chat_id,)
-    )
-    notice = Notice(chat_id, "graduasi_selamat", {"name": name}, language,
-                    key=f"case:{case_id}", account_id=account_id)  # fmt: skip
-    return bool(await enqueue_notices(db, [notice], now))
-
-
 async def operator_message(
     db: Database, settings: Settings, now: dt.datetime, text: str, key: str
 ) -> bool:

@@ -43,7 +43,14 @@ log = logging.getLogger("pendamping.persons")
 
 # Rows of these tables that belong to the person are deleted outright (chat links and
 # unfinished input), when the table exists.
-DELETE_TABLES = ("report_drafts", "invites", "consents", "outbox", "invite_failures")
+DELETE_TABLES = (
+    "report_drafts",
+    "invites",
+    "consents",
+    "outbox",
+    "invite_failures",
+    "graduation_waits",
+)
 # Tables never touched by the generic pass (the recipients row has its own rules).
 _SKIP_TABLES = {"recipients", "schema_migrations", "audit_log"}
 # Column names that hold personal data, whatever the table.

@@ -335,4 +335,5 @@ async def _save_visit(db: Database, now: dt.datetime, account: Account, draft: D
         closed = cur.rowcount
         await cur.close()
     return Step("saved", saved={"kind": draft.form_name, "visit_id": visit_id, "help_closed": closed,
-                                "recipient_name": draft.recipient_name, "date": a["v_date"]})  # fmt: skip
+                                "recipient_name": draft.recipient_name, "date": a["v_date"],
+                                "recipient_id": draft.recipient_id})  # fmt: skip

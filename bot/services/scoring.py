@@ -51,6 +51,17 @@ def default_period(now: dt.datetime, tz: str = "Asia/Jakarta") -> str:
     return shift_period(f"{local.year:04d}-{local.month:02d}", -1)
 
 
+async def latest_data_period(
+    db: Database, recipient_id: int, now: dt.datetime, tz: str = "Asia/Jakarta"
+) -> str:
+    """The period to show when none is asked: the latest with a report, else the default
+    (a family that has not reported this month is shown its last month, not an empty one)."""
+    latest = await db.fetchval(
+        "SELECT max(period) FROM reports WHERE recipient_id = ?", (recipient_id,)
+    )
+    return latest or default_period(now, tz)
+
+
 def _bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
