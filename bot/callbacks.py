@@ -46,6 +46,8 @@ SPECS: dict[str, tuple[Spec, ...]] = {
     "inv": (Spec("r", ("id",)),),
     "acc": (Spec("ok", ("id",)), Spec("no", ("id",))),
     "grd": (Spec("a", ("id",)), Spec("r", ("id",))),
+    # after graduation: a check-in answer (check-in id, answer) and staff's "reopen" (case id)
+    "flw": (Spec("a", ("id", "token")), Spec("r", ("id",))),
     "rep": (Spec("", ("id", "small", "value")),),
     "per": (Spec("", ("period",)),),
     "fac": (Spec("d", ("small",)), Spec("l", ("small",)), Spec("k", ("small",)),

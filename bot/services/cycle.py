@@ -17,6 +17,7 @@ import aiosqlite
 from bot.config import Settings
 from bot.db import Database
 from bot.domain import cycle
+from bot.domain.followup import in_window, parse_window
 from bot.domain.periods import mentoring_periods_of, period_of, prev_period
 from bot.render import render
 
@@ -125,11 +126,24 @@ async def enqueue(conn: aiosqlite.Connection, m: PlannedMessage, now: dt.datetim
     return inserted
 
 
-def _in_mentoring(handover: str | None, period: str, count: int) -> bool:
+# The window of the latest reopening of mentoring after graduation, 'first:last' (or NULL).
+REOPENED_SQL = (
+    "(SELECT fr.first_period || ':' || fr.last_period FROM followup_reopenings fr"
+    " WHERE fr.recipient_id = r.id ORDER BY fr.id DESC LIMIT 1) AS reopened"
+)
+
+
+def _in_mentoring(
+    handover: str | None, period: str, count: int, reopened: str | None = None
+) -> bool:
     """A recipient is mentored in `period` when it lies in their window of `count` periods.
 
-    No hand-over date on record: mentored (the office has not told us otherwise).
+    No hand-over date on record: mentored (the office has not told us otherwise). Mentoring
+    reopened after graduation (bot/services/followup.py) replaces the window with its own.
     """
+    window = parse_window(reopened)
+    if window is not None:
+        return in_window(period, window)
     if not handover:
         return True
     try:
@@ -146,7 +160,7 @@ async def _eligible_recipients(
     rows = await _all(
         conn,
         "SELECT r.id, r.name, r.handover_date, r.kecamatan_code, r.facilitator_id,"
-        " d.name AS desa, f.name AS facilitator,"
+        " d.name AS desa, f.name AS facilitator, " + REOPENED_SQL + ","
         " a.id AS account_id, a.chat_id, a.language, a.muted, a.reachable,"
         " EXISTS (SELECT 1 FROM reports p WHERE p.recipient_id = r.id AND p.period = ?)"
         "   AS reported"
@@ -158,7 +172,7 @@ async def _eligible_recipients(
         (period,),
     )
     n = settings.cycle.mentoring_periods
-    return [r for r in rows if _in_mentoring(r["handover_date"], period, n)]
+    return [r for r in rows if _in_mentoring(r["handover_date"], period, n, r["reopened"])]
 
 
 @dataclass(frozen=True)
@@ -400,11 +414,18 @@ async def _end_mentoring(
     """At the close of a recipient's last period: status 'ended' (selesai), audited."""
     rows = await _all(
         conn,
-        "SELECT id, handover_date FROM recipients WHERE status = 'active'"
-        " AND handover_date IS NOT NULL",
+        "SELECT r.id, r.handover_date, " + REOPENED_SQL + " FROM recipients r"
+        " WHERE r.status = 'active'",
     )
     ended = []
     for r in rows:
+        window = parse_window(r["reopened"])
+        if window is not None:
+            if window[1] <= period:
+                ended.append(r["id"])
+            continue
+        if not r["handover_date"]:
+            continue
         try:
             _, last = mentoring_periods_of(
                 dt.date.fromisoformat(r["handover_date"][:10]), settings.cycle.mentoring_periods
@@ -471,6 +492,10 @@ async def _tick(
     for m in await plan_draft_reminders(conn, settings, now, send_at):
         if await enqueue(conn, m, now):
             result.planned.append(m)
+    # Graduates' check-ins at +3 and +6 months (planned and enqueued once each).
+    from bot.services.followup import plan_checkins
+
+    result.planned.extend(await plan_checkins(conn, settings, now))
     for period in periods:
         states = cycle.step_states(cfg, period, now, tz)
         if all(s.state == cycle.FUTURE for s in states):
