@@ -80,9 +80,9 @@ async def buka_kembali(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                 raise fu.FollowupError("usage")
             done = await fu.reopen(db, settings_of(context), account, ref, " ".join(args[1:]), now)
         else:
-            query = " ".join(args)
+            query, tz = " ".join(args), settings_of(context).tz
             found = await fu.search_graduates(db, account, query)
-            rows = [{"name": g.name, "nik": g.nik, "desa": g.desa, "decided": g.decided_at[:10],
+            rows = [{"name": g.name, "nik": g.nik, "desa": g.desa, "decided": fu.local_date(g.decided_at, tz),
                      "case_id": g.case_id, "last_answer": g.last_answer} for g in found]  # fmt: skip
             label = render("followup_button", lang, key="reopen")
             buttons = [

@@ -48,6 +48,11 @@ def _parse(value: str) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
+def local_date(stored: str, tz: dt.tzinfo) -> dt.date:
+    """A stored UTC time as the local (WIB) date people know it by."""
+    return _parse(stored).astimezone(tz).date()
+
+
 def _markup(rows: list[list[tuple[str, str]]]) -> dict[str, Any]:
     """outbox.attachment for a text message with inline buttons (label, callback data)."""
     return {
@@ -217,7 +222,7 @@ async def _alerts(
 ) -> list[PlannedMessage]:
     """The alert to the family's facilitator and to the staff of its region."""
     context = {"name": row["name"], "nik": row["nik"], "desa": row["desa"], "answer": answer,
-               "months": months, "decided": row["decided_at"][:10]}  # fmt: skip
+               "months": months, "decided": local_date(row["decided_at"], settings.tz)}  # fmt: skip
     step = f"followup:{row['id']}"
     out = []
     facs = await _all(
