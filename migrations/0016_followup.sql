@@ -31,3 +31,8 @@ CREATE TABLE followup_reopenings (
 );
 CREATE INDEX followup_reopenings_recipient ON followup_reopenings (recipient_id);
 CREATE INDEX followup_reopenings_reopened_by ON followup_reopenings (reopened_by);
+
+-- A family's graduation cases by recipient (the check-ins look up a graduate's latest approved
+-- case per row; the table had no index on recipient_id besides the partial one for 'confirmed').
+CREATE INDEX IF NOT EXISTS graduation_cases_recipient_decided
+    ON graduation_cases (recipient_id, status, decided_at);

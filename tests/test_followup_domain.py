@@ -88,6 +88,20 @@ def test_the_reopened_window_starts_with_the_month_of_the_decision() -> None:
     assert fu.reopen_window(dt.datetime(2024, 12, 31, 20, 0, tzinfo=dt.UTC), WIB)[0] == "2025-01"
     assert fu.in_window("2024-10", window) and fu.in_window("2025-03", window)
     assert not fu.in_window("2024-09", window) and not fu.in_window("2025-04", window)
-    assert fu.parse_window("2024-10:2025-03") == window
-    assert fu.parse_window(None) is None and fu.parse_window("") is None
-    assert fu.parse_window("2024-10") is None
+
+
+def test_the_query_bound_never_drops_a_due_check_in() -> None:
+    """latest_decision() only narrows the planning query: for decisions on every day and at
+    night and day hours over two years (month ends, leap day), a check-in due at `now` always
+    has its decision at or before the bound, and one decided 5 days after it is not due."""
+    start = dt.date(2023, 1, 1)
+    for offset in range(800):
+        day = start + dt.timedelta(days=offset)
+        for hour in (0, 10, 23):
+            decided = dt.datetime(day.year, day.month, day.day, hour, tzinfo=WIB)
+            for c in fu.schedule(decided, 8, WIB):
+                for now in (c.due, c.due + dt.timedelta(hours=15)):
+                    assert decided <= fu.latest_decision(now, c.months, WIB), (decided, now)
+    now = wib(2025, 2, 28, 8, 0)
+    later = fu.latest_decision(now, 3, WIB) + dt.timedelta(days=5)
+    assert fu.current_checkin(later, now, 8, WIB) is None

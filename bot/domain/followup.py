@@ -77,6 +77,14 @@ def current_checkin(
     return due[-1] if due else None
 
 
+def latest_decision(now: dt.datetime, months: int, tz: dt.tzinfo) -> dt.datetime:
+    """A bound for a query: a check-in `months` after a decision can be due at `now` only if
+    the decision was at or before this instant (aware UTC). Generous by a few days (month ends
+    clamp, the local date counts), so the exact test stays current_checkin()."""
+    day = add_months(now.astimezone(tz).date(), -months) + dt.timedelta(days=4)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(dt.UTC)
+
+
 def parse_answer(value: str) -> str:
     """One of ANSWERS; FollowupError('stale') for anything else (only a forged button)."""
     if value not in ANSWERS:
@@ -103,11 +111,3 @@ def reopen_window(reopened_at: dt.datetime, tz: dt.tzinfo) -> tuple[str, str]:
 def in_window(period: str, window: tuple[str, str]) -> bool:
     """Whether `period` lies in the (first, last) window."""
     return window[0] <= period <= window[1]
-
-
-def parse_window(text: str | None) -> tuple[str, str] | None:
-    """'2024-10:2025-03' (as the cycle's query reads a reopening) -> a window; None if none."""
-    if not text:
-        return None
-    first, sep, last = text.partition(":")
-    return (first, last) if sep else None

@@ -17,7 +17,7 @@ import aiosqlite
 from bot.config import Settings
 from bot.db import Database
 from bot.domain import cycle
-from bot.domain.followup import in_window, parse_window
+from bot.domain.followup import in_window
 from bot.domain.periods import mentoring_periods_of, period_of, prev_period
 from bot.render import render
 
@@ -126,24 +126,25 @@ async def enqueue(conn: aiosqlite.Connection, m: PlannedMessage, now: dt.datetim
     return inserted
 
 
-# The window of the latest reopening of mentoring after graduation, 'first:last' (or NULL).
-REOPENED_SQL = (
-    "(SELECT fr.first_period || ':' || fr.last_period FROM followup_reopenings fr"
-    " WHERE fr.recipient_id = r.id ORDER BY fr.id DESC LIMIT 1) AS reopened"
-)
+async def _reopened_windows(conn: aiosqlite.Connection) -> dict[int, tuple[str, str]]:
+    """Mentoring reopened after graduation (bot/services/followup.py): each recipient's latest
+    window (first, last period). A few rows, read once per pass instead of once per recipient."""
+    rows = await _all(
+        conn, "SELECT recipient_id, first_period, last_period FROM followup_reopenings ORDER BY id"
+    )
+    return {r["recipient_id"]: (r["first_period"], r["last_period"]) for r in rows}
 
 
 def _in_mentoring(
-    handover: str | None, period: str, count: int, reopened: str | None = None
+    handover: str | None, period: str, count: int, reopened: tuple[str, str] | None = None
 ) -> bool:
     """A recipient is mentored in `period` when it lies in their window of `count` periods.
 
     No hand-over date on record: mentored (the office has not told us otherwise). Mentoring
     reopened after graduation (bot/services/followup.py) replaces the window with its own.
     """
-    window = parse_window(reopened)
-    if window is not None:
-        return in_window(period, window)
+    if reopened is not None:
+        return in_window(period, reopened)
     if not handover:
         return True
     try:
@@ -160,7 +161,7 @@ async def _eligible_recipients(
     rows = await _all(
         conn,
         "SELECT r.id, r.name, r.handover_date, r.kecamatan_code, r.facilitator_id,"
-        " d.name AS desa, f.name AS facilitator, " + REOPENED_SQL + ","
+        " d.name AS desa, f.name AS facilitator,"
         " a.id AS account_id, a.chat_id, a.language, a.muted, a.reachable,"
         " EXISTS (SELECT 1 FROM reports p WHERE p.recipient_id = r.id AND p.period = ?)"
         "   AS reported"
@@ -172,7 +173,8 @@ async def _eligible_recipients(
         (period,),
     )
     n = settings.cycle.mentoring_periods
-    return [r for r in rows if _in_mentoring(r["handover_date"], period, n, r["reopened"])]
+    windows = await _reopened_windows(conn)
+    return [r for r in rows if _in_mentoring(r["handover_date"], period, n, windows.get(r["id"]))]
 
 
 @dataclass(frozen=True)
@@ -414,12 +416,12 @@ async def _end_mentoring(
     """At the close of a recipient's last period: status 'ended' (selesai), audited."""
     rows = await _all(
         conn,
-        "SELECT r.id, r.handover_date, " + REOPENED_SQL + " FROM recipients r"
-        " WHERE r.status = 'active'",
+        "SELECT id, handover_date FROM recipients WHERE status = 'active'",
     )
+    windows = await _reopened_windows(conn)
     ended = []
     for r in rows:
-        window = parse_window(r["reopened"])
+        window = windows.get(r["id"])
         if window is not None:
             if window[1] <= period:
                 ended.append(r["id"])

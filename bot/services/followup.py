@@ -93,6 +93,8 @@ async def plan_checkins(
     the check-in is still current.
     """
     tz, cfg = settings.tz, settings.cycle
+    first, last = fu.STEPS[0], fu.STEPS[-1]
+    # decisions whose check-ins may be current (bounds generous; current_checkin() decides)
     oldest = fu.add_months(now.astimezone(tz).date(), -fu.STALE_AFTER_MONTHS - 1)
     rows = await _all(
         conn,
@@ -102,27 +104,23 @@ async def plan_checkins(
         " JOIN recipients r ON r.id = g.recipient_id"
         " JOIN accounts a ON a.recipient_id = r.id AND a.role = 'recipient'"
         " WHERE g.kind = 'graduation' AND g.status = 'approved' AND g.decided_at >= ?"
-        " AND r.status = 'graduated' AND a.reachable = 1 AND a.muted = 0"
+        " AND g.decided_at <= ? AND r.status = 'graduated' AND a.reachable = 1 AND a.muted = 0"
+        # asked already: the last check-in, or any while the last cannot be due yet
+        " AND NOT EXISTS (SELECT 1 FROM followup_checkins c WHERE c.case_id = g.id"
+        "   AND (c.step = ? OR g.decided_at > ?))"
         " AND NOT EXISTS (SELECT 1 FROM graduation_cases g2 WHERE g2.recipient_id = g.recipient_id"
         "   AND g2.kind = 'graduation' AND g2.status = 'approved' AND g2.decided_at > g.decided_at)"
         " ORDER BY g.decided_at, g.id",
-        (oldest.isoformat(),),
-    )
+        (oldest.isoformat(), iso(fu.latest_decision(now, first[1], tz)), last[0],
+         iso(fu.latest_decision(now, last[1], tz))),
+    )  # fmt: skip
     if not rows:
         return []
-    asked = {
-        (r["case_id"], r["step"])
-        for r in await _all(
-            conn,
-            "SELECT case_id, step FROM followup_checkins WHERE asked_at >= ?",
-            (oldest.isoformat(),),
-        )
-    }
     send_at = out_of_quiet_hours(now, cfg, tz)
     out: list[PlannedMessage] = []
     for r in rows:
         current = fu.current_checkin(_parse(r["decided_at"]), now, cfg.delivery_hour, tz)
-        if current is None or (r["case_id"], current.step) in asked:
+        if current is None:
             continue
         async with conn.execute(
             "INSERT INTO followup_checkins (case_id, recipient_id, step, due_at, account_id,"
@@ -132,7 +130,7 @@ async def plan_checkins(
              iso(now)),
         ) as cur:  # fmt: skip
             found = await cur.fetchone()
-        if found is None:
+        if found is None:  # asked before (the bounds above are generous)
             continue
         checkin_id = int(found[0])
         text = render("followup_checkin", r["language"], name=r["name"], months=current.months)
