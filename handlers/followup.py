@@ -66,16 +66,17 @@ async def buka_kembali(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     args = context.args or []
     db, now = db_of(context), now_of(context)
-    first = clean_nik(args[0]) if args else ""
+    raw = args[0] if args else ""
+    nik = clean_nik(raw)  # a NIK as typed or pasted (spaces, dots, dashes); a number as is
     try:
         if not args:
             raise fu.FollowupError("usage")
-        if first.isascii() and first.isdigit():
+        if (nik.isascii() and nik.isdigit()) or raw[:1] in "-+" or raw[:1].isdigit():
             ref: str | int
-            if len(first) == NIK_LENGTH:
-                ref = first
-            elif int(first) <= MAX_ID:
-                ref = int(first)
+            if nik.isascii() and nik.isdigit() and len(nik) == NIK_LENGTH:
+                ref = nik
+            elif raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID:
+                ref = int(raw)
             else:
                 raise fu.FollowupError("usage")
             done = await fu.reopen(db, settings_of(context), account, ref, " ".join(args[1:]), now)

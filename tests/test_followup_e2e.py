@@ -96,10 +96,9 @@ async def test_check_in_alert_reopen_and_the_next_invitation(sandbox_factory, cl
     assert "tidak ditemukan" in (await u[FAR_STAFF].send(
         f"/buka_kembali {nik} Usaha tutup, perlu didampingi"))[-1].text  # fmt: skip
     assert "Cara memakai" in (await staff.send("/buka_kembali"))[-1].text
-    assert (
-        "Cara memakai"
-        in (await staff.send("/buka_kembali 99999999999999999999 alasan panjang"))[-1].text
-    )
+    for bad in ("99999999999999999999", "-5", "12.5", "3328-1000", "²"):
+        usage = (await staff.send(f"/buka_kembali {bad} alasan yang cukup panjang"))[-1].text
+        assert "Cara memakai" in usage, bad
     found = (await staff.send("/buka_kembali siti"))[-1]
     assert "Siti" in found.text and "Wati" not in found.text and "usaha tutup" in found.text
     assert nik not in found.text and found.labels == ["Buka kembali pendampingan 1"]
