@@ -53,6 +53,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
                   "5,000 recipients x 12 months (full 20,000 takes > 5 min)"),
     "broadcast_bench": (["--messages", "3000"], ["--messages", "300"],
                         "3,000 messages (10,000 take ~6 min at 30/s by design)"),
+    "followup_bench": ([], ["--recipients", "5000"], "100,000 recipients, 10,000 graduates"),
 }  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from bot.services.chat_menus import sync_chat_menus
 from bot.updates import ChatOrderedProcessor
 from handlers import basic, digests, errors, facilitator, menu, messages, onboarding, reports
 from handlers import cycle as cycle_handlers
+from handlers import followup as followup_handlers
 from handlers import graduation as graduation_handlers
 from handlers.common import Clock, chat_gate, unknown_button
 
@@ -104,6 +105,11 @@ def register_handlers(app: Application) -> None:
     # Group -7, alone (a TypeHandler sees every update): another feature's button.
     app.add_handler(TypeHandler(Update, graduation_handlers.forget_on_button), group=-7)
     # --- end scoring and graduation
+    # --- after graduation: check-in answers and staff's reopen button under "flw:" (unique
+    #     to this feature); /buka_kembali reopens mentoring or searches graduates by name.
+    app.add_handler(CommandHandler("buka_kembali", followup_handlers.buka_kembali))
+    app.add_handler(CallbackQueryHandler(followup_handlers.on_button, pattern=matcher("flw")))
+    # --- end after graduation
     # --- cycle, outbox and broadcasts ---
     # Group -100, before everything and alone in its group (a TypeHandler matches every update,
     # so it would hide any other handler of its group): a person marked unreachable who

@@ -48,6 +48,8 @@ SPECS: dict[str, tuple[Spec, ...]] = {
     "grd": (Spec("a", ("id",)), Spec("r", ("id",)), Spec("v", ("token", "small", "small")),
             Spec("s", ("id",)), Spec("p", ("id",)), Spec("fy", ("id",)), Spec("fn", ("id",)),
             Spec("m", ()), Spec("x", ())),
+    # after graduation: a check-in answer (check-in id, answer) and staff's "reopen" (case id)
+    "flw": (Spec("a", ("id", "token")), Spec("r", ("id",))),
     "rep": (Spec("", ("id", "small", "value")),),
     "per": (Spec("", ("period",)),),
     "fac": (Spec("d", ("small",)), Spec("l", ("small",)), Spec("k", ("small",)),

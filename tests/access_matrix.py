@@ -36,6 +36,7 @@ MATRIX: dict[str, set[str]] = {
     "setujui": {"staff", "admin"},
     "tolak": {"staff", "admin"},
     "akhiri": {"staff", "admin"},
+    "buka_kembali": {"staff", "admin"},
     # cycle, outbox, broadcasts
     "berhenti": {"recipient"},
     "mulai": {"recipient"},

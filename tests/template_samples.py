@@ -260,6 +260,42 @@ SAMPLES: dict[str, dict] = {
         "ready": False,
         "family_asked": True,
     },
+    # after graduation: check-ins, alerts, reopening
+    "followup_checkin": {"name": "Siti Aminah", "months": 3},
+    "followup_button": {"key": "tutup"},
+    "followup_thanks": {"answer": "belum"},
+    "followup_error": {"key": "reason_length", "context": {"min": 10, "max": 500}},
+    "followup_alert": {
+        "role": "staff",
+        "case_id": 7,
+        "name": "Siti Aminah",
+        "nik": "3328064107850001",
+        "desa": "Kalisapu",
+        "answer": "tutup",
+        "months": 3,
+        "decided": "2024-07-03",
+    },  # fmt: skip
+    "followup_reopen_howto": {"name": "Siti Aminah", "nik": "3328064107850001", "case_id": 7},
+    "followup_found": {
+        "query": "siti",
+        "graduates": [
+            {
+                "name": "Siti Aminah",
+                "nik": "3328064107850001",
+                "desa": "Kalisapu",
+                "decided": "2024-07-03",
+                "case_id": 7,
+                "last_answer": "tutup",
+            }
+        ],
+    },  # fmt: skip
+    "followup_reopened": {
+        "name": "Siti Aminah",
+        "nik": "3328064107850001",
+        "reason": "Usaha tutup sejak September",
+        "invitation": _dt.date(2024, 11, 1),
+        "period": "2024-10",
+    },  # fmt: skip
     "akhiri_done": {"name": "Siti", "nik": "3328064107850001", "kind": "moved", "reason": "Pindah"},
     "kemajuan": {
         "name": "Siti",

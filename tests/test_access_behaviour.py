@@ -99,6 +99,13 @@ def arguments(command: str) -> list[str]:
         return [f" {FAMILIES['in'][0]}", f" {FAMILIES['out'][0]}", f" {FAMILIES['erased'][0]}"]
     if command == "cari":
         return [" Sumirah", " Karsinah"]
+    if command == "buka_kembali":  # a name search, a NIK in and out of scope (none graduated)
+        return [
+            " Sumirah",
+            " Karsinah",
+            f" {FAMILIES['in'][0]} usaha tutup sejak bulan lalu",
+            f" {FAMILIES['out'][0]} usaha tutup sejak bulan lalu",
+        ]
     return [""]
 
 

@@ -66,6 +66,17 @@ async def seed(db: Database) -> None:
             " '2024-06', 'stabil', ?, ?)",
             (rid, NOW, NOW),
         )
+        # an earlier graduation, approved, and its follow-up check-in (the "flw:" buttons)
+        approved = await db.execute(
+            "INSERT INTO graduation_cases (recipient_id, kind, status, score, period,"
+            " decided_at, created_at) VALUES (?, 'graduation', 'approved', 80, '2024-01', ?, ?)",
+            (rid, NOW, NOW),
+        )
+        await db.execute(
+            "INSERT INTO followup_checkins (case_id, recipient_id, step, due_at, asked_at)"
+            " VALUES (?, ?, 'm3', ?, ?)",
+            (approved, rid, NOW, NOW),
+        )
     await add_account(db, 1001, "recipient", recipient_id=rin)
     await add_account(db, 1009, "recipient", recipient_id=rout)
     await add_account(db, 2001, "facilitator", facilitator_id=fac_in)
@@ -104,6 +115,11 @@ async def ids(db: Database) -> dict[str, dict[str, int]]:
                 "SELECT id FROM report_flags WHERE recipient_id = ?", (rid,)),
             "draft": await db.fetchval(
                 "SELECT id FROM report_drafts WHERE recipient_id = ?", (rid,)),
+            "approved": await db.fetchval(
+                "SELECT id FROM graduation_cases WHERE recipient_id = ? AND status = 'approved'",
+                (rid,)),
+            "checkin": await db.fetchval(
+                "SELECT id FROM followup_checkins WHERE recipient_id = ?", (rid,)),
         }  # fmt: skip
     return out
 
@@ -129,6 +145,9 @@ def command_cells(t: dict) -> dict[str, list[str]]:
         "setujui": [f" {t[x]['case']} layak" for x in ("in", "out")],
         "tolak": [f" {t[x]['case']} tunggu sebulan" for x in ("in", "out")],
         "akhiri": [f" {nik[x]} pindah Pindah ke Brebes" for x in ("in", "out")],
+        "buka_kembali": [f" {nik[x]} Usaha tutup sejak bulan lalu" for x in ("in", "out")]
+        + [f" {t[x]['approved']} Usaha tutup sejak bulan lalu" for x in ("in", "out")]
+        + [" Sumirah", " Karsinah"],
         "ekspor": ["", " 2024-06"],
         "ringkasan": ["", " 2024-06"],
         "start": ["", " salahkode"],
@@ -152,6 +171,9 @@ def callback_cells(t: dict) -> dict[str, list[str]]:
         r, case, flag, draft = (t[x][k] for k in ("recipient", "case", "flag", "draft"))
         cells.setdefault("inv:", []).append(f"inv:r:{r}")
         cells.setdefault("grd:", []).extend([f"grd:a:{case}", f"grd:r:{case}"])
+        cells.setdefault("flw:", []).extend(
+            [f"flw:a:{t[x]['checkin']}:tutup", f"flw:a:{t[x]['checkin']}:cukup",
+             f"flw:r:{t[x]['approved']}", f"flw:r:{case}"])  # fmt: skip
         cells.setdefault("rep:", []).extend(
             [f"rep:{draft}:1:!save", f"rep:{draft}:1:5000000", f"rep:{draft}:1:@revenue",
              f"rep:{draft}:1:!cancel_yes"])  # fmt: skip
@@ -184,6 +206,8 @@ async def protected_state(db: Database, recipient_ids: list[int], account_id: in
         ("invites", "id, recipient_id"),
         ("visits", "id"),
         ("reports", "id, revision"),
+        ("followup_checkins", "id, answer, answered_by"),
+        ("followup_reopenings", "id"),
     ):
         key = "id" if table == "recipients" else "recipient_id"
         rows = await db.fetchall(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from bot.db import open_migrated
 from bot.private_files import private_file
+from bot.services.followup import EXPORT_COLUMNS as FOLLOWUP_COLUMNS
+from bot.services.followup import with_followup
 from bot.services.graduation import approved_graduates
 
 COLUMNS = [
@@ -26,6 +28,8 @@ COLUMNS = [
     ("receives_pkh", "Penerima PKH"),  # the assistance the decision ends (register)
     ("receives_sembako", "Penerima sembako"),
     ("welfare_decile", "Desil"),
+    # after graduation: the +3/+6 month check-ins' answers and a reopening of mentoring
+    *FOLLOWUP_COLUMNS,
 ]
 
 
@@ -67,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
 async def _load(path: str, kecamatan: str | None, since: str | None) -> list[dict]:
     db = await open_migrated(path, dt.datetime.now(dt.UTC))
     try:
-        return await approved_graduates(db, kecamatan, since)
+        return await with_followup(db, await approved_graduates(db, kecamatan, since))
     finally:
         await db.close()
 

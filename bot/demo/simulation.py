@@ -543,6 +543,39 @@ class Demo:
             await self.round([lambda: self.press(staff, approve)])
         await self.deliver()
 
+    async def followup(self) -> None:
+        """Three months after the graduation: the check-in reaches the graduate, who answers
+        "Berjalan, belum cukup"; the facilitator and staff are alerted (no reopening: the
+        counts show the graduation). Only the follow-up part of the tick runs at that instant
+        (bot.services.followup.plan_checkins): the other families' months are not
+        fast-forwarded. The clock goes back afterwards, so the outputs keep the demo's date."""
+        from bot.domain.followup import due_at
+        from bot.services.followup import plan_checkins
+
+        row = await self.db.fetchone(
+            "SELECT g.recipient_id, g.decided_at FROM graduation_cases g"
+            " WHERE g.kind = 'graduation' AND g.status = 'approved' ORDER BY g.id LIMIT 1"
+        )
+        graduate = next((p for p in self.people.values()
+                         if row is not None and p.recipient_id == row["recipient_id"]
+                         and p.role == "recipient"), None)  # fmt: skip
+        if row is None or graduate is None:
+            return
+        self.featured.setdefault(graduate.user_id, f"{graduate.name} (penerima, lulus graduasi)")
+        back = self.clock()
+        decided = dt.datetime.fromisoformat(row["decided_at"])
+        self.clock.set(due_at(decided, 3, self.settings.cycle.delivery_hour, self.settings.tz))
+        async with self.db.transaction() as conn:
+            await plan_checkins(conn, self.settings, self.clock())
+        await self.deliver()
+        label = render("followup_button", key="belum")
+        if self.has_button(graduate, label):
+            self.clock.set(self.clock() + dt.timedelta(hours=3))
+            await self.round([lambda: self.press(graduate, label)])
+            await self.deliver()
+        self.say(f"follow-up: {graduate.name} asked 3 months after graduation")
+        self.clock.set(back)
+
     async def staff_summary(self) -> str:
         staff = self.people[STAFF_USER]
         await self.round([lambda: self.send(staff, "/ringkasan")])
@@ -629,6 +662,7 @@ async def run_demo(
             await demo.period(index)
         await demo.graduation()
         digest = await demo.staff_summary()
+        await demo.followup()
         result = DemoResult(out, demo.transcript(), digest, await demo.counts())
         result.compact = demo.transcript(compact=True)
         result.files += await _write_outputs(demo, result)

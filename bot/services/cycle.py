@@ -17,6 +17,7 @@ import aiosqlite
 from bot.config import Settings
 from bot.db import Database
 from bot.domain import cycle
+from bot.domain.followup import in_window
 from bot.domain.periods import mentoring_periods_of, period_of, prev_period
 from bot.render import render
 
@@ -125,11 +126,25 @@ async def enqueue(conn: aiosqlite.Connection, m: PlannedMessage, now: dt.datetim
     return inserted
 
 
-def _in_mentoring(handover: str | None, period: str, count: int) -> bool:
+async def _reopened_windows(conn: aiosqlite.Connection) -> dict[int, tuple[str, str]]:
+    """Mentoring reopened after graduation (bot/services/followup.py): each recipient's latest
+    window (first, last period). A few rows, read once per pass instead of once per recipient."""
+    rows = await _all(
+        conn, "SELECT recipient_id, first_period, last_period FROM followup_reopenings ORDER BY id"
+    )
+    return {r["recipient_id"]: (r["first_period"], r["last_period"]) for r in rows}
+
+
+def _in_mentoring(
+    handover: str | None, period: str, count: int, reopened: tuple[str, str] | None = None
+) -> bool:
     """A recipient is mentored in `period` when it lies in their window of `count` periods.
 
-    No hand-over date on record: mentored (the office has not told us otherwise).
+    No hand-over date on record: mentored (the office has not told us otherwise). Mentoring
+    reopened after graduation (bot/services/followup.py) replaces the window with its own.
     """
+    if reopened is not None:
+        return in_window(period, reopened)
     if not handover:
         return True
     try:
@@ -158,7 +173,8 @@ async def _eligible_recipients(
         (period,),
     )
     n = settings.cycle.mentoring_periods
-    return [r for r in rows if _in_mentoring(r["handover_date"], period, n)]
+    windows = await _reopened_windows(conn)
+    return [r for r in rows if _in_mentoring(r["handover_date"], period, n, windows.get(r["id"]))]
 
 
 @dataclass(frozen=True)
@@ -400,11 +416,18 @@ async def _end_mentoring(
     """At the close of a recipient's last period: status 'ended' (selesai), audited."""
     rows = await _all(
         conn,
-        "SELECT id, handover_date FROM recipients WHERE status = 'active'"
-        " AND handover_date IS NOT NULL",
+        "SELECT id, handover_date FROM recipients WHERE status = 'active'",
     )
+    windows = await _reopened_windows(conn)
     ended = []
     for r in rows:
+        window = windows.get(r["id"])
+        if window is not None:
+            if window[1] <= period:
+                ended.append(r["id"])
+            continue
+        if not r["handover_date"]:
+            continue
         try:
             _, last = mentoring_periods_of(
                 dt.date.fromisoformat(r["handover_date"][:10]), settings.cycle.mentoring_periods
@@ -471,6 +494,10 @@ async def _tick(
     for m in await plan_draft_reminders(conn, settings, now, send_at):
         if await enqueue(conn, m, now):
             result.planned.append(m)
+    # Graduates' check-ins at +3 and +6 months (planned and enqueued once each).
+    from bot.services.followup import plan_checkins
+
+    result.planned.extend(await plan_checkins(conn, settings, now))
     for period in periods:
         states = cycle.step_states(cfg, period, now, tz)
         if all(s.state == cycle.FUTURE for s in states):
