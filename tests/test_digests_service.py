@@ -90,7 +90,7 @@ async def test_ekspor_staff_private_chat(seeded: Database, settings: Settings, t
     result = await ekspor(seeded, staff, None, NOW, settings, tmp_path, private_chat=True)
     assert result.period == "2024-01" and result.region == "Kec. Lebaksiu"
     path = result.path
-    assert path.name == "pendamping-2024-01-33.28.06.xlsx"
+    assert path.name == "pendamping-2024-01-33.28.06-ekspor.xlsx"
     rows = list(load_workbook(path, read_only=True)["penerima"].iter_rows(values_only=True))
     assert [r[2] for r in rows[1:]] == ["Rina", "Siti"]  # Lebaksiu only
     assert all(r[1].startswith("3328****") for r in rows[1:])  # NIK masked in chat files
