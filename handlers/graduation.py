@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
@@ -71,7 +73,7 @@ async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 for c in r.components
             ],
             flags=view.flags,
-            notes=list(r.notes),
+            notes=_notes(view),
             checklist=r.inputs.get("checklist", {}),
             pkh=view.recipient.receives_pkh,
             sembako=view.recipient.receives_sembako,
@@ -82,6 +84,23 @@ async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             can_confirm=view.can_confirm,
         ),
     )
+
+
+def _notes(view: grad.ScoreView) -> list[dict[str, Any]]:
+    """The explanation lines: each unmet gate, then the model's other notes. The checklist
+    gate goes as its missing items, so the template names them in words, not item codes."""
+    r = view.result
+    unmet = [g for g in r.gates if not g.met]
+    states = r.inputs.get("checklist", {})
+    out: list[dict[str, Any]] = []
+    for g in unmet:
+        if g.key == "checklist":
+            missing = [(i, states.get(i, "unknown")) for i in view.essential_items]
+            out.append({"text": g.reason, "missing": [m for m in missing if m[1] != "met"]})
+        else:
+            out.append({"text": g.reason, "missing": None})
+    out += [{"text": n, "missing": None} for n in r.notes[len(unmet) :]]
+    return out
 
 
 async def kemajuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
