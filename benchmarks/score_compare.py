@@ -7,8 +7,9 @@ This VM is shared and its speed changes from minute to minute, so one version's 
 an hour ago says little about another's now. Each round runs the baseline's
 benchmarks/score_bench.py and then the candidate's (a git ref exported with `git archive` to
 a temp folder, or WORKTREE: this checkout as it is on disk), each in its own process with its
-own freshly generated database, and prints both figures and their ratio; the last lines give
-the medians. The 1-minute load average is printed beside each run.
+own freshly generated database, and prints both figures and their ratio (wall times, and the
+batch's CPU seconds: this process + its workers, which a loaded machine distorts less); the last
+lines give the medians. The 1-minute load average is printed beside each run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = re.compile(r"^RESULT name=(\S+) value=(\S+) unit=")
+# score_bench's CPU line: under load the wall time mostly measures the queue, CPU seconds less so
+CPU = re.compile(r"CPU: this process ([\d.]+) s, worker processes ([\d.]+) s")
 WORKTREE = "WORKTREE"
 
 
@@ -54,6 +57,9 @@ def run(tree: Path, args: list[str]) -> dict[str, float]:
         m = RESULT.match(line)
         if m:
             figures[m.group(1)] = float(m.group(2))
+        cpu = CPU.search(line)
+        if cpu:
+            figures["recompute_all_cpu_s"] = float(cpu.group(1)) + float(cpu.group(2))
     return figures
 
 
