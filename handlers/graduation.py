@@ -9,6 +9,7 @@ from telegram.ext import ContextTypes
 
 from bot.callbacks import MAX_ID, decode, encode
 from bot.domain.nik import NikError, clean_nik, parse_nik
+from bot.domain.scoring import MET, UNKNOWN
 from bot.render import render
 from bot.services import graduation as grad
 from bot.services.accounts import Account
@@ -95,8 +96,8 @@ def _notes(view: grad.ScoreView) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for g in unmet:
         if g.key == "checklist":
-            missing = [(i, states.get(i, "unknown")) for i in view.essential_items]
-            out.append({"text": g.reason, "missing": [m for m in missing if m[1] != "met"]})
+            missing = [(i, states.get(i, UNKNOWN)) for i in view.essential_items]
+            out.append({"text": g.reason, "missing": [m for m in missing if m[1] != MET]})
         else:
             out.append({"text": g.reason, "missing": None})
     out += [{"text": n, "missing": None} for n in r.notes[len(unmet) :]]
