@@ -57,6 +57,12 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
 }  # fmt: skip
 
 
+# Scripts in benchmarks/ that are not benchmarks of their own: this runner, the RESULT-line
+# helper, the sandbox server that sandbox_throughput starts, and score_compare (runs
+# score_bench of two versions back to back).
+HELPERS = {"run_all", "_result", "sandbox_bench_server", "score_compare"}
+
+
 def run(name: str, args: list[str], timeout: float) -> tuple[list[tuple], float, int, str]:
     """(results, seconds, exit code, last output lines) of one benchmark subprocess."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -170,8 +176,7 @@ def main() -> int:
     if unknown:
         print(f"unknown benchmark(s): {unknown}; known: {list(BENCHMARKS)}", file=sys.stderr)
         return 2
-    missing = sorted({f.stem for f in HERE.glob("*.py")} - set(BENCHMARKS)
-                     - {"run_all", "_result", "sandbox_bench_server"})  # fmt: skip
+    missing = sorted({f.stem for f in HERE.glob("*.py")} - set(BENCHMARKS) - HELPERS)
     if missing:
         print(f"benchmarks without an entry in run_all.py: {missing}", file=sys.stderr)
         return 2

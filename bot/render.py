@@ -10,7 +10,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from bot.domain.money import format_rupiah, format_signed
 from bot.domain.nik import mask_nik
-from bot.domain.timefmt import format_date, format_period
+from bot.domain.timefmt import format_date, format_period, format_periods_in
 from bot.paths import templates_dir
 
 DEFAULT_LANGUAGE = "id"
@@ -41,6 +41,8 @@ def environment(lang: str = DEFAULT_LANGUAGE) -> Environment:
     env.filters["laba"] = lambda value: format_signed(value, "rugi" if lang == "id" else "loss")
     env.filters["tanggal"] = lambda value: format_date(value, lang)
     env.filters["periode"] = lambda value: format_period(value, lang)
+    # ISO months and dates inside a sentence (the score's explanation lines)
+    env.filters["periode_teks"] = lambda value: format_periods_in(str(value), lang)
     env.globals["lang"] = lang
     return env
 

@@ -11,6 +11,7 @@ asks to graduate ("Saya ingin mandiri"); "grd:x" cancels the question asked.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
@@ -18,6 +19,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.callbacks import MAX_ID, MAX_SMALL, decode, encode
 from bot.domain.nik import NikError, clean_nik, mask_nik, parse_nik
+from bot.domain.scoring import MET, UNKNOWN
 from bot.render import render
 from bot.services import graduation as grad
 from bot.services import proposals as props
@@ -144,7 +146,7 @@ async def _send_score(
                 for c in r.components
             ],
             flags=view.flags,
-            notes=list(r.notes),
+            notes=_notes(view),
             checklist=r.inputs.get("checklist", {}),
             pkh=view.recipient.receives_pkh,
             sembako=view.recipient.receives_sembako,
@@ -156,6 +158,23 @@ async def _send_score(
         ),
         reply_markup=markup,
     )
+
+
+def _notes(view: grad.ScoreView) -> list[dict[str, Any]]:
+    """The explanation lines: each unmet gate, then the model's other notes. The checklist
+    gate goes as its missing items, so the template names them in words, not item codes."""
+    r = view.result
+    unmet = [g for g in r.gates if not g.met]
+    states = r.inputs.get("checklist", {})
+    out: list[dict[str, Any]] = []
+    for g in unmet:
+        if g.key == "checklist":
+            missing = [(i, states.get(i, UNKNOWN)) for i in view.essential_items]
+            out.append({"text": g.reason, "missing": [m for m in missing if m[1] != MET]})
+        else:
+            out.append({"text": g.reason, "missing": None})
+    out += [{"text": n, "missing": None} for n in r.notes[len(unmet) :]]
+    return out
 
 
 async def kemajuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

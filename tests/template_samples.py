@@ -111,7 +111,17 @@ SAMPLES: dict[str, dict] = {
             {"key": "reporting", "points": 5, "max_points": 5, "reason": "Melapor 6 dari 6 bulan"},
         ],
         "flags": ["goats_lost", "goats_died", "goats_mismatch", "unreachable"],
-        "notes": ["Ambang: UMK 2027 belum ada, dipakai nilai 2026"],
+        "notes": [
+            {
+                "text": "Butir penting kunjungan graduasi: jamban_air belum diketahui",
+                "missing": [("jamban_air", "unknown"), ("sekolah", "not_met")],
+            },
+            {
+                "text": "Laba usaha setara UMK 2 dari 4 bulan; bulan 2024-06: laba Rp1.000.000",
+                "missing": None,
+            },
+            {"text": "Ambang: UMK 2027 belum ada, dipakai nilai 2026", "missing": None},
+        ],
         "checklist": {"pangan": "met", "sekolah": "not_met", "bpjs": "unknown"},
         "pkh": True,
         "sembako": False,

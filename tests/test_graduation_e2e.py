@@ -71,6 +71,9 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
         "Menuju graduasi" in before and "tabungan (dilihat pendamping): belum diketahui" in before
     )
     assert "Butir penting kunjungan graduasi" in before
+    # the explanation names checklist items in words and months as people say them
+    assert "jamban & air bersih (belum diketahui)" in before and "jamban_air" not in before
+    assert not re.search(r"\b20\d\d-\d\d\b", before), before
 
     # the facilitator makes the graduation visit through the new form
     picker = (await budi.send("/kunjungan_graduasi"))[-1]

@@ -50,7 +50,9 @@ def test_generated_block_is_replaced_and_prose_kept(tmp_path):
 def test_every_benchmark_script_has_an_entry():
     run_all = load()
     scripts = {p.stem for p in (REPO / "benchmarks").glob("*.py")}
-    assert scripts - set(run_all.BENCHMARKS) <= {"run_all", "_result", "sandbox_bench_server"}
+    helpers = {"run_all", "_result", "sandbox_bench_server", "score_compare"}
+    assert helpers == run_all.HELPERS
+    assert scripts - set(run_all.BENCHMARKS) <= helpers
 
 
 def test_only_run_replaces_just_its_rows(tmp_path):

@@ -157,6 +157,10 @@ class Params:
     def _notes_cache(self) -> dict[int, tuple[str, ...]]:
         return {}
 
+    @cached_property
+    def _checklist_cache(self) -> dict[tuple[str, ...], tuple[Component, Gate]]:
+        return {}
+
     def year_notes(self, year: int) -> tuple[str, ...]:
         """'Ambang: ... belum ada, dipakai nilai ...' lines for a year with a fallback."""
         cache = self._notes_cache
@@ -213,8 +217,22 @@ def year_table(values: Mapping[str, int]) -> YearTable:
     return tuple(sorted((int(year), int(value)) for year, value in values.items()))
 
 
+# The last (settings, Params) built: the bot passes the same frozen Settings object to every
+# rescore, and a fresh Params would recompute its model version hash and threshold tables
+# each time (a noticeable part of one recipient's update).
+_last_params: list[tuple[Any, Params]] = []
+
+
 def params_from_settings(settings: Any) -> Params:
     """Build Params from bot.config.Settings (duck-typed so this module imports nothing)."""
+    if _last_params and _last_params[0][0] is settings:
+        return _last_params[0][1]
+    params = _params_from_settings(settings)
+    _last_params[:] = [(settings, params)]
+    return params
+
+
+def _params_from_settings(settings: Any) -> Params:
     sc = settings.scoring
     th = settings.thresholds
     return Params(
@@ -395,11 +413,15 @@ def shift_period(period: str, months: int) -> str:
 # --- helpers --------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8192)
 def _rp(amount: float) -> str:
-    """Rupiah text ('Rp2.191.161'); cached: the thresholds repeat for every family."""
+    """Rupiah text ('Rp2.191.161')."""
     sign = "-" if amount < 0 else ""
     return f"{sign}Rp{abs(int(round(amount))):,}".replace(",", ".")
+
+
+# Thresholds (lines, UMK) repeat for every family: their texts are cached. A family's own
+# figures almost never repeat, and a cache miss costs more than the formatting it saves.
+_rp_line = lru_cache(maxsize=256)(_rp)
 
 
 def _points(weight: int, fraction: float) -> int:
@@ -458,8 +480,13 @@ def _prepare(observations: Sequence[Observation], period: str, params: Params) -
     previous: int | None = None
     for idx in sorted(by_index):
         obs = by_index[idx]
-        business = business_income(obs)
-        income = _household(business, obs.other_income)
+        # business_income and _household inlined: this loop runs for every month of every
+        # family in a batch (same rules, same order of tests)
+        business = obs.profit
+        if business is None and obs.revenue is not None:
+            business = obs.revenue if obs.costs is None else obs.revenue - obs.costs
+        other = obs.other_income
+        income = None if business is None and other is None else (business or 0) + (other or 0)
         counted = obs.verified is not False and income is not None
         # cheap test first: the poverty line is only looked up for a large income
         if (
@@ -523,7 +550,8 @@ def _judged(
         business = m.business or 0
         if goat:
             recent.append((idx, business))
-            recent = [item for item in recent if item[0] > idx - span]
+            while recent[0][0] <= idx - span:  # months come in order: drop from the front
+                del recent[0]
             business = sum([b for _, b in recent]) // len(recent)
         income = business + (obs.other_income or 0)
         hh = known if known is not None else fallback
@@ -587,6 +615,7 @@ def compute_score(
     if hh_source == "default":
         confidence *= 0.8
     states = checklist_states(checklist, period, params)
+    check_points, check_gate = _checklist_judged(states, params)
     components = [
         _income(counted, params, w["income"]),
         _stability(judged, params, w["stability"]),
@@ -595,7 +624,7 @@ def compute_score(
         _sources(judged, params, w["sources"]),
         _savings_books(window, w["savings_books"]),
         _facilitator(visits, first, period, w["facilitator"]),
-        _checklist_points(states, w["checklist"]),
+        check_points,
     ]
     total = sum([c.points for c in components])
     umk_months = _umk_months(judged, params)
@@ -603,7 +632,7 @@ def compute_score(
         _gate_poverty(judged, params),
         _gate_umk(judged, params, umk_months),
         _gate_months(judged, params),
-        _gate_checklist(states, params),
+        check_gate,
     )
     gate_met = all([g.met for g in gates])
     avg_per_capita = _average_per_capita(counted) if counted else 0.0
@@ -619,7 +648,7 @@ def compute_score(
     if below_extreme:
         unmet.append(
             f"Pendapatan per orang {_rp(avg_per_capita)} di bawah garis kemiskinan"
-            f" ekstrem {_rp(counted[-1].lines.extreme)} ({counted[-1].lines.extreme_year}):"
+            f" ekstrem {_rp_line(counted[-1].lines.extreme)} ({counted[-1].lines.extreme_year}):"
             " perlu pendampingan intensif"
         )
     inputs = {
@@ -676,7 +705,7 @@ def _gate_poverty(judged: Sequence[_Counted], params: Params) -> Gate:
     c = last[-1]
     figure = (
         f"bulan {_month_name(c.idx)}: {_rp(c.income)} / {c.household} orang ="
-        f" {_rp(c.per_capita)} per orang, garis kemiskinan {_rp(c.lines.poverty)}"
+        f" {_rp(c.per_capita)} per orang, garis kemiskinan {_rp_line(c.lines.poverty)}"
         f" ({c.lines.poverty_year})"
     )
     reason = (
@@ -704,7 +733,7 @@ def _gate_umk(judged: Sequence[_Counted], params: Params, count: int) -> Gate:
     reason = (
         f"Laba usaha setara UMK {count} dari {len(last)} bulan terverifikasi terakhir"
         f" (perlu {need} dari {params.umk_gate_of}); bulan {_month_name(c.idx)}:"
-        f" laba {_rp(c.business)}, ambang {share}UMK {c.lines.umk_year} {_rp(threshold)}"
+        f" laba {_rp(c.business)}, ambang {share}UMK {c.lines.umk_year} {_rp_line(threshold)}"
     )
     return Gate("umk", count >= need, reason)
 
@@ -722,7 +751,9 @@ def checklist_states(answers: Sequence[CheckAnswer], period: str, params: Params
     the period's end counts as unknown; an item never asked is unknown. Answers given in the
     month after the period count too (a period is scored while the next month runs, when the
     kunjungan graduasi takes place); later ones belong to later periods."""
-    states = {item: UNKNOWN for item in CHECKLIST_ITEMS}
+    states = dict.fromkeys(CHECKLIST_ITEMS, UNKNOWN)
+    if not answers:  # most families between two kunjungan graduasi
+        return states
     end = period_index(period)
     oldest = end - params.checklist_max_age_months + 1
     for a in answers:
@@ -786,11 +817,13 @@ def _income(counted: Sequence[_Counted], params: Params, weight: int) -> Compone
     avg_business = sum_business / n
     lines = recent[-1].lines
     if pc < lines.extreme:
-        where = f"di bawah garis kemiskinan ekstrem {_rp(lines.extreme)} ({lines.extreme_year})"
+        where = (
+            f"di bawah garis kemiskinan ekstrem {_rp_line(lines.extreme)} ({lines.extreme_year})"
+        )
     elif pc < lines.poverty:
-        where = f"di bawah garis kemiskinan {_rp(lines.poverty)} ({lines.poverty_year})"
+        where = f"di bawah garis kemiskinan {_rp_line(lines.poverty)} ({lines.poverty_year})"
     else:
-        where = f"di atas garis kemiskinan {_rp(lines.poverty)} ({lines.poverty_year})"
+        where = f"di atas garis kemiskinan {_rp_line(lines.poverty)} ({lines.poverty_year})"
     reason = (
         f"Pendapatan per orang {_rp(pc)}/bulan, {where};"
         f" laba usaha {_rp(avg_business)} = {int(round(100 * f_umk))}% UMK {lines.umk_year}"
@@ -968,6 +1001,23 @@ def _facilitator(visits: Sequence[Visit], first: str, period: str, weight: int) 
     return Component("facilitator", round(mean, 2), points, weight, reason)
 
 
+def _checklist_judged(states: dict[str, str], params: Params) -> tuple[Component, Gate]:
+    """The checklist component and gate of these states.
+
+    Both depend only on the states (always CHECKLIST_ITEMS, in that order), so they are
+    worked out once per combination and shared; each family still gets its own dict."""
+    key = tuple(states.values())
+    cache = params._checklist_cache
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = (
+            _checklist_points(states, params.weights["checklist"]),
+            _gate_checklist(states, params),
+        )
+    component, gate = found
+    return component._replace(value=dict(states)), gate
+
+
 def _checklist_points(states: Mapping[str, str], weight: int) -> Component:
     values = list(states.values())
     met = values.count(MET)
@@ -1032,9 +1082,19 @@ def herd_check(prev: Observation, cur: Observation) -> int | None:
 def _risks(
     baseline: Baseline, all_months: Sequence[_Month], end: int, params: Params, reachable: bool
 ) -> list[RiskFlag]:
-    months = {m.idx: m for m in all_months}
+    # all_months (from _prepare) is sorted, one per month, none after `end`: the months the
+    # rules look at, end - 2 .. end, are among the last three
+    cur: _Month | None = None
+    prev: _Month | None = None
+    two_ago: _Month | None = None
+    for m in all_months[-3:]:
+        if m.idx == end:
+            cur = m
+        elif m.idx == end - 1:
+            prev = m
+        elif m.idx == end - 2:
+            two_ago = m
     flags: list[RiskFlag] = []
-    cur, prev = months.get(end), months.get(end - 1)
     stopped = (STATUS_PAUSED, STATUS_CLOSED)
     if (
         cur is not None
@@ -1048,7 +1108,6 @@ def _risks(
                 {"statuses": [prev.obs.business_status, cur.obs.business_status]},
             )
         )
-    two_ago = months.get(end - 2)
     if (
         cur is not None
         and two_ago is not None
@@ -1068,8 +1127,8 @@ def _risks(
     started = baseline.start_period is None or period_index(baseline.start_period) <= end - 1
     if started and cur is None and prev is None:
         flags.append(RiskFlag("no_report", {"periods": [index_period(end - 1), index_period(end)]}))
-    received, _ = goats_received(baseline, params)
-    if received and is_goat_programme(baseline.programme):
+    received = goats_received(baseline, params)[0] if is_goat_programme(baseline.programme) else 0
+    if received:
         latest_goats = _latest_goats(all_months)
         sold = sum([m.obs.goats_sold or 0 for m in all_months if m.obs.verified is not False])
         # a sale is not a loss: goats sold count as kept (their value is revenue)

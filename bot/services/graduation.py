@@ -648,6 +648,7 @@ class ScoreView:
     result: ScoreResult
     flags: list[str]
     can_confirm: bool
+    essential_items: tuple[str, ...] = ()  # checklist items the graduation gate requires
 
 
 async def score_view(
@@ -673,7 +674,9 @@ async def score_view_of(
         raise GraduationError("not_active")
     flags = await scoring.risk_flags_for(db, ref.id, result.period)
     can_confirm = account.role == "facilitator" and result.band == BAND_READY
-    return ScoreView(ref, result, flags, can_confirm)
+    return ScoreView(
+        ref, result, flags, can_confirm, params_from_settings(settings).essential_items
+    )
 
 
 async def search_people(db: Database, account: Account, query: str) -> list[RecipientRef]:

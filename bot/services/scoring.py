@@ -13,6 +13,7 @@ import gc
 import json
 import multiprocessing
 import os
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -112,14 +113,17 @@ def _plan(period: str, params: Params, scope: _Scope) -> list[tuple[str, list[An
     by_range = scope.lo is not None
     older: list[tuple[str, list[Any]]] = []
     if goat_first < first:
-        # correlated on the primary key: one lookup per older report row, never a scan
+        # The goat recipients of the scope as an id list (a primary-key range, or one id):
+        # SQLite then seeks each one's older reports in the (recipient_id, period, ...) index
+        # and never touches the other recipients' older months (half the time of checking
+        # every older report row against its recipient).
         goat_filter = (
-            f"{pf} AND EXISTS (SELECT 1 FROM recipients g WHERE g.id = recipient_id"
-            f" AND ({_GOAT_SQL}))"
+            f"{pf} AND recipient_id IN (SELECT id FROM recipients WHERE ({_GOAT_SQL}){rf})"
         )
         older = read_model.report_queries(
-            goat_first, shift_period(first, -1), goat_filter, pargs, by_id_range=by_range
-        )
+            goat_first, shift_period(first, -1), goat_filter, [*pargs, *rargs],
+            by_id_range=by_range,
+        )  # fmt: skip
     return [
         (
             "SELECT id, household_size, programme, assistance_value, handover_date,"
@@ -226,14 +230,24 @@ def _score_range(
 # --- storing --------------------------------------------------------------------------------
 
 
+# Model versions this process has recorded, per database: one recipient's update would
+# otherwise pay a write of its own (lock, commit) just to find the row already there. Rows of
+# score_models are never deleted.
+_recorded: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
+
+
 async def ensure_model(db: Database, params: Params, now: dt.datetime) -> str:
     """Record the current model version and parameters (once); return the version."""
     version = params.model_version
+    known = _recorded.setdefault(db, set())
+    if version in known:
+        return version
     await db.execute(
         "INSERT INTO score_models (version, label, params, created_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (version) DO NOTHING",
         (version, params.version, json.dumps(params.as_dict(), sort_keys=True), _iso(now)),
     )
+    known.add(version)
     return version
 
 
