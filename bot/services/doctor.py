@@ -122,10 +122,7 @@ async def _columns(db: Database, table: str) -> set[str]:
 
 async def _first_table(db: Database, names: tuple[str, ...]) -> str | None:
     for name in names:
-        found = await db.fetchval(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        )
-        if found:
+        if await db.has_table(name):
             return name
     return None
 
