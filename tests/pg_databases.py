@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import re
 import secrets
 import threading
@@ -45,6 +46,8 @@ class PgTestServer:
         self._template: str | None = None
         self._count = 0
         self._lock = threading.Lock()
+        self._drops: queue.Queue[str | None] = queue.Queue()
+        self._dropper: threading.Thread | None = None
 
     @classmethod
     def from_env(cls) -> PgTestServer:
@@ -129,12 +132,29 @@ class PgTestServer:
         return with_database(self.admin_url, name)
 
     def drop_database(self, url: str) -> None:
+        """Drop it in the background (a drop waits for a checkpoint: the next test need not)."""
         name = urlsplit(url).path.lstrip("/")
         assert name.startswith(self.prefix)
-        with self._admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._drops.put(name)
+        if self._dropper is None:
+            self._dropper = threading.Thread(target=self._drop_loop, daemon=True)
+            self._dropper.start()
+
+    def _drop_loop(self) -> None:
+        while True:
+            name = self._drops.get()
+            if name is None:
+                return
+            try:
+                with self._admin() as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception:  # the next run reaps what is left (its pid is gone by then)
+                pass
 
     def close(self) -> None:
+        if self._dropper is not None:
+            self._drops.put(None)
+            self._dropper.join()
         if self._template is None:
             return
         try:

@@ -45,6 +45,33 @@ def is_postgres(target: str | os.PathLike[str]) -> bool:
     return str(target).startswith(POSTGRES_SCHEMES)
 
 
+def without_password(url: str) -> str:
+    """A PostgreSQL URL without its password (commands shown, logs): the password belongs in
+    ~/.pgpass or PGPASSWORD."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "postgresql://(malformed URL)"
+    if password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=f"{user}@{host}" if user else host).geturl()
+
+
+def pg_dump_command(url: str, out: str) -> str:
+    """The command that backs up a PostgreSQL database (custom format, for pg_restore)."""
+    return f"pg_dump -Fc -f {out} '{without_password(url)}'"
+
+
+def pg_restore_command(url: str, dump: str) -> str:
+    """The command that restores such a dump into the (emptied) database."""
+    return f"pg_restore --clean --if-exists --no-owner -d '{without_password(url)}' {dump}"
+
+
 def _explain(exc: BaseException, path: str) -> DatabaseError:
     text = str(exc)
     if "locked" in text or "busy" in text:

@@ -55,27 +55,18 @@ def is_postgres_url(target: str) -> bool:
 
 
 def describe(url: str) -> str:
-    """'database NAME on HOST:PORT' for messages: never the password, never the user."""
+    """'PostgreSQL database NAME on HOST:PORT' for messages: never the password nor the user."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or "localhost"
-        port = parts.port or 5432
         name = unquote(parts.path.lstrip("/")) or (parts.username or "postgres")
     except ValueError:
         return "PostgreSQL database (malformed URL)"
-    return f"PostgreSQL database {name} on {host}:{port}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password (for logs and status lines)."""
     try:
-        parts = urlsplit(url)
+        port = str(parts.port or 5432)
     except ValueError:
-        return "postgresql://(malformed)"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+        port = parts.netloc.rsplit(":", 1)[-1]  # not a number: shown as written
+    return f"PostgreSQL database {name} on {host}:{port}"
 
 
 # --- errors -----------------------------------------------------------------------------------
