@@ -18,6 +18,9 @@ from bot.services.accounts import get_account
 from tests.report_seed import seed_basic
 from tests.suite_counts import SCENARIOS
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 GOAL = {"tata boga": 10, "menjahit": 10, "ternak kambing": 12}
 # Measured with the form of graduation readiness model 2 (equipment bought asked apart from
 # costs, a tata boga equipment question, household size asked outright in quarter months and

@@ -2,8 +2,9 @@
 
 Services write one dialect, the common part of both engines, with SQLite's `?` (or `:name`)
 placeholders. For PostgreSQL (psycopg's `%s` / `%(name)s`) a statement is rewritten once and
-cached: placeholders outside string literals and comments, and every `%` doubled so a literal
-`LIKE '%x%'` survives psycopg's own formatting.
+cached: placeholders outside string literals and comments (`? IS NULL` gets a type, which
+PostgreSQL needs even there), and every `%` doubled so a literal `LIKE '%x%'` survives
+psycopg's own formatting.
 
 Migrations are written in SQLite DDL. `ddl_to_postgres` turns the few SQLite idioms into
 PostgreSQL ones (docs/decisions.md, "PostgreSQL backend"):
@@ -25,6 +26,7 @@ from functools import lru_cache
 
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IS_NULL = re.compile(r"\s+IS\s+(NOT\s+)?NULL\b", re.I)
 
 
 def _scan(sql: str) -> list[tuple[str, str]]:
@@ -73,7 +75,8 @@ def _code_params(code: str, named: bool) -> str:
     while i < n:
         ch = code[i]
         if ch == "?":
-            res.append("%s")
+            # `? IS NULL`: PostgreSQL must know a parameter's type even there; any will do.
+            res.append("%s::text" if _IS_NULL.match(code, i + 1) else "%s")
         elif ch == "%":
             res.append("%%")
         elif (
