@@ -27,7 +27,7 @@ NOW = dt.datetime(2024, 2, 1, 1, 0, tzinfo=dt.UTC)
 
 def test_placeholders_outside_literals_and_percent_doubled() -> None:
     sql = "SELECT '?', x FROM t WHERE a = ? AND b LIKE '%k%' -- what?\n AND c = ?"
-    assert to_pyformat(sql) == "SELECT '?', x FROM t WHERE a = %s AND b LIKE '%%k%%' \n AND c = %s"
+    assert to_pyformat(sql) == "SELECT '?', x FROM t WHERE a = %s AND b LIKE '%%k%%'  \n AND c = %s"
     assert to_pyformat("SELECT :a, :b_2 FROM t", named=True) == "SELECT %(a)s, %(b_2)s FROM t"
     assert to_pyformat("WHERE ? IS NULL OR code = ?") == "WHERE %s::text IS NULL OR code = %s"
     assert insert_target("INSERT INTO desa (id, name) VALUES (?, ?)") == ("desa", True, False)
