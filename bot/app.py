@@ -191,8 +191,10 @@ def register_handlers(app: Application) -> None:
 async def _post_init(app: Application) -> None:
     settings: Settings = app.bot_data["settings"]
     clock: Clock = app.bot_data["clock"]
-    app.bot_data["db"] = await open_migrated(settings.database, clock())
-    log.info("event=started db=%s", settings.database)
+    app.bot_data["db"] = await open_migrated(
+        settings.database, clock(), files_dir=settings.files_dir
+    )
+    log.info("event=started db=%s", app.bot_data["db"].describe())
     # The outbox sender loop and the per-minute cycle job.
     await cycle_handlers.start_sender(app)
     await set_command_menus(app.bot, settings)

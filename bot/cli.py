@@ -12,6 +12,7 @@ from bot.commands import accounts as accounts_cmd
 from bot.commands import admin as admin_cmd
 from bot.commands import backup as backup_cmd
 from bot.commands import broadcast as broadcast_cmd
+from bot.commands import db as db_cmd
 from bot.commands import demo as demo_cmd
 from bot.commands import doctor as doctor_cmd
 from bot.commands import export as export_cmd
@@ -41,6 +42,7 @@ COMMAND_MODULES = [
     sandbox_cmd,
     # operations
     backup_cmd,
+    db_cmd,
     doctor_cmd,
     person_cmd,
     retention_cmd,

@@ -438,6 +438,9 @@ class Settings:
 
     timezone: StrictStr = "Asia/Jakarta"
     database: StrictStr = DEFAULT_DB_PATH
+    # Folder of the files the bot writes (digests/, backups/); empty: beside the SQLite file,
+    # or ./pendamping-files with PostgreSQL (bot.paths.files_folder).
+    files_dir: StrictStr = ""
     bot_username: StrictStr = "PendampingTegalBot"
     language: StrictStr = "id"
     log_format: StrictStr = "keyvalue"
@@ -463,6 +466,13 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def files_folder(self) -> Path:
+        """Where digests/ and backups/ go (files_dir, else beside the database file)."""
+        from bot.paths import files_folder
+
+        return files_folder(self.database, self.files_dir) or Path(".").resolve()
 
     def validate(self) -> None:
         try:

@@ -15,8 +15,13 @@ _NIK_RE = re.compile(r"(?<!\d)(\d{4})\d{8}(\d{4})(?!\d)")
 _PHONE_RE = re.compile(r"(?<![\d+])(?:\+62|62|0)[ -]?8(?:[ -]?\d){7,11}(?!\d)")
 
 
+# The password of a database URL (postgresql://user:PASSWORD@host/db).
+_URL_PASSWORD_RE = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]+@")
+
+
 def redact(text: str) -> str:
-    """Tokens out, NIKs masked (3328********0001), phone numbers out."""
+    """Tokens and database passwords out, NIKs masked (3328********0001), phone numbers out."""
+    text = _URL_PASSWORD_RE.sub(r"\1***@", text)
     text = _TOKEN_RE.sub("<token>", text)
     text = _NIK_RE.sub(r"\1********\2", text)
     return _PHONE_RE.sub("<phone>", text)

@@ -15,6 +15,19 @@ def data_dir(name: str) -> Path:
     raise FileNotFoundError(f"data directory {name!r} not found next to {_BOT_DIR}")
 
 
+def files_folder(database: str, files_dir: str = "") -> Path | None:
+    """The folder of the files the bot writes beside its data (digests/, backups/):
+    `files_dir` when set, else the SQLite file's folder, else (PostgreSQL, whose data lives on
+    a server) ./pendamping-files; None for an in-memory database."""
+    if files_dir:
+        return Path(files_dir).resolve()
+    if database.startswith(("postgresql://", "postgres://")):
+        return Path("pendamping-files").resolve()
+    if database == ":memory:":
+        return None
+    return Path(database).resolve().parent
+
+
 def templates_dir() -> Path:
     return data_dir("templates")
 

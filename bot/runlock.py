@@ -13,15 +13,18 @@ the live database names the same lock. The kernel drops a lock when the process 
 SIGKILL), so a crash never leaves a stale lock behind; the pid written into the file is only
 for the message.
 
-The locks sit behind this small API (acquire / release / holder) so that a PostgreSQL backend
-can implement the same with an advisory lock (`pg_try_advisory_lock(<key of the purpose>)` on
-the bot's session, released when the session ends).
+The locks sit behind this small API (acquire / release / holder). On PostgreSQL (a URL) the
+same locks are session advisory locks, `pg_try_advisory_lock(<purpose key>)` on a connection
+of their own that lives as long as the lock: they are per database, work across hosts, and
+the server drops them when the holder's connection ends (a crash, SIGKILL). The holder's
+description is that connection's application_name, read from pg_stat_activity.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+from typing import Any
 
 from bot.db import DatabaseError
 
@@ -36,6 +39,119 @@ class SenderLockHeld(DatabaseError):
 
 class LockUnavailable(DatabaseError):
     """The lock file cannot be created (read-only folder, wrong owner)."""
+
+
+def _is_postgres(database: str) -> bool:
+    return database.startswith(("postgresql://", "postgres://"))
+
+
+# pg_try_advisory_lock(key1, key2): key1 says "Pendamping", key2 which lock.
+_PG_NAMESPACE = 0x50454E44  # 'PEND'
+_PG_KEYS = {"run": 1, "sender": 2}
+
+
+class _AdvisoryLock:
+    """The same lock as _FileLock, as a PostgreSQL session advisory lock."""
+
+    held_error: type[DatabaseError] = RunLockHeld
+    kind = "run"
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._conn: Any = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
+
+    def acquire(self, purpose: str = "run") -> None:
+        import psycopg
+
+        from bot.db.postgres import explain_connect_error
+
+        try:
+            conn = psycopg.connect(
+                self.database,
+                autocommit=True,
+                connect_timeout=10,
+                application_name=f"pendamping {purpose} pid {os.getpid()}",
+            )
+        except (psycopg.Error, OSError, ValueError) as exc:
+            raise LockUnavailable(explain_connect_error(exc, self.database)) from None
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
+        ).fetchone()
+        if not (row and row[0]):
+            holder = _pg_holder(conn, self.kind) or "another process"
+            conn.close()
+            raise self.held_error(self._held_message(holder)) from None
+        self._conn = conn
+
+    def _held_message(self, holder: str) -> str:
+        from bot.db.postgres import describe
+
+        return (
+            f"{describe(self.database)} is in use by {holder}; "
+            "stop it first (e.g. `systemctl stop pendamping`)"
+        )
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                # Unlocked before closing: the server ends a closed session a moment later.
+                self._conn.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
+                )
+            except Exception:  # the session is gone already: so is its lock
+                pass
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> _AdvisoryLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class _AdvisorySenderLock(_AdvisoryLock):
+    held_error = SenderLockHeld
+    kind = "sender"
+
+    def _held_message(self, holder: str) -> str:
+        from bot.db.postgres import describe
+
+        return (
+            f"not sending: {holder} is sending this database's outbox ({describe(self.database)});"
+            " it delivers the queued messages, only one sender may run at a time"
+        )
+
+
+def _pg_holder(conn: Any, kind: str) -> str | None:
+    row = conn.execute(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.database = ("
+        "  SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND l.classid = %s AND l.objid = %s",
+        (_PG_NAMESPACE, _PG_KEYS[kind]),
+    ).fetchone()
+    if row is None:
+        return None
+    words = (row[0] or "").split()  # 'pendamping <purpose> pid <pid>'
+    if len(words) == 4 and words[0] == "pendamping":
+        return f"`pendamping {words[1]}` (pid {words[3]})"
+    return "a running `pendamping run`"
+
+
+def _pg_holder_of(database: str, kind: str) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(database, autocommit=True, connect_timeout=10) as conn:
+            return _pg_holder(conn, kind)
+    except (psycopg.Error, OSError, ValueError):
+        return None
 
 
 def resolved(database: str) -> str:
@@ -142,21 +258,25 @@ def _read_holder(fd: int) -> str:
     return "a running `pendamping run`"
 
 
-def acquire_run_lock(database: str, purpose: str = "run") -> RunLock | None:
+def acquire_run_lock(database: str, purpose: str = "run") -> RunLock | _AdvisoryLock | None:
     """Take the lock for this process's lifetime (None for an in-memory database)."""
     if database == ":memory:":
         return None
-    lock = RunLock(database)
+    lock: RunLock | _AdvisoryLock = (
+        _AdvisoryLock(database) if _is_postgres(database) else RunLock(database)
+    )
     lock.acquire(purpose)
     return lock
 
 
-def acquire_sender_lock(database: str, purpose: str) -> SenderLock | None:
+def acquire_sender_lock(database: str, purpose: str) -> SenderLock | _AdvisorySenderLock | None:
     """Become this database's one outbox sender (None for an in-memory database);
     SenderLockHeld when another process is sending."""
     if database == ":memory:":
         return None
-    lock = SenderLock(database)
+    lock: SenderLock | _AdvisorySenderLock = (
+        _AdvisorySenderLock(database) if _is_postgres(database) else SenderLock(database)
+    )
     lock.acquire(purpose)
     return lock
 
@@ -178,9 +298,13 @@ def _holder_of(path: str) -> str | None:
 
 def is_locked(database: str) -> str | None:
     """Who holds the run lock (a short description), or None when nobody does. Changes nothing."""
+    if _is_postgres(database):
+        return _pg_holder_of(database, "run")
     return _holder_of(lock_path(database))
 
 
 def sender_holder(database: str) -> str | None:
     """Who is sending this database's outbox, or None. Changes nothing."""
+    if _is_postgres(database):
+        return _pg_holder_of(database, "sender")
     return _holder_of(sender_lock_path(database))

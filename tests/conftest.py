@@ -13,6 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database, open_migrated
+from tests.pg_databases import PgTestServer, in_ci, pg_server_or_skip, unreachable
 
 # The sandbox driver fixtures (`sandbox`, `sandbox_factory`): e2e tests through the real bot.
 pytest_plugins = ["bot.sandbox.testing"]
@@ -36,15 +37,79 @@ def clock() -> FakeClock:
     return FakeClock(dt.datetime(2024, 2, 1, 8, 0, tzinfo=dt.UTC))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "both_engines: run the test on SQLite and again on PostgreSQL (skipped without a"
+        " server, a failure with CI=true; tests/pg_databases.py)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(reason): in a both_engines module, a test about the SQLite file itself"
+        " (WAL, file bytes, file modes) that runs on SQLite only",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked both_engines that use the database run once per engine."""
+    definition = metafunc.definition
+    if (
+        "engine" in metafunc.fixturenames
+        and definition.get_closest_marker("both_engines")
+        and not definition.get_closest_marker("sqlite_only")
+    ):
+        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """No PostgreSQL and not CI: its runs are skipped up front, one reason (folded per file)."""
+    pg = [
+        item
+        for item in items
+        if getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("engine") == "postgresql"
+    ]
+    if not pg or in_ci():
+        return
+    problem = unreachable()
+    if problem is not None:
+        skip = pytest.mark.skip(
+            reason=f"no PostgreSQL test server ({problem}); set PENDAMPING_TEST_POSTGRES"
+        )
+        for item in pg:
+            item.add_marker(skip)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Defaults (no config file read from the working dir), database in tmp."""
-    return replace(Settings(), database=str(tmp_path / "test.db"), token=None)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The database engine of this test: sqlite unless parametrized (both_engines)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_test_server() -> PgTestServer | None:
+    """This worker's PostgreSQL test server with a migrated template database (lazy)."""
+    server = PgTestServer.from_env()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Settings:
+    """Defaults (no config file read from the working dir), database in tmp (SQLite) or a
+    database of its own on the test server (PostgreSQL), dropped afterwards."""
+    database = str(tmp_path / "test.db")
+    if engine == "postgresql":
+        server = pg_server_or_skip(request.getfixturevalue("pg_test_server"))
+        database = server.create_database()
+        request.addfinalizer(lambda: server.drop_database(database))
+        return replace(Settings(), database=database, files_dir=str(tmp_path), token=None)
+    return replace(Settings(), database=database, token=None)
 
 
 @pytest.fixture
 async def db(settings: Settings, clock: FakeClock) -> Database:
-    database = await open_migrated(settings.database, clock())
+    database = await open_migrated(settings.database, clock(), files_dir=settings.files_dir)
     yield database
     await database.close()
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.app import build_application
 from bot.commands_menu import command_list
 from tests.access_matrix import ALL, MATRIX, registered_commands
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 
 def test_every_registered_command_has_a_matrix_row(settings):

@@ -25,6 +25,9 @@ from tests.hostile_helpers import ErrorCapture, generic_errors_sent
 from tests.scoring_db import NOW, add_account, add_facilitator, add_recipient, add_report
 from tests.suite_counts import COUNTS, SCENARIOS
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 IN_KEC, OUT_KEC = "33.28.06", "33.28.03"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.app import build_application
 from bot.botdata import BotData, bot_data_of
 from bot.services.outbox import OutboxSender
 from tests.fake_botapi import TOKEN, FakeBotAPI
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 
 class _Ctx:  # the one attribute the accessors read from a CallbackContext

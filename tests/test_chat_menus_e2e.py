@@ -16,6 +16,9 @@ from bot.services.invites import create_invites
 from tests.conftest import FakeClock
 from tests.digest_db import T, seed
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 NOW = dt.datetime(2024, 2, 6, 1, 0, tzinfo=dt.UTC)

@@ -30,6 +30,9 @@ from tests.bot_process import NO_DRAFT, BotProcess, act, bot_message_after, draf
 from tests.report_seed import seed_basic
 from tests.suite_counts import SCENARIOS
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 SITI = 1001
 # (answer number, mode): 'acked' = kill once the next question is in the chat,
 # 'sent' = kill right after the answer went out, before the bot's reply

@@ -17,6 +17,9 @@ from handlers.cycle import cycle_job
 from tests import cycle_seed as seed
 from tests.fake_botapi import TOKEN, FakeBotAPI
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 WIB = ZoneInfo("Asia/Jakarta")
 
 

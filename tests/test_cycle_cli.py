@@ -6,10 +6,15 @@ import asyncio
 import os
 import sys
 
+import pytest
+
 from bot.db import open_migrated
 from tests import cycle_seed as seed
 from tests.cli_helpers import REPO, run_cli
 from tests.loopback_botapi import TOKEN, LoopbackBotAPI, start
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 
 async def _seed(path: str) -> None:

@@ -13,6 +13,9 @@ from bot.services.cycle import tick
 from tests import cycle_seed as seed
 from tests.outbox_wait import delivered
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 WIB = ZoneInfo("Asia/Jakarta")
 
 

@@ -11,6 +11,9 @@ import pytest
 from bot.services.cycle import tick
 from tests import cycle_seed as seed
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 WIB = ZoneInfo("Asia/Jakarta")
 
 

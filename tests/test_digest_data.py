@@ -24,6 +24,9 @@ from bot.services.digest_data import (
 )
 from tests.digest_db import NIKS, seed
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 WIB = ZoneInfo("Asia/Jakarta")
 SINCE = dt.datetime(2024, 1, 25, tzinfo=dt.UTC)
 

@@ -14,6 +14,9 @@ from bot.db import Database
 from tests.conftest import FakeClock
 from tests.digest_db import NIKS, T, seed
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 NOW = dt.datetime(2024, 2, 6, 1, 0, tzinfo=dt.UTC)  # 08:00 WIB: period January 2024 is open

@@ -21,6 +21,9 @@ from bot.domain.scoring import params_from_settings
 from bot.services.digest_data import build_monthly_report, build_staff_digest, load_snapshots
 from tests.digest_db import seed
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 P, PREV = "2024-01", "2023-12"
 CLOSED = "2024-02-20T01:00:00+00:00"
 SINCE = dt.datetime(2024, 2, 3, tzinfo=dt.UTC)
@@ -283,7 +286,7 @@ async def test_band_counts_match_a_recount(scenario: Database, settings: Setting
     rows = await scenario.fetchall(
         f"SELECT k.name AS kec, {LATEST_BAND} AS band, count(*) AS n FROM recipients rc"
         f" JOIN kecamatan k ON k.code = rc.kecamatan_code WHERE rc.id IN ({EXPECTED})"
-        " AND band IS NOT NULL GROUP BY kec, band",
+        f" AND {LATEST_BAND} IS NOT NULL GROUP BY kec, band",
         {"model": model},
     )
     recounted: dict[str, dict[str, int]] = {}

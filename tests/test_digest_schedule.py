@@ -21,6 +21,9 @@ from bot.services.digest_schedule import plan_digests, weekly_slot
 from bot.services.doctor import check_digest
 from tests.digest_db import seed
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 WIB = dt.timezone(dt.timedelta(hours=7))
 MONDAY = dt.datetime(2024, 2, 5, 8, 0, tzinfo=WIB).astimezone(dt.UTC)  # period 2024-01 open
 T = "2024-01-01T00:00:00+00:00"

@@ -14,6 +14,9 @@ from bot.services.digest_schedule import plan_digests
 from tests import cycle_seed as seed
 from tests.outbox_wait import delivered
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 WIB = ZoneInfo("Asia/Jakarta")
 GROUP = -100
 

@@ -23,6 +23,9 @@ from bot.services.digests import (
 )
 from tests.digest_db import seed
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 NOW = dt.datetime(2024, 2, 6, 1, 0, tzinfo=dt.UTC)  # Tuesday 08:00 WIB: period 2024-01 is open
 
 

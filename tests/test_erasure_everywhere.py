@@ -9,12 +9,17 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.db import Database
 from bot.services.outbox import clear_settled_texts
 from bot.services.persons import erase_recipient, run_retention
 from bot.services.spreadsheets import write_workbook
 from bot.services.upkeep import after_tick
 from tests.test_persons import ADDRESS, NAME, OTHER_NAME, PHONE, raw_bytes, secrets_in, seed
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 FREE_TEXT = "atap rumah bocor di belakang dapur"
 FAC_CHAT = 8001
@@ -57,13 +62,14 @@ async def _messages_about_the_person(db: Database, now: dt.datetime) -> dict[str
     return ids
 
 
-def _digest_files(db_path: str) -> tuple[Path, Path]:
-    folder = Path(db_path).resolve().parent / "digests" / "2024-01" / "kabupaten-id"
+def _digest_files(files_dir: Path | None) -> tuple[Path, Path]:
+    assert files_dir is not None
+    folder = files_dir / "digests" / "2024-01" / "kabupaten-id"
     folder.mkdir(parents=True)
     naming = folder / "pendamping-2024-01-ekspor.xlsx"
     write_workbook(naming, [("penerima", ["nama", "desa"], [[NAME, "Lebaksiu Kidul"],
                                                             [OTHER_NAME, "Lebaksiu Kidul"]])])  # fmt: skip
-    other = Path(db_path).resolve().parent / "digests" / "2024-01" / "33.28.10-id"
+    other = files_dir / "digests" / "2024-01" / "33.28.10-id"
     other.mkdir()
     keep = other / "pendamping-2024-01-33.28.10-ekspor.xlsx"
     write_workbook(keep, [("penerima", ["nama"], [[OTHER_NAME]])])
@@ -73,7 +79,7 @@ def _digest_files(db_path: str) -> tuple[Path, Path]:
 async def test_erase_reaches_other_chats_messages_and_digest_files(db, clock) -> None:
     await seed(db)
     ids = await _messages_about_the_person(db, clock())
-    naming, keep = _digest_files(db.path)
+    naming, keep = _digest_files(db.files_dir)
     async with db.transaction() as c:  # the monthly export waiting to go with that file
         await c.execute(
             "INSERT INTO outbox (kind, person, period, step, chat_id, text, status, not_before,"
@@ -116,7 +122,7 @@ async def test_erase_reaches_other_chats_messages_and_digest_files(db, clock) ->
 async def test_retention_leaves_no_name_in_the_outbox(db, clock) -> None:
     await seed(db)
     await _messages_about_the_person(db, clock())
-    naming, keep = _digest_files(db.path)
+    naming, keep = _digest_files(db.files_dir)
     await db.execute(
         "UPDATE recipients SET status = 'graduated', status_changed_at = ? WHERE id = 1",
         ("2018-01-01T00:00:00+00:00",),
@@ -131,7 +137,7 @@ async def test_retention_leaves_no_name_in_the_outbox(db, clock) -> None:
 async def test_delivered_messages_keep_their_text_only_for_the_audit_window(db, clock) -> None:
     await seed(db)
     ids = await _messages_about_the_person(db, clock())
-    naming, _ = _digest_files(db.path)
+    naming, _ = _digest_files(db.files_dir)
     await db.execute(
         "UPDATE outbox SET attachment = ? WHERE id = ?",
         (json.dumps({"type": "document", "path": str(naming)}), ids["escalation_sent"]),

@@ -15,6 +15,9 @@ from bot.db import open_migrated
 from tests.cli_helpers import run_cli
 from tests.digest_db import NIKS, seed
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 def dbfile(tmp_path: Path) -> Path:

@@ -17,6 +17,9 @@ from tests.outbox_wait import delivered
 from tests.report_seed import add_recipient, seed_basic
 from tests.test_reports_e2e import fill
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 STALE = render("caseload_note", key="list_stale")
 
 

@@ -15,6 +15,9 @@ from tests.outbox_wait import delivered
 from tests.report_seed import seed_basic
 from tests.test_reports_e2e import ANSWERS, act, current_key, fill
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 async def bot(sandbox_factory):

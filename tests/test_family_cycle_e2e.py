@@ -20,6 +20,9 @@ from tests.outbox_wait import delivered
 from tests.report_seed import add_recipient, seed_basic
 from tests.test_reports_e2e import current_key
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 WIB = ZoneInfo("Asia/Jakarta")
 
 

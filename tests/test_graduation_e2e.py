@@ -15,6 +15,9 @@ from bot.services.cycle import tick  # noqa: E402
 from tests.outbox_wait import delivered  # noqa: E402
 from tests.scoring_db import add_account, add_facilitator, add_recipient, add_report, add_visit  # noqa: E402
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 NIK = "3328064107850001"

@@ -20,6 +20,9 @@ from tests.scoring_db import (
 )
 from tests.scoring_examples import A_OBS, B_CHECKLIST, B_OBS
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 NOW = at("2024-07-03T02:00:00+00:00")
 NIK = "3328064107850001"
 

@@ -17,6 +17,9 @@ from tests.hostile_helpers import ErrorCapture, generic_errors_sent, integrity_p
 from tests.report_seed import add_account, seed_basic
 from tests.suite_counts import COUNTS
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 SHARED = settings(

@@ -18,6 +18,9 @@ from bot.services.persons import erase_recipient
 from tests.cli_helpers import run_cli
 from tests.report_seed import add_account, add_desa, add_facilitator, add_recipient
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 BOT = "PendampingTegalBot"

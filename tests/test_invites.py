@@ -35,6 +35,9 @@ from bot.services.registry_import import import_registry
 from bot.services.registry_source import open_source
 from tests.registry_helpers import SAMPLE, run_cli
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 BOT = "PendampingTegalBot"
 
 

@@ -12,6 +12,9 @@ from bot.services.registry_source import open_source
 from tests.hostile_helpers import ErrorCapture, generic_errors_sent
 from tests.report_seed import add_account, seed_basic
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 LONG = "Sri " + "Wahyuningsih" * 420  # 5,044 characters

@@ -10,6 +10,9 @@ import pytest
 from bot.services import messages as M
 from tests.report_seed import seed_basic
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 NOW = dt.datetime(2024, 2, 1, 8, 0, tzinfo=dt.UTC)
 
 

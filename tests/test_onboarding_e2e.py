@@ -14,6 +14,9 @@ from bot.services.registry_source import open_source  # noqa: E402
 from tests.access_matrix import MATRIX, registered_commands  # noqa: E402
 from tests.registry_helpers import SAMPLE  # noqa: E402
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = [
     pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning"),
 ]

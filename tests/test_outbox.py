@@ -18,6 +18,9 @@ from bot.services.outbox import OutboxSender
 from tests import cycle_seed as seed
 from tests.fake_botapi import FakeBotAPI, fake_bot
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 FAST = dict(per_second=200.0, private_interval_seconds=0.0, in_flight=4, backoff_seconds=10.0)
 
 

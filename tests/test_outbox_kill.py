@@ -15,6 +15,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.config import load_settings
 from bot.db import open_migrated
 from bot.sandbox.core import DEFAULT_TOKEN as TOKEN
@@ -23,6 +25,9 @@ from bot.sandbox.server import SandboxServer
 from bot.services import broadcasts
 from tests import cycle_seed as seed
 from tests.suite_counts import SCENARIOS
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 REPO = Path(__file__).resolve().parents[1]
 N = 2000

@@ -25,6 +25,9 @@ from bot.services.persons import (
 )
 from tests.cli_helpers import run_cli
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 NIK = "3328064507850003"
 NAME = "Warsini Kartikasari"
 PHONE = "6281234567890"
@@ -166,6 +169,7 @@ async def test_unknown_nik_is_a_clear_error(db, clock) -> None:
         await find_recipient_id(db, "123")
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file's and its WAL's raw bytes
 async def test_erase_leaves_no_trace_in_file_wal_or_logs(settings: Settings, clock) -> None:
     stream = io.StringIO()
     setup_logging(level=logging.DEBUG, stream=stream)

@@ -13,6 +13,9 @@ from tests.hostile_helpers import ErrorCapture, generic_errors_sent
 from tests.report_seed import add_account, seed_basic
 from tests.test_access_behaviour import until
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 STAFF_GROUP, OPERATOR, STRANGE_GROUP = -100, -500, -700

@@ -27,6 +27,9 @@ from tests.cli_helpers import REPO
 from tests.digest_db import seed
 from tests.test_digest_schedule import _scores, staff_settings
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 UMASKS = [0o022, 0o000]
 WIB = dt.timezone(dt.timedelta(hours=7))
 CARD = InviteCard("c0de", "https://t.me/pendamping_bot?start=c0de", "recipient", "Siti Aminah",
@@ -71,7 +74,7 @@ def test_an_older_readable_file_is_made_private_when_rewritten(tmp_path, umask):
     assert mode(old) == 0o600
 
 
-async def _seeded(path: Path) -> Database:
+async def _seeded(path: Path | str) -> Database:
     db = await open_migrated(str(path), dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
     await seed(db)
     return db
@@ -96,7 +99,7 @@ def test_export_cli_files_are_0600(tmp_path, umask, suffix):
 
 
 async def test_digest_files_and_folders_are_private(tmp_path, settings, umask):
-    db = await _seeded(Path(settings.database))
+    db = await _seeded(settings.database)
     try:
         await _scores(db, settings)
         cfg = staff_settings(settings, -100)
@@ -114,6 +117,7 @@ async def test_digest_files_and_folders_are_private(tmp_path, settings, umask):
     assert_private_tree(root)
 
 
+@pytest.mark.sqlite_only  # PostgreSQL is backed up with pg_dump, not by the bot
 async def test_automatic_backups_are_private(tmp_path, settings, umask):
     db = await _seeded(Path(settings.database))
     await db.close()

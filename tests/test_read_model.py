@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from bot.domain.digest import Scope
 from bot.domain.read_model import flag_changes
 from bot.services import graduation as grad
@@ -19,6 +21,9 @@ from bot.services.accounts import get_account
 from bot.services.digest_data import build_monthly_report, load_snapshots, recipient_rows
 from tests.scoring_db import add_account, add_facilitator, add_recipient, add_report, at
 from tests.scoring_examples import B_OBS
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 NOW = at("2024-07-03T02:00:00+00:00")
 NIK = "3328064107850001"

@@ -18,6 +18,9 @@ from bot.services.accounts import get_account
 from tests.report_seed import seed_basic
 from tests.suite_counts import SCENARIOS
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 GOAL = {"tata boga": 10, "menjahit": 10, "ternak kambing": 12}
 # Measured with the short form (revenue and costs in one message, orders and days / adult and
 # young goats in one message, one "ada perubahan?" question for household and equipment,

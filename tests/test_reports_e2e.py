@@ -20,6 +20,9 @@ from bot.services.accounts import get_account
 from tests.outbox_wait import delivered  # noqa: E402
 from tests.report_seed import add_account, add_recipient, seed_basic
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (64).to_bytes(4, "big") * 2 + b"\x00" * 200
 # The sandbox, like Telegram, gives the same bytes the same file_unique_id, so every photo a
 # test person takes is a new one (a distinct tail) unless a test sends ("same_photo", bytes).

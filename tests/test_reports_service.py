@@ -11,6 +11,9 @@ from bot.domain.forms import Photo, Pressed, Skip, Text
 from bot.services import reports as R
 from tests.report_seed import add_recipient, seed_basic
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 # 1 Feb 2024 08:00 UTC = 15:00 WIB: period 2024-01 is open.
 NOW = dt.datetime(2024, 2, 1, 8, 0, tzinfo=dt.UTC)
 

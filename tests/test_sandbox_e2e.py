@@ -20,6 +20,9 @@ from bot.db import Database
 from bot.sandbox.request import SandboxRequest
 from tests.sandbox_scenario import tiny_png
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 # PTB itself reads RetryAfter.retry_after (its own deprecation, not ours).
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

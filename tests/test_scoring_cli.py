@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.db import open_migrated
 from tests.cli_helpers import run_cli
 from tests.scoring_db import add_checklist, add_recipient, add_report, add_visit
 from tests.scoring_examples import B_CHECKLIST, B_OBS, B_VISITS
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 NIK = "3328064107850001"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
+
 from bot.config import ScoringSettings
 from bot.domain.scoring import params_from_settings
 from bot.services import scoring as svc
@@ -17,6 +19,9 @@ from tests.scoring_db import (
     at,
 )
 from tests.scoring_examples import B_OBS, C_OBS, EXAMPLES, PERIOD
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 NOW = at("2024-07-01T02:00:00+00:00")
 

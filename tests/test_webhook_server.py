@@ -12,6 +12,9 @@ import logging
 import httpx
 import pytest
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HUGE = 90 * 1024 * 1024  # the size of the attacker's body (declared, never sent in full)
 MARKER = "RAHASIA-ISI-BADAN-3328064507850003"

@@ -22,6 +22,9 @@ from tests import cycle_seed as cseed
 from tests.report_seed import add_account, add_facilitator, add_recipient, seed_basic
 from tests.test_reports_service import NOW, report
 
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
+
 WIB = ZoneInfo("Asia/Jakarta")
 
 
@@ -241,6 +244,7 @@ async def test_no_operator_chat_no_alert(db, settings):
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'alert'") == 0
 
 
+@pytest.mark.sqlite_only  # PostgreSQL is backed up with pg_dump, not by the bot
 async def test_daily_backup_from_the_minute_job(db, settings):
     cfg = replace(settings, backup=replace(settings.backup, keep=3, hour=2))
     early = wib(2024, 2, 1, 1, 30)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from types import SimpleNamespace
 
+import pytest
+
 from bot.render import render  # noqa: E402
 from bot.services.cycle import iso  # noqa: E402
 from bot.services.notices import PRIORITY_URGENT  # noqa: E402
@@ -14,6 +16,9 @@ from handlers.cycle import cycle_job  # noqa: E402
 from tests.outbox_wait import delivered  # noqa: E402
 from tests.report_seed import add_account, add_facilitator, add_recipient, seed_basic  # noqa: E402
 from tests.test_reports_e2e import fill  # noqa: E402
+
+# The database-backed tests run on SQLite and on PostgreSQL (tests/pg_databases.py).
+pytestmark = pytest.mark.both_engines
 
 
 async def test_help_request_goes_through_the_outbox_at_once(sandbox_factory):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from bot.db import DatabaseError, is_postgres, pg_dump_command, pg_restore_command
 from bot.services.backup import backup_database, restore_database
 
 
@@ -41,6 +42,11 @@ def _backup(args: argparse.Namespace) -> int:
     from bot.cli import settings_from
 
     settings = settings_from(args)
+    if is_postgres(settings.database):
+        raise DatabaseError(
+            "a PostgreSQL database is backed up with PostgreSQL's own tool: "
+            f"`{pg_dump_command(settings.database, args.out)}` (docs/operations.md, PostgreSQL)"
+        )
     out = backup_database(settings.database, args.out, force=args.force)
     print(f"backup written: {out}")
     return 0
@@ -50,6 +56,12 @@ def _restore(args: argparse.Namespace) -> int:
     from bot.cli import settings_from
 
     settings = settings_from(args)
+    if is_postgres(settings.database):
+        raise DatabaseError(
+            "a PostgreSQL database is restored with PostgreSQL's own tool, the bot stopped: "
+            f"`{pg_restore_command(settings.database, args.source)}`; a Pendamping SQLite"
+            " backup goes in with `pendamping db copy --from FILE --to URL --force`"
+        )
     result = restore_database(
         settings.database, args.source, dt.datetime.now(dt.UTC), force=args.force
     )

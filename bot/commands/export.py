@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.db import Database
+from bot.db import Database, is_postgres
 from bot.domain.digest import Scope
 from bot.domain.money import format_number
 
@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if not out.parent.exists():
         raise UsageError(f"folder {out.parent} does not exist")
-    if not Path(settings.database).exists():
+    if not is_postgres(settings.database) and not Path(settings.database).exists():
         raise UsageError(
             f"database {settings.database} does not exist; run `pendamping migrate` and "
             "import recipients first"

@@ -8,7 +8,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from bot.db import Database, discover_migrations, migrate, migration_status
+from bot.db import Database, discover_migrations, is_postgres, migrate, migration_status
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _status(path: str) -> list[str]:
     migrations = discover_migrations()
-    if not Path(path).exists():
+    if not is_postgres(path) and not Path(path).exists():
         # Read-only: a missing database is reported, never created.
         return [f"{m.name} pending" for m in migrations] + [f"(database {path} does not exist yet)"]
     db = await Database.open(path, readonly=True)

@@ -105,7 +105,7 @@ def _erase(args: argparse.Namespace) -> int:
         if answer.strip() != "ERASE":
             print("nothing erased")
             return 1
-    result = asyncio.run(_erase_async(settings.database, args.nik, args.reason))
+    result = asyncio.run(_erase_async(settings.database, args.nik, args.reason, settings.files_dir))
     print(f"erased person {result.recipient_id} (NIK {result.masked_nik})")
     for table, n in sorted(result.deleted.items()):
         print(f"  deleted {n} rows from {table}")
@@ -120,8 +120,8 @@ def _erase(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _erase_async(path: str, nik: str, reason: str):  # noqa: ANN202
-    db = await Database.open(path)
+async def _erase_async(path: str, nik: str, reason: str, files_dir: str = ""):  # noqa: ANN202
+    db = await Database.open(path, files_dir=files_dir)
     try:
         rid = await find_recipient_id(db, nik)
         return await erase_recipient(db, rid, reason, dt.datetime.now(dt.UTC))

@@ -34,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
     if years <= 0:
         print("retention is off (retention.anonymise_after_years = 0)")
         return 0
-    ids = asyncio.run(_retention(settings.database, years, now, args.dry_run))
+    ids = asyncio.run(_retention(settings.database, years, now, args.dry_run, settings.files_dir))
     verb = "due" if args.dry_run else "anonymised"
     print(f"{len(ids)} people {verb} (mentoring ended {years}+ years before {now.date()})")
     for rid in ids:
@@ -42,8 +42,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _retention(path: str, years: int, now: dt.datetime, dry_run: bool) -> list[int]:
-    db = await Database.open(path, readonly=dry_run)
+async def _retention(
+    path: str, years: int, now: dt.datetime, dry_run: bool, files_dir: str = ""
+) -> list[int]:
+    db = await Database.open(path, readonly=dry_run, files_dir=files_dir)
     try:
         return await run_retention(db, years, now, dry_run=dry_run)
     finally:

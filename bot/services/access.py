@@ -26,18 +26,18 @@ class AccessDenied(Exception):
 def recipient_scope(account: Account | None, alias: str = "r") -> tuple[str, list[Any]]:
     """A WHERE fragment (and its parameters) limiting recipients to what account may see."""
     if account is None:
-        return "0", []
+        return "1 = 0", []
     if account.role == "admin":
-        return "1", []
+        return "1 = 1", []
     if account.role == "staff":
         if account.kecamatan_code:
             return f"{alias}.kecamatan_code = ?", [account.kecamatan_code]
-        return "1", []
+        return "1 = 1", []
     if account.role == "facilitator" and account.facilitator_id is not None:
         return f"{alias}.facilitator_id = ?", [account.facilitator_id]
     if account.role == "recipient" and account.recipient_id is not None:
         return f"{alias}.id = ?", [account.recipient_id]
-    return "0", []
+    return "1 = 0", []
 
 
 def require_role(account: Account | None, *roles: str) -> Account:

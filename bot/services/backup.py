@@ -28,6 +28,7 @@ from bot.db import (
     file_integrity_problems,
     set_aside,
 )
+from bot.paths import files_folder
 from bot.private_files import private_dir
 from bot.runlock import RunLock, SenderLock
 
@@ -202,7 +203,7 @@ def backup_dir(database: str, settings: Settings) -> Path:
     """Where backups go: [backup] dir, or a backups folder beside the database."""
     if settings.backup.dir:
         return Path(settings.backup.dir)
-    return Path(database).resolve().parent / "backups"
+    return (files_folder(database, settings.files_dir) or Path(".").resolve()) / "backups"
 
 
 def list_auto_backups(folder: Path) -> list[tuple[dt.datetime, Path]]:

@@ -22,14 +22,13 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from bot.config import Settings
-from bot.db import Database
+from bot.db import Database, OperationalError
 from bot.domain.digest import (
     BAND_READY,
     STATUS_DRAFT,
@@ -169,10 +168,7 @@ async def _stream(db: Database, sql: str, params: Sequence[Any]) -> AsyncIterato
 
 async def table_exists(db: Database, name: str) -> bool:
     """Whether the database has this table."""
-    n = await db.fetchval(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    )
-    return bool(n)
+    return await db.has_table(name)
 
 
 # --- regions and periods ------------------------------------------------------------------------
@@ -304,7 +300,7 @@ async def _load_scores(
         ):
             for r in rows:
                 out[r[0]] = (r[1], r[2], r[3])  # the latest period (then computation) wins
-    except sqlite3.OperationalError as exc:
+    except OperationalError as exc:
         log.warning("scores table has an unexpected shape, scores left out: %s", exc)
         return {}
     return out

@@ -100,8 +100,8 @@ async def open_long_enough(db: Database, settings: Settings, slot: dt.datetime) 
 
 
 def data_dir(settings: Settings) -> Path:
-    """Where rendered digest files live: next to the database."""
-    return Path(settings.database).resolve().parent / "digests"
+    """Where rendered digest files live: next to the database (Settings.files_folder)."""
+    return settings.files_folder / "digests"
 
 
 async def _unreachable_chats(db: Database) -> set[int]:

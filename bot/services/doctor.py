@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.db import Database, DatabaseError, MigrationError, migration_status, write_problem
+from bot.db import (
+    Database,
+    DatabaseError,
+    MigrationError,
+    is_postgres,
+    migration_status,
+    pg_dump_command,
+    write_problem,
+)
 from bot.runlock import is_locked
 from bot.services.backup import backup_dir, list_auto_backups
 
@@ -89,6 +97,14 @@ def check_disk(folder: Path) -> Check:
 
 def check_backups(settings: Settings, now: dt.datetime) -> Check:
     """Whether automatic backups exist and the newest is recent enough."""
+    if is_postgres(settings.database):
+        return Check(
+            WARN,
+            "backup",
+            "PostgreSQL: the bot makes no automatic backups of a server database",
+            f"schedule `{pg_dump_command(settings.database, 'pendamping-$(date +%F).dump')}`"
+            " (docs/operations.md, PostgreSQL)",
+        )
     folder = backup_dir(settings.database, settings)
     backups = list_auto_backups(folder)
     if settings.backup.keep <= 0:
@@ -122,10 +138,7 @@ async def _columns(db: Database, table: str) -> set[str]:
 
 async def _first_table(db: Database, names: tuple[str, ...]) -> str | None:
     for name in names:
-        found = await db.fetchval(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        )
-        if found:
+        if await db.has_table(name):
             return name
     return None
 
@@ -264,6 +277,8 @@ def check_thresholds(settings: Settings, now: dt.datetime) -> Check:
 async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
     """Every check after the config loaded; never writes anything."""
     checks = [check_token(settings), check_thresholds(settings, now)]
+    if is_postgres(settings.database):
+        return checks + await _postgres_checks(settings, now)
     path = Path(settings.database)
     holder = is_locked(settings.database) if path.parent.exists() else None
     if holder:
@@ -329,6 +344,51 @@ async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
         checks.extend(await check_outbox(db, settings, now))
         checks.append(await check_tick(db, settings, now))
         checks.append(await check_digest(db, now))
+    finally:
+        await db.close()
+    checks.append(check_backups(settings, now))
+    return checks
+
+
+async def _postgres_checks(settings: Settings, now: dt.datetime) -> list[Check]:
+    """The same checks for a PostgreSQL database: the server keeps the files, pages and
+    write rights, so those are not the bot's to check."""
+    checks: list[Check] = []
+    holder = is_locked(settings.database)
+    if holder:
+        checks.append(Check(OK, "bot", f"running: {holder} holds the run lock"))
+    else:
+        checks.append(Check(WARN, "bot", "not running", "start it: `systemctl start pendamping`"))
+    folder = settings.files_folder
+    checks.append(check_disk(folder if folder.exists() else Path(".")))
+    try:
+        db = await Database.open(settings.database, readonly=True)
+    except DatabaseError as exc:
+        checks.append(Check(FAIL, "database", str(exc), "check the URL, the server and the role"))
+        checks.append(check_backups(settings, now))
+        return checks
+    try:
+        checks.append(Check(OK, "database", f"{db.describe()} answers (read-only session)"))
+        try:
+            states = await migration_status(db)
+        except MigrationError as exc:
+            checks.append(Check(FAIL, "migrations", str(exc)))
+        else:
+            pending = [s.name for s in states if s.applied_at is None]
+            if pending:
+                checks.append(
+                    Check(
+                        FAIL,
+                        "migrations",
+                        f"pending: {', '.join(pending)}",
+                        "run `pendamping migrate` (the bot also migrates when it starts)",
+                    )
+                )
+            else:
+                checks.append(Check(OK, "migrations", f"all {len(states)} applied"))
+                checks.extend(await check_outbox(db, settings, now))
+                checks.append(await check_tick(db, settings, now))
+                checks.append(await check_digest(db, now))
     finally:
         await db.close()
     checks.append(check_backups(settings, now))

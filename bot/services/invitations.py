@@ -88,9 +88,10 @@ async def plan_draft_reminders(
     period, close = found
     async with conn.execute(
         "SELECT d.id, d.updated_at, a.id AS account_id, a.chat_id, a.language, r.name,"
-        " (SELECT group_concat(o.step) FROM outbox o WHERE o.kind = 'cycle'"
-        "   AND o.person = 'acc:' || a.id AND o.period = d.period AND o.step LIKE 'draft%')"
-        "   AS sent"
+        " EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'cycle' AND o.person = 'acc:' || a.id"
+        "   AND o.period = d.period AND o.step = 'draft1') AS sent1,"
+        " EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'cycle' AND o.person = 'acc:' || a.id"
+        "   AND o.period = d.period AND o.step = 'draft2') AS sent2"
         " FROM report_drafts d JOIN accounts a ON a.id = d.account_id"
         " JOIN recipients r ON r.id = d.recipient_id"
         " WHERE d.status = 'open' AND d.form = 'monthly' AND d.period = ?"
@@ -103,7 +104,7 @@ async def plan_draft_reminders(
         rows = list(await cur.fetchall())
     out = []
     for r in rows:
-        sent = set((r["sent"] or "").split(","))
+        sent = {step for step in ("draft1", "draft2") if r[f"sent{step[-1]}"]}
         idle = dt.datetime.fromisoformat(r["updated_at"]) <= now - DRAFT_IDLE
         if now >= close - BEFORE_CLOSE and "draft2" not in sent:
             step = "draft2"

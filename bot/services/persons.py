@@ -88,6 +88,25 @@ class Table:
         """The names of the table's columns that are foreign keys."""
         return {c for c, _, _ in self.fks}
 
+    @property
+    def key(self) -> str:
+        """The column that names one row: the integer primary key (SQLite's rowid alias, an
+        identity on PostgreSQL), else SQLite's hidden rowid (PostgreSQL has none: every table
+        that can hold a person's rows has an integer `id`)."""
+        pks = [c for c in self.columns if c.pk]
+        if len(pks) == 1 and "INT" in pks[0].type.upper():
+            return pks[0].name
+        return "rowid"
+
+
+# Each table's row key (Table.key) by name, as load_schema last saw it: the schema is the
+# migrations' on both engines, so the functions below that get a table's name can use it.
+_KEYS: dict[str, str] = {}
+
+
+def _k(table: str) -> str:
+    return _q(_KEYS.get(table, "rowid"))
+
 
 async def load_schema(db: Database) -> dict[str, Table]:
     """Every table of the database with its columns and foreign keys."""
@@ -96,6 +115,7 @@ async def load_schema(db: Database) -> dict[str, Table]:
     for name in names:
         cols = [Column(c.name, c.type, c.notnull, c.pk) for c in await db.columns(name)]
         schema[name] = Table(name, cols)
+        _KEYS[name] = schema[name].key
     for table in schema.values():
         for fk in await db.foreign_keys(table.name):
             parent = fk.parent
@@ -132,7 +152,8 @@ async def _rows_by_rowid(db: Database, table: str, rowids: set[int]) -> list[dic
         return []
     marks, values = _in(sorted(rowids))
     rows = await db.fetchall(
-        f"SELECT rowid AS _rowid_, * FROM {_q(table)} WHERE rowid IN ({marks}) ORDER BY rowid",
+        f"SELECT {_k(table)} AS _rowid_, * FROM {_q(table)} WHERE {_k(table)} IN ({marks})"
+        f" ORDER BY {_k(table)}",
         values,
     )
     return [dict(r) for r in rows]
@@ -148,7 +169,7 @@ async def person_rows(
         accounts = [
             dict(r)
             for r in await db.fetchall(
-                "SELECT rowid AS _rowid_, id, telegram_user_id, chat_id FROM accounts"
+                f"SELECT {_k('accounts')} AS _rowid_, id, telegram_user_id, chat_id FROM accounts"
                 " WHERE recipient_id = ?",
                 (recipient_id,),
             )
@@ -165,7 +186,8 @@ async def person_rows(
                 if col.name in ("telegram_user_id", "chat_id", "user_id"):
                     marks, values = _in(tg_ids)
                     rows = await db.fetchall(
-                        f"SELECT rowid FROM {_q(table.name)} WHERE {_q(col.name)} IN ({marks})",
+                        f"SELECT {_k(table.name)} FROM {_q(table.name)}"
+                        f" WHERE {_q(col.name)} IN ({marks})",
                         values,
                     )
                     tied.setdefault(table.name, set()).update(r[0] for r in rows)
@@ -181,8 +203,8 @@ async def person_rows(
                     continue
                 marks, values = _in(sorted(frontier[parent]))
                 rows = await db.fetchall(
-                    f"SELECT rowid FROM {_q(table.name)} WHERE {_q(child_col)} IN "
-                    f"(SELECT {_q(parent_col)} FROM {_q(parent)} WHERE rowid IN ({marks}))",
+                    f"SELECT {_k(table.name)} FROM {_q(table.name)} WHERE {_q(child_col)} IN "
+                    f"(SELECT {_q(parent_col)} FROM {_q(parent)} WHERE {_k(parent)} IN ({marks}))",
                     values,
                 )
                 new = {r[0] for r in rows} - tied.get(table.name, set())
@@ -206,7 +228,7 @@ async def _audit_rowids(
     ):
         for row in await _rows_by_rowid(db, table, tied.get(table, set())):
             rows = await db.fetchall(
-                "SELECT rowid FROM audit_log WHERE entity IN (?, ?) AND entity_id = ?",
+                f"SELECT {_k('audit_log')} FROM audit_log WHERE entity IN (?, ?) AND entity_id = ?",
                 (*entities, str(row["id"])),
             )
             ids.update(r[0] for r in rows)
@@ -387,19 +409,19 @@ async def _delete_rows(
         for col, parent, parent_col in child.fks:
             if parent != table:
                 continue
-            sub = f"SELECT {_q(parent_col)} FROM {_q(table)} WHERE rowid IN ({marks})"
+            sub = f"SELECT {_q(parent_col)} FROM {_q(table)} WHERE {_k(table)} IN ({marks})"
             where, params = f"{_q(col)} IN ({sub})", list(values)
             if child.name not in _SKIP_TABLES:
                 candidates = tied.get(child.name, set())
                 if not candidates:
                     continue
                 cmarks, cvalues = _in(sorted(candidates))
-                where += f" AND rowid IN ({cmarks})"
+                where += f" AND {_k(child.name)} IN ({cmarks})"
                 params += cvalues
             notnull = next(c.notnull for c in child.columns if c.name == col)
             if notnull:
                 async with conn.execute(
-                    f"SELECT rowid FROM {_q(child.name)} WHERE {where}", params
+                    f"SELECT {_k(child.name)} FROM {_q(child.name)} WHERE {where}", params
                 ) as cur:
                     kids = {r[0] for r in await cur.fetchall()}
                 if child.name == table:
@@ -409,7 +431,7 @@ async def _delete_rows(
                 await conn.execute(
                     f"UPDATE {_q(child.name)} SET {_q(col)} = NULL WHERE {where}", params
                 )
-    cur = await conn.execute(f"DELETE FROM {_q(table)} WHERE rowid IN ({marks})", values)
+    cur = await conn.execute(f"DELETE FROM {_q(table)} WHERE {_k(table)} IN ({marks})", values)
     counts[table] = counts.get(table, 0) + cur.rowcount
     await cur.close()
 
@@ -489,10 +511,8 @@ async def _scrub_outbox_mentions(conn: Any, patterns: list[str]) -> dict[str, in
 
 
 def digest_folder(db: Database) -> Path | None:
-    """`digests/` beside the database (bot.services.digest_schedule.data_dir), if any."""
-    if db.path == ":memory:":
-        return None
-    return Path(db.path).resolve().parent / "digests"
+    """`digests/` in the database's files folder (bot.services.digest_schedule.data_dir)."""
+    return None if db.files_dir is None else db.files_dir / "digests"
 
 
 def _file_names(path: Path, regex: re.Pattern[str]) -> bool:
@@ -634,7 +654,8 @@ async def _erase_in_tx(
             new = scrub_value(Column("details", "TEXT", False, False), details, idents)
             if new != details:
                 await conn.execute(
-                    "UPDATE audit_log SET details = ? WHERE rowid = ?", (new, row["_rowid_"])
+                    f"UPDATE audit_log SET details = ? WHERE {_k('audit_log')} = ?",
+                    (new, row["_rowid_"]),
                 )
                 scrubbed["audit_log"] = scrubbed.get("audit_log", 0) + 1
     # 5. Messages about the person in other chats (facilitators, staff groups).
@@ -681,14 +702,15 @@ async def _cut_niks_everywhere(conn: Any, schema: dict[str, Table], niks: list[s
                     expr = f"replace({expr}, ?, ?)"
                     params += [nik, ERASED]
                 # Most rows hold no NIK at all: test the few distinct 4-digit prefixes first
-                # (nearly all '3328') so a row costs one instr() instead of one per NIK.
+                # (nearly all '3328') so a row costs one test instead of one per NIK. LIKE
+                # with digits only (no wildcard, no case) is the same test on both engines.
                 prefixes = sorted({n[:4] for n in chunk})
-                first = " OR ".join(f"instr({_q(col.name)}, ?) > 0" for _ in prefixes)
-                where = " OR ".join(f"instr({_q(col.name)}, ?) > 0" for _ in chunk)
+                first = " OR ".join(f"{_q(col.name)} LIKE ?" for _ in prefixes)
+                where = " OR ".join(f"{_q(col.name)} LIKE ?" for _ in chunk)
                 cur = await conn.execute(
                     f"UPDATE {_q(table.name)} SET {_q(col.name)} = {expr}"
                     f" WHERE ({first}) AND ({where})",
-                    (*params, *prefixes, *chunk),
+                    (*params, *(f"%{p}%" for p in prefixes), *(f"%{n}%" for n in chunk)),
                 )
                 await cur.close()
 
@@ -698,7 +720,8 @@ async def _fetch_in_tx(conn: Any, table: str, rowids: set[int]) -> list[dict[str
         return []
     marks, values = _in(sorted(rowids))
     async with conn.execute(
-        f"SELECT rowid AS _rowid_, * FROM {_q(table)} WHERE rowid IN ({marks})", values
+        f"SELECT {_k(table)} AS _rowid_, * FROM {_q(table)} WHERE {_k(table)} IN ({marks})",
+        values,
     ) as cur:
         return [dict(r) for r in await cur.fetchall()]
 
@@ -724,7 +747,7 @@ async def _scrub_row(
     sets = ", ".join(f"{_q(c)} = ?" for c in changes)
     try:
         await conn.execute(
-            f"UPDATE {_q(table.name)} SET {sets} WHERE rowid = ?",
+            f"UPDATE {_q(table.name)} SET {sets} WHERE {_q(table.key)} = ?",
             (*changes.values(), row["_rowid_"]),
         )
     except Exception as exc:  # a constraint refuses the erased form: stop, roll back all
@@ -757,7 +780,7 @@ async def compact_database(db: Database, attempts: int = 20) -> bool:
         return False
 
     done = await checkpoint()
-    if db.path != ":memory:" and is_locked(db.path) is None:
+    if db.is_file and is_locked(db.path) is None:
         try:
             await db.vacuum()
         except Exception as exc:  # busy: nothing lost, secure_delete did the erasing

@@ -50,14 +50,15 @@ def report_queries(
     """Reports and value flags of periods first..last, in the order `observations` needs.
 
     filter_sql is ' AND recipient_id ...' (or ''). An id range reads the unique index
-    (recipient_id, period, reporter_role, revision): the unary plus keeps SQLite off
-    reports_period, whose whole period range every chunk would walk; the ORDER BY is that
-    index's order, so it costs no sort there."""
+    (recipient_id, period, reporter_role, revision): `period || ''` (an expression, not the
+    column; unlike a unary plus also valid on PostgreSQL) keeps SQLite off reports_period,
+    whose whole period range every chunk would walk; the ORDER BY is that index's order, so it
+    costs no sort there."""
     kinds = ", ".join("?" * len(VALUE_FLAG_KINDS))
-    plus = "+" if by_id_range else ""
+    period = "period || ''" if by_id_range else "period"
     return [
         (
-            f"SELECT {REPORT_COLUMNS} FROM reports WHERE {plus}period BETWEEN ? AND ?{filter_sql}"
+            f"SELECT {REPORT_COLUMNS} FROM reports WHERE {period} BETWEEN ? AND ?{filter_sql}"
             f" ORDER BY recipient_id, period, {COUNTING_ORDER}",
             [first, last, *filter_args],
         ),

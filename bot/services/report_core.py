@@ -19,12 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.config import Settings
-from bot.db import Database
+from bot.db import Database, IntegrityError
 from bot.domain import periods as P
 from bot.domain.forms import (
     Clarify,
@@ -326,7 +325,7 @@ async def _create_draft(
                 (account.id, recipient_id, form, period, role, json.dumps(answers),
                  first.key if first else None, _iso(now), _iso(now)),
             )  # fmt: skip
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         pass  # another update opened one a moment ago: use that one
     draft = await open_draft(db, account)
     assert draft is not None

@@ -326,14 +326,25 @@ async def _save_visit(db: Database, now: dt.datetime, account: Account, draft: D
                 [(draft.recipient_id, visit_id, account.id, item, _bit(met), amount,
                   a["v_date"], _iso(now)) for item, met, amount in checklist_answers(a)],
             )  # fmt: skip
-        cur = await conn.execute(
-            "UPDATE report_flags SET status = 'resolved', resolved_by = ?, resolved_at = ?,"
-            " details = json_set(coalesce(details, '{}'), '$.visit_id', ?)"
+        # The visit's id goes into each flag's JSON here, not with SQLite's json_set, so the
+        # statement is the same on PostgreSQL.
+        async with conn.execute(
+            "SELECT id, details FROM report_flags"
             " WHERE recipient_id = ? AND kind = 'help_request' AND status = 'open'",
-            (account.id, _iso(now), visit_id, draft.recipient_id),
-        )
-        closed = cur.rowcount
-        await cur.close()
+            (draft.recipient_id,),
+        ) as cur:
+            flags = list(await cur.fetchall())
+        closed = 0
+        for flag in flags:
+            details = json.loads(flag["details"] or "{}")
+            details["visit_id"] = visit_id
+            cur = await conn.execute(
+                "UPDATE report_flags SET status = 'resolved', resolved_by = ?, resolved_at = ?,"
+                " details = ? WHERE id = ? AND status = 'open'",
+                (account.id, _iso(now), json.dumps(details), flag["id"]),
+            )
+            closed += cur.rowcount
+            await cur.close()
     return Step("saved", saved={"kind": draft.form_name, "visit_id": visit_id, "help_closed": closed,
                                 "recipient_name": draft.recipient_name, "date": a["v_date"],
                                 "recipient_id": draft.recipient_id})  # fmt: skip

@@ -391,7 +391,10 @@ async def recompute_all(
     threshold = PARALLEL_MIN_RECIPIENTS if workers is None else 1
     workers = default_workers() if workers is None else workers
     parallel = (
-        workers > 1 and bounds is not None and bounds[2] >= threshold and db.path != ":memory:"
+        workers > 1
+        and bounds is not None
+        and bounds[2] >= threshold
+        and (db.is_file or db.engine == "postgresql")
     )
     if not parallel:
         inputs = await load_inputs(db, period, params)

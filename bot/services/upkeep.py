@@ -97,7 +97,7 @@ async def after_tick(db: Database, settings: Settings, now: dt.datetime) -> Upke
         log.exception("event=upkeep_failed part=scores")
         result.errors.append("scores")
     try:
-        if db.path != ":memory:":
+        if db.is_file:  # PostgreSQL: pg_dump on the server's schedule (docs/operations.md)
             result.backup = (await backup.run_due_backup(db.path, settings, now)).made
     except Exception:
         log.exception("event=upkeep_failed part=backup")

@@ -1,7 +1,9 @@
-"""One aiosqlite connection per process: WAL, foreign keys, transactions, migrations.
+"""One database connection per process: transactions, migrations, the engine-specific API.
 
-Everything SQLite-specific (pragmas, file modes, the migration runner's script execution)
-lives here so services keep to portable SQL.
+SQLite (a file path, the default that needs nothing) is implemented here: one aiosqlite
+connection, WAL, foreign keys. PostgreSQL (a `postgresql://user@host/db` URL) lives in
+bot/db/postgres.py behind the same API; bot/db/translate.py turns the services' SQLite dialect
+and the migrations' SQLite DDL into PostgreSQL's. Services keep to portable SQL.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
-from bot.paths import migrations_dir
+from bot.paths import files_folder, migrations_dir
 
 BUSY_TIMEOUT_MS = 5000
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -28,6 +30,46 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 class DatabaseError(Exception):
     """A database problem phrased for an operator, one line."""
+
+
+# The driver errors services may catch: sqlite3's classes, which the PostgreSQL backend's
+# errors subclass (bot/db/postgres.py), so one `except IntegrityError` holds on both engines.
+IntegrityError = sqlite3.IntegrityError
+OperationalError = sqlite3.OperationalError
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(target: str | os.PathLike[str]) -> bool:
+    """Whether a `database` setting names a PostgreSQL server (a URL) rather than a file."""
+    return str(target).startswith(POSTGRES_SCHEMES)
+
+
+def without_password(url: str) -> str:
+    """A PostgreSQL URL without its password (commands shown, logs): the password belongs in
+    ~/.pgpass or PGPASSWORD."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "postgresql://(malformed URL)"
+    if password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=f"{user}@{host}" if user else host).geturl()
+
+
+def pg_dump_command(url: str, out: str) -> str:
+    """The command that backs up a PostgreSQL database (custom format, for pg_restore)."""
+    return f"pg_dump -Fc -f {out} '{without_password(url)}'"
+
+
+def pg_restore_command(url: str, dump: str) -> str:
+    """The command that restores such a dump into the (emptied) database."""
+    return f"pg_restore --clean --if-exists --no-owner -d '{without_password(url)}' {dump}"
 
 
 def _explain(exc: BaseException, path: str) -> DatabaseError:
@@ -61,7 +103,7 @@ def write_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
     (access(2) with the effective ids), so a read-only mount counts as well as modes and owners.
     """
     path = str(path)
-    if path == ":memory:":
+    if path == ":memory:" or is_postgres(path):
         return None
     p = Path(path)
     folder = p.resolve().parent
@@ -85,16 +127,38 @@ def write_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
 class Database:
     """A single connection with a write lock: one writer at a time inside this process."""
 
+    engine = "sqlite"
+
     def __init__(self, conn: aiosqlite.Connection, path: str, readonly: bool = False) -> None:
         self.conn = conn
         self.path = path
         self.readonly = readonly
         self._write_lock = asyncio.Lock()
+        # The folder of the files written beside the data (digests/): Database.open(files_dir=)
+        self.files_dir = files_folder(path)
+
+    @property
+    def is_file(self) -> bool:
+        """Whether the database is a local file (backups, locks and vacuum beside it)."""
+        return self.engine == "sqlite" and self.path != ":memory:"
+
+    def describe(self) -> str:
+        """How messages name this database (a PostgreSQL URL's password never shows)."""
+        return self.path
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Database:
-        """Open (creating with mode 0600 unless readonly) and set the pragmas."""
+    async def open(
+        cls, path: str | os.PathLike[str], *, readonly: bool = False, files_dir: str = ""
+    ) -> Database:
+        """Open (creating with mode 0600 unless readonly) and set the pragmas; a
+        postgresql:// URL opens the PostgreSQL backend instead. files_dir: Settings.files_dir."""
         path = str(path)
+        if is_postgres(path):
+            from bot.db.postgres import PgDatabase
+
+            pg = await PgDatabase.connect(path, readonly=readonly)
+            pg.files_dir = files_folder(path, files_dir)
+            return pg
         if path != ":memory:":
             p = Path(path)
             if not p.parent.exists():
@@ -120,6 +184,7 @@ class Database:
             raise _explain(exc, path) from None
         conn.row_factory = aiosqlite.Row
         db = cls(conn, path, readonly)
+        db.files_dir = files_folder(path, files_dir)
         try:
             await db.fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await db.fetchall("PRAGMA foreign_keys = ON")
@@ -204,6 +269,10 @@ class Database:
         whole rewrite: only when the bot is not running)."""
         await self.fetchall("VACUUM")
 
+    async def has_table(self, name: str) -> bool:
+        """Whether the database has this table."""
+        return name in await self.tables()
+
     async def tables(self) -> list[str]:
         """The application's tables, by name."""
         rows = await self.fetchall(
@@ -224,6 +293,34 @@ class Database:
         """A table's foreign keys; parent_column None means the parent's primary key."""
         rows = await self.fetchall(f'PRAGMA foreign_key_list("{table}")')
         return [ForeignKey(r["from"], r["table"], r["to"]) for r in rows]
+
+    async def _ensure_migrations_table(self) -> None:
+        async with self._write_lock:
+            await self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+
+    async def _apply_migration(self, m: Migration, applied_at: str) -> None:
+        """The migration's statements and its record in one transaction, or neither."""
+        # executescript() commits any open transaction first, so BEGIN/COMMIT live inside
+        # the script: the file's statements and its record commit together or not at all.
+        script = (
+            "BEGIN IMMEDIATE;\n"
+            f"{m.sql}\n;\n"
+            "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES "
+            f"('{m.name}', '{m.checksum}', '{applied_at}');\n"
+            "COMMIT;"
+        )
+        async with self._write_lock:
+            try:
+                await self.conn.executescript(script)
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+                raise MigrationError(
+                    f"migration {m.name} failed and was rolled back: {exc}"
+                ) from None
 
 
 @dataclass(frozen=True)
@@ -250,8 +347,13 @@ class ForeignKey:
 
 def connect_readonly(path: str | os.PathLike[str], timeout: float = 5) -> sqlite3.Connection:
     """A plain read-only connection to a database file (other processes, backups); raises
-    DatabaseError when the file is missing or not a database."""
+    DatabaseError when the file is missing or not a database. For a PostgreSQL URL: a
+    read-only connection with the same execute(sql, params).fetchall() (bot/db/postgres.py)."""
     path = str(path)
+    if is_postgres(path):
+        from bot.db.postgres import connect_sync
+
+        return cast(sqlite3.Connection, connect_sync(path))
     if not Path(path).exists():
         raise DatabaseError(f"database {path} does not exist")
     try:
@@ -335,7 +437,9 @@ def _copy_into_new_file(src: sqlite3.Connection, out: Path) -> None:
 class Migration:
     name: str  # e.g. "0001_initial"
     sql: str
-    checksum: str
+    checksum: str  # of the SQLite file, the migration's identity on every engine
+    # migrations/postgresql/<name>.sql when the automatic translation of `sql` is not enough
+    postgresql: str | None = None
 
     def accepts(self, recorded: str) -> bool:
         """Whether a database's recorded checksum belongs to this migration's text (the
@@ -374,7 +478,9 @@ def discover_migrations(directory: Path | None = None) -> list[Migration]:
         if not _MIGRATION_NAME.match(path.name):
             raise MigrationError(f"migration file {path.name} is not named NNNN_name.sql")
         sql = path.read_text(encoding="utf-8")
-        found.append(Migration(path.stem, sql, hashlib.sha256(sql.encode()).hexdigest()))
+        variant = directory / "postgresql" / path.name
+        pg = variant.read_text(encoding="utf-8") if variant.is_file() else None
+        found.append(Migration(path.stem, sql, hashlib.sha256(sql.encode()).hexdigest(), pg))
     numbers = [m.name[:4] for m in found]
     if len(set(numbers)) != len(numbers):
         raise MigrationError("two migration files share a number")
@@ -382,10 +488,7 @@ def discover_migrations(directory: Path | None = None) -> list[Migration]:
 
 
 async def _applied(db: Database) -> dict[str, tuple[str, str]]:
-    exists = await db.fetchval(
-        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
-    )
-    if not exists:
+    if not await db.has_table("schema_migrations"):
         return {}
     rows = await db.fetchall("SELECT name, checksum, applied_at FROM schema_migrations")
     return {r["name"]: (r["checksum"], r["applied_at"]) for r in rows}
@@ -414,7 +517,7 @@ async def migration_status(
     try:
         applied = await _applied(db)
     except sqlite3.Error as exc:
-        raise _explain(exc, db.path) from None
+        raise _explain(exc, db.describe()) from None
     _check_consistent(migrations, applied)
     return [
         MigrationState(m.name, applied[m.name][1] if m.name in applied else None)
@@ -434,42 +537,21 @@ async def migrate(
     prints "applying NAME")."""
     migrations = discover_migrations() if migrations is None else migrations
     now = now or datetime.now(UTC)
-    async with db._write_lock:
-        await db.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
+    await db._ensure_migrations_table()
     states = await migration_status(db, migrations)
     pending = [m for m, s in zip(migrations, states, strict=True) if s.applied_at is None]
     done = []
     for m in pending:
         if on_progress is not None:
             on_progress(m.name)
-        # executescript() commits any open transaction first, so BEGIN/COMMIT live inside
-        # the script: the file's statements and its record commit together or not at all.
-        script = (
-            "BEGIN IMMEDIATE;\n"
-            f"{m.sql}\n;\n"
-            "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES "
-            f"('{m.name}', '{m.checksum}', '{now.astimezone(UTC).isoformat(timespec='seconds')}');\n"
-            "COMMIT;"
-        )
-        async with db._write_lock:
-            try:
-                await db.conn.executescript(script)
-            except sqlite3.Error as exc:
-                if db.conn.in_transaction:
-                    await db.conn.execute("ROLLBACK")
-                raise MigrationError(
-                    f"migration {m.name} failed and was rolled back: {exc}"
-                ) from None
+        await db._apply_migration(m, now.astimezone(UTC).isoformat(timespec="seconds"))
         done.append(m.name)
     return done
 
 
-async def open_migrated(path: str, now: datetime | None = None) -> Database:
+async def open_migrated(path: str, now: datetime | None = None, *, files_dir: str = "") -> Database:
     """Open the database for writing and bring its schema up to date."""
-    db = await Database.open(path)
+    db = await Database.open(path, files_dir=files_dir)
     try:
         await migrate(db, now)
     except BaseException:
