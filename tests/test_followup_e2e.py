@@ -12,7 +12,10 @@ from bot.services.cycle import tick
 from tests.followup_seed import ADMIN, ANI, BUDI, FAR_STAFF, SITI, STAFF, WATI, wib, world
 from tests.outbox_wait import delivered
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+pytestmark = [
+    pytest.mark.both_engines,
+    pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning"),
+]
 
 
 async def run_minute(sb, when) -> None:

@@ -28,6 +28,8 @@ from tests.followup_seed import (
     world,
 )
 
+pytestmark = pytest.mark.both_engines
+
 
 async def rid_of(db, name: str) -> int:
     return await db.fetchval("SELECT id FROM recipients WHERE name = ?", (name,))

@@ -27,7 +27,10 @@ from tests.scoring_db import (
 )
 from tests.scoring_examples import checklist
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+pytestmark = [
+    pytest.mark.both_engines,
+    pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning"),
+]
 
 SITI_NIK, RINA_NIK, SRI_NIK = "3328064107850001", "3328064107850002", "3328064107850003"
 SITI, RINA, FAC, STAFF, SRI, FAR_STAFF = 1001, 1006, 1002, 1003, 1007, 1004
