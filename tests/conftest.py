@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import Database, open_migrated
-from tests.pg_databases import PgTestServer, pg_server_or_skip
+from tests.pg_databases import PgTestServer, in_ci, pg_server_or_skip, unreachable
 
 # The sandbox driver fixtures (`sandbox`, `sandbox_factory`): e2e tests through the real bot.
 pytest_plugins = ["bot.sandbox.testing"]
@@ -59,6 +59,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         and not definition.get_closest_marker("sqlite_only")
     ):
         metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """No PostgreSQL and not CI: its runs are skipped up front, one reason (folded per file)."""
+    pg = [
+        item
+        for item in items
+        if getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("engine") == "postgresql"
+    ]
+    if not pg or in_ci():
+        return
+    problem = unreachable()
+    if problem is not None:
+        skip = pytest.mark.skip(
+            reason=f"no PostgreSQL test server ({problem}); set PENDAMPING_TEST_POSTGRES"
+        )
+        for item in pg:
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -71,10 +71,7 @@ class PgTestServer:
             except Exception as exc:  # any failure: unreachable, refused, no CREATEDB right
                 from bot.db.postgres import explain_connect_error
 
-                self._problem = (
-                    f"{explain_connect_error(exc, self.admin_url)}"
-                    " (set PENDAMPING_TEST_POSTGRES to a server where this user may CREATE DATABASE)"
-                )
+                self._problem = explain_connect_error(exc, self.admin_url)
             return self._problem
 
     def _reap_stale(self, conn) -> None:  # noqa: ANN001
@@ -164,11 +161,29 @@ class PgTestServer:
             pass
 
 
+def unreachable(url: str | None = None) -> str | None:
+    """Why the test server cannot be used (one line), or None; only connects."""
+    url = url or os.environ.get("PENDAMPING_TEST_POSTGRES") or DEFAULT_URL
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception as exc:
+        from bot.db.postgres import explain_connect_error
+
+        return explain_connect_error(exc, url)
+    return None
+
+
 def pg_server_or_skip(server: PgTestServer) -> PgTestServer:
     """The server, or skip (fail with CI=true) with one clear reason."""
     problem = server.problem()
     if problem is not None:
         if in_ci():
-            pytest.fail(f"PostgreSQL is required with CI=true: {problem}", pytrace=False)
-        pytest.skip(f"no PostgreSQL test server: {problem}")
+            pytest.fail(
+                f"PostgreSQL is required with CI=true ({problem}); set PENDAMPING_TEST_POSTGRES"
+                " to a server whose user may CREATE DATABASE",
+                pytrace=False,
+            )
+        pytest.skip(f"no PostgreSQL test server ({problem}); set PENDAMPING_TEST_POSTGRES")
     return server

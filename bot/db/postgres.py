@@ -16,6 +16,7 @@ awaitable or an async context manager, rows readable by index and by name, `last
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import sqlite3
@@ -266,6 +267,10 @@ class PgConnection:
     def __init__(self, raw: AsyncConnection[Any]) -> None:
         self.raw = raw
         self.identity_tables: set[str] = set()
+        # The task whose transaction is open, and the Database's write lock: a statement of
+        # another task waits for that transaction (see _run).
+        self.owner: asyncio.Task[Any] | None = None
+        self.write_lock: asyncio.Lock | None = None
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = ()) -> _Pending:
         return _Pending(self, sql, params)
@@ -294,6 +299,16 @@ class PgConnection:
         return Cursor(cur, None)
 
     async def _run(self, sql: str, params: Sequence[Any] | dict[str, Any] | None) -> Cursor:
+        owner = self.owner
+        if owner is not None and owner is not asyncio.current_task() and self.write_lock:
+            # One connection serves every task: a statement run in the middle of another
+            # task's transaction would see its uncommitted rows, and on an error abort it.
+            # It waits for that transaction instead, as on a connection of its own.
+            async with self.write_lock:
+                return await self._run_now(sql, params)
+        return await self._run_now(sql, params)
+
+    async def _run_now(self, sql: str, params: Sequence[Any] | dict[str, Any] | None) -> Cursor:
         args = _params(params)
         if _DDL.match(sql):
             return await self._run_ddl(sql, args)
@@ -419,6 +434,7 @@ class PgDatabase(Database):
     def __init__(self, conn: PgConnection, url: str, readonly: bool = False) -> None:
         super().__init__(cast(aiosqlite.Connection, conn), url, readonly)
         self.pg = conn
+        conn.write_lock = self._write_lock
 
     def describe(self) -> str:
         return describe(self.path)
@@ -442,16 +458,20 @@ class PgDatabase(Database):
                 await self.pg.raw.execute("BEGIN")
             except psycopg.Error as exc:
                 raise DatabaseError(f"{self.describe()}: {_mapped(exc)}") from None
+            self.pg.owner = asyncio.current_task()
             try:
-                yield cast(aiosqlite.Connection, self.pg)
-            except BaseException:
-                await self.pg.raw.execute("ROLLBACK")
-                raise
-            else:
                 try:
-                    await self.pg.raw.execute("COMMIT")
-                except psycopg.Error as exc:
-                    raise _mapped(exc) from None
+                    yield cast(aiosqlite.Connection, self.pg)
+                except BaseException:
+                    await self.pg.raw.execute("ROLLBACK")
+                    raise
+                else:
+                    try:
+                        await self.pg.raw.execute("COMMIT")
+                    except psycopg.Error as exc:
+                        raise _mapped(exc) from None
+            finally:
+                self.pg.owner = None
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         async with self.transaction():

@@ -7,6 +7,7 @@ import pytest. `send`/`press` return once the bot has finished handling that upd
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -368,6 +369,15 @@ class Sandbox:
         if self.app is None:
             return
         await settle(self.core, self.app, update_id, within=within)
+        # What the handlers queued is sent by the outbox loop: wait for its pass too (a pass
+        # that only talks to the database makes no Bot API call for settle() to see).
+        sender = self.app.bot_data.get("sender")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while sender is not None and getattr(sender, "busy", False) and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+            if not sender.busy:
+                await settle(self.core, self.app, None, within=max(0.1, deadline - loop.time()))
 
     async def user(
         self,

@@ -133,6 +133,8 @@ class OutboxSender:
         self._attachments: dict[int, str] = {}  # row id -> attachment JSON (photos, documents)
         self._busy_chats: set[int] = set()
         self._wake = asyncio.Event()
+        self._draining = False
+        self._looping = False  # run_forever is running
         self._stopping = False
         self._recovered = False
         self.stats = SendStats()
@@ -153,6 +155,11 @@ class OutboxSender:
         """Tell a running loop that new rows may be due."""
         self._wake.set()
 
+    @property
+    def busy(self) -> bool:
+        """A drain is under way, or the loop was woken for one (the sandbox's idle waits)."""
+        return self._draining or (self._looping and self._wake.is_set())
+
     async def recover(self) -> int:
         """Rows left 'sending' by a crash go back to 'pending' (they may have been delivered)."""
         n = await self.store.recover()
@@ -166,14 +173,24 @@ class OutboxSender:
         """Background loop (started by the app): drain, then sleep until woken or idle_seconds."""
         if not self._recovered:
             await self.recover()
+        self._looping = True
+        try:
+            await self._loop(idle_seconds)
+        finally:
+            self._looping = False
+
+    async def _loop(self, idle_seconds: float) -> None:
         while not self._stopping:
+            self._draining = True
+            self._wake.clear()
             try:
                 await self.drain()
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep the loop alive; the error is logged, rows stay pending
                 log.exception("event=outbox_loop_error")
-            self._wake.clear()
+            finally:
+                self._draining = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle_seconds)
 
