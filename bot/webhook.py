@@ -13,7 +13,8 @@ CRITICAL. This one, in order:
 4. a good update goes into the Application's update queue (as PTB's server does): 200.
    One of several workers on a PostgreSQL database (bot/workers.py) handles it instead, while
    it holds the chat's lock, and answers 200 after the handling (503 when the lock's database
-   session fails: Telegram delivers the update again).
+   session fails: Telegram delivers the update again); an update already handled by a worker
+   (delivered again) is answered 200 and skipped.
 """
 
 from __future__ import annotations
@@ -120,10 +121,14 @@ class WebhookServer:
             return web.Response(status=200, text="ok")
         try:
             async with self.chat_locks.hold(chat_key(update)):
+                if await self.chat_locks.seen(update.update_id):
+                    log.info("event=webhook_duplicate update_id=%d", update.update_id)
+                    return web.Response(status=200, text="ok")
                 # through the update processor, as PTB's own loop does (its concurrency limit)
                 await self.app.update_processor.process_update(
                     update, self.app.process_update(update)
                 )
+                await self.chat_locks.handled(update.update_id)
         except Exception as exc:  # the lock's session failed (handler errors are PTB's own)
             log.error("event=webhook_chat_lock_failed error=%s", type(exc).__name__)
             return web.Response(status=503, text="try again")

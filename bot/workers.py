@@ -12,6 +12,13 @@ host or several) behind a load balancer that spreads Telegram's webhook posts ov
   a per-chat asyncio lock does the same for updates that arrive at it together (a session's
   advisory lock is re-entrant, so it cannot tell them apart). Two chats whose ids fold to the
   same key only wait for each other.
+  Each update is handled once: under its chat's lock the worker looks its update_id up in
+  `pendamping_workers.handled_updates` and records it after the handling. An update Telegram
+  delivers again (no answer in time: the first worker is slow, or died) waits for the lock
+  and is then skipped if the first worker finished it, handled if it did not. That table is
+  runtime state, not data: an UNLOGGED table in a schema of its own (created by the first
+  worker), outside the migrations and `db copy`, pruned after a day (Telegram keeps an update
+  for 24 hours at most).
 - SenderElection: one worker at a time delivers the outbox and runs the per-minute job, the
   one holding the database's sender lock (bot/runlock.py). The others try to take it every
   `retry_seconds`; when the holder dies its session ends, the server frees the lock and the
@@ -34,6 +41,13 @@ log = logging.getLogger("pendamping.workers")
 # pg_try_advisory_lock(int4, int4): the first key says "Pendamping chat" (bot/runlock.py uses
 # 'PEND' with 1 and 2 for the run and sender locks), the second is the chat.
 CHAT_NAMESPACE = 0x50454E43  # 'PENC'
+HANDLED = "pendamping_workers.handled_updates"
+_SETUP = (
+    "CREATE SCHEMA IF NOT EXISTS pendamping_workers",
+    f"CREATE UNLOGGED TABLE IF NOT EXISTS {HANDLED} ("
+    " update_id BIGINT PRIMARY KEY, handled_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+)
+PRUNE_EVERY = 1000  # updates recorded between two prunings
 
 
 def chat_lock_key(chat_id: int) -> int:
@@ -53,10 +67,38 @@ class ChatLocks:
         self._conn: Any = None
         self._local: dict[int, tuple[asyncio.Lock, int]] = {}
         self._connecting = asyncio.Lock()
+        self._recorded = 0
 
     async def open(self) -> None:
-        """Connect now (so a wrong URL fails at start, not at the first update)."""
-        await self._connection()
+        """Connect now (so a wrong URL fails at start) and make the handled-updates table."""
+        import psycopg
+
+        conn = await self._connection()
+        for sql in _SETUP:
+            # another worker starting at the same moment may have made it
+            with contextlib.suppress(
+                psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject
+            ):
+                await conn.execute(sql)
+        await conn.execute(f"DELETE FROM {HANDLED} WHERE handled_at < now() - interval '1 day'")
+
+    async def seen(self, update_id: int) -> bool:
+        """True when a worker already handled this update (Telegram delivered it again)."""
+        row = await self._query(f"SELECT 1 FROM {HANDLED} WHERE update_id = %s", (update_id,))
+        return row is not None
+
+    async def handled(self, update_id: int) -> None:
+        """Record the update as handled (call it before the chat's lock is released)."""
+        await self._query(
+            f"INSERT INTO {HANDLED} (update_id) VALUES (%s) ON CONFLICT DO NOTHING",
+            (update_id,),
+            False,
+        )
+        self._recorded += 1
+        if self._recorded % PRUNE_EVERY == 0:
+            await self._query(
+                f"DELETE FROM {HANDLED} WHERE handled_at < now() - interval '1 day'", (), False
+            )
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -78,14 +120,19 @@ class ChatLocks:
             return self._conn
 
     async def _execute(self, sql: str, key: int) -> Any:
+        return await self._query(sql, (CHAT_NAMESPACE, key))
+
+    async def _query(self, sql: str, params: tuple[Any, ...], fetch: bool = True) -> Any:
         conn = await self._connection()
         try:
-            cur = await conn.execute(sql, (CHAT_NAMESPACE, key))
-            return await cur.fetchone()
+            cur = await conn.execute(sql, params)
+            return await cur.fetchone() if fetch else None
         except Exception:
-            # a broken session lost its locks with it; the next use reconnects
-            with contextlib.suppress(Exception):
-                await conn.close()
+            # A broken session lost its locks with it: the next use reconnects. A session that
+            # still works is kept: it holds the locks of the other chats under way.
+            if conn.broken:
+                with contextlib.suppress(Exception):
+                    await conn.close()
             raise
 
     @contextlib.asynccontextmanager
