@@ -120,15 +120,14 @@ class WebhookServer:
             await self.app.update_queue.put(update)
             return web.Response(status=200, text="ok")
         try:
-            async with self.chat_locks.hold(chat_key(update)):
-                if await self.chat_locks.seen(update.update_id):
+            async with self.chat_locks.hold(chat_key(update), update.update_id) as seen:
+                if seen:  # delivered again, and a worker handled it already
                     log.info("event=webhook_duplicate update_id=%d", update.update_id)
                     return web.Response(status=200, text="ok")
                 # through the update processor, as PTB's own loop does (its concurrency limit)
                 await self.app.update_processor.process_update(
                     update, self.app.process_update(update)
                 )
-                await self.chat_locks.handled(update.update_id)
         except Exception as exc:  # the lock's session failed (handler errors are PTB's own)
             log.error("event=webhook_chat_lock_failed error=%s", type(exc).__name__)
             return web.Response(status=503, text="try again")

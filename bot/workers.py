@@ -48,6 +48,14 @@ _SETUP = (
     " update_id BIGINT PRIMARY KEY, handled_at TIMESTAMPTZ NOT NULL DEFAULT now())",
 )
 PRUNE_EVERY = 1000  # updates recorded between two prunings
+_SEEN = f"SELECT 1 FROM {HANDLED} WHERE update_id = %s"
+_LOCK_SEEN = (
+    f"SELECT pg_try_advisory_lock(%s, %s), EXISTS (SELECT 1 FROM {HANDLED} WHERE update_id = %s)"
+)
+_UNLOCK = "SELECT pg_advisory_unlock(%s, %s)"
+_RECORD = f"INSERT INTO {HANDLED} (update_id) VALUES (%s) ON CONFLICT DO NOTHING"
+_RECORD_UNLOCK = f"WITH recorded AS ({_RECORD} RETURNING 1) SELECT pg_advisory_unlock(%s, %s)"
+_PRUNE = f"DELETE FROM {HANDLED} WHERE handled_at < now() - interval '1 day'"
 
 
 def chat_lock_key(chat_id: int) -> int:
@@ -80,25 +88,7 @@ class ChatLocks:
                 psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject
             ):
                 await conn.execute(sql)
-        await conn.execute(f"DELETE FROM {HANDLED} WHERE handled_at < now() - interval '1 day'")
-
-    async def seen(self, update_id: int) -> bool:
-        """True when a worker already handled this update (Telegram delivered it again)."""
-        row = await self._query(f"SELECT 1 FROM {HANDLED} WHERE update_id = %s", (update_id,))
-        return row is not None
-
-    async def handled(self, update_id: int) -> None:
-        """Record the update as handled (call it before the chat's lock is released)."""
-        await self._query(
-            f"INSERT INTO {HANDLED} (update_id) VALUES (%s) ON CONFLICT DO NOTHING",
-            (update_id,),
-            False,
-        )
-        self._recorded += 1
-        if self._recorded % PRUNE_EVERY == 0:
-            await self._query(
-                f"DELETE FROM {HANDLED} WHERE handled_at < now() - interval '1 day'", (), False
-            )
+        await conn.execute(_PRUNE)
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -119,9 +109,6 @@ class ChatLocks:
                 )
             return self._conn
 
-    async def _execute(self, sql: str, key: int) -> Any:
-        return await self._query(sql, (CHAT_NAMESPACE, key))
-
     async def _query(self, sql: str, params: tuple[Any, ...], fetch: bool = True) -> Any:
         conn = await self._connection()
         try:
@@ -136,10 +123,15 @@ class ChatLocks:
             raise
 
     @contextlib.asynccontextmanager
-    async def hold(self, chat_id: int | None) -> AsyncIterator[None]:
-        """Hold the chat's lock (in this worker and on the database) for the block."""
-        if chat_id is None:
-            yield
+    async def hold(self, chat_id: int | None, update_id: int | None = None) -> AsyncIterator[bool]:
+        """Hold the chat's lock (in this worker and on the database) for the block; the block
+        gets True when a worker already handled this update_id (skip it). A block that ends
+        normally records the update as handled, in the statement that releases the lock."""
+        if chat_id is None:  # no chat, no order to keep: only the once
+            row = await self._query(_SEEN, (update_id,)) if update_id is not None else None
+            yield row is not None
+            if update_id is not None and row is None:
+                await self._record(update_id)
             return
         lock, users = self._local.get(chat_id, (None, 0))
         if lock is None:
@@ -147,22 +139,49 @@ class ChatLocks:
         self._local[chat_id] = (lock, users + 1)
         try:
             async with lock:
-                key = chat_lock_key(chat_id)
-                pause = 0.005
-                while not (await self._execute("SELECT pg_try_advisory_lock(%s, %s)", key))[0]:
-                    await asyncio.sleep(pause)  # another worker handles this chat now
-                    pause = min(pause * 2, 0.05)
+                chat_key = chat_lock_key(chat_id)
+                seen = await self._hold_locked(chat_key, update_id)
+                done = False
                 try:
-                    yield
+                    yield seen
+                    done = update_id is not None and not seen
                 finally:
                     with contextlib.suppress(Exception):  # a lost session freed it already
-                        await self._execute("SELECT pg_advisory_unlock(%s, %s)", key)
+                        if done:
+                            await self._query(_RECORD_UNLOCK, (update_id, CHAT_NAMESPACE, chat_key))
+                            self._count_record()
+                        else:
+                            await self._query(_UNLOCK, (CHAT_NAMESPACE, chat_key))
         finally:
             lock, users = self._local[chat_id]
             if users <= 1:
                 del self._local[chat_id]
             else:
                 self._local[chat_id] = (lock, users - 1)
+
+    async def _hold_locked(self, key: int, update_id: int | None) -> bool:
+        """Take the chat's database lock (polling while another worker has it) and look the
+        update up in the same statement: True when it was handled already."""
+        pause = 0.005
+        while True:
+            row = await self._query(_LOCK_SEEN, (CHAT_NAMESPACE, key, update_id or 0))
+            if row[0]:
+                return bool(row[1])
+            await asyncio.sleep(pause)  # another worker handles this chat now
+            pause = min(pause * 2, 0.05)
+
+    async def _record(self, update_id: int) -> None:
+        await self._query(_RECORD, (update_id,), False)
+        self._count_record()
+
+    def _count_record(self) -> None:
+        self._recorded += 1
+        if self._recorded % PRUNE_EVERY == 0:
+            asyncio.get_running_loop().create_task(self._prune())
+
+    async def _prune(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._query(_PRUNE, (), False)
 
 
 class SenderElection:
