@@ -6,7 +6,9 @@ several workers are deployed (docs/scaling.md):
 
 - sqlite: one process, the webhook queues each update for PTB's loop (the single-server setup);
 - pg/1, pg/2: 1 and 2 worker processes on one PostgreSQL database (bot/workers.py): each update
-  handled under its chat's advisory lock before the webhook answers; the sender lock elected.
+  handled under its chat's advisory lock before the webhook answers, up to
+  CONCURRENT_UPDATES (8) chats at once per worker (as `pendamping run` does); the sender lock
+  elected.
 
 This process plays Telegram and the load balancer: the sandbox's Bot API (loopback, limits
 off) and the people, who post their updates to the workers in turn (round-robin).
@@ -63,6 +65,7 @@ from bot.db import open_migrated
 from bot.sandbox.core import SandboxCore
 from bot.sandbox.server import SandboxServer
 from bot.webhook import run_webhook
+from bot.workers import CONCURRENT_UPDATES
 
 SECRET = "bench-" + "0" * 26
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -186,7 +189,7 @@ async def run_child(database: str, url: str, port: int, workers: bool, now: dt.d
     extra = {"sender_election": database} if workers else None
     app = build_application(
         settings, token=TOKEN, base_url=url, rate_limiter=False, clock=ManualClock(now),
-        extra_bot_data=extra,
+        extra_bot_data=extra, concurrent_updates=CONCURRENT_UPDATES if workers else 1,
     )  # fmt: skip
     return await run_webhook(
         app, listen="127.0.0.1", port=port, url_path="telegram",

@@ -38,6 +38,11 @@ from typing import Any
 
 log = logging.getLogger("pendamping.workers")
 
+# Updates of different chats one worker handles at once. Safe on PostgreSQL as it is between
+# workers: one chat's updates stay in order (the chat lock), and a statement of one update
+# waits while another update's transaction is open on the shared connection.
+CONCURRENT_UPDATES = 8
+
 # pg_try_advisory_lock(int4, int4): the first key says "Pendamping chat" (bot/runlock.py uses
 # 'PEND' with 1 and 2 for the run and sender locks), the second is the chat.
 CHAT_NAMESPACE = 0x50454E43  # 'PENC'

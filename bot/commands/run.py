@@ -81,7 +81,13 @@ def _run(args: argparse.Namespace) -> int:
             " Telegram sends it with each update; e.g. openssl rand -hex 32"
         )
     extra = {"sender_election": settings.database} if workers else None
-    app = build_application(settings, token=token, base_url=args.api_url, extra_bot_data=extra)
+    # a worker handles several chats at once (each chat in order): bot/workers.py
+    from bot.workers import CONCURRENT_UPDATES
+
+    app = build_application(
+        settings, token=token, base_url=args.api_url, extra_bot_data=extra,
+        concurrent_updates=CONCURRENT_UPDATES if workers else 1,
+    )  # fmt: skip
     if args.webhook_url:
         # our own endpoint (bot/webhook.py): secret before body, 1 MB cap, 400 on bad input
         from bot.webhook import serve
