@@ -112,8 +112,14 @@ class _AdvisoryLock:
     def release(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.close()  # ending the session releases its advisory locks
+                # Unlocked before closing: the server ends a closed session a moment later.
+                self._conn.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
+                )
+            except Exception:  # the session is gone already: so is its lock
+                pass
             finally:
+                self._conn.close()
                 self._conn = None
 
     def __enter__(self) -> _AdvisoryLock:

@@ -141,8 +141,10 @@ _WORDS = (
 )
 _OR_IGNORE = re.compile(r"\bINSERT\s+OR\s+IGNORE\s+INTO\b", re.I)
 _UNSUPPORTED = re.compile(
-    r"\b(INSERT\s+OR\s+REPLACE|REPLACE\s+INTO|WITHOUT\s+ROWID|PRAGMA|json_extract|json_valid|"
-    r"json_type|strftime|julianday|datetime\s*\(|ALTER\s+TABLE\s+\w+\s+RENAME\s+TO)\b",
+    r"\b(?:INSERT\s+OR\s+REPLACE|REPLACE\s+INTO|WITHOUT\s+ROWID|PRAGMA"
+    r"|ALTER\s+TABLE\s+\w+\s+RENAME\s+TO)\b"
+    r"|\b(?:json_extract|json_valid|json_type|json_set|json_each|json_group_array|strftime"
+    r"|julianday|datetime|unixepoch|group_concat|instr|ifnull|iif)\s*\(",
     re.I,
 )
 
@@ -187,7 +189,7 @@ def ddl_to_postgres(script: str) -> list[str]:
         code = "".join(t for k, t in _scan(stmt) if k == "code")
         bad = _UNSUPPORTED.search(code)
         if bad:
-            raise UntranslatableDDL(bad.group(0))
+            raise UntranslatableDDL(bad.group(0).rstrip("( \t\n"))
         pieces = []
         or_ignore = False
         for kind, text in _scan(stmt):

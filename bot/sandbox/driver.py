@@ -71,12 +71,13 @@ class Conversation:
         return [Reply.from_view(v) for v in self.core.chat_messages(self.chat_id, since)]
 
     async def messages(self, since: int = 0) -> list[Reply]:
-        await self.sandbox.idle()
+        await self.sandbox.idle(outbox=True)
         return self.replies(since)
 
     async def last(self) -> Reply:
-        """The newest message the bot sent in this chat (waits for the bot to be idle)."""
-        await self.sandbox.idle()
+        """The newest message the bot sent in this chat (waits for the bot to be idle and
+        for the outbox loop to have sent what was queued)."""
+        await self.sandbox.idle(outbox=True)
         found = self.replies()
         if not found:
             raise AssertionError(f"the bot has sent nothing in chat {self.chat_id}")
@@ -364,13 +365,17 @@ class Sandbox:
         await self.stop_bot()
         await self.server.stop()
 
-    async def idle(self, update_id: int | None = None, within: float = 10.0) -> None:
-        """Wait until the bot has handled update_id (if given) and is quiet."""
+    async def idle(
+        self, update_id: int | None = None, within: float = 10.0, *, outbox: bool = False
+    ) -> None:
+        """Wait until the bot has handled update_id (if given) and is quiet; with outbox, also
+        until the outbox loop's pass is over (what the handlers queued has been sent)."""
         if self.app is None:
             return
         await settle(self.core, self.app, update_id, within=within)
-        # What the handlers queued is sent by the outbox loop: wait for its pass too (a pass
-        # that only talks to the database makes no Bot API call for settle() to see).
+        if not outbox:
+            return
+        # A pass that only talks to the database makes no Bot API call for settle() to see.
         sender = self.app.bot_data.get("sender")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
