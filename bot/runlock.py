@@ -59,6 +59,7 @@ class _AdvisoryLock:
     def __init__(self, database: str) -> None:
         self.database = database
         self._conn: Any = None
+        self._shared = False
 
     @property
     def held(self) -> bool:
@@ -80,6 +81,7 @@ class _AdvisoryLock:
             raise LockUnavailable(explain_connect_error(exc, self.database)) from None
         # shared: the webhook workers of one database hold the run lock together; anything
         # that needs the database alone (an exclusive taker) still waits for all of them
+        self._shared = shared
         function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
         row = conn.execute(
             f"SELECT {function}(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
@@ -113,9 +115,8 @@ class _AdvisoryLock:
         if self._conn is not None:
             try:
                 # Unlocked before closing: the server ends a closed session a moment later.
-                self._conn.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
-                )
+                unlock = "pg_advisory_unlock_shared" if self._shared else "pg_advisory_unlock"
+                self._conn.execute(f"SELECT {unlock}(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind]))
             except Exception:  # the session is gone already: so is its lock
                 pass
             finally:

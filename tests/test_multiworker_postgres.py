@@ -458,3 +458,21 @@ async def test_chat_lock_waits_only_for_the_same_chat(pg_url):
     finally:
         await a.close()
         await b.close()
+
+
+def test_workers_share_the_run_lock_a_polling_bot_does_not(pg_url):
+    from bot.runlock import RunLockHeld, acquire_run_lock, is_locked
+
+    first = acquire_run_lock(pg_url, shared=True)
+    second = acquire_run_lock(pg_url, shared=True)  # a second webhook worker
+    assert first is not None and second is not None
+    try:
+        with pytest.raises(RunLockHeld, match="is in use by `pendamping run`"):
+            acquire_run_lock(pg_url)  # polling (or anything needing the database alone)
+    finally:
+        first.release()
+        second.release()
+    assert is_locked(pg_url) is None
+    alone = acquire_run_lock(pg_url)
+    assert alone is not None
+    alone.release()
