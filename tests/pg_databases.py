@@ -5,7 +5,7 @@ right to CREATE DATABASE), else postgresql://postgres@127.0.0.1:5432/postgres. E
 process (each xdist worker) migrates one template database once, then every test gets a copy
 of it (CREATE DATABASE ... TEMPLATE, about 50 ms) under a name unique to the process, dropped
 after the test; the template is dropped at the end of the session, and databases left behind
-by a killed run (their pid no longer alive) are dropped by the next run.
+by a killed run on this machine (their pid no longer alive) are dropped by the next run.
 
 No server: those tests skip with one reason. With CI=true a missing server fails them.
 """
@@ -13,10 +13,12 @@ No server: those tests skip with one reason. With CI=true a missing server fails
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import queue
 import re
 import secrets
+import socket
 import threading
 from urllib.parse import urlsplit
 
@@ -24,7 +26,10 @@ import pytest
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PREFIX = "pendamping_test_"
-_STALE = re.compile(rf"^{PREFIX}(\d+)_")
+_STALE = re.compile(rf"^{PREFIX}([0-9a-f]{{6}})_(\d+)_")
+# Which machine made a database: a run reaps only its own machine's leftovers (another host,
+# or another PID namespace, may share the server).
+HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 
 
 def in_ci() -> bool:
@@ -40,7 +45,7 @@ class PgTestServer:
 
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
-        self.prefix = f"{PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
+        self.prefix = f"{PREFIX}{HOST}_{os.getpid()}_{secrets.token_hex(3)}"
         self._checked = False
         self._problem: str | None = None
         self._template: str | None = None
@@ -80,7 +85,7 @@ class PgTestServer:
         ).fetchall()
         for (name,) in rows:
             m = _STALE.match(name)
-            if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            if m and m.group(1) == HOST and not os.path.exists(f"/proc/{m.group(2)}"):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _make_template(self, conn) -> None:  # noqa: ANN001
