@@ -51,6 +51,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "score_bench": ([], ["--recipients", "3000", "--single-runs", "50"], "100,000 recipients"),
     "ops_bench": (["--recipients", "5000"], ["--recipients", "1000", "--months", "3"],
                   "5,000 recipients x 12 months (full 20,000 takes > 5 min)"),
+    "report_load_postgres": ([], ["--n", "30", "--pool", "20", "--seconds", "3"],
+                             "n=200, 10 s, SQLite + PostgreSQL 1 and 2 workers"),
     "broadcast_bench": (["--messages", "3000"], ["--messages", "300"],
                         "3,000 messages (10,000 take ~6 min at 30/s by design)"),
     "followup_bench": ([], ["--recipients", "5000"], "100,000 recipients, 10,000 graduates"),

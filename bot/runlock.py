@@ -59,12 +59,13 @@ class _AdvisoryLock:
     def __init__(self, database: str) -> None:
         self.database = database
         self._conn: Any = None
+        self._shared = False
 
     @property
     def held(self) -> bool:
         return self._conn is not None
 
-    def acquire(self, purpose: str = "run") -> None:
+    def acquire(self, purpose: str = "run", *, shared: bool = False) -> None:
         import psycopg
 
         from bot.db.postgres import explain_connect_error
@@ -78,8 +79,12 @@ class _AdvisoryLock:
             )
         except (psycopg.Error, OSError, ValueError) as exc:
             raise LockUnavailable(explain_connect_error(exc, self.database)) from None
+        # shared: the webhook workers of one database hold the run lock together; anything
+        # that needs the database alone (an exclusive taker) still waits for all of them
+        self._shared = shared
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
         row = conn.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
+            f"SELECT {function}(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
         ).fetchone()
         if not (row and row[0]):
             holder = _pg_holder(conn, self.kind) or "another process"
@@ -95,13 +100,23 @@ class _AdvisoryLock:
             "stop it first (e.g. `systemctl stop pendamping`)"
         )
 
+    def still_held(self) -> bool:
+        """True while the lock's session is alive (the server keeps the lock exactly as long);
+        False once it is gone (server restart, network cut): another process may hold it now."""
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute("SELECT 1")
+        except Exception:  # any failure of that session means the lock is gone with it
+            return False
+        return True
+
     def release(self) -> None:
         if self._conn is not None:
             try:
                 # Unlocked before closing: the server ends a closed session a moment later.
-                self._conn.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
-                )
+                unlock = "pg_advisory_unlock_shared" if self._shared else "pg_advisory_unlock"
+                self._conn.execute(f"SELECT {unlock}(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind]))
             except Exception:  # the session is gone already: so is its lock
                 pass
             finally:
@@ -258,13 +273,20 @@ def _read_holder(fd: int) -> str:
     return "a running `pendamping run`"
 
 
-def acquire_run_lock(database: str, purpose: str = "run") -> RunLock | _AdvisoryLock | None:
-    """Take the lock for this process's lifetime (None for an in-memory database)."""
+def acquire_run_lock(
+    database: str, purpose: str = "run", *, shared: bool = False
+) -> RunLock | _AdvisoryLock | None:
+    """Take the lock for this process's lifetime (None for an in-memory database).
+
+    shared (PostgreSQL only): several webhook workers of one database hold it together
+    (docs/scaling.md); on SQLite the lock is always exclusive."""
     if database == ":memory:":
         return None
-    lock: RunLock | _AdvisoryLock = (
-        _AdvisoryLock(database) if _is_postgres(database) else RunLock(database)
-    )
+    if _is_postgres(database):
+        advisory = _AdvisoryLock(database)
+        advisory.acquire(purpose, shared=shared)
+        return advisory
+    lock = RunLock(database)
     lock.acquire(purpose)
     return lock
 

@@ -11,6 +11,10 @@ CRITICAL. This one, in order:
 3. a body that is not a JSON object, or not an Update, gets 400 and one log line with its
    size only, never its content;
 4. a good update goes into the Application's update queue (as PTB's server does): 200.
+   One of several workers on a PostgreSQL database (bot/workers.py) handles it instead, while
+   it holds the chat's lock, and answers 200 after the handling (503 when the lock's database
+   session fails: Telegram delivers the update again); an update already handled by a worker
+   (delivered again) is answered 200 and skipped.
 """
 
 from __future__ import annotations
@@ -19,10 +23,16 @@ import asyncio
 import hmac
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, ExtBot
+
+from bot.updates import chat_key
+
+if TYPE_CHECKING:
+    from bot.workers import ChatLocks
 
 log = logging.getLogger("pendamping.webhook")
 
@@ -42,6 +52,7 @@ class WebhookServer:
         secret: str,
         *,
         max_body: int = MAX_BODY,
+        chat_locks: ChatLocks | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the webhook needs a secret token")
@@ -50,6 +61,7 @@ class WebhookServer:
         self.path = "/" + path.strip("/")
         self._secret = secret.encode()
         self.max_body = max_body
+        self.chat_locks = chat_locks
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -104,15 +116,36 @@ class WebhookServer:
             return web.Response(status=400, text="bad request")
         if isinstance(self.app.bot, ExtBot):
             self.app.bot.insert_callback_data(update)
-        await self.app.update_queue.put(update)
+        if self.chat_locks is None:
+            await self.app.update_queue.put(update)
+            return web.Response(status=200, text="ok")
+        try:
+            async with self.chat_locks.hold(chat_key(update), update.update_id) as seen:
+                if seen:  # delivered again, and a worker handled it already
+                    log.info("event=webhook_duplicate update_id=%d", update.update_id)
+                    return web.Response(status=200, text="ok")
+                # through the update processor, as PTB's own loop does (its concurrency limit)
+                await self.app.update_processor.process_update(
+                    update, self.app.process_update(update)
+                )
+        except Exception as exc:  # the lock's session failed (handler errors are PTB's own)
+            log.error("event=webhook_chat_lock_failed error=%s", type(exc).__name__)
+            return web.Response(status=503, text="try again")
         return web.Response(status=200, text="ok")
 
 
 async def start_webhook(
-    app: Application, *, listen: str, port: int, url_path: str, webhook_url: str, secret: str
+    app: Application,
+    *,
+    listen: str,
+    port: int,
+    url_path: str,
+    webhook_url: str,
+    secret: str,
+    chat_locks: ChatLocks | None = None,
 ) -> WebhookServer:
     """Serve the endpoint, then tell Telegram (setWebhook with the secret) where it is."""
-    server = WebhookServer(app, listen, port, url_path, secret)
+    server = WebhookServer(app, listen, port, url_path, secret, chat_locks=chat_locks)
     await server.start()
     try:
         await app.bot.set_webhook(url=webhook_url, secret_token=secret)
@@ -123,19 +156,35 @@ async def start_webhook(
 
 
 async def run_webhook(
-    app: Application, *, listen: str, port: int, url_path: str, webhook_url: str, secret: str
+    app: Application,
+    *,
+    listen: str,
+    port: int,
+    url_path: str,
+    webhook_url: str,
+    secret: str,
+    workers_database: str | None = None,
 ) -> int:
     """Like PTB's run_webhook (initialize, post_init, start ... stop, shutdown), with this
-    server; until SIGTERM or SIGINT. 1 (with one line) when the port cannot be bound."""
+    server; until SIGTERM or SIGINT. 1 (with one line) when the port cannot be bound.
+
+    workers_database: a PostgreSQL URL when this is one of several workers (bot/workers.py)."""
     from bot.commands.sandbox import wait_for_stop_signal
 
+    chat_locks = None
+    if workers_database:
+        from bot.workers import ChatLocks
+
+        chat_locks = ChatLocks(workers_database)
+        await chat_locks.open()
     await app.initialize()
     try:
         if app.post_init:
             await app.post_init(app)
         try:
             server = await start_webhook(app, listen=listen, port=port, url_path=url_path,
-                                         webhook_url=webhook_url, secret=secret)  # fmt: skip
+                                         webhook_url=webhook_url, secret=secret,
+                                         chat_locks=chat_locks)  # fmt: skip
         except OSError as exc:
             print(f"error: cannot listen on {listen}:{port}: {exc.strerror}", flush=True)
             return 1
@@ -151,6 +200,8 @@ async def run_webhook(
         await app.shutdown()
         if app.post_shutdown:
             await app.post_shutdown(app)
+        if chat_locks is not None:
+            await chat_locks.close()
     return 0
 
 

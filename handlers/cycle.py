@@ -22,6 +22,7 @@ from bot.services.chat_menus import sync_chat_menus
 from bot.services.digest_schedule import mark_chat_reachable
 from bot.services.minute import run_minute
 from bot.services.outbox import OutboxSender, make_sender_bot
+from bot.workers import SenderElection
 from handlers.common import (
     account_of,
     db_of,
@@ -53,7 +54,20 @@ async def start_sender(app: Application) -> None:
     sender = OutboxSender(app.bot_data["db"], bot, settings, app.bot_data["clock"])
     app.bot_data["sender"] = sender
     app.bot_data["_sender_bot_own"] = bot if own else None
-    if app.bot_data.get("sender_autostart", True):  # tests drive sender.drain() themselves
+    election_db = app.bot_data.get("sender_election")
+    if election_db:
+        # one of several webhook workers (bot/workers.py): it sends (and runs the minute job)
+        # only while it holds the database's sender lock; the others wait to take over
+        async def lead() -> None:
+            current = OutboxSender(app.bot_data["db"], bot, settings, app.bot_data["clock"])
+            app.bot_data["sender"] = current  # a fresh one: it puts back rows left 'sending'
+            # rows queued by the other workers wake nobody here: look every second
+            await current.run_forever(idle_seconds=1.0)
+
+        election = SenderElection(election_db, lead)
+        app.bot_data["_sender_election"] = election
+        app.bot_data["_sender_task"] = asyncio.create_task(election.run())
+    elif app.bot_data.get("sender_autostart", True):  # tests drive sender.drain() themselves
         app.bot_data["_sender_task"] = asyncio.create_task(sender.run_forever())
     # The per-minute job runs on the real clock. With an injected clock (tests, a FakeClock)
     # it is off unless bot_data["cycle_job"] is True: the test drives tick() itself, and the
@@ -67,6 +81,7 @@ async def stop_sender(app: Application) -> None:
     """post_shutdown: stop the loop, close the sender's own bot."""
     sender = app.bot_data.pop("sender", None)
     task = app.bot_data.pop("_sender_task", None)
+    app.bot_data.pop("_sender_election", None)
     if sender is not None:
         sender.stop()
     if task is not None:
@@ -80,6 +95,9 @@ async def stop_sender(app: Application) -> None:
 
 async def cycle_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every minute: tick, upkeep, digests (bot/services/minute.py), then wake the sender."""
+    election = context.application.bot_data.get("_sender_election")
+    if election is not None and not election.leading:
+        return  # several workers: the one holding the sender lock runs the minute
     try:
         await run_minute(db_of(context), settings_of(context), now_of(context))
     finally:

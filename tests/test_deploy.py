@@ -30,3 +30,32 @@ def test_retention_timer_points_at_its_service() -> None:
     service = unit("pendamping-retention.service")["Service"]
     assert service["ExecStart"].endswith("pendamping retention")
     assert service["User"] == "pendamping"
+
+
+def test_worker_template_runs_a_webhook_worker_on_its_instance_port() -> None:
+    service = unit("pendamping-worker@.service")["Service"]
+    assert service["User"] == "pendamping"
+    assert service["Restart"] == "on-failure"
+    assert service["EnvironmentFile"].startswith("/etc/pendamping/")
+    assert service["UMask"] == "0077"
+    command = " ".join(service["ExecStart"].replace("\\\n", " ").split())
+    assert command.startswith("/opt/pendamping/venv/bin/pendamping run --webhook-url https://")
+    assert command.endswith("--listen 127.0.0.1 --port %i")
+    assert "TELEGRAM_BOT_TOKEN" not in service.get("Environment", "")
+    assert "--webhook-secret" not in command  # the secret comes from the EnvironmentFile
+
+
+def test_nginx_example_spreads_the_webhook_over_the_worker_ports() -> None:
+    import re
+
+    conf = (REPO / "deploy" / "nginx-pendamping.conf").read_text(encoding="utf-8")
+    upstream = re.search(r"upstream pendamping_workers \{(.*?)\}", conf, re.S)
+    assert upstream is not None
+    ports = re.findall(r"^\s*server 127\.0\.0\.1:(\d+)", upstream.group(1), re.M)
+    assert len(ports) >= 2
+    assert "proxy_pass http://pendamping_workers/telegram;" in conf
+    assert "client_max_body_size 1m;" in conf
+    # a timed-out update is not posted to a second worker (it may still be handled)
+    next_upstream = re.search(r"proxy_next_upstream ([^;]*);", conf)
+    assert next_upstream is not None and "timeout" not in next_upstream.group(1)
+    assert conf.count("{") == conf.count("}")

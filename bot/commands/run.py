@@ -7,7 +7,7 @@ import logging
 import os
 
 from bot.config import Settings
-from bot.db import DatabaseError, write_problem
+from bot.db import DatabaseError, is_postgres, write_problem
 from bot.logs import setup_logging
 from bot.runlock import acquire_run_lock, acquire_sender_lock
 from bot.sandbox.core import DEFAULT_TOKEN
@@ -54,8 +54,12 @@ def _run(args: argparse.Namespace) -> int:
         raise DatabaseError(f"cannot run: {problem[0]}; fix: {problem[1]}")
     # Held until the process ends (even SIGKILL frees it): restore refuses while the bot runs,
     # and the bot is the database's one outbox sender (`send`, `tick`, `broadcast` stand back).
-    _run_lock = acquire_run_lock(settings.database)  # noqa: F841
-    _sender_lock = acquire_sender_lock(settings.database, "run")  # noqa: F841
+    # Webhook on PostgreSQL: this may be one of several workers (bot/workers.py, docs/scaling.md):
+    # they share the run lock, and whichever holds the sender lock sends; the others take over.
+    workers = bool(args.webhook_url) and is_postgres(settings.database)
+    _run_lock = acquire_run_lock(settings.database, shared=workers)  # noqa: F841
+    if not workers:
+        _sender_lock = acquire_sender_lock(settings.database, "run")  # noqa: F841
     if settings.database != ":memory:":
         # scratch folders of a bot killed while it wrote a digest file (names inside)
         from pathlib import Path
@@ -76,13 +80,21 @@ def _run(args: argparse.Namespace) -> int:
             f"--webhook-url needs a secret in {WEBHOOK_SECRET_ENV} (or --webhook-secret):"
             " Telegram sends it with each update; e.g. openssl rand -hex 32"
         )
-    app = build_application(settings, token=token, base_url=args.api_url)
+    extra = {"sender_election": settings.database} if workers else None
+    # a worker handles several chats at once (each chat in order): bot/workers.py
+    from bot.workers import CONCURRENT_UPDATES
+
+    app = build_application(
+        settings, token=token, base_url=args.api_url, extra_bot_data=extra,
+        concurrent_updates=CONCURRENT_UPDATES if workers else 1,
+    )  # fmt: skip
     if args.webhook_url:
         # our own endpoint (bot/webhook.py): secret before body, 1 MB cap, 400 on bad input
         from bot.webhook import serve
 
         return serve(app, listen=args.listen, port=args.port, url_path="telegram",
-                     webhook_url=args.webhook_url, secret=secret)  # fmt: skip
+                     webhook_url=args.webhook_url, secret=secret,
+                     workers_database=settings.database if workers else None)  # fmt: skip
     else:
         app.run_polling()
     return 0
