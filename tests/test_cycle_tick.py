@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.db import Database
 from bot.services.cycle import tick
 from tests import cycle_seed as seed
 
@@ -69,6 +71,21 @@ async def test_tick_twice_plans_once(db, cfg, world):
     second = await tick(db, cfg, wib(2024, 2, 1, 8, 1))
     assert len(first.planned) == 2 and second.planned == [] and second.steps == []
     assert len(await seed.outbox(db)) == 2
+
+
+async def test_ticks_started_at_once_plan_once(db, cfg, world):
+    """Several workers or cron runs ticking the same minute, each on its own connection: the
+    unique keys let exactly one plan each step and each message; none fails."""
+    others = [await Database.open(cfg.database, files_dir=cfg.files_dir) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(tick(o, cfg, wib(2024, 2, 1, 8)) for o in others))
+    finally:
+        for other in others:
+            await other.close()
+    assert sorted(len(r.planned) for r in results) == [0, 0, 2]
+    rows = await seed.outbox(db)
+    assert chats(rows) == [1001, 1002] and {r["step"] for r in rows} == {"open"}
+    assert await db.fetchval("SELECT count(*) FROM cycle_steps") == 1
 
 
 async def test_reported_recipient_and_report_on_behalf_get_no_reminder(db, cfg, world):
