@@ -225,6 +225,17 @@ SAMPLES: dict[str, dict] = {
         "case_id": 3,
     },
     "graduasi_label": {"key": "approve", "n": 3},
+    "graduasi_approve_ask": {
+        "name": "Siti Aminah",
+        "case_id": 3,
+        "gaps": [
+            {"key": "no_answer"},
+            {"key": "objected", "reason": "Usaha masih baru", "voice": False},
+            {"key": "not_ready", "score": 31},
+        ],
+        "min": 10,
+        "confirm_label": "Ya, setujui 3",
+    },
     "graduasi_ask": {
         "key": "statement",
         "name": "Siti Aminah",

@@ -40,7 +40,11 @@ SEARCH_MAX = 8  # a name search offers at most this many people as buttons
 # A confirmation must rest on a recent visit.
 VISIT_MAX_AGE_DAYS = 60
 WIB = ZoneInfo("Asia/Jakarta")  # who decided and when: shown as people read the time
-DEFAULT_APPROVE_REASON = "Disetujui sesuai rekomendasi skor dan konfirmasi pendamping"
+# The reason recorded when staff approve without writing one: only allowed (and only true)
+# when the family agreed and the score called it ready (see approval_gaps()).
+DEFAULT_APPROVE_REASON = (
+    "Keluarga setuju dan skor Siap graduasi; disetujui sesuai usulan pendamping"
+)
 
 
 class GraduationError(Exception):
@@ -84,6 +88,7 @@ class Decision:
     model_version: str | None
     recipient_chat_id: int | None  # where to send congratulations (None: no reachable account)
     recipient_language: str
+    reason: str = ""  # the reason recorded (staff's words, or the default when it is true)
 
 
 def _iso(now: dt.datetime) -> str:
@@ -403,6 +408,30 @@ async def open_case(db: Database, account: Account, case_id: int) -> RecipientRe
     return (await _open_case(db, account, case_id))[1]
 
 
+def approval_gaps(case: Any) -> list[dict[str, Any]]:
+    """What an approval would pass over: the family has not answered, the family objected
+    (with its reason), the score did not call the family ready. Empty: approving without a
+    written reason is true to the facts."""
+    gaps: list[dict[str, Any]] = []
+    if case["family_answer"] == "object":
+        gaps.append({"key": "objected", "reason": case["family_reason"],
+                     "voice": bool(case["family_voice_file_id"])})  # fmt: skip
+    elif case["family_answer"] != "agree":
+        gaps.append({"key": "no_answer"})
+    if not case["proposed_ready"]:
+        gaps.append({"key": "not_ready", "score": case["score"]})
+    return gaps
+
+
+async def approval_check(
+    db: Database, account: Account, case_id: int
+) -> tuple[RecipientRef, list[dict[str, Any]]]:
+    """Before approving: the family and what the approval would pass over (approval_gaps)."""
+    _require_staff(account)
+    case, ref = await _open_case(db, account, case_id)
+    return ref, approval_gaps(case)
+
+
 def check_reason(reason: str | None, *, required: bool) -> str | None:
     """A decision's reason, spaces squeezed; GraduationError('reason_short') when too short."""
     reason = " ".join((reason or "").split())
@@ -425,8 +454,12 @@ async def decide(
     """Staff approve (recipient graduated) or reject (a reason of 10+ characters) a proposal;
     the facilitator and the family are told through the outbox (quiet hours respected)."""
     _require_staff(account)
-    reason = check_reason(reason, required=not approve) or DEFAULT_APPROVE_REASON
+    written = check_reason(reason, required=not approve)
     case, ref = await _open_case(db, account, case_id)
+    if approve and written is None and approval_gaps(case):
+        # the standard reason would be false: staff say why in their own words
+        raise GraduationError("approve_reason_needed", min=REASON_MIN, max=REASON_MAX)
+    reason = written or DEFAULT_APPROVE_REASON
     at = _iso(now)
     status = "approved" if approve else "rejected"
     async with db.transaction() as conn:
@@ -461,6 +494,7 @@ async def decide(
     return Decision(
         case_id, ref, status, case["score"], case["model_version"],
         chat["chat_id"] if chat and approve else None, chat["language"] if chat else "id",
+        reason,
     )  # fmt: skip
 
 

@@ -30,6 +30,8 @@ SPARK_MONTHS = 6
 # How long a question waits for its answer in the person's next message.
 WAITS = {
     "reject_reason": dt.timedelta(hours=2),
+    "approve_reason": dt.timedelta(hours=2),
+    "reopen_reason": dt.timedelta(hours=2),
     "statement": dt.timedelta(hours=2),
     "objection": dt.timedelta(days=1),
 }
@@ -209,7 +211,7 @@ async def _cards(db: Database, rows: list[Any]) -> list[ProposalCard]:
 
 @dataclass(frozen=True)
 class Wait:
-    kind: str  # reject_reason | statement | objection
+    kind: str  # reject_reason | approve_reason | reopen_reason | statement | objection
     case_id: int | None
     recipient_id: int | None
 
@@ -255,6 +257,20 @@ async def start_reject(db: Database, now: dt.datetime, account: Account, case_id
     ref = await grad.open_case(db, account, case_id)
     await set_wait(db, now, account, "reject_reason", case_id=case_id)
     return ref.name
+
+
+async def start_approve(
+    db: Database, now: dt.datetime, account: Account, case_id: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """'Setujui' pressed (or /setujui N without a reason): the family's name and what the
+    approval would pass over. With gaps the next message is the reason (asked like Tolak);
+    without, staff confirm with a second press."""
+    ref, gaps = await grad.approval_check(db, account, case_id)
+    if gaps:
+        await set_wait(db, now, account, "approve_reason", case_id=case_id)
+    else:
+        await clear_wait(db, account)
+    return ref.name, gaps
 
 
 # --- the family's voice ----------------------------------------------------------------------
