@@ -620,11 +620,11 @@ class Demo:
             when = dt.datetime.fromtimestamp(m.data["date"], WIB)
             entries.append((m.message_id, 0, len(entries),
                             f"[{when:%d-%m-%Y %H:%M}] Bot: " + body.replace("\n", "\n    ")))  # fmt: skip
-            for e in edits:
-                when = dt.datetime.fromtimestamp(e["date"], WIB)
-                entries.append((e["after_message_id"], 2, len(entries),
+            for edit in edits:
+                when = dt.datetime.fromtimestamp(edit["date"], WIB)
+                entries.append((edit["after_message_id"], 2, len(entries),
                                 f"[{when:%d-%m-%Y %H:%M}] Bot (pesan diubah): "
-                                + e["after"].replace("\n", "\n    ")))  # fmt: skip
+                                + edit["after"].replace("\n", "\n    ")))  # fmt: skip
         for e in self.events:
             if e.chat_id == chat_id:
                 entries.append((e.after_message_id, 1, len(entries), self._event_line(e)))
