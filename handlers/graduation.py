@@ -38,6 +38,7 @@ from handlers.common import (
     settings_of,
     wake,
 )
+from handlers.followup import reopen_with_reason
 from handlers.keyboards import BACK_WORDS, MENU_WORDS
 
 END_KINDS_ID = {"pindah": "moved", "meninggal": "deceased", "menolak": "declined"}
@@ -542,6 +543,9 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         raise ApplicationHandlerStop
     if wait.kind == "reject_reason" and wait.case_id is not None:
         await _decide(update, context, account, lang, wait.case_id, False, text)
+        raise ApplicationHandlerStop
+    if wait.kind == "reopen_reason" and wait.case_id is not None:
+        await reopen_with_reason(update, context, account, wait.case_id, text)
         raise ApplicationHandlerStop
     if wait.kind == "approve_reason" and wait.case_id is not None:
         await _decide(update, context, account, lang, wait.case_id, True, text, asked=True)

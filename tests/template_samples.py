@@ -297,6 +297,15 @@ SAMPLES: dict[str, dict] = {
         "decided": "2024-07-03",
     },  # fmt: skip
     "followup_reopen_howto": {"name": "Siti Aminah", "nik": "3328064107850001", "case_id": 7},
+    "followup_reopen_notice": {
+        "to": "facilitator",
+        "name": "Siti Aminah",
+        "desa": "Kalisapu",
+        "reason": "Usaha tutup sejak September",
+        "staff": "Ani",
+        "period": "2024-10",
+        "invitation": _dt.date(2024, 11, 1),
+    },
     "followup_found": {
         "query": "siti",
         "graduates": [
