@@ -270,6 +270,7 @@ SAMPLES: dict[str, dict] = {
         "case_id": 3,
         "reason": "Belum siap",
         "voice": True,
+        "to": "facilitator",
     },
     "graduasi_notice_request": {"name": "Siti Aminah", "desa": "Kajen", "to": "facilitator"},
     "graduasi_lanjut": {"name": "Siti Aminah"},

@@ -136,7 +136,10 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     await delivered(sb)
     told = (await ani.last()).text
     assert "Rina Wati" in told and "KEBERATAN" in told and "anak mau masuk SMP" in told
-    assert "KEBERATAN" in (await budi.last()).text
+    # the facilitator cannot open /graduasi: their notice points to the family's card
+    fac_told = (await budi.last()).text
+    assert "KEBERATAN" in fac_told and "/graduasi" not in fac_told and "/daftar" in fac_told
+    assert "/graduasi" in told
 
     # staff: the cards, waiting for me first; the objection under its own filter
     page = (await ani.send("/graduasi"))[-1]

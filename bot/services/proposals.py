@@ -344,10 +344,15 @@ async def family_object(
                "voice": voice_file_id is not None}  # fmt: skip
         attachment = {"type": "voice", "file_id": voice_file_id} if voice_file_id else None
         key = f"case:{case_id}:{at}"
-        for to in [*await grad.staff_accounts(conn, case["kecamatan_code"]),
-                   *await grad.facilitator_accounts(conn, case["facilitator_id"])]:  # fmt: skip
-            await grad.plan_notice(conn, settings, now, to, "graduasi_notice_objection", key, ctx,
-                                   attachment)  # fmt: skip
+        # staff decide on /graduasi; the facilitator cannot open it, so theirs points to
+        # the family's card (/daftar, /cari)
+        for role, people in (
+            ("staff", await grad.staff_accounts(conn, case["kecamatan_code"])),
+            ("facilitator", await grad.facilitator_accounts(conn, case["facilitator_id"])),
+        ):
+            for to in people:
+                await grad.plan_notice(conn, settings, now, to, "graduasi_notice_objection", key,
+                                       {**ctx, "to": role}, attachment)  # fmt: skip
     return case["name"]
 
 
