@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -111,6 +112,8 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     await _card(budi, "Rina Wati")
     prompt = (await budi.press("Usulkan graduasi"))[-1].text
     assert "belum Siap graduasi" in prompt and "Syarat yang belum terpenuhi" in prompt
+    assert "bulan Juni 2024: laba Rp900.000" in prompt  # months in words, not "2024-06"
+    assert re.search(r"\d{4}-\d{2}", prompt) is None
     refused = (await budi.send("Keluarga ini rajin dan bersemangat sekali"))[-1].text
     assert "belum menjelaskan syarat" in refused
     assert await sb.db.fetchval("SELECT count(*) FROM graduation_cases") == 1  # no half-record
@@ -156,6 +159,11 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     assert 'KEBERATAN: "Usaha saya masih baru, anak mau masuk SMP"' in objection.text
     assert "diusulkan walau skor belum siap" in objection.text
     assert "❌" in objection.text  # the unmet gates, with their reasons
+    # months in words, free text shortened at a word boundary (never "bulan 2…")
+    assert re.search(r"\d{4}-\d{2}", objection.text) is None
+    assert "bulan Juni 2024: laba…" in objection.text
+    assert all(re.search(r"\w…$", line) is None or line.split()[-1][:-1].isalpha()
+               for line in objection.text.splitlines())  # fmt: skip
 
     # reject Rina: the reason is asked in the next message; one word is asked again
     asked = (await ani.press(f"Tolak {rina_case}"))[-1].text

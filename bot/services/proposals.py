@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.domain import periods as P
 from bot.domain.sparkline import sparkline
+from bot.domain.timefmt import format_periods_in
 from bot.render import render
 from bot.services import graduation as grad
 from bot.services.accounts import Account
@@ -46,7 +47,12 @@ def _cut(text: str | None, kind: str) -> str | None:
         return None
     text = " ".join(str(text).split())
     limit = CUT[kind]
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if " " in head and text[limit - 1] != " ":  # at a word boundary, never mid-word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:") + "…"
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ async def proposal_page(
         _CARD_SQL + _FILTER_SQL[filter_] + where + _ORDER_SQL[filter_] + " LIMIT ? OFFSET ?",
         [*args, PAGE_SIZE, page * PAGE_SIZE],
     )
-    cards = await _cards(db, rows)
+    cards = await _cards(db, rows, account.language)
     ready = await grad.candidate_ids(db, settings, region)
     proposed = {
         r[0]
@@ -171,7 +177,7 @@ async def proposal_page(
     return ProposalPage(filter_, page, pages, total, counts, cards, len(ready - proposed))
 
 
-async def _cards(db: Database, rows: list[Any]) -> list[ProposalCard]:
+async def _cards(db: Database, rows: list[Any], lang: str = "id") -> list[ProposalCard]:
     windows = {
         r["id"]: [P.add_periods(r["period"], -i) for i in range(SPARK_MONTHS - 1, -1, -1)]
         for r in rows
@@ -182,7 +188,8 @@ async def _cards(db: Database, rows: list[Any]) -> list[ProposalCard]:
     out = []
     for r in rows:
         inputs = json.loads(r["inputs"]) if r["inputs"] else {}
-        gates = [{"key": k, "met": bool(m), "reason": _cut(reason, "gate")}
+        # months as people read them ("Maret 2024", not "2024-03"), then cut to fit
+        gates = [{"key": k, "met": bool(m), "reason": _cut(format_periods_in(reason, lang), "gate")}
                  for k, m, reason in inputs.get("gates", [])]  # fmt: skip
         profits = [
             (figures.get((r["rid"], p)) or {}).get("profit") for p in windows.get(r["id"], [])
