@@ -254,7 +254,7 @@ SAMPLES: dict[str, dict] = {
         "action": "end",
         "people": [{"name": "Siti", "nik": "3328064107850001", "desa": None}],
     },
-    "graduasi_family_ask": {"name": "Siti Aminah", "pkh": True, "sembako": True},
+    "graduasi_family_ask": {"name": "Siti Aminah", "pkh": True, "sembako": True, "ready": True},
     "graduasi_family_done": {"key": "agreed", "name": "Siti Aminah"},
     "graduasi_notice_facilitator": {
         "approved": False,

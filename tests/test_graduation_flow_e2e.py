@@ -131,8 +131,11 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     assert "pendamping tetap menyapa" in ask.text
     assert ask.labels == ["Setuju", "Saya keberatan"]
     assert "Jawaban Anda (setuju)" in (await siti.press("Setuju"))[-1].text
+    assert "usaha Anda sudah berjalan baik" in (await siti.messages())[0].text  # score Siap
     ask = await rina.last()
     assert "bantuan PKH Anda akan berakhir" in ask.text
+    # nominated although the score is not "Siap": no claim that the business is going well
+    assert "berjalan baik" not in ask.text and "karena" not in ask.text
     assert "Apa alasan Anda" in (await rina.press("Saya keberatan"))[-1].text
     objected = (await rina.send("Usaha saya masih baru, anak mau masuk SMP"))[-1].text
     assert "Keberatan Anda sudah diteruskan" in objected

@@ -349,7 +349,7 @@ async def propose(
             "period": score.period, "visit_id": r.visit_id, "ready": r.ready,
             "unmet": [key for key, _ in r.unmet],
         })  # fmt: skip
-        asked = await _ask_family(conn, settings, now, case_id, ref)
+        asked = await _ask_family(conn, settings, now, case_id, ref, r.ready)
     return Proposed(case_id, ref, r.ready, asked)
 
 
@@ -558,8 +558,11 @@ def buttons(*rows: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 async def _ask_family(
-    conn: Any, settings: Settings, now: dt.datetime, case_id: int, ref: RecipientRef
-) -> bool:
+    conn: Any, settings: Settings, now: dt.datetime, case_id: int, ref: RecipientRef,
+    ready: bool = False,
+) -> bool:  # fmt: skip
+    """ready: the score called the family ready; only then does the question say the business
+    is going well (a family nominated despite its score is asked in neutral words)."""
     from bot.callbacks import encode
 
     fam = await family_account(conn, ref.id)
@@ -570,7 +573,8 @@ async def _ask_family(
         (render("graduasi_label", lang, key="agree"), encode("grd", "fy", case_id)),
         (render("graduasi_label", lang, key="object"), encode("grd", "fn", case_id)),
     ])  # fmt: skip
-    ctx = {"name": ref.name, "pkh": ref.receives_pkh, "sembako": ref.receives_sembako}
+    ctx = {"name": ref.name, "pkh": ref.receives_pkh, "sembako": ref.receives_sembako,
+           "ready": ready}  # fmt: skip
     return await plan_notice(conn, settings, now, fam, "graduasi_family_ask", f"case:{case_id}",
                              ctx, {"type": "text", "reply_markup": markup})  # fmt: skip
 
