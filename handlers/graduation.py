@@ -105,6 +105,9 @@ async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account, lang = await _linked(update, context)
     if account is None:
         return
+    if account.role not in ("facilitator", "staff", "admin"):  # a family: /kemajuan is theirs
+        await _error(update, lang, "score_roles")
+        return
     words = " ".join(context.args or []).strip()
     if not words:
         await reply(update, render("skor_usage", lang))

@@ -294,7 +294,11 @@ async def test_stale_forged_and_out_of_scope_buttons(sb) -> None:
 async def test_commands_bad_input_and_name_search(sb) -> None:
     budi = await sb.user(FAC, "Budi")
     ani = await sb.user(STAFF, "Ani")
-    await sb.user(SITI, "Siti")  # the family's question reaches a chat that exists
+    siti = await sb.user(SITI, "Siti")  # the family's question reaches a chat that exists
+    # a family typing /skor gets the role's refusal, not a usage line or "check the NIK"
+    for words in ("/skor", "/skor Caturangga", f"/skor {SITI_NIK}"):
+        refused = (await siti.send(words))[-1].text
+        assert "hanya untuk pendamping dan staf" in refused and "/kemajuan" in refused, words
     assert "Cara memakai" in (await ani.send("/tolak abc alasan panjang"))[-1].text
     assert "tidak ditemukan" in (await ani.send("/tolak 999 alasan yang cukup panjang"))[-1].text
     assert "hanya untuk staf" in (await budi.send("/graduasi"))[-1].text
