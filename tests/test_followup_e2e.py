@@ -85,6 +85,13 @@ async def test_check_in_alert_reopen_and_the_next_invitation(sandbox_factory, cl
     )
     assert await sb.db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'alert'") == 3
 
+    # a graduate typing /lapor (or pressing its menu's Lapor) is told kindly that monthly
+    # reports ended with graduation and check-ins come instead; no month is offered
+    for words in ("/lapor", "Lapor"):
+        ended = (await siti.send(words))[-1]
+        assert "laporan bulanan sudah selesai" in ended.text and ended.labels == [], words
+    assert await sb.db.fetchval("SELECT count(*) FROM report_drafts") == 0
+
     # staff: the alert's button says how; bad input is refused kindly; a name search; reopen
     howto = (await staff.press("Buka kembali pendampingan"))[-1]
     assert f"/buka_kembali {case} <alasan>" in howto.text and nik not in howto.text
