@@ -132,7 +132,7 @@ async def _send_score(
         return
     r = view.result
     markup = None
-    if account.role == "facilitator":
+    if account.role == "facilitator" and view.open_case is None:  # one proposal at a time
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(
             render("graduasi_label", lang, key="propose"),
             callback_data=encode("grd", "p", view.recipient.id))]])  # fmt: skip
@@ -158,7 +158,9 @@ async def _send_score(
             pkh=view.recipient.receives_pkh,
             sembako=view.recipient.receives_sembako,
             desil=view.recipient.welfare_decile,
-            model_version=r.model_version,
+            # the model's label ("2.0"); the full id with its hash stays in the audit log
+            model_version=(r.model_version or "").split("+")[0],
+            open_case=view.open_case,
             # the model id is for staff; a facilitator reads the score out to families
             show_model=account.role in ("staff", "admin"),
             can_confirm=view.can_confirm,

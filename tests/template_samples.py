@@ -99,6 +99,7 @@ SAMPLES: dict[str, dict] = {
         "period": "2024-06",
         "score": 94,
         "band": "siap",
+        "open_case": 3,
         "gate_months": 4,
         "confidence": 100,
         "components": [

@@ -105,6 +105,13 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     assert "10 sampai 500 huruf" in (await budi.send("ok"))[-1].text  # too short: asked again
     done = (await budi.send("Usaha jahit stabil, sudah menabung tiap minggu"))[-1].text
     siti_case = await case_of(sb, SITI_NIK)
+    # /skor no longer offers a second proposal: it names the one waiting
+    skor = (await budi.send("/skor siti"))[-1]
+    assert "Usulkan graduasi" not in skor.labels
+    assert f"Usulan graduasi no. {siti_case} sedang menunggu keputusan" in skor.text
+    # staff read the model's label, not its hash
+    staff_skor = (await ani.send("/skor siti"))[-1].text
+    assert "Model 2.0." in staff_skor and "2.0+" not in staff_skor
     assert f"usulan no. {siti_case}" in done and "Keluarga ditanya" in done
     assert SITI_NIK not in done and "3328********0001" in done
 

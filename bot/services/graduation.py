@@ -687,6 +687,7 @@ class ScoreView:
     flags: list[str]
     can_confirm: bool
     essential_items: tuple[str, ...] = ()  # checklist items the graduation gate requires
+    open_case: int | None = None  # a proposal waiting for staff (no second one is offered)
 
 
 async def score_view(
@@ -711,10 +712,16 @@ async def score_view_of(
     if result is None:
         raise GraduationError("not_active")
     flags = await scoring.risk_flags_for(db, ref.id, result.period)
-    can_confirm = account.role == "facilitator" and result.band == BAND_READY
-    return ScoreView(
-        ref, result, flags, can_confirm, params_from_settings(settings).essential_items
+    open_case = await db.fetchval(
+        "SELECT id FROM graduation_cases WHERE recipient_id = ? AND kind = 'graduation'"
+        " AND status = 'confirmed' ORDER BY id DESC LIMIT 1",
+        (ref.id,),
     )
+    can_confirm = account.role == "facilitator" and result.band == BAND_READY and not open_case
+    return ScoreView(
+        ref, result, flags, can_confirm, params_from_settings(settings).essential_items,
+        open_case,
+    )  # fmt: skip
 
 
 async def search_people(db: Database, account: Account, query: str) -> list[RecipientRef]:
