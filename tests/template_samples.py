@@ -480,6 +480,7 @@ SAMPLES["report_pick_period"] = {}
 SAMPLES["report_idle"] = {"role": "facilitator"}
 SAMPLES["report_pick_recipient"] = {"mode": "report", "page": 0, "pages": 2, "period": "2024-01"}
 SAMPLES["report_error"] = {"key": "not_allowed"}
+SAMPLES["report_pick_closed"] = {}
 SAMPLES["daftar"] = {
     "period": "2024-01",
     "filter": "all",
