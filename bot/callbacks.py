@@ -45,7 +45,7 @@ SPECS: dict[str, tuple[Spec, ...]] = {
             Spec("unlink:no", ())),
     "inv": (Spec("r", ("id",)),),
     "acc": (Spec("ok", ("id",)), Spec("no", ("id",))),
-    "grd": (Spec("a", ("id",)), Spec("r", ("id",)), Spec("v", ("token", "small", "small")),
+    "grd": (Spec("a", ("id",)), Spec("ay", ("id",)), Spec("r", ("id",)), Spec("v", ("token", "small", "small")),
             Spec("s", ("id",)), Spec("p", ("id",)), Spec("fy", ("id",)), Spec("fn", ("id",)),
             Spec("m", ()), Spec("x", ())),
     # after graduation: a check-in answer (check-in id, answer) and staff's "reopen" (case id)

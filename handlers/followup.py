@@ -1,7 +1,8 @@
 """After graduation: the check-in buttons, staff's reopen button and /buka_kembali.
 
 callback_data prefix "flw:": flw:a:<checkin>:<answer> (the graduate answers),
-flw:r:<case> (staff: how to reopen this graduate's mentoring).
+flw:r:<case> (staff: reopen this graduate's mentoring; the reason is the next message, taken
+by handlers/graduation.py's next-message handler, which calls reopen_with_reason()).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.callbacks import MAX_ID, decode, encode
 from bot.domain.nik import NIK_LENGTH, clean_nik
 from bot.render import render
 from bot.services import followup as fu
+from bot.services.accounts import Account
 from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of, wake
 
 
@@ -29,13 +31,15 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     cb = decode(query.data, "flw")
     if cb.action == "r":
         try:
-            grad = await fu.graduate_case(db_of(context), account, cb.int())
+            grad = await fu.start_reopen(db_of(context), now_of(context), account, cb.int())
         except fu.FollowupError as exc:
             await _toast(query, render("followup_error", lang, key=exc.key, context=exc.context))
             return
         await _toast(query, None)
+        cancel = InlineKeyboardMarkup([[InlineKeyboardButton(
+            render("graduasi_label", lang, key="cancel"), callback_data=encode("grd", "x"))]])  # fmt: skip
         await reply(update, render("followup_reopen_howto", lang, name=grad.name, nik=grad.nik,
-                                   case_id=grad.case_id))  # fmt: skip
+                                   case_id=grad.case_id), reply_markup=cancel)  # fmt: skip
         return
     try:
         answered = await fu.answer_checkin(
@@ -86,10 +90,12 @@ async def buka_kembali(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             rows = [{"name": g.name, "nik": g.nik, "desa": g.desa, "decided": fu.local_date(g.decided_at, tz),
                      "case_id": g.case_id, "last_answer": g.last_answer} for g in found]  # fmt: skip
             label = render("followup_button", lang, key="reopen")
+            # labelled with the number /buka_kembali takes (the case), not the list's position
             buttons = [
-                [InlineKeyboardButton(f"{label} {i}", callback_data=encode("flw", "r", g.case_id))]
-                for i, g in enumerate(found, start=1)
-            ]
+                [InlineKeyboardButton(f"{label} {g.case_id}",
+                                      callback_data=encode("flw", "r", g.case_id))]
+                for g in found
+            ]  # fmt: skip
             await reply(
                 update,
                 render("followup_found", lang, query=query, graduates=rows),
@@ -99,6 +105,13 @@ async def buka_kembali(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     except fu.FollowupError as exc:
         await reply(update, render("followup_error", lang, key=exc.key, context=exc.context))
         return
+    await _reopened(update, context, lang, done)
+
+
+async def _reopened(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str, done: fu.Reopened
+) -> None:
+    wake(context)  # the family's and the facilitator's notices wait in the outbox
     g = done.graduate
     await reply(
         update,
@@ -106,3 +119,19 @@ async def buka_kembali(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                invitation=done.invitation_at.astimezone(settings_of(context).tz).date(),
                period=done.first_period),
     )  # fmt: skip
+
+
+async def reopen_with_reason(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, case_id: int, text: str
+) -> None:
+    """The message after the reopen button: the reason. Too short asks again."""
+    db, now, lang = db_of(context), now_of(context), account.language
+    try:
+        done = await fu.reopen(db, settings_of(context), account, case_id, text, now)
+    except fu.FollowupError as exc:
+        if exc.key == "reason_length":  # the question stays for the next message
+            with contextlib.suppress(fu.FollowupError):
+                await fu.start_reopen(db, now, account, case_id)
+        await reply(update, render("followup_error", lang, key=exc.key, context=exc.context))
+        return
+    await _reopened(update, context, lang, done)

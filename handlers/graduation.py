@@ -2,7 +2,9 @@
 
 Callback data ("grd:" prefix, bot/callbacks.py): "grd:v:<filter>:<page>:<version>" a page of the
 staff's proposal cards (a version other than the chat's last page answers with a toast);
-"grd:a:<case>" approve, "grd:r:<case>" reject (the reason is the next message);
+"grd:a:<case>" approve: asks first (a confirmation, or the reason in the next message when
+the family has not agreed or the score is not "Siap"), "grd:ay:<case>" the confirmation;
+"grd:r:<case>" reject (the reason is the next message);
 "grd:s:<recipient>" / "grd:p:<recipient>" a person picked after a name search for /skor or
 /konfirmasi; "grd:fy:<case>" / "grd:fn:<case>" the family agrees / objects; "grd:m" a family
 asks to graduate ("Saya ingin mandiri"); "grd:x" cancels the question asked.
@@ -10,11 +12,12 @@ asks to graduate ("Saya ingin mandiri"); "grd:x" cancels the question asked.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.callbacks import MAX_ID, MAX_SMALL, decode, encode
@@ -35,6 +38,7 @@ from handlers.common import (
     settings_of,
     wake,
 )
+from handlers.followup import reopen_with_reason
 from handlers.keyboards import BACK_WORDS, MENU_WORDS
 
 END_KINDS_ID = {"pindah": "moved", "meninggal": "deceased", "menolak": "declined"}
@@ -101,6 +105,9 @@ async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     account, lang = await _linked(update, context)
     if account is None:
         return
+    if account.role not in ("facilitator", "staff", "admin"):  # a family: /kemajuan is theirs
+        await _error(update, lang, "score_roles")
+        return
     words = " ".join(context.args or []).strip()
     if not words:
         await reply(update, render("skor_usage", lang))
@@ -125,7 +132,7 @@ async def _send_score(
         return
     r = view.result
     markup = None
-    if account.role == "facilitator":
+    if account.role == "facilitator" and view.open_case is None:  # one proposal at a time
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(
             render("graduasi_label", lang, key="propose"),
             callback_data=encode("grd", "p", view.recipient.id))]])  # fmt: skip
@@ -151,7 +158,9 @@ async def _send_score(
             pkh=view.recipient.receives_pkh,
             sembako=view.recipient.receives_sembako,
             desil=view.recipient.welfare_decile,
-            model_version=r.model_version,
+            # the model's label ("2.0"); the full id with its hash stays in the audit log
+            model_version=(r.model_version or "").split("+")[0],
+            open_case=view.open_case,
             # the model id is for staff; a facilitator reads the score out to families
             show_model=account.role in ("staff", "admin"),
             can_confirm=view.can_confirm,
@@ -212,8 +221,8 @@ async def kemajuan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 # --- staff: the proposal cards ----------------------------------------------------------------
 
 
-def _views(context: ContextTypes.DEFAULT_TYPE) -> dict[int, tuple[int, str, int]]:
-    """chat id -> (version, filter, page) of the proposal page shown last in that chat."""
+def _views(context: ContextTypes.DEFAULT_TYPE) -> dict[int, tuple[int, str, int, int | None]]:
+    """chat id -> (version, filter, page, message id) of the proposal page shown last there."""
     return context.application.bot_data.setdefault("graduation_views", {})
 
 
@@ -224,9 +233,10 @@ def _next_version(context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def send_page(
     update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, filter_: str = "wait",
-    page: int = 0, edit: bool = False,
+    page: int = 0, edit: bool = False, message_id: int | None = None,
 ) -> None:  # fmt: skip
-    """One page of proposal cards; edit=True rewrites the pressed message in place."""
+    """One page of proposal cards; edit=True rewrites the pressed message in place, a
+    message_id that message of the chat (the page shown before a decision elsewhere)."""
     lang = account.language
     result = await props.proposal_page(db_of(context), settings_of(context), account, filter_, page)
     cards = [c.__dict__ for c in result.cards]
@@ -261,16 +271,39 @@ async def send_page(
     ])  # fmt: skip
     markup = InlineKeyboardMarkup(rows)
     query = update.callback_query
-    if edit and query is not None and query.message is not None:
-        try:
+    chat = update.effective_chat
+    shown: int | None = None
+    try:
+        if message_id is not None and chat is not None:
+            await update.get_bot().edit_message_text(text, chat_id=chat.id,
+                                                     message_id=message_id, reply_markup=markup)  # fmt: skip
+            shown = message_id
+        elif edit and query is not None and query.message is not None:
+            shown = query.message.message_id
             await query.edit_message_text(text, reply_markup=markup)
-        except BadRequest as exc:  # the same page again: nothing to change
-            if "not modified" not in str(exc).lower():
-                raise
-    elif update.effective_chat is not None:
-        await update.get_bot().send_message(update.effective_chat.id, text, reply_markup=markup)
-    if update.effective_chat is not None:
-        _views(context)[update.effective_chat.id] = (version, result.filter, result.page)
+        elif chat is not None:
+            shown = (
+                await update.get_bot().send_message(chat.id, text, reply_markup=markup)
+            ).message_id
+    except BadRequest as exc:  # the same page again: nothing to change
+        if "not modified" not in str(exc).lower():
+            raise
+    if chat is not None:
+        _views(context)[chat.id] = (version, result.filter, result.page, shown)
+
+
+async def _refresh_page(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account
+) -> None:
+    """After a decision: the page shown last in this chat, edited to what is true now."""
+    chat = update.effective_chat
+    view = _views(context).get(chat.id) if chat is not None else None
+    if view is None or view[3] is None:
+        return
+    try:
+        await send_page(update, context, account, view[1], view[2], message_id=view[3])
+    except (BadRequest, grad.GraduationError):  # the page is gone or too old
+        return
 
 
 async def graduasi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -290,26 +323,33 @@ async def _decided(
 ) -> None:  # fmt: skip
     ref = decision.recipient
     wake(context)  # the facilitator's and the family's notices wait in the outbox
+    await _refresh_page(update, context, account)
+    # the model's label only ("2.0"); its full id (with the hash) stays in the audit log
+    model = (decision.model_version or "").split("+")[0] or None
     await reply(update, render(
         "graduasi_decided", lang, status=decision.status, name=ref.name, nik=ref.nik,
-        score=decision.score, model_version=decision.model_version, case_id=decision.case_id,
-        reason=reason or grad.DEFAULT_APPROVE_REASON,
+        score=decision.score, model_version=model, case_id=decision.case_id,
+        reason=decision.reason or reason,
     ))  # fmt: skip
 
 
 async def _decide(
     update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str,
-    case_id: int, approve: bool, reason: str | None,
+    case_id: int, approve: bool, reason: str | None, asked: bool = False,
 ) -> bool:  # fmt: skip
+    """asked: the reason came in the message after the question (a short one asks again)."""
     try:
         decision = await grad.decide(
             db_of(context), settings_of(context), account, case_id, approve, reason,
             now_of(context),
         )  # fmt: skip
     except grad.GraduationError as exc:
-        if exc.key == "reason_short" and not approve:  # asked again in the next message
+        if exc.key == "reason_short" and (asked or not approve):  # asked again
             try:
-                await props.start_reject(db_of(context), now_of(context), account, case_id)
+                if approve:
+                    await props.start_approve(db_of(context), now_of(context), account, case_id)
+                else:
+                    await props.start_reject(db_of(context), now_of(context), account, case_id)
             except grad.GraduationError as other:
                 exc = other
         elif exc.key == "reason_short":  # /setujui N <a few letters>: no question is asked
@@ -343,7 +383,30 @@ async def _decide_command(update: Update, context: ContextTypes.DEFAULT_TYPE, ap
     if not approve and reason is None:
         await _ask_reject_reason(update, context, account, lang, case_id)
         return
+    if reason is None:  # /setujui N: asks first, like the card's button
+        try:
+            await _ask_approve(update, context, account, lang, case_id)
+        except grad.GraduationError as exc:
+            await _error(update, lang, exc)
+        return
     await _decide(update, context, account, lang, case_id, approve, reason)
+
+
+async def _ask_approve(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, lang: str, case_id: int
+) -> None:
+    """Approving asks first: a confirmation button when the family agreed and the score is
+    "Siap"; otherwise what is missing, and the reason in the next message (like Tolak)."""
+    name, gaps = await props.start_approve(db_of(context), now_of(context), account, case_id)
+    label = render("graduasi_label", lang, key="approve_yes", n=case_id)
+    markup = _cancel(lang) if gaps else InlineKeyboardMarkup([
+        [InlineKeyboardButton(label, callback_data=encode("grd", "ay", case_id))],
+        [InlineKeyboardButton(render("graduasi_label", lang, key="cancel"),
+                              callback_data=encode("grd", "x"))],
+    ])  # fmt: skip
+    await reply(update, render("graduasi_approve_ask", lang, name=name, case_id=case_id,
+                               gaps=gaps, min=grad.REASON_MIN, confirm_label=label),
+                reply_markup=markup)  # fmt: skip
 
 
 async def _ask_reject_reason(
@@ -486,6 +549,12 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if wait.kind == "reject_reason" and wait.case_id is not None:
         await _decide(update, context, account, lang, wait.case_id, False, text)
         raise ApplicationHandlerStop
+    if wait.kind == "reopen_reason" and wait.case_id is not None:
+        await reopen_with_reason(update, context, account, wait.case_id, text)
+        raise ApplicationHandlerStop
+    if wait.kind == "approve_reason" and wait.case_id is not None:
+        await _decide(update, context, account, lang, wait.case_id, True, text, asked=True)
+        raise ApplicationHandlerStop
     if wait.kind == "statement" and wait.recipient_id is not None:
         await _propose(update, context, account, lang, wait.recipient_id, text)
         raise ApplicationHandlerStop
@@ -496,8 +565,14 @@ async def forget_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     question asked (a reason, a statement, an objection) no longer takes their next message.
     A command that asks again (/tolak N) sets it anew in group 0."""
     account = await account_of(update, context)
-    if account is not None:
-        await props.clear_wait(db_of(context), account)
+    if account is None or not await props.clear_wait(db_of(context), account):
+        return
+    message = update.effective_message
+    word = ((message.text if message is not None else None) or "").split("@")[0].split()
+    if update.callback_query is None and word and word[0].lower() in ("/batal", "/kembali"):
+        # /batal at a question of this feature cancels that question (not a report)
+        await reply(update, render("graduasi_ask", account.language, key="cancelled"))
+        raise ApplicationHandlerStop
 
 
 async def forget_on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -533,11 +608,22 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer()
             await send_page(update, context, account, cb.str(0), cb.int(1), edit=True)
         elif cb.action == "a":
-            decision = await grad.decide(db, settings, account, cb.int(), True, None, now)
+            await grad.approval_check(db, account, cb.int())
             await query.answer()
-            view = _views(context).get(chat.id) if chat is not None else None
-            if view is not None:
-                await send_page(update, context, account, view[1], view[2], edit=True)
+            await _ask_approve(update, context, account, lang, cb.int())
+        elif cb.action == "ay":
+            try:
+                decision = await grad.decide(db, settings, account, cb.int(), True, None, now)
+            except grad.GraduationError as exc:
+                if exc.key != "approve_reason_needed":
+                    raise
+                # the family objected since the question: what is missing, the reason asked
+                await query.answer()
+                await _ask_approve(update, context, account, lang, cb.int())
+                return
+            await query.answer()
+            with contextlib.suppress(TelegramError):  # the confirmation's buttons go
+                await query.edit_message_reply_markup(reply_markup=None)
             await _decided(update, context, account, lang, decision, None)
         elif cb.action == "r":
             name = await props.start_reject(db, now, account, cb.int())

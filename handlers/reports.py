@@ -8,11 +8,13 @@ or step is no longer current is answered politely and ignored: the draft row is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.callbacks import decode, encode
@@ -219,8 +221,34 @@ async def send_step(
                                                    if p in done else ""), encode("per", "", p))
             for p in step.periods
         ]  # fmt: skip
-        await reply(update, render("report_pick_period", lang),
-                    reply_markup=InlineKeyboardMarkup(_rows(buttons, 2)))  # fmt: skip
+        chat = update.effective_chat
+        if chat is not None:
+            sent = await update.get_bot().send_message(
+                chat.id, render("report_pick_period", lang),
+                reply_markup=InlineKeyboardMarkup(_rows(buttons, 2)))  # fmt: skip
+            _pickers(context)[chat.id] = sent.message_id
+
+
+def _pickers(context: ContextTypes.DEFAULT_TYPE) -> dict[int, int]:
+    """chat id -> the month picker shown there and not answered yet (its message id)."""
+    return context.application.bot_data.setdefault("period_pickers", {})
+
+
+async def _close_picker(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account
+) -> bool:
+    """/batal or /kembali at the month picker (no report open yet): the picker's buttons go
+    and the person is told the choice is closed. False when no picker is waiting."""
+    chat = update.effective_chat
+    if chat is None or chat.id not in _pickers(context):
+        return False
+    message_id = _pickers(context).pop(chat.id)
+    if await svc.open_draft(db_of(context), account) is not None:
+        return False  # a report is open: /batal and /kembali act on it
+    with contextlib.suppress(TelegramError):
+        await update.get_bot().edit_message_reply_markup(chat.id, message_id, reply_markup=None)
+    await reply(update, render("report_pick_closed", account.language))
+    return True
 
 
 def _saved_context(saved: dict[str, Any]) -> dict[str, Any]:
@@ -286,7 +314,7 @@ async def lanjut(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def kembali(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/kembali (or typed "kembali"): one question back in the open form."""
     account = await _account(update, context)
-    if account is None:
+    if account is None or await _close_picker(update, context, account):
         return
     try:
         step = await svc.back(db_of(context), now_of(context), settings_of(context), account)
@@ -306,6 +334,8 @@ async def batal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     if await cancel_reply(db_of(context), account):
         await reply(update, render("report_cancelled", account.language))
+        return
+    if await _close_picker(update, context, account):
         return
     await send_step(update, context, account, await svc.ask_cancel(db_of(context), account))
 
@@ -415,6 +445,8 @@ async def on_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     query, account = pressed
     period = decode(query.data, "per").str()
+    if update.effective_chat is not None:
+        _pickers(context).pop(update.effective_chat.id, None)
     try:
         step = await svc.start_report(
             db_of(context), now_of(context), settings_of(context), account, period=period

@@ -99,6 +99,7 @@ SAMPLES: dict[str, dict] = {
         "period": "2024-06",
         "score": 94,
         "band": "siap",
+        "open_case": 3,
         "gate_months": 4,
         "confidence": 100,
         "components": [
@@ -225,6 +226,17 @@ SAMPLES: dict[str, dict] = {
         "case_id": 3,
     },
     "graduasi_label": {"key": "approve", "n": 3},
+    "graduasi_approve_ask": {
+        "name": "Siti Aminah",
+        "case_id": 3,
+        "gaps": [
+            {"key": "no_answer"},
+            {"key": "objected", "reason": "Usaha masih baru", "voice": False},
+            {"key": "not_ready", "score": 31},
+        ],
+        "min": 10,
+        "confirm_label": "Ya, setujui 3",
+    },
     "graduasi_ask": {
         "key": "statement",
         "name": "Siti Aminah",
@@ -243,7 +255,7 @@ SAMPLES: dict[str, dict] = {
         "action": "end",
         "people": [{"name": "Siti", "nik": "3328064107850001", "desa": None}],
     },
-    "graduasi_family_ask": {"name": "Siti Aminah", "pkh": True, "sembako": True},
+    "graduasi_family_ask": {"name": "Siti Aminah", "pkh": True, "sembako": True, "ready": True},
     "graduasi_family_done": {"key": "agreed", "name": "Siti Aminah"},
     "graduasi_notice_facilitator": {
         "approved": False,
@@ -259,6 +271,7 @@ SAMPLES: dict[str, dict] = {
         "case_id": 3,
         "reason": "Belum siap",
         "voice": True,
+        "to": "facilitator",
     },
     "graduasi_notice_request": {"name": "Siti Aminah", "desa": "Kajen", "to": "facilitator"},
     "graduasi_lanjut": {"name": "Siti Aminah"},
@@ -286,6 +299,15 @@ SAMPLES: dict[str, dict] = {
         "decided": "2024-07-03",
     },  # fmt: skip
     "followup_reopen_howto": {"name": "Siti Aminah", "nik": "3328064107850001", "case_id": 7},
+    "followup_reopen_notice": {
+        "to": "facilitator",
+        "name": "Siti Aminah",
+        "desa": "Kalisapu",
+        "reason": "Usaha tutup sejak September",
+        "staff": "Ani",
+        "period": "2024-10",
+        "invitation": _dt.date(2024, 11, 1),
+    },
     "followup_found": {
         "query": "siti",
         "graduates": [
@@ -458,6 +480,7 @@ SAMPLES["report_pick_period"] = {}
 SAMPLES["report_idle"] = {"role": "facilitator"}
 SAMPLES["report_pick_recipient"] = {"mode": "report", "page": 0, "pages": 2, "period": "2024-01"}
 SAMPLES["report_error"] = {"key": "not_allowed"}
+SAMPLES["report_pick_closed"] = {}
 SAMPLES["daftar"] = {
     "period": "2024-01",
     "filter": "all",

@@ -180,6 +180,10 @@ def test_transcript_file_holds_the_full_chats(demo: tuple[Path, str]) -> None:
                  "Jawaban Anda (setuju)", "Usulan graduasi · Menunggu keputusan Anda",
                  "Pendamping dan keluarga diberi tahu", "Selamat,"):  # fmt: skip
         assert step in full, step
+    # the staff card as staff saw it before deciding (the decision edits it afterwards)
+    assert "Usulan graduasi · Menunggu keputusan Anda (1)" in full
+    assert "Bot (pesan diubah): Usulan graduasi · Menunggu keputusan Anda (0)" in full
+    assert full.index("Menunggu keputusan Anda (1)") < full.index("[Ya, setujui")
 
 
 def test_keep_leaves_the_bot_running_for_a_person_to_continue(demo_run: DemoRun) -> None:

@@ -88,9 +88,20 @@ async def test_check_in_alert_reopen_and_the_next_invitation(sandbox_factory, cl
     )
     assert await sb.db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'alert'") == 3
 
+    # a graduate typing /lapor (or pressing its menu's Lapor) is told kindly that monthly
+    # reports ended with graduation and check-ins come instead; no month is offered
+    for words in ("/lapor", "Lapor"):
+        ended = (await siti.send(words))[-1]
+        assert "laporan bulanan sudah selesai" in ended.text and ended.labels == [], words
+    assert await sb.db.fetchval("SELECT count(*) FROM report_drafts") == 0
+
     # staff: the alert's button says how; bad input is refused kindly; a name search; reopen
-    howto = (await staff.press("Buka kembali pendampingan"))[-1].text
-    assert f"/buka_kembali {case} <alasan>" in howto and nik not in howto
+    howto = (await staff.press("Buka kembali pendampingan"))[-1]
+    assert f"/buka_kembali {case} <alasan>" in howto.text and nik not in howto.text
+    assert "pesan berikutnya" in howto.text and howto.labels == ["Batal"]
+    # the button asks the reason in the next message; Batal drops the question
+    assert "Dibatalkan" in (await staff.press("Batal"))[-1].text
+    assert await sb.db.fetchval("SELECT count(*) FROM graduation_waits") == 0
     assert "10 sampai 500 huruf" in (await staff.send(f"/buka_kembali {case} pendek"))[-1].text
     assert (
         "hanya untuk staf"
@@ -104,9 +115,22 @@ async def test_check_in_alert_reopen_and_the_next_invitation(sandbox_factory, cl
         assert "Cara memakai" in usage, bad
     found = (await staff.send("/buka_kembali siti"))[-1]
     assert "Siti" in found.text and "Wati" not in found.text and "usaha tutup" in found.text
-    assert nik not in found.text and found.labels == ["Buka kembali pendampingan 1"]
-    done = (await staff.send(f"/buka_kembali {nik} Usaha katering tutup sejak September"))[-1].text
+    # the button carries the number the command uses (the case), not the list's position
+    assert nik not in found.text and found.labels == [f"Buka kembali pendampingan {case}"]
+    assert f"nomor {case}" in found.text
+    await staff.press(f"Buka kembali pendampingan {case}")
+    assert "10 sampai 500 huruf" in (await staff.send("pendek"))[-1].text  # asked again
+    done = (await staff.send("Usaha katering tutup sejak September"))[-1].text
     assert "dibuka kembali" in done and "1 November 2024" in done and nik not in done
+    assert "tidak diteruskan" not in done
+    # the family (last told its assistance ended) and the facilitator are told, kindly
+    sb.app.bot_data["sender"].wake()
+    await delivered(sb)
+    told = (await siti.last()).text
+    assert "pendampingan Anda dibuka kembali" in told and "1 November 2024" in told
+    assert "katering" not in told  # the reason is for the facilitator
+    told = (await budi.last()).text
+    assert "dibuka kembali" in told and "Alasan: Usaha katering tutup sejak September" in told
     assert "sudah dibuka kembali" in (await staff.send(
         f"/buka_kembali {case} Usaha katering tutup sejak September"))[-1].text  # fmt: skip
     assert await sb.db.fetchval("SELECT status FROM recipients WHERE name = 'Siti'") == "active"

@@ -115,7 +115,10 @@ async def test_graduation_from_reports_to_staff_approval(sandbox_factory, clock)
     assert "Menunggu keputusan Anda (1)" in listing.text and "Usaha jahit stabil" in listing.text
     assert "PKH ya, sembako ya, desil 1" in listing.text
     assert listing.labels[:2] == ["Setujui 1", "Tolak 1"]
-    approved = await ani.press("Setujui 1")
+    # the family has not answered yet: approving asks staff's own reason first
+    asked = (await ani.press("Setujui 1"))[-1].text
+    assert "Keluarga belum menjawab" in asked
+    approved = await ani.send("Sudah bertemu keluarga, mereka setuju lulus")
     assert any("DISETUJUI" in r.text for r in approved)
     await delivered(sandbox)  # the congratulation goes through the outbox
     congrats = (await siti.last()).text
@@ -182,7 +185,7 @@ async def test_scope_rejection_and_end_of_mentoring(sandbox_factory, clock) -> N
 
     assert "tidak ditemukan" in (await far_fac.send(f"/skor {NIK}"))[-1].text
     assert "Cara memakai" in (await budi.send("/skor 123"))[-1].text
-    assert "tidak ditemukan" in (await siti.send(f"/skor {NIK}"))[-1].text
+    assert "hanya untuk pendamping dan staf" in (await siti.send(f"/skor {NIK}"))[-1].text
     assert "hanya untuk staf" in (await budi.send("/graduasi"))[-1].text
     await budi.send(f"/skor {NIK}")
     await budi.send(f"/konfirmasi {NIK} Sudah dikunjungi, usaha stabil")

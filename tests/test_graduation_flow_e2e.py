@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -107,6 +108,13 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     assert "10 sampai 500 huruf" in (await budi.send("ok"))[-1].text  # too short: asked again
     done = (await budi.send("Usaha jahit stabil, sudah menabung tiap minggu"))[-1].text
     siti_case = await case_of(sb, SITI_NIK)
+    # /skor no longer offers a second proposal: it names the one waiting
+    skor = (await budi.send("/skor siti"))[-1]
+    assert "Usulkan graduasi" not in skor.labels
+    assert f"Usulan graduasi no. {siti_case} sedang menunggu keputusan" in skor.text
+    # staff read the model's label, not its hash
+    staff_skor = (await ani.send("/skor siti"))[-1].text
+    assert "Model 2.0." in staff_skor and "2.0+" not in staff_skor
     assert f"usulan no. {siti_case}" in done and "Keluarga ditanya" in done
     assert SITI_NIK not in done and "3328********0001" in done
 
@@ -114,6 +122,8 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     await _card(budi, "Rina Wati")
     prompt = (await budi.press("Usulkan graduasi"))[-1].text
     assert "belum Siap graduasi" in prompt and "Syarat yang belum terpenuhi" in prompt
+    assert "bulan Juni 2024: laba Rp900.000" in prompt  # months in words, not "2024-06"
+    assert re.search(r"\d{4}-\d{2}", prompt) is None
     refused = (await budi.send("Keluarga ini rajin dan bersemangat sekali"))[-1].text
     assert "belum menjelaskan syarat" in refused
     assert await sb.db.fetchval("SELECT count(*) FROM graduation_cases") == 1  # no half-record
@@ -131,15 +141,21 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     assert "pendamping tetap menyapa" in ask.text
     assert ask.labels == ["Setuju", "Saya keberatan"]
     assert "Jawaban Anda (setuju)" in (await siti.press("Setuju"))[-1].text
+    assert "usaha Anda sudah berjalan baik" in (await siti.messages())[0].text  # score Siap
     ask = await rina.last()
     assert "bantuan PKH Anda akan berakhir" in ask.text
+    # nominated although the score is not "Siap": no claim that the business is going well
+    assert "berjalan baik" not in ask.text and "karena" not in ask.text
     assert "Apa alasan Anda" in (await rina.press("Saya keberatan"))[-1].text
     objected = (await rina.send("Usaha saya masih baru, anak mau masuk SMP"))[-1].text
     assert "Keberatan Anda sudah diteruskan" in objected
     await delivered(sb)
     told = (await ani.last()).text
     assert "Rina Wati" in told and "KEBERATAN" in told and "anak mau masuk SMP" in told
-    assert "KEBERATAN" in (await budi.last()).text
+    # the facilitator cannot open /graduasi: their notice points to the family's card
+    fac_told = (await budi.last()).text
+    assert "KEBERATAN" in fac_told and "/graduasi" not in fac_told and "/daftar" in fac_told
+    assert "/graduasi" in told
 
     # staff: the cards, waiting for me first; the objection under its own filter
     page = (await ani.send("/graduasi"))[-1]
@@ -156,6 +172,11 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     assert 'KEBERATAN: "Usaha saya masih baru, anak mau masuk SMP"' in objection.text
     assert "diusulkan walau skor belum siap" in objection.text
     assert "❌" in objection.text  # the unmet gates, with their reasons
+    # months in words, free text shortened at a word boundary (never "bulan 2…")
+    assert re.search(r"\d{4}-\d{2}", objection.text) is None
+    assert "bulan Juni 2024: laba…" in objection.text
+    assert all(re.search(r"\w…$", line) is None or line.split()[-1][:-1].isalpha()
+               for line in objection.text.splitlines())  # fmt: skip
 
     # reject Rina: the reason is asked in the next message; one word is asked again
     asked = (await ani.press(f"Tolak {rina_case}"))[-1].text
@@ -169,10 +190,18 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     # approve Siti from her card: the page is edited in place
     await ani.send("/graduasi")
     page = await ani.last()
-    after = await ani.press(f"Setujui {siti_case}")
-    again = next(r for r in after if r.message_id == page.message_id)
+    # one press only asks: the family agreed and the score is "Siap", so a confirmation
+    confirm = (await ani.press(f"Setujui {siti_case}"))[-1]
+    assert "Keluarga setuju dan skor Siap graduasi" in confirm.text
+    assert confirm.labels == [f"Ya, setujui {siti_case}", "Batal"]
+    assert await sb.db.fetchval("SELECT status FROM graduation_cases WHERE id = ?",
+                                (siti_case,)) == "confirmed"  # fmt: skip
+    after = await ani.press(f"Ya, setujui {siti_case}")
+    # the page the button came from is edited to what is true now
+    again = next(r for r in await ani.messages() if r.message_id == page.message_id)
     assert again.edited and "Tidak ada usulan yang menunggu keputusan Anda" in again.text
-    assert any("DISETUJUI" in r.text for r in after if r.message_id != page.message_id)
+    decided = next(r.text for r in after if "DISETUJUI" in r.text)
+    assert "(model 2.0)" in decided and "2.0+" not in decided  # the hash stays in the audit
 
     # a second decision is refused naming who decided and when; nothing changes
     old = (await ani.send(f"/setujui {rina_case}"))[-1].text
@@ -183,7 +212,8 @@ async def test_propose_answer_decide_and_notices(sb) -> None:
     # the notices: the facilitator with the reasons, the families kindly
     await delivered(sb)
     fac_texts = [r.text for r in await budi.messages()]
-    assert any("DISETUJUI" in t and "Siti Aminah" in t for t in fac_texts)
+    assert any("DISETUJUI" in t and "Siti Aminah" in t
+               and "Alasan: Keluarga setuju dan skor Siap graduasi" in t for t in fac_texts)  # fmt: skip
     assert any("DITOLAK" in t and "tunggu 3 bulan lagi" in t for t in fac_texts)
     assert "Selamat, Siti Aminah!" in (await siti.last()).text
     kind = (await rina.last()).text
@@ -264,7 +294,7 @@ async def test_stale_forged_and_out_of_scope_buttons(sb) -> None:
     assert await sb.db.fetchval("SELECT family_answer FROM graduation_cases") is None
     assert await sb.db.fetchval("SELECT count(*) FROM graduation_waits") == 0
     # a decided proposal's button: a toast naming who decided and when
-    await ani.press(f"Setujui {case}")
+    await ani.send(f"/setujui {case} Keluarga setuju lewat telepon, sudah dicek pendamping")
     await ani.press(f"Setujui {case}", message_id=first.message_id)
     assert "sudah diputuskan (disetujui) oleh user1003" in ani.last_answer()
     assert await sb.db.fetchval("SELECT count(*) FROM audit_log WHERE action ="
@@ -274,7 +304,11 @@ async def test_stale_forged_and_out_of_scope_buttons(sb) -> None:
 async def test_commands_bad_input_and_name_search(sb) -> None:
     budi = await sb.user(FAC, "Budi")
     ani = await sb.user(STAFF, "Ani")
-    await sb.user(SITI, "Siti")  # the family's question reaches a chat that exists
+    siti = await sb.user(SITI, "Siti")  # the family's question reaches a chat that exists
+    # a family typing /skor gets the role's refusal, not a usage line or "check the NIK"
+    for words in ("/skor", "/skor Caturangga", f"/skor {SITI_NIK}"):
+        refused = (await siti.send(words))[-1].text
+        assert "hanya untuk pendamping dan staf" in refused and "/kemajuan" in refused, words
     assert "Cara memakai" in (await ani.send("/tolak abc alasan panjang"))[-1].text
     assert "tidak ditemukan" in (await ani.send("/tolak 999 alasan yang cukup panjang"))[-1].text
     assert "hanya untuk staf" in (await budi.send("/graduasi"))[-1].text
@@ -440,3 +474,63 @@ async def test_staff_page_through_500_proposals(sandbox_factory, clock) -> None:
     # Telegram (the sandbox) refused nothing: no text over 4,096 characters, no "not modified"
     edits = [c for c in sb.core.calls if c.method in ("sendMessage", "editMessageText")]
     assert len(edits) >= 88 and all(c.status == 200 for c in edits)
+
+
+async def test_approving_without_the_familys_consent_needs_a_reason(sb) -> None:
+    """One press never approves: a family that objected (or has not answered) or a score
+    that is not "Siap" needs staff's own reason, which the facilitator then reads."""
+    budi = await sb.user(FAC, "Budi")
+    ani = await sb.user(STAFF, "Ani")
+    rina = await sb.user(RINA, "Rina")
+    siti = await sb.user(SITI, "Siti")
+    statement = ("Pendapatan naik tiap bulan walau baru 2 bulan lapor; tabungan ada di koperasi;"
+                 " anak sekolah semua; pangan cukup; jamban dan air bersih ada; rumah layak;"
+                 " tanpa utang rentenir; BPJS PBI aktif")  # fmt: skip
+    await budi.send(f"/konfirmasi {RINA_NIK} {statement}")
+    await budi.send(f"/konfirmasi {SITI_NIK} Usaha jahit stabil, sudah menabung")
+    rina_case, siti_case = await case_of(sb, RINA_NIK), await case_of(sb, SITI_NIK)
+    await delivered(sb)
+    await rina.press("Saya keberatan")
+    await rina.send("Usaha saya masih baru, anak mau masuk SMP")
+
+    # Rina objected and her score is not "Siap": the button says so and asks the reason
+    await ani.send("/graduasi")
+    await ani.press("Keberatan (1)")
+    asked = (await ani.press(f"Setujui {rina_case}"))[-1]
+    assert 'Keluarga keberatan: "Usaha saya masih baru' in asked.text
+    assert "belum Siap graduasi" in asked.text and "tulis alasan" in asked.text
+    assert asked.labels == ["Batal"]
+    assert await sb.db.fetchval("SELECT status FROM graduation_cases WHERE id = ?",
+                                (rina_case,)) == "confirmed"  # fmt: skip
+    assert "Alasan terlalu pendek" in (await ani.send("oke"))[-1].text  # asked again
+    done = (await ani.send("Sudah dibicarakan langsung, keluarga mau mencoba mandiri"))[-1]
+    assert "DISETUJUI" in done.text
+
+    # Siti has not answered: /setujui N alone asks too (no confirmation button, a reason)
+    asked = (await ani.send(f"/setujui {siti_case}"))[-1]
+    assert "Keluarga belum menjawab" in asked.text and asked.labels == ["Batal"]
+    # staff cancel the question with /batal: told it is cancelled, nothing decided
+    cancelled = (await ani.send("/batal"))[-1].text
+    assert "Dibatalkan" in cancelled and "laporan" not in cancelled
+    assert await sb.db.fetchval("SELECT count(*) FROM graduation_waits") == 0
+    assert "approve_reason_needed" not in cancelled
+
+    # the facilitator reads the real reason, not a standard one that would be false
+    await delivered(sb)
+    told = [r.text for r in await budi.messages() if "DISETUJUI" in r.text]
+    assert len(told) == 1 and "Alasan: Sudah dibicarakan langsung" in told[0]
+    assert "Keluarga setuju" not in told[0]
+    # the family's open question is closed by the decision: its buttons get a polite toast
+    assert await sb.db.fetchval("SELECT family_answer FROM graduation_cases WHERE id = ?",
+                                (siti_case,)) is None  # fmt: skip
+    await ani.send(f"/setujui {siti_case} Keluarga sudah setuju lewat telepon ke pendamping")
+    await siti.press("Setuju")
+    assert "sudah diputuskan Dinas Sosial" in siti.last_answer()
+    assert await sb.db.fetchval("SELECT family_answer FROM graduation_cases WHERE id = ?",
+                                (siti_case,)) is None  # fmt: skip
+    audit = await sb.db.fetchall(
+        "SELECT details FROM audit_log WHERE action = 'graduation.approve'"
+    )
+    reasons = [json.loads(a["details"])["reason"] for a in audit]
+    assert reasons == ["Sudah dibicarakan langsung, keluarga mau mencoba mandiri",
+                       "Keluarga sudah setuju lewat telepon ke pendamping"]  # fmt: skip

@@ -69,7 +69,12 @@ async def test_full_workflow_approve(db, settings, world) -> None:
     )
     found = await grad.candidates(db, settings, world["staff"])
     assert found[0].case_id == case_id
+    # the family has not answered: the standard reason would be false, staff must write one
+    with pytest.raises(grad.GraduationError, match="approve_reason_needed"):
+        await grad.decide(db, settings, world["staff"], case_id, True, None, NOW)
+    await db.execute("UPDATE graduation_cases SET family_answer = 'agree' WHERE id = ?", (case_id,))
     decision = await grad.decide(db, settings, world["staff"], case_id, True, None, NOW)
+    assert decision.reason == grad.DEFAULT_APPROVE_REASON
     assert decision.status == "approved" and decision.score == 94
     assert decision.recipient_chat_id == 100
     assert await db.fetchval("SELECT status FROM recipients WHERE id = ?", (world["ready"],)) == (
@@ -243,7 +248,8 @@ async def test_a_question_waits_only_so_long(db, settings, world) -> None:
     assert await db.fetchval("SELECT count(*) FROM graduation_waits") == 0
     # a decision clears every question about its case
     await proposals.start_reject(db, NOW, world["staff"], case_id)
-    await grad.decide(db, settings, world["staff"], case_id, True, None, NOW)
+    await grad.decide(db, settings, world["staff"], case_id, True, "Keluarga setuju lewat telepon",
+                      NOW)  # fmt: skip
     assert await db.fetchval("SELECT count(*) FROM graduation_waits") == 0
     with pytest.raises(grad.GraduationError, match="already_decided") as err:
         await proposals.start_reject(db, NOW, world["staff"], case_id)

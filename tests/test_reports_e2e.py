@@ -381,6 +381,13 @@ async def test_missed_month_can_be_picked(bot):
     darsih = await bot.user(1030, "Darsih")
     await darsih.send("/lapor")
     assert darsih.buttons() == ["Januari 2024", "Desember 2023", "November 2023"]
+    # /batal or /kembali at the month picker: the choice is closed (no report line that
+    # does not fit: nothing was being filled in), the buttons go
+    for word in ("/batal", "/kembali"):
+        closed = (await darsih.send(word))[-1].text
+        assert "Pilihan bulan ditutup" in closed and "Tidak ada laporan" not in closed, word
+        assert darsih.buttons() == []
+        await darsih.send("/lapor")
     await darsih.press("November 2023")
     assert "November 2023" in (await darsih.last()).text
     await fill(bot, darsih)

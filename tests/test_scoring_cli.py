@@ -113,7 +113,8 @@ async def _seed_graduate(path: Path) -> None:
         case = await graduation.confirm(
             db, Settings(), await get_account(db, 200), NIK, "Usaha stabil dan menabung.", now
         )
-        await graduation.decide(db, Settings(), await get_account(db, 300), case, True, None, now)
+        await graduation.decide(db, Settings(), await get_account(db, 300), case, True,
+                                "Keluarga setuju saat kunjungan", now)  # fmt: skip
     finally:
         await db.close()
 

@@ -540,7 +540,15 @@ class Demo:
             None,
         )  # fmt: skip
         if approve:
+            # approving asks first: a confirmation when the family agreed and the score is
+            # "Siap"; otherwise what is missing and staff's reason in the next message
             await self.round([lambda: self.press(staff, approve)])
+            confirm = self.find_button(staff, lambda t: t.startswith("Ya, setujui"))
+            if confirm:
+                await self.round([lambda: self.press(staff, confirm)])
+            elif self.has_button(staff, render("graduasi_label", key="cancel")):
+                reason = "Dicek langsung saat kunjungan graduasi, keluarga siap mandiri"
+                await self.round([lambda: self.send(staff, reason)])
         await self.deliver()
 
     async def followup(self) -> None:
@@ -586,7 +594,7 @@ class Demo:
     # --- outputs -----------------------------------------------------------------------------
 
     def transcript(self, compact: bool = False) -> str:
-        """The featured chats, bot messages as the sandbox holds them (edits applied).
+        """The featured chats: bot messages as sent, then each edit where it happened.
 
         compact: the first 40 and the last 25 messages of each chat (the full one is in
         transcript.txt).
@@ -601,20 +609,26 @@ class Demo:
         return "\n".join(out)
 
     def _chat_lines(self, chat_id: int) -> list[str]:
-        """One entry per message, the person's actions placed after the message they answered."""
-        events = sorted((e for e in self.events if e.chat_id == chat_id),
-                        key=lambda e: e.after_message_id)  # fmt: skip
-        lines: list[str] = []
-        ei = 0
+        """One entry per message as it was sent, the person's actions placed after the message
+        they answered, and each edit of a message (a page turned, a card after a decision) as
+        its own entry where it happened: the transcript shows what people saw at the time."""
+        entries: list[tuple[int, int, int, str]] = []  # (after message id, kind, seq, line)
         for m in self.sb.core.bot_messages(chat_id):
-            while ei < len(events) and events[ei].after_message_id < m.message_id:
-                lines.append(self._event_line(events[ei]))
-                ei += 1
-            body = m.data.get("text") or m.data.get("caption") or _attachment(m.data)
+            edits = m.edits
+            body = (edits[0]["before"] if edits else None) or m.data.get("text") or \
+                m.data.get("caption") or _attachment(m.data)  # fmt: skip
             when = dt.datetime.fromtimestamp(m.data["date"], WIB)
-            lines.append(f"[{when:%d-%m-%Y %H:%M}] Bot: " + body.replace("\n", "\n    "))
-        lines += [self._event_line(e) for e in events[ei:]]
-        return lines
+            entries.append((m.message_id, 0, len(entries),
+                            f"[{when:%d-%m-%Y %H:%M}] Bot: " + body.replace("\n", "\n    ")))  # fmt: skip
+            for edit in edits:
+                when = dt.datetime.fromtimestamp(edit["date"], WIB)
+                entries.append((edit["after_message_id"], 2, len(entries),
+                                f"[{when:%d-%m-%Y %H:%M}] Bot (pesan diubah): "
+                                + edit["after"].replace("\n", "\n    ")))  # fmt: skip
+        for e in self.events:
+            if e.chat_id == chat_id:
+                entries.append((e.after_message_id, 1, len(entries), self._event_line(e)))
+        return [line for *_, line in sorted(entries)]
 
     @staticmethod
     def _event_line(e: Event) -> str:

@@ -574,6 +574,9 @@ def edit_message_text(core: SandboxCore, p: dict[str, Any], files: dict[str, Upl
         and _same_markup(stored.markup, markup)
     ):
         raise ApiError(400, NOT_MODIFIED)
+    newest = core.chat_messages(stored.chat_id)
+    stored.edits.append({"before": stored.data["text"], "after": visible, "date": int(core.now()),
+                         "after_message_id": newest[-1]["message_id"] if newest else 0})  # fmt: skip
     stored.data["text"] = visible
     stored.raw_text = str(text)
     stored.parse_mode = p.get("parse_mode")

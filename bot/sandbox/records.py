@@ -114,6 +114,9 @@ class StoredMessage:
     deleted: bool = False
     parse_mode: str | None = None
     raw_text: str | None = None  # the text or caption as the bot sent it, markup included
+    # editMessageText in order: {"before", "after", "date", "after_message_id"} (the chat's
+    # newest message id when the edit came), so a transcript can show what people saw when
+    edits: list[dict[str, Any]] = field(default_factory=list)
 
     def view(self) -> dict[str, Any]:
         """The control API's summary of a message the bot sent."""

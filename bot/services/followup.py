@@ -396,6 +396,7 @@ async def reopen(
         )
         if cur2.rowcount != 1:
             raise FollowupError("not_graduated")  # rolls the reopening back
+        await conn.execute("DELETE FROM graduation_waits WHERE account_id = ?", (account.id,))
         await conn.execute(
             "INSERT INTO audit_log (at, actor, action, entity, entity_id, details)"
             " VALUES (?, ?, 'followup.reopen', 'recipient', ?, ?)",
@@ -403,7 +404,48 @@ async def reopen(
              json.dumps({"case_id": grad.case_id, "reason": text, "first_period": first,
                          "last_period": last}, ensure_ascii=False)),
         )  # fmt: skip
-    return Reopened(grad, text, first, step_by_name(settings.cycle, first, OPEN, settings.tz).due)
+        invitation = step_by_name(settings.cycle, first, OPEN, settings.tz).due
+        await _tell_reopened(conn, settings, now, grad, account, text, first, invitation)
+    return Reopened(grad, text, first, invitation)
+
+
+async def _tell_reopened(
+    conn: aiosqlite.Connection, settings: Settings, now: dt.datetime, grad: Graduate,
+    staff: Account, reason: str, first: str, invitation: dt.datetime,
+) -> None:  # fmt: skip
+    """The family (last told its assistance ended) and its facilitator hear of the reopening,
+    through the outbox (quiet hours respected), once per case; the family without the reason."""
+    from bot.services import graduation as gs
+
+    fac_id = (await _all(conn, "SELECT facilitator_id FROM recipients WHERE id = ?",
+                         (grad.recipient_id,)))[0][0]  # fmt: skip
+    ctx = {"name": grad.name, "desa": grad.desa, "period": first,
+           "invitation": invitation.astimezone(settings.tz).date()}  # fmt: skip
+    key = f"case:{grad.case_id}"
+    family = await gs.family_account(conn, grad.recipient_id)
+    if family is not None:
+        await gs.plan_notice(conn, settings, now, family, "followup_reopen_notice", key,
+                             {**ctx, "to": "family"})  # fmt: skip
+    for fac in await gs.facilitator_accounts(conn, fac_id):
+        await gs.plan_notice(conn, settings, now, fac, "followup_reopen_notice", key,
+                             {**ctx, "to": "facilitator", "reason": reason,
+                              "staff": staff.display_name})  # fmt: skip
+
+
+async def start_reopen(
+    db: Database, now: dt.datetime, account: Account | None, case_id: int
+) -> Graduate:
+    """Staff's "Buka kembali pendampingan" button: the reason is the next message."""
+    from bot.services import proposals
+
+    account = _require_staff(account)
+    grad = await graduate_case(db, account, case_id)
+    if grad.reopened:
+        raise FollowupError("already_reopened")
+    if grad.status != "graduated":
+        raise FollowupError("not_graduated")
+    await proposals.set_wait(db, now, account, "reopen_reason", case_id=case_id)
+    return grad
 
 
 # --- the graduates export --------------------------------------------------------------------

@@ -40,7 +40,11 @@ SEARCH_MAX = 8  # a name search offers at most this many people as buttons
 # A confirmation must rest on a recent visit.
 VISIT_MAX_AGE_DAYS = 60
 WIB = ZoneInfo("Asia/Jakarta")  # who decided and when: shown as people read the time
-DEFAULT_APPROVE_REASON = "Disetujui sesuai rekomendasi skor dan konfirmasi pendamping"
+# The reason recorded when staff approve without writing one: only allowed (and only true)
+# when the family agreed and the score called it ready (see approval_gaps()).
+DEFAULT_APPROVE_REASON = (
+    "Keluarga setuju dan skor Siap graduasi; disetujui sesuai usulan pendamping"
+)
 
 
 class GraduationError(Exception):
@@ -84,6 +88,7 @@ class Decision:
     model_version: str | None
     recipient_chat_id: int | None  # where to send congratulations (None: no reachable account)
     recipient_language: str
+    reason: str = ""  # the reason recorded (staff's words, or the default when it is true)
 
 
 def _iso(now: dt.datetime) -> str:
@@ -344,7 +349,7 @@ async def propose(
             "period": score.period, "visit_id": r.visit_id, "ready": r.ready,
             "unmet": [key for key, _ in r.unmet],
         })  # fmt: skip
-        asked = await _ask_family(conn, settings, now, case_id, ref)
+        asked = await _ask_family(conn, settings, now, case_id, ref, r.ready)
     return Proposed(case_id, ref, r.ready, asked)
 
 
@@ -403,6 +408,30 @@ async def open_case(db: Database, account: Account, case_id: int) -> RecipientRe
     return (await _open_case(db, account, case_id))[1]
 
 
+def approval_gaps(case: Any) -> list[dict[str, Any]]:
+    """What an approval would pass over: the family has not answered, the family objected
+    (with its reason), the score did not call the family ready. Empty: approving without a
+    written reason is true to the facts."""
+    gaps: list[dict[str, Any]] = []
+    if case["family_answer"] == "object":
+        gaps.append({"key": "objected", "reason": case["family_reason"],
+                     "voice": bool(case["family_voice_file_id"])})  # fmt: skip
+    elif case["family_answer"] != "agree":
+        gaps.append({"key": "no_answer"})
+    if not case["proposed_ready"]:
+        gaps.append({"key": "not_ready", "score": case["score"]})
+    return gaps
+
+
+async def approval_check(
+    db: Database, account: Account, case_id: int
+) -> tuple[RecipientRef, list[dict[str, Any]]]:
+    """Before approving: the family and what the approval would pass over (approval_gaps)."""
+    _require_staff(account)
+    case, ref = await _open_case(db, account, case_id)
+    return ref, approval_gaps(case)
+
+
 def check_reason(reason: str | None, *, required: bool) -> str | None:
     """A decision's reason, spaces squeezed; GraduationError('reason_short') when too short."""
     reason = " ".join((reason or "").split())
@@ -425,8 +454,12 @@ async def decide(
     """Staff approve (recipient graduated) or reject (a reason of 10+ characters) a proposal;
     the facilitator and the family are told through the outbox (quiet hours respected)."""
     _require_staff(account)
-    reason = check_reason(reason, required=not approve) or DEFAULT_APPROVE_REASON
+    written = check_reason(reason, required=not approve)
     case, ref = await _open_case(db, account, case_id)
+    if approve and written is None and approval_gaps(case):
+        # the standard reason would be false: staff say why in their own words
+        raise GraduationError("approve_reason_needed", min=REASON_MIN, max=REASON_MAX)
+    reason = written or DEFAULT_APPROVE_REASON
     at = _iso(now)
     status = "approved" if approve else "rejected"
     async with db.transaction() as conn:
@@ -461,6 +494,7 @@ async def decide(
     return Decision(
         case_id, ref, status, case["score"], case["model_version"],
         chat["chat_id"] if chat and approve else None, chat["language"] if chat else "id",
+        reason,
     )  # fmt: skip
 
 
@@ -524,8 +558,11 @@ def buttons(*rows: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 async def _ask_family(
-    conn: Any, settings: Settings, now: dt.datetime, case_id: int, ref: RecipientRef
-) -> bool:
+    conn: Any, settings: Settings, now: dt.datetime, case_id: int, ref: RecipientRef,
+    ready: bool = False,
+) -> bool:  # fmt: skip
+    """ready: the score called the family ready; only then does the question say the business
+    is going well (a family nominated despite its score is asked in neutral words)."""
     from bot.callbacks import encode
 
     fam = await family_account(conn, ref.id)
@@ -536,7 +573,8 @@ async def _ask_family(
         (render("graduasi_label", lang, key="agree"), encode("grd", "fy", case_id)),
         (render("graduasi_label", lang, key="object"), encode("grd", "fn", case_id)),
     ])  # fmt: skip
-    ctx = {"name": ref.name, "pkh": ref.receives_pkh, "sembako": ref.receives_sembako}
+    ctx = {"name": ref.name, "pkh": ref.receives_pkh, "sembako": ref.receives_sembako,
+           "ready": ready}  # fmt: skip
     return await plan_notice(conn, settings, now, fam, "graduasi_family_ask", f"case:{case_id}",
                              ctx, {"type": "text", "reply_markup": markup})  # fmt: skip
 
@@ -649,6 +687,7 @@ class ScoreView:
     flags: list[str]
     can_confirm: bool
     essential_items: tuple[str, ...] = ()  # checklist items the graduation gate requires
+    open_case: int | None = None  # a proposal waiting for staff (no second one is offered)
 
 
 async def score_view(
@@ -673,10 +712,16 @@ async def score_view_of(
     if result is None:
         raise GraduationError("not_active")
     flags = await scoring.risk_flags_for(db, ref.id, result.period)
-    can_confirm = account.role == "facilitator" and result.band == BAND_READY
-    return ScoreView(
-        ref, result, flags, can_confirm, params_from_settings(settings).essential_items
+    open_case = await db.fetchval(
+        "SELECT id FROM graduation_cases WHERE recipient_id = ? AND kind = 'graduation'"
+        " AND status = 'confirmed' ORDER BY id DESC LIMIT 1",
+        (ref.id,),
     )
+    can_confirm = account.role == "facilitator" and result.band == BAND_READY and not open_case
+    return ScoreView(
+        ref, result, flags, can_confirm, params_from_settings(settings).essential_items,
+        open_case,
+    )  # fmt: skip
 
 
 async def search_people(db: Database, account: Account, query: str) -> list[RecipientRef]:

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.domain import periods as P
 from bot.domain.sparkline import sparkline
+from bot.domain.timefmt import format_periods_in
 from bot.render import render
 from bot.services import graduation as grad
 from bot.services.accounts import Account
@@ -30,6 +31,8 @@ SPARK_MONTHS = 6
 # How long a question waits for its answer in the person's next message.
 WAITS = {
     "reject_reason": dt.timedelta(hours=2),
+    "approve_reason": dt.timedelta(hours=2),
+    "reopen_reason": dt.timedelta(hours=2),
     "statement": dt.timedelta(hours=2),
     "objection": dt.timedelta(days=1),
 }
@@ -44,7 +47,12 @@ def _cut(text: str | None, kind: str) -> str | None:
         return None
     text = " ".join(str(text).split())
     limit = CUT[kind]
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if " " in head and text[limit - 1] != " ":  # at a word boundary, never mid-word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:") + "…"
 
 
 @dataclass(frozen=True)
@@ -158,7 +166,7 @@ async def proposal_page(
         _CARD_SQL + _FILTER_SQL[filter_] + where + _ORDER_SQL[filter_] + " LIMIT ? OFFSET ?",
         [*args, PAGE_SIZE, page * PAGE_SIZE],
     )
-    cards = await _cards(db, rows)
+    cards = await _cards(db, rows, account.language)
     ready = await grad.candidate_ids(db, settings, region)
     proposed = {
         r[0]
@@ -169,7 +177,7 @@ async def proposal_page(
     return ProposalPage(filter_, page, pages, total, counts, cards, len(ready - proposed))
 
 
-async def _cards(db: Database, rows: list[Any]) -> list[ProposalCard]:
+async def _cards(db: Database, rows: list[Any], lang: str = "id") -> list[ProposalCard]:
     windows = {
         r["id"]: [P.add_periods(r["period"], -i) for i in range(SPARK_MONTHS - 1, -1, -1)]
         for r in rows
@@ -180,7 +188,8 @@ async def _cards(db: Database, rows: list[Any]) -> list[ProposalCard]:
     out = []
     for r in rows:
         inputs = json.loads(r["inputs"]) if r["inputs"] else {}
-        gates = [{"key": k, "met": bool(m), "reason": _cut(reason, "gate")}
+        # months as people read them ("Maret 2024", not "2024-03"), then cut to fit
+        gates = [{"key": k, "met": bool(m), "reason": _cut(format_periods_in(reason, lang), "gate")}
                  for k, m, reason in inputs.get("gates", [])]  # fmt: skip
         profits = [
             (figures.get((r["rid"], p)) or {}).get("profit") for p in windows.get(r["id"], [])
@@ -209,7 +218,7 @@ async def _cards(db: Database, rows: list[Any]) -> list[ProposalCard]:
 
 @dataclass(frozen=True)
 class Wait:
-    kind: str  # reject_reason | statement | objection
+    kind: str  # reject_reason | approve_reason | reopen_reason | statement | objection
     case_id: int | None
     recipient_id: int | None
 
@@ -255,6 +264,20 @@ async def start_reject(db: Database, now: dt.datetime, account: Account, case_id
     ref = await grad.open_case(db, account, case_id)
     await set_wait(db, now, account, "reject_reason", case_id=case_id)
     return ref.name
+
+
+async def start_approve(
+    db: Database, now: dt.datetime, account: Account, case_id: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """'Setujui' pressed (or /setujui N without a reason): the family's name and what the
+    approval would pass over. With gaps the next message is the reason (asked like Tolak);
+    without, staff confirm with a second press."""
+    ref, gaps = await grad.approval_check(db, account, case_id)
+    if gaps:
+        await set_wait(db, now, account, "approve_reason", case_id=case_id)
+    else:
+        await clear_wait(db, account)
+    return ref.name, gaps
 
 
 # --- the family's voice ----------------------------------------------------------------------
@@ -328,10 +351,15 @@ async def family_object(
                "voice": voice_file_id is not None}  # fmt: skip
         attachment = {"type": "voice", "file_id": voice_file_id} if voice_file_id else None
         key = f"case:{case_id}:{at}"
-        for to in [*await grad.staff_accounts(conn, case["kecamatan_code"]),
-                   *await grad.facilitator_accounts(conn, case["facilitator_id"])]:  # fmt: skip
-            await grad.plan_notice(conn, settings, now, to, "graduasi_notice_objection", key, ctx,
-                                   attachment)  # fmt: skip
+        # staff decide on /graduasi; the facilitator cannot open it, so theirs points to
+        # the family's card (/daftar, /cari)
+        for role, people in (
+            ("staff", await grad.staff_accounts(conn, case["kecamatan_code"])),
+            ("facilitator", await grad.facilitator_accounts(conn, case["facilitator_id"])),
+        ):
+            for to in people:
+                await grad.plan_notice(conn, settings, now, to, "graduasi_notice_objection", key,
+                                       {**ctx, "to": role}, attachment)  # fmt: skip
     return case["name"]
 
 

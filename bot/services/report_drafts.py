@@ -98,6 +98,12 @@ async def start_report(
 ) -> Step:
     """/lapor: resume the open draft, ask for the month, or open a new monthly draft."""
     role = _role(account)
+    if role == "recipient" and account.recipient_id is not None:
+        # a graduated family's monthly reports ended (check-ins come instead; told before
+        # any consent question); reopened mentoring makes it active again
+        status = (await _recipient(db, account.recipient_id))["status"]
+        if status in ("graduated", "ended"):
+            raise ReportError(status)
     _consented(account)
     resumed = await _resume_open_draft(db, now, settings, account)
     if resumed is not None:
