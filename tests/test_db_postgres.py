@@ -67,7 +67,11 @@ def test_every_shipped_migration_translates_or_has_a_variant() -> None:
         if m.postgresql is None:
             assert ddl_to_postgres(m.sql), m.name
     variants = {m.name for m in discover_migrations() if m.postgresql is not None}
-    assert variants == {"0008_graduation_readiness", "0014_risk_flag_kinds"}
+    assert variants == {
+        "0008_graduation_readiness",
+        "0014_risk_flag_kinds",
+        "0018_decision_waits",
+    }
 
 
 # --- on the server ----------------------------------------------------------------------------
