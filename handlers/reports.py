@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -350,6 +351,10 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             return
         await reply(update, render("report_idle", account.language, role=account.role))
         return
+    if step.kind == "forward":
+        # a family's message typed during the report: passed on, then the question again
+        await messages.forward(update, context, account, draft_open="waiting")
+        step = replace(step, kind="question" if step.question is not None else "summary")
     await send_step(update, context, account, step)
 
 

@@ -209,15 +209,15 @@ async def test_every_bad_input_gets_a_friendly_reply(sandbox_factory, settings):
     assert "lokasi" in (await siti.last()).text
     await siti.send_document(b"%PDF-1.4 test", file_name="a.pdf")
     assert "berkas" in (await siti.last()).text
-    await siti.send("lancar jaya")
+    await siti.send("lancar jaya")  # a try at the answer (two words): the buttons again
     assert "tombol" in (await siti.last()).text
     await siti.press("Berjalan", message_id=first.message_id)
     # stale button: the first question's buttons are old now
     await siti.press("Tutup", message_id=first.message_id)
     assert "tidak berlaku" in siti.last_answer()
     # text / letters / negative / emoji / 10,000 characters where an amount is expected
-    await siti.send("banyak")
-    assert "huruf" in (await siti.last()).text
+    await siti.send("banyak")  # no digits: an amount is asked for, with an example
+    assert "perlu jumlah uang dalam angka, contoh" in (await siti.last()).text
     await siti.send("15OO0")
     assert "huruf" in (await siti.last()).text
     await siti.send("-50.000")
@@ -262,7 +262,7 @@ async def test_every_bad_input_gets_a_friendly_reply(sandbox_factory, settings):
     await siti.send("4")
     await siti.press("Ya")  # cooking equipment still there
     await siti.send("tidak tahu")
-    assert "huruf" in (await siti.last()).text  # equipment bought: an amount
+    assert "jumlah uang dalam angka" in (await siti.last()).text  # equipment bought: an amount
     await siti.send("0")
     await siti.press("Mencatat saja")
     await siti.send("ini fotonya")

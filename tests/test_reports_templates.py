@@ -15,6 +15,8 @@ ERRORS = {
     "amount_fraction": {"example": "1 juta"}, "need_number": {"minimum": 0, "maximum": 9},
     "negative_number": {}, "out_of_range": {"minimum": 1, "maximum": 5}, "need_date": {},
     "date_out_of_range": {}, "use_summary_buttons": {},
+    "amount_no_digits": {"example": "1 juta"}, "amount_loss_here": {"example": "1 juta"},
+    "date_not_exist": {},
 }  # fmt: skip
 
 
