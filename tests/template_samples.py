@@ -564,7 +564,7 @@ SAMPLES["family_message_reply"] = {
 }
 SAMPLES["family_message_sent"] = {"to": "facilitator", "name": "Bu Rini", "draft_open": True}
 SAMPLES["family_reply_prompt"] = {"name": "Warsini"}
-SAMPLES["report_echo"] = {"name": "Omzet", "value": 1_500_000}
+SAMPLES["report_echo"] = {"name": "Untung", "value": -200_000, "key": "profit"}
 SAMPLES["report_note"] = {"note": "photo_attached"}
 SAMPLES["riwayat"] = {
     "months": [_Month("2024-01", True, "berjalan", -150_000, 2, False), _Month("2023-12", False)]

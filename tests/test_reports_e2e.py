@@ -484,3 +484,30 @@ async def test_text_typed_at_the_visit_photo_is_kept_as_a_note(bot):
     await rini.press("Simpan")
     notes = await bot.db.fetchval("SELECT notes FROM visits")
     assert notes == "Dagangan laris\nIbu Siti minta pelatihan kemasan"
+
+
+async def test_loss_wording_and_a_correction_from_the_summary(bot):
+    """A loss typed is echoed as "rugi", the correction menu says "Laba/rugi", a question asked
+    again from the summary shows "(Ubah)" instead of "(9/10)", and a typed profit equal to the
+    computed one is "sesuai hitungan: Ya"."""
+    siti = await bot.user(1001, "Siti")
+    await siti.send("/lapor")
+    await siti.press("Berjalan")
+    shown = [r.text for r in await siti.send("1,5jt 500rb")]
+    assert shown[-1].startswith("(3/9) ")  # costs typed with the revenue: not counted
+    await siti.press("Tidak")
+    echo = (await siti.send("rugi 200rb"))[-1].text
+    assert "Dicatat: rugi Rp200.000" in echo and "Untung" not in echo
+    await fill(bot, siti)
+    await siti.press("Ubah")
+    menu = await siti.last()
+    assert "Laba/rugi" in menu.labels and "Untung" not in " ".join(menu.labels)
+    await siti.press("Omzet")
+    assert (await siti.last()).text.startswith("(Ubah) ")
+    await siti.send("1,5jt")
+    asked = (await siti.last()).text
+    assert asked.startswith("(Ubah) ") and "(10/10)" not in asked
+    await siti.press("Tidak")
+    assert (await siti.last()).text.startswith("(Ubah) ")
+    summary = (await siti.send("1jt"))[-1].text  # typed, equal to 1,5jt - 500rb
+    assert "Laba/rugi sesuai hitungan: Ya" in summary, summary
