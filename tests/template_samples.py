@@ -572,5 +572,5 @@ SAMPLES["riwayat"] = {
 SAMPLES["stranger"] = {"first_name": "Tamu"}
 SAMPLES["unknown_command"] = {"command": "/xyz", "role": "recipient"}
 SAMPLES["cycle_draft_reminder"] = {
-    "person": "Siti", "period": "2024-01", "close_date": "2024-02-20", "last": False,
+    "person": "Siti", "period": "2024-01", "close_date": "2024-02-20", "last": False, "closed": False,
 }  # fmt: skip
