@@ -34,10 +34,14 @@ def incoming_of(message: Message) -> svc.Incoming | None:
 
 
 async def forward(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account, draft_open: bool = False
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    account: Account,
+    draft_open: bool | str = False,
 ) -> bool:
     """Pass a family's message on to its facilitator and tell the family; False when the message
-    is of a kind that is not passed on (the caller answers it)."""
+    is of a kind that is not passed on (the caller answers it). draft_open: True (a report is
+    open: "type /lanjut"), "waiting" (its question is shown again right after)."""
     message = update.effective_message
     item = incoming_of(message) if message is not None else None
     if item is None:

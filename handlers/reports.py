@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -103,7 +104,7 @@ def display(row: SummaryRow, lang: str) -> str:
 
 
 def summary_text(s: svc.SummaryView, lang: str) -> str:
-    rows = [(label(f"s_{r.key}", lang), display(r, lang)) for r in s.rows]
+    rows = [(label(f"s_{r.key}", lang), display(_as_computed(r, s.context), lang)) for r in s.rows]
     if s.form_name == "monthly" and s.context.get("profit") is not None:
         # The profit that counts, shown in full even when it was computed.
         rows = [r for r in rows if r[0] != label("s_profit", lang)]
@@ -113,6 +114,17 @@ def summary_text(s: svc.SummaryView, lang: str) -> str:
             name = "s_profit" if profit >= 0 else "s_profit_loss"
             rows.insert(at + 1, (label(name, lang), render_laba(profit, lang)))
     return render("report_summary", lang, rows=rows, form_name=s.form_name, **s.context)
+
+
+def _as_computed(row: SummaryRow, context: dict[str, Any]) -> SummaryRow:
+    """ "Laba/rugi sesuai hitungan": compare the values, not the button pressed (a typed profit
+    equal to revenue - costs is as computed)."""
+    if row.key != "profit_ok" or row.value is not False:
+        return row
+    revenue, costs, profit = (context.get(k) for k in ("revenue", "costs", "profit"))
+    if revenue is not None and costs is not None and profit == revenue - costs:
+        return SummaryRow(row.key, row.kind, True)
+    return row
 
 
 def render_laba(profit: int, lang: str) -> str:
@@ -159,7 +171,7 @@ async def send_step(
             head = render("report_note", lang, note=step.note)
         elif step.echo:
             head = render("report_echo", lang, name=label(f"s_{step.echo['key']}", lang),
-                          value=step.echo["value"])  # fmt: skip
+                          value=step.echo["value"], key=step.echo["key"])  # fmt: skip
         markup: InlineKeyboardMarkup | None
         if kind == "clarify":
             q = step.question
@@ -187,7 +199,9 @@ async def send_step(
     elif kind == "edit_menu":
         d, n = step.draft_id, step.step
         assert d is not None and n is not None
-        buttons = [_button(label(f"s_{k}", lang), _data(d, n, f"@{k}")) for k in step.edit_keys]
+        # the typed profit may be a loss: "Laba/rugi", not "Untung"
+        names = {k: "s_profit_any" if k == "profit" else f"s_{k}" for k in step.edit_keys}
+        buttons = [_button(label(names[k], lang), _data(d, n, f"@{k}")) for k in step.edit_keys]
         rows = _rows(buttons, 2) + [[_button(label("!back", lang), _data(d, n, "!back"))]]
         await reply(
             update, render("report_edit_pick", lang), reply_markup=InlineKeyboardMarkup(rows)
@@ -380,6 +394,10 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             return
         await reply(update, render("report_idle", account.language, role=account.role))
         return
+    if step.kind == "forward":
+        # a family's message typed during the report: passed on, then the question again
+        await messages.forward(update, context, account, draft_open="waiting")
+        step = replace(step, kind="question" if step.question is not None else "summary")
     await send_step(update, context, account, step)
 
 

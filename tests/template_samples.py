@@ -587,7 +587,7 @@ SAMPLES["family_message_reply"] = {
 }
 SAMPLES["family_message_sent"] = {"to": "facilitator", "name": "Bu Rini", "draft_open": True}
 SAMPLES["family_reply_prompt"] = {"name": "Warsini"}
-SAMPLES["report_echo"] = {"name": "Omzet", "value": 1_500_000}
+SAMPLES["report_echo"] = {"name": "Untung", "value": -200_000, "key": "profit"}
 SAMPLES["report_note"] = {"note": "photo_attached"}
 SAMPLES["riwayat"] = {
     "months": [_Month("2024-01", True, "berjalan", -150_000, 2, False), _Month("2023-12", False)]
@@ -595,5 +595,5 @@ SAMPLES["riwayat"] = {
 SAMPLES["stranger"] = {"first_name": "Tamu"}
 SAMPLES["unknown_command"] = {"command": "/xyz", "role": "recipient"}
 SAMPLES["cycle_draft_reminder"] = {
-    "person": "Siti", "period": "2024-01", "close_date": "2024-02-20", "last": False,
+    "person": "Siti", "period": "2024-01", "close_date": "2024-02-20", "last": False, "closed": False,
 }  # fmt: skip

@@ -109,13 +109,13 @@ PAIRED = F.Form(
 @pytest.mark.parametrize("text", ["1,5jt / 500rb", "1,5 jt dan 500 ribu", "1.500.000\n500.000"])
 def test_one_message_answers_a_declared_pair(text: str) -> None:
     result = F.apply_answer(PAIRED, {}, "revenue", Text(text))
-    assert result == {"revenue": 1_500_000, "costs": 500_000}
+    assert result == {"revenue": 1_500_000, "costs": 500_000, F.PAIRED: ["costs"]}
 
 
 def test_pair_of_counts_and_single_values() -> None:
     answers = {"revenue": 1, "costs": 1}
     assert F.apply_answer(PAIRED, answers, "tk_adult", Text("3 dan 2")) == {
-        **answers, "tk_adult": 3, "tk_kid": 2,
+        **answers, "tk_adult": 3, "tk_kid": 2, F.PAIRED: ["tk_kid"],
     }  # fmt: skip
     assert F.apply_answer(PAIRED, answers, "tk_adult", Text("3")) == {**answers, "tk_adult": 3}
     # "3 4" is still two numbers glued, not a pair; a bad second part keeps nothing

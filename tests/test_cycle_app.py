@@ -127,7 +127,7 @@ async def test_one_whole_period_with_a_fake_clock(harness, people):
     ani = h.texts(1002)
     assert [t.split("\n")[1][:20] for t in ani[:2]] == [
         "laporan usaha bulan ", "kami belum menerima "]  # fmt: skip
-    assert len(ani) == 3 and "ditutup" in ani[2]  # the last reminder: short, names the close
+    assert len(ani) == 3 and "batas akhir" in ani[2]  # the last reminder: short, names the close
     (fac,) = h.texts(2001)  # escalation on the 12th: Ani and Rina are silent
     assert "2 keluarga" in fac and "Ani" in fac and "Rina" in fac and "Siti" not in fac
     staff = h.texts(3001)

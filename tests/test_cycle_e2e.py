@@ -77,7 +77,9 @@ async def test_one_whole_period_through_the_sandbox(world):
     ani = await texts(u[1002])
     assert len(ani) == 3 and "kami belum menerima" in ani[1]
     # the last reminder is shorter and names the close date
-    assert "ditutup 20 Februari 2024" in ani[2] and len(ani[2]) < len(ani[1])
+    assert "batas akhir laporan Januari 2024: 20 Februari 2024" in ani[2] and len(ani[2]) < len(
+        ani[1]
+    )
     fac = (await texts(u[2001]))[1:]
     assert len(fac) == 1 and "Ani" in fac[0] and "Rina" in fac[0] and "Siti" not in fac[0]
     staff = await texts(u[3001])

@@ -197,6 +197,11 @@ def test_keep_leaves_the_bot_running_for_a_person_to_continue(demo_run: DemoRun)
                 break
             time.sleep(0.1)
     assert "Selamat datang" in messages[0]["text"]
+    # ids to chat as: a family per programme, a facilitator, staff
+    log = demo_run.stderr_path.read_text(encoding="utf-8")
+    for what in ("family (tata boga)", "family (menjahit)", "family (ternak kambing)",
+                 "facilitator", "staff"):  # fmt: skip
+        assert re.search(rf"as {re.escape(what)}: pendamping sandbox chat --as \d+", log), what
     demo_run.proc.send_signal(signal.SIGTERM)
     assert demo_run.proc.wait(60) == 0
     assert demo_run.stdout.rstrip().splitlines()[-1] == str(demo_run.out)

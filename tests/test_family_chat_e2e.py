@@ -78,6 +78,34 @@ async def test_voice_during_a_report_is_forwarded_and_the_report_waits(bot):
     assert "diteruskan" in last and "/lanjut" in last
 
 
+async def test_free_text_during_a_report_reaches_the_facilitator_and_the_report_waits(bot):
+    """ "kambing saya sakit" typed at a button question is a message, not a wrong answer: it
+    goes to the facilitator, the family is told so and sees the same question again. At an
+    amount question a typo is still refused with an example; a wordy message goes on."""
+    warsini = await bot.user(1003, "Warsini")
+    rini = await bot.user(2001, "Rini")
+    await warsini.send("/lapor")
+    await warsini.press("Berjalan")
+    await warsini.send("1,5jt 500rb")
+    asked = await warsini.last()
+    assert await current_key(bot, 1003) == "profit_ok"
+    got = await warsini.send("kambing saya sakit")
+    assert "diteruskan ke pendamping Anda, Bu Rini" in got[0].text
+    assert "menunggu" in got[0].text and "tombol" not in got[0].text
+    assert got[-1].text == asked.text and got[-1].labels == asked.labels
+    assert await current_key(bot, 1003) == "profit_ok"  # the report waits, nothing answered
+    await delivered(bot)
+    assert "kambing saya sakit" in (await rini.last()).text
+    # the same question's buttons still work
+    await warsini.press("Ya")
+    assert await current_key(bot, 1003) == "tk_adult"
+    typo = (await warsini.send("banyak"))[-1].text
+    assert "angka" in typo and "tercampur huruf" not in typo and "diteruskan" not in typo
+    wordy = await warsini.send("bu besok tolong datang ya")
+    assert "diteruskan" in wordy[0].text and await current_key(bot, 1003) == "tk_adult"
+    assert await bot.db.fetchval("SELECT count(*) FROM family_messages") == 2
+
+
 async def test_too_long_message_is_refused_with_a_clear_line(bot):
     siti = await bot.user(1001, "Siti")
     await siti.send("x" * 4090)

@@ -210,10 +210,10 @@ def test_revenue_and_costs_in_one_message() -> None:
     base = {"status": "berjalan"}
     for text in ("1,5jt / 500rb", "1,5jt dan 500rb", "1,5jt 500rb", "1500000 500000"):
         assert F.apply_answer(form, base, "revenue", Text(text)) == {
-            **base, "revenue": 1_500_000, "costs": 500_000}, text  # fmt: skip
+            **base, "revenue": 1_500_000, "costs": 500_000, F.PAIRED: ["costs"]}, text  # fmt: skip
     # the question asks for two amounts: each with its unit is one of them
     assert F.apply_answer(form, base, "revenue", Text("2jt 800rb")) == {
-        **base, "revenue": 2_000_000, "costs": 800_000}  # fmt: skip
+        **base, "revenue": 2_000_000, "costs": 800_000, F.PAIRED: ["costs"]}  # fmt: skip
     # a bare number under the first's scale is its last digits: one amount, costs asked next
     one = F.apply_answer(form, base, "revenue", Text("1 jt 500"))
     assert one == {**base, "revenue": 1_500_000}
@@ -227,7 +227,7 @@ def test_revenue_and_costs_in_one_message() -> None:
     assert unclear == Invalid("pair_unclear", {"count": False})
     done = {**base, "revenue": 1, "costs": 1, "profit_ok": True}
     orders = F.apply_answer(form, done, "tb_orders", Text("40 dan 5"))
-    assert orders == {**done, "tb_orders": 40, "tb_days": 5}
+    assert orders == {**done, "tb_orders": 40, "tb_days": 5, F.PAIRED: ["tb_days"]}
 
 
 def _paths(form: F.Form, answers: dict, seen: list) -> None:
@@ -249,14 +249,26 @@ def _paths(form: F.Form, answers: dict, seen: list) -> None:
         values = ["teks"]
     for value in values:
         after = {**answers, q.key: value}
-        n_after = F.progress(form, after)[1]
+        k_after, n_after = F.progress(form, after)
         assert n_after <= total, (q.key, value, total, n_after)
         assert 1 <= number <= total
+        if F.next_question(form, after) is not None:
+            # never skips: the next question has the same number (a follow-up) or the next
+            want = {number} if F.next_question(form, after).follow_up else {number + 1}
+            assert k_after in want, (q.key, value, number, k_after)
         _paths(form, after, [])
-        # a pair answered at once, and one step back: the total does not grow either
-        if q.pair and F.next_question(form, after) is not None:
-            both = {**after, q.pair: 1}
-            assert F.progress(form, both)[1] <= total
+        # a pair answered at once, and one step back: the total does not grow either, and
+        # the question after the pair has the next number (the second value was not asked)
+        if q.pair:
+            typed = "1,5jt dan 500rb" if q.kind == F.Kind.AMOUNT else "1 dan 1"
+            both = F.apply_answer(form, answers, q.key, Text(typed))
+            assert isinstance(both, dict), both
+            k_both, n_both = F.progress(form, both)
+            assert n_both <= total and k_both == number + 1, (q.key, number, k_both)
+            back = F.previous_key(form, both)
+            assert back == q.key  # Kembali goes to the question typed, not the second value
+            again = F.forget(form, both, back)
+            assert F.progress(form, again) <= (number, n_both)
         back = F.previous_key(form, after)
         if back is not None:
             assert F.progress(form, F.forget(form, after, back))[1] <= total
@@ -269,6 +281,70 @@ def test_counter_never_grows_on_any_path(programme: str) -> None:
     _paths(form, {}, [])
     # the counter shows main questions only: 10 / 9 / 12 for the three programmes
     assert first[1] == {"tata boga": 10, "menjahit": 9, "ternak kambing": 12}.get(programme, 8)
+
+
+def test_counter_follows_the_questions_asked_and_says_ubah_in_a_correction() -> None:
+    """A normal tata boga month typed with both pairs: 1, 2, 3, 4, 5, ... (it jumped 2->4 and
+    5->7); asked again from the summary (Ubah): no number (0, shown as "(Ubah)")."""
+    form = F.monthly_form("tata boga")
+    typed = {"revenue": Text("1,5jt 500rb"), "tb_orders": Text("40 dan 5")}
+    answers: dict = {}
+    shown = []
+    while (q := F.next_question(form, answers)) is not None:
+        shown.append(F.progress(form, answers))
+        result = F.apply_answer(form, answers, q.key, typed.get(q.key, COMMON[q.key]), today=TODAY)
+        assert isinstance(result, dict), (q.key, result)
+        answers = result
+    assert [k for k, _ in shown] == list(range(1, len(shown) + 1)), shown
+    assert [n for _, n in shown] == [10, 10, 9, 9, 8, 8, 8, 8], shown
+    for key in ("revenue", "costs", "profit_ok", "status"):
+        again = F.forget(form, answers, key)
+        assert F.in_correction(form, again) and F.progress(form, again)[0] == 0, key
+    # a correction answered: the summary again, every answer back
+    fixed = F.apply_answer(form, F.forget(form, answers, "costs"), "costs", Text("600rb"))
+    assert isinstance(fixed, dict) and F.next_question(form, fixed).key == "profit_ok"
+    assert F.progress(form, fixed)[0] == 0
+
+
+def test_free_text_at_a_question_is_a_message_not_a_typo() -> None:
+    form = F.monthly_form("ternak kambing")
+    status, amount, count = (form.question(k) for k in ("status", "revenue", "tk_adult"))
+    assert F.not_an_answer(status, "kambing saya sakit")
+    assert F.not_an_answer(form.question("tk_moves"), "kambing saya sakit")
+    assert not F.not_an_answer(status, "berjalan") and not F.not_an_answer(status, "🙂")
+    assert not F.not_an_answer(status, "lancar jaya")  # a try at the answer: buttons again
+    assert not F.not_an_answer(form.question("tk_moves"), "betul")  # read as "ya"
+    # number questions: a typo is refused, only a wordy message without digits goes on
+    for typo in ("banyak", "1,5jtt", "rugi 200rb", "tiga ekor", "ada 4 ekor yang sakit"):
+        assert not F.not_an_answer(amount, typo) and not F.not_an_answer(count, typo), typo
+    assert F.not_an_answer(amount, "bu kambing saya sakit")
+    assert F.not_an_answer(count, "kambing saya sakit tidak mau makan")
+    assert not F.not_an_answer(form.question("status_reason"), "kambing saya sakit")
+
+
+@pytest.mark.parametrize(
+    ("key", "answers", "raw", "error", "params"),
+    [
+        ("revenue", {}, Text("banyak"), "amount_no_digits", {"key": "revenue"}),
+        ("costs", {}, Text("rugi 200rb"), "amount_loss_here", {"key": "costs"}),
+        ("tb_orders", {"status": "berjalan"}, Text("40 dan 9"), "out_of_range",
+         {"key": "tb_days", "pair": True, "maximum": 7}),
+    ],
+)  # fmt: skip
+def test_unclear_inputs_say_what_is_expected(key, answers, raw, error, params) -> None:
+    result = F.apply_answer(F.monthly_form("tata boga"), answers, key, raw, today=TODAY)
+    assert isinstance(result, Invalid) and result.error == error, result
+    assert params.items() <= result.params.items(), result.params
+
+
+def test_visit_date_typed_as_the_buttons_say_and_impossible_dates() -> None:
+    form = F.VISIT_FORM
+    for typed, day in (("Kemarin", "2024-01-31"), ("hari ini", "2024-02-01"),
+                       ("Hari  Ini", "2024-02-01")):  # fmt: skip
+        assert F.apply_answer(form, {}, "v_date", Text(typed), today=TODAY) == {"v_date": day}
+    assert F.apply_answer(form, {}, "v_date", Text("31-02-2024"), today=TODAY) == Invalid(
+        "date_not_exist")  # fmt: skip
+    assert F.apply_answer(form, {}, "v_date", Text("besok"), today=TODAY) == Invalid("need_date")
 
 
 def test_graduation_checklist_answers() -> None:

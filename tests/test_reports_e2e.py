@@ -212,15 +212,15 @@ async def test_every_bad_input_gets_a_friendly_reply(sandbox_factory, settings):
     assert "lokasi" in (await siti.last()).text
     await siti.send_document(b"%PDF-1.4 test", file_name="a.pdf")
     assert "berkas" in (await siti.last()).text
-    await siti.send("lancar jaya")
+    await siti.send("lancar jaya")  # a try at the answer (two words): the buttons again
     assert "tombol" in (await siti.last()).text
     await siti.press("Berjalan", message_id=first.message_id)
     # stale button: the first question's buttons are old now
     await siti.press("Tutup", message_id=first.message_id)
     assert "tidak berlaku" in siti.last_answer()
     # text / letters / negative / emoji / 10,000 characters where an amount is expected
-    await siti.send("banyak")
-    assert "huruf" in (await siti.last()).text
+    await siti.send("banyak")  # no digits: an amount is asked for, with an example
+    assert "perlu jumlah uang dalam angka, contoh" in (await siti.last()).text
     await siti.send("15OO0")
     assert "huruf" in (await siti.last()).text
     await siti.send("-50.000")
@@ -265,7 +265,7 @@ async def test_every_bad_input_gets_a_friendly_reply(sandbox_factory, settings):
     await siti.send("4")
     await siti.press("Ya")  # cooking equipment still there
     await siti.send("tidak tahu")
-    assert "huruf" in (await siti.last()).text  # equipment bought: an amount
+    assert "jumlah uang dalam angka" in (await siti.last()).text  # equipment bought: an amount
     await siti.send("0")
     await siti.press("Mencatat saja")
     await siti.send("ini fotonya")
@@ -494,3 +494,30 @@ async def test_text_typed_at_the_visit_photo_is_kept_as_a_note(bot):
     await rini.press("Simpan")
     notes = await bot.db.fetchval("SELECT notes FROM visits")
     assert notes == "Dagangan laris\nIbu Siti minta pelatihan kemasan"
+
+
+async def test_loss_wording_and_a_correction_from_the_summary(bot):
+    """A loss typed is echoed as "rugi", the correction menu says "Laba/rugi", a question asked
+    again from the summary shows "(Ubah)" instead of "(9/10)", and a typed profit equal to the
+    computed one is "sesuai hitungan: Ya"."""
+    siti = await bot.user(1001, "Siti")
+    await siti.send("/lapor")
+    await siti.press("Berjalan")
+    shown = [r.text for r in await siti.send("1,5jt 500rb")]
+    assert shown[-1].startswith("(3/9) ")  # costs typed with the revenue: not counted
+    await siti.press("Tidak")
+    echo = (await siti.send("rugi 200rb"))[-1].text
+    assert "Dicatat: rugi Rp200.000" in echo and "Untung" not in echo
+    await fill(bot, siti)
+    await siti.press("Ubah")
+    menu = await siti.last()
+    assert "Laba/rugi" in menu.labels and "Untung" not in " ".join(menu.labels)
+    await siti.press("Omzet")
+    assert (await siti.last()).text.startswith("(Ubah) ")
+    await siti.send("1,5jt")
+    asked = (await siti.last()).text
+    assert asked.startswith("(Ubah) ") and "(10/10)" not in asked
+    await siti.press("Tidak")
+    assert (await siti.last()).text.startswith("(Ubah) ")
+    summary = (await siti.send("1jt"))[-1].text  # typed, equal to 1,5jt - 500rb
+    assert "Laba/rugi sesuai hitungan: Ya" in summary, summary

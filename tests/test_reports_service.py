@@ -123,7 +123,8 @@ async def test_invalid_amount_keeps_draft(db, settings, seeded):
     await R.start_report(db, NOW, settings, acc)
     await R.answer(db, NOW, settings, acc, Pressed("berjalan"))
     for bad, error in [
-        ("abc", "amount_letters"),
+        ("abc", "amount_no_digits"),
+        ("12abc", "amount_letters"),
         ("-5000", "amount_negative"),
         ("😀😀", "amount_nonsense"),
         ("x" * 10_000, "too_long"),

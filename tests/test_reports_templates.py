@@ -15,6 +15,8 @@ ERRORS = {
     "amount_fraction": {"example": "1 juta"}, "need_number": {"minimum": 0, "maximum": 9},
     "negative_number": {}, "out_of_range": {"minimum": 1, "maximum": 5}, "need_date": {},
     "date_out_of_range": {}, "use_summary_buttons": {},
+    "amount_no_digits": {"example": "1 juta"}, "amount_loss_here": {"example": "1 juta"},
+    "date_not_exist": {},
 }  # fmt: skip
 
 
@@ -56,3 +58,17 @@ def test_flag_texts(lang: str, kind: str, details: dict) -> None:
 )  # fmt: skip
 def test_report_errors(lang: str, key: str) -> None:
     assert render("report_error", lang, key=key)
+
+
+@pytest.mark.parametrize("name", ["cycle_reminder", "cycle_draft_reminder"])
+def test_a_reminder_read_after_the_close_does_not_say_press_report_now(name: str) -> None:
+    """ "laporan Januari 2024 ditutup 20 Februari 2024. Tekan Lapor sekarang." read as closed
+    and open at once: before the close it names the deadline, after it says what is left."""
+    ctx = {"person": "Siti", "period": "2024-01", "close_date": "2024-02-20", "last": True}
+    before = render(name, "id", **ctx, closed=False)
+    assert "Tekan Lapor sekarang" in before and "batas akhir" in before.lower()
+    assert "ditutup" not in before
+    after = render(name, "id", **ctx, closed=True)
+    assert "Lapor sekarang" not in after and "sudah lewat" in after
+    assert "pendamping" in after and "terlambat" in after
+    assert "Report now" not in render(name, "en", **ctx, closed=True)

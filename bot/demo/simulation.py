@@ -657,6 +657,27 @@ def _attachment(data: dict[str, Any]) -> str:
     return "(pesan)"
 
 
+async def _keep_ids(demo: Demo) -> list[str]:
+    """Who to chat as after --keep: one linked family per programme, one facilitator, staff."""
+    rows = await demo.db.fetchall(
+        "SELECT a.telegram_user_id AS id, a.role, r.programme FROM accounts a"
+        " LEFT JOIN recipients r ON r.id = a.recipient_id"
+        " WHERE a.role IN ('recipient', 'facilitator') ORDER BY a.telegram_user_id"
+    )
+    picked: dict[str, int] = {}
+    for row in rows:
+        what = f"family ({row['programme']})" if row["role"] == "recipient" else "facilitator"
+        picked.setdefault(what, row["id"])
+    picked["staff"] = STAFF_USER
+    lines = []
+    for what, user_id in picked.items():
+        person = demo.people.get(user_id)
+        name = person.name.split(",")[0].split()[0] if person else what
+        lines.append(f"  as {what}: pendamping sandbox chat --as {user_id} --name {name}"
+                     f" --url {demo.sb.url}")  # fmt: skip
+    return lines
+
+
 async def run_demo(
     out: Path,
     *,
@@ -686,6 +707,8 @@ async def run_demo(
         if keep:
             say(f"sandbox and bot keep running at {demo.sb.url}: "
                 f"pendamping sandbox chat --as {STAFF_USER} --url {demo.sb.url} (Ctrl-C to stop)")  # fmt: skip
+            for line in await _keep_ids(demo):
+                say(line)
             from bot.commands.sandbox import wait_for_stop_signal
 
             await wait_for_stop_signal()

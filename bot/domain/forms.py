@@ -34,6 +34,9 @@ from bot.domain.money import (
 )
 
 MAX_TEXT = 500  # characters kept for a free-text answer
+# In the answers: the keys answered together with the question before them (a pair typed in
+# one message), for the counter. Not a question; effective_answers and summary ignore it.
+PAIRED = "_paired"
 MAX_PHOTO_BYTES = 5_000_000
 MORE = "_more"  # the "lebih" button under number buttons: type a larger number
 SMALL_COUNT_BUTTONS = 10  # number buttons 0..10 (from the minimum) for counts up to SMALL_COUNT_MAX
@@ -209,18 +212,47 @@ def _may_apply(q: Question, answers: Answers) -> bool:
     return q.applies(answers) or any(d not in answers for d in q.depends)
 
 
-def progress(form: Form, answers: Answers) -> tuple[int, int]:
-    """(number of the current question, total) for the "(n/N)" counter.
+def paired(answers: Answers) -> set[str]:
+    """Keys answered together with the question before them in one typed message (a pair,
+    `Question.pair`): they were never asked on their own."""
+    return set(answers.get(PAIRED, ()))
 
-    Only main questions count: a follow-up shares the number of the question it follows, and
-    the attached photo is never asked. The total counts the main questions answered plus
-    those still to come that apply or may apply once an answer they depend on is given, so
-    answering never makes it grow (it only shrinks when an answer rules questions out)."""
-    main = [q for q in form.questions if not q.follow_up and not q.attached]
+
+def in_correction(form: Form, answers: Answers) -> bool:
+    """A question asked again after "Ubah" on the summary (or Kembali from there): a later
+    question was answered already. A pair's second value answered with the first does not
+    count (Kembali to the first of a pair is no correction)."""
+    current = next_question(form, answers)
+    if current is None:
+        return False
+    order = form.key_list()
+    at, done = order.index(current.key), paired(answers)
+    return any(
+        order.index(q.key) > at and q.key in answers and q.key not in done
+        for q in applicable(form, answers)
+        if not q.attached
+    )
+
+
+def progress(form: Form, answers: Answers) -> tuple[int, int]:
+    """(number of the current question, total) for the "(n/N)" counter; number 0 while a
+    question is asked again from the summary (`in_correction`: shown as "(Ubah)").
+
+    Only main questions count: a follow-up shares the number of the question it follows, the
+    attached photo is never asked, and the second value of a pair typed in one message with
+    the first was never asked on its own (it leaves the count). So the numbers follow the
+    questions actually asked, one by one, never skipping. The total counts the main
+    questions answered plus those still to come that apply or may apply once an answer they
+    depend on is given, so answering never makes it grow (it only shrinks when an answer
+    rules questions out or a pair is answered at once)."""
+    done = paired(answers)
+    main = [q for q in form.questions if not q.follow_up and not q.attached and q.key not in done]
     answered = sum(1 for q in main if q.key in answers and q.applies(answers))
     to_come = sum(1 for q in main if q.key not in answers and _may_apply(q, answers))
     total = answered + to_come
     current = next_question(form, answers)
+    if current is not None and in_correction(form, answers):
+        return 0, total
     if current is not None and current.follow_up:
         return max(1, min(answered, total)), total
     return min(answered + 1, total), total
@@ -233,6 +265,10 @@ def previous_key(form: Form, answers: Answers) -> str | None:
     if current is not None:
         order = form.key_list()
         keys = [k for k in keys if order.index(k) < order.index(current.key)]
+    if keys and keys[-1] in paired(answers):
+        # typed together with the question before it: back to that question (asked alone,
+        # its second value would make the counter grow)
+        return next(q.key for q in form.questions if q.pair == keys[-1])
     return keys[-1] if keys else None
 
 
@@ -249,6 +285,12 @@ def forget(form: Form, answers: Answers, key: str) -> dict[str, Any]:
                 changed = True
     for k in gone:
         out.pop(k, None)
+    if PAIRED in out:
+        kept = [k for k in out[PAIRED] if k not in gone]
+        if kept:
+            out[PAIRED] = kept
+        else:
+            del out[PAIRED]
     return out
 
 
@@ -267,12 +309,39 @@ def summary(form: Form, answers: Answers) -> list[SummaryRow]:
     ]
 
 
+FORWARD_MIN_WORDS = 4  # a message with no digit at a number question: more than 3 words
+FORWARD_MIN_WORDS_AT_BUTTONS = 3  # a message at a button question: 3 words or more
+
+
+def not_an_answer(q: Question, text: str) -> bool:
+    """Typed text that is a message rather than an attempt at this question's answer (a
+    family's "kambing saya sakit" at a button question): passed on to the facilitator.
+
+    At a button question (choice, ya/tidak) a text of 3 words or more that is not one of its
+    answers (one or two words are a try at the answer and get the buttons again).
+    At a number or amount question only a text without any digit and of more than 3 words:
+    "banyak" or "1,5jtt" is a typo and is refused with an example instead."""
+    if not _meaningful(text):
+        return False
+    if q.kind in (Kind.CHOICE, Kind.YESNO):
+        # one or two words ("lancar", "tidak tahu") are a try at the answer: the buttons again
+        wordy = len(text.split()) >= FORWARD_MIN_WORDS_AT_BUTTONS
+        return wordy and isinstance(_parse_value(q, text, False, None, DEFAULT_CEILING), Invalid)
+    if q.kind in (Kind.AMOUNT, Kind.INTEGER):
+        return not any(c.isdigit() for c in text) and len(text.split()) >= FORWARD_MIN_WORDS
+    return False
+
+
 def _meaningful(text: str) -> bool:
     """At least one letter or digit (an emoji-only or punctuation-only text is not an answer)."""
     return any(unicodedata.category(c)[0] in ("L", "N") for c in text)
 
 
 _DATE = re.compile(r"^(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{2}|\d{4})$")
+
+
+# Typed words for the date buttons (days before today).
+_DATE_WORDS = {"hari ini": 0, "today": 0, "kemarin": 1, "yesterday": 1}
 
 
 def _parse_date(text: str, today: dt.date) -> dt.date | None:
@@ -413,7 +482,10 @@ def _apply_pair(
                           today=today, ceiling=ceiling, max_photo_bytes=max_photo_bytes)  # fmt: skip
     if isinstance(second, Clarify):
         return Invalid("pair_unclear", example)
-    return second
+    if isinstance(second, Invalid):
+        return Invalid(second.error, {**second.params, "pair": True})
+    done = [k for k in second.get(PAIRED, ()) if k != q.pair]
+    return {**second, PAIRED: [*done, q.pair]}
 
 
 def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, ceiling: int) -> Any:
@@ -427,7 +499,7 @@ def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, c
         return Invalid("use_buttons")
     if q.kind == Kind.YESNO:
         lowered = stripped.lower()
-        if lowered in ("ya", "y", "iya", "yes", "ada", "sudah"):
+        if lowered in ("ya", "y", "iya", "yes", "ada", "sudah", "benar", "betul", "ok", "oke"):
             return True
         if lowered in ("tidak", "t", "tdk", "no", "nggak", "gak", "belum", "tidak ada"):
             return False
@@ -442,9 +514,15 @@ def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, c
             return parsed.value
         if isinstance(parsed, AmbiguousAmount):
             return Clarify(parsed.choices)
-        return Invalid(f"amount_{parsed.reason}", {"example": parsed.example, "ceiling": ceiling})
+        params = {"example": parsed.example, "ceiling": ceiling, "key": q.key}
+        if not q.signed and re.search(r"\b(rugi|minus|defisit)\b", stripped.lower()):
+            return Invalid("amount_loss_here", params)  # "rugi 200rb" where costs are asked
+        if _meaningful(stripped) and not any(c.isdigit() for c in stripped):
+            return Invalid("amount_no_digits", params)  # "banyak": an amount is asked
+        return Invalid(f"amount_{parsed.reason}", params)
     if q.kind == Kind.INTEGER:
-        params = {"minimum": q.minimum, "maximum": q.maximum, "unit": count_unit(q.key)}
+        params = {"minimum": q.minimum, "maximum": q.maximum, "unit": count_unit(q.key),
+                  "key": q.key}  # fmt: skip
         if pressed and stripped == MORE:
             return Invalid("type_number", params)
         if not _meaningful(stripped):
@@ -460,9 +538,13 @@ def _parse_value(q: Question, text: str, pressed: bool, today: dt.date | None, c
     if q.kind == Kind.DATE:
         if today is None:
             raise ValueError("a DATE question needs today")
-        if pressed and stripped in ("today", "yesterday"):
-            day = today if stripped == "today" else today - dt.timedelta(days=1)
-            return day.isoformat()
+        word = " ".join(stripped.lower().split())
+        if word in _DATE_WORDS or (pressed and stripped in ("today", "yesterday")):
+            # the buttons' labels typed ("Kemarin", "hari ini") mean the same
+            back = _DATE_WORDS.get(word, 0 if stripped == "today" else 1)
+            return (today - dt.timedelta(days=back)).isoformat()
+        if _DATE.match(stripped) and _parse_date(stripped, today) is None:
+            return Invalid("date_not_exist")  # "31-02-2024"
         typed_day = _parse_date(stripped, today)
         if typed_day is None:
             return Invalid("need_date")

@@ -265,6 +265,8 @@ async def _plan_recipient_step(
     close_date = cycle.step_by_name(settings.cycle, period, cycle.CLOSE, tz).due.astimezone(tz)
     template = "cycle_open" if step.name == cycle.OPEN else "cycle_reminder"
     last = step.name == cycle.reminder_name(len(settings.cycle.reminder_days))
+    # read after the close (sent late, out of quiet hours): no "Tekan Lapor sekarang"
+    closed = max(now, send_at) >= close_date
     # A person invited in the last day (linked late: the invitation came at consent) is
     # not reminded yet.
     recent = {
@@ -283,7 +285,7 @@ async def _plan_recipient_step(
         if f"acc:{r['account_id']}" in have or f"acc:{r['account_id']}" in recent:
             continue
         text = render(template, r["language"], person=r["name"], period=period,
-                      close_date=close_date.date(), last=last)  # fmt: skip
+                      close_date=close_date.date(), last=last, closed=closed)  # fmt: skip
         out.append(
             PlannedMessage(
                 "cycle",
@@ -296,7 +298,7 @@ async def _plan_recipient_step(
                 PRIORITY_CYCLE,
                 send_at,
                 f"recipient {r['name']} (acc {r['account_id']})",
-                attachment=report_now_attachment(r["language"]),
+                attachment=None if closed else report_now_attachment(r["language"]),
             )  # fmt: skip
         )
     return out

@@ -113,7 +113,8 @@ async def plan_draft_reminders(
         else:
             continue
         text = render("cycle_draft_reminder", r["language"], person=r["name"], period=period,
-                      close_date=close.astimezone(settings.tz).date(), last=step == "draft2")  # fmt: skip
+                      close_date=close.astimezone(settings.tz).date(), last=step == "draft2",
+                      closed=max(now, send_at) >= close)  # fmt: skip
         out.append(PlannedMessage(
             "cycle", f"acc:{r['account_id']}", period, step, r["chat_id"], r["account_id"], text,
             PRIORITY_CYCLE, send_at, f"recipient {r['name']} (acc {r['account_id']}), draft open",

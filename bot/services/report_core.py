@@ -128,7 +128,8 @@ class Notice:
 @dataclass(frozen=True)
 class Step:
     """What to show after an input. kind: question | summary | invalid | clarify | stale |
-    no_draft | edit_menu | confirm_cancel | cancelled | saved | pick_period | resumed."""
+    no_draft | edit_menu | confirm_cancel | cancelled | saved | pick_period | resumed |
+    forward (a family's message, not an answer: pass it on, then the question again)."""
 
     kind: str
     question: QuestionView | None = None

@@ -24,6 +24,7 @@ from bot.domain.forms import (
     apply_answer,
     forget,
     next_question,
+    not_an_answer,
     previous_key,
     summary,
 )
@@ -205,8 +206,13 @@ async def answer(
     attachment = form.attachment()
     if q is None and isinstance(raw, Photo) and attachment is not None:
         q = attachment  # the report's photo may still be sent at the summary
+    # A family's message typed at a button (or the summary) is not lost: it goes to the
+    # facilitator like any message outside the report, and the report waits ("forward").
+    message = isinstance(raw, Text) and account.role == "recipient" and draft.form_name == MONTHLY
     if q is None:
         view = await current_view(db, now, settings, draft)
+        if message and isinstance(raw, Text) and _meaningful_text(raw.text):
+            return replace(view, kind="forward")
         return Step("invalid", invalid=Invalid("use_summary_buttons"), summary=view.summary,
                     draft_id=draft.id, step=draft.step)  # fmt: skip
     result = apply_answer(
@@ -215,6 +221,14 @@ async def answer(
         ceiling=settings.reports.amount_ceiling,
         max_photo_bytes=settings.reports.max_photo_bytes,
     )  # fmt: skip
+    if (
+        isinstance(result, Invalid)
+        and message
+        and isinstance(raw, Text)
+        and not_an_answer(q, raw.text)
+    ):
+        return Step("forward", question=_question_view(draft, q, settings),
+                    draft_id=draft.id, step=draft.step)  # fmt: skip
     if isinstance(result, Invalid):
         return Step("invalid", invalid=result, question=_question_view(draft, q, settings),
                     draft_id=draft.id, step=draft.step)  # fmt: skip
@@ -244,6 +258,10 @@ async def answer(
         # "1jt500" -> Rp1.500.000: say how it was read
         return replace(view, echo={"key": q.key, "value": value})
     return view
+
+
+def _meaningful_text(text: str) -> bool:
+    return any(c.isalnum() for c in text)
 
 
 async def edit_menu(db: Database, account: Account, draft_id: int, step: int) -> Step:
