@@ -47,7 +47,7 @@ SPECS: dict[str, tuple[Spec, ...]] = {
     "acc": (Spec("ok", ("id",)), Spec("no", ("id",))),
     "grd": (Spec("a", ("id",)), Spec("ay", ("id",)), Spec("r", ("id",)), Spec("v", ("token", "small", "small")),
             Spec("s", ("id",)), Spec("p", ("id",)), Spec("fy", ("id",)), Spec("fn", ("id",)),
-            Spec("m", ()), Spec("x", ())),
+            Spec("m", ()), Spec("x", ()), Spec("e", ("id",))),
     # after graduation: a check-in answer (check-in id, answer) and staff's "reopen" (case id)
     "flw": (Spec("a", ("id", "token")), Spec("r", ("id",))),
     "rep": (Spec("", ("id", "small", "value")),),

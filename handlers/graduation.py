@@ -5,8 +5,8 @@ staff's proposal cards (a version other than the chat's last page answers with a
 "grd:a:<case>" approve: asks first (a confirmation, or the reason in the next message when
 the family has not agreed or the score is not "Siap"), "grd:ay:<case>" the confirmation;
 "grd:r:<case>" reject (the reason is the next message);
-"grd:s:<recipient>" / "grd:p:<recipient>" a person picked after a name search for /skor or
-/konfirmasi; "grd:fy:<case>" / "grd:fn:<case>" the family agrees / objects; "grd:m" a family
+"grd:s:<recipient>" / "grd:p:<recipient>" / "grd:e:<recipient>" a person picked after a
+name search for /skor, /konfirmasi or /akhiri; "grd:fy:<case>" / "grd:fn:<case>" the family agrees / objects; "grd:m" a family
 asks to graduate ("Saya ingin mandiri"); "grd:x" cancels the question asked.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -88,16 +89,28 @@ async def _person(
         return None
     if len(found) == 1:
         return found[0].id
-    rows = [[InlineKeyboardButton(f"{r.name[:30]} - {(r.desa or '-')[:20]} ({mask_nik(r.nik)})",
-                                  callback_data=encode("grd", action, r.id))]
-            for r in found[: grad.SEARCH_MAX]]  # fmt: skip
     await reply(
         update,
         render("graduasi_pick", lang, count=len(found), shown=min(len(found), grad.SEARCH_MAX),
-               query=words.strip()[:40], action=action, people=None),
-        reply_markup=InlineKeyboardMarkup(rows),
+               query=words.strip()[:40], action=action),
+        reply_markup=InlineKeyboardMarkup(_pick_rows(found, action)),
     )  # fmt: skip
     return None
+
+
+def _pick_rows(
+    found: Sequence[grad.RecipientRef], action: str
+) -> list[Sequence[InlineKeyboardButton]]:
+    """One button per person found ("grd:<action>:<recipient>"), name, desa and masked NIK."""
+    return [[InlineKeyboardButton(f"{r.name[:30]} - {(r.desa or '-')[:20]} ({mask_nik(r.nik)})",
+                                  callback_data=encode("grd", action, r.id))]
+            for r in found[: grad.SEARCH_MAX]]  # fmt: skip
+
+
+def _end_picks(context: ContextTypes.DEFAULT_TYPE) -> dict[int, dict[str, Any]]:
+    """account id -> the /akhiri waiting for a pick: the people offered, the kind, the reason.
+    In memory: after a restart an old pick button answers "old button" and nothing ends."""
+    return context.application.bot_data.setdefault("graduation_end_picks", {})
 
 
 async def skor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -653,7 +666,21 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             wake(context)
             await query.answer()
             await reply(update, render("graduasi_family_done", lang, key=outcome))
+        elif cb.action == "e":
+            pick = _end_picks(context).pop(account.id, None)
+            if pick is None or cb.int() not in pick["ids"]:
+                await query.answer(_toast("stale", lang))
+                return
+            person = await grad.get_recipient(db, account, cb.int())
+            ref = await grad.end_mentoring(db, account, person.nik, pick["kind"], pick["reason"],
+                                           now)  # fmt: skip
+            await query.answer()
+            with contextlib.suppress(TelegramError):  # the pick list's buttons go
+                await query.edit_message_reply_markup(reply_markup=None)
+            await reply(update, render("akhiri_done", lang, name=ref.name, nik=ref.nik,
+                                       kind=pick["kind"], reason=pick["reason"]))  # fmt: skip
         elif cb.action == "x":
+            _end_picks(context).pop(account.id, None)
             await props.clear_wait(db, account)
             await query.answer()
             await reply(update, render("graduasi_ask", lang, key="cancelled"))
@@ -682,12 +709,18 @@ async def akhiri(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         if nik is None:
             found = await grad.search_people(db, account, who)
-            if len(found) > 1:  # several: the NIK decides (ending mentoring is not undone)
+            if len(found) > 1:  # several: staff pick one; the list restates what will end
+                shown = found[: grad.SEARCH_MAX]
+                _end_picks(context)[account.id] = {
+                    "ids": {r.id for r in shown},
+                    "kind": kind,
+                    "reason": reason,
+                }
+                rows = [*_pick_rows(shown, "e"), *_cancel(lang).inline_keyboard]
                 await reply(update, render("graduasi_pick", lang, count=len(found),
-                                           shown=min(len(found), grad.SEARCH_MAX),
-                                           query=who[:40], action="end",
-                                           people=[{"name": r.name, "nik": r.nik, "desa": r.desa}
-                                                   for r in found[: grad.SEARCH_MAX]]))  # fmt: skip
+                                           shown=len(shown), query=who[:40], action="end",
+                                           kind=kind, reason=reason),
+                            reply_markup=InlineKeyboardMarkup(rows))  # fmt: skip
                 return
             nik = found[0].nik
         ref = await grad.end_mentoring(db, account, nik, kind, reason, now_of(context))

@@ -173,7 +173,7 @@ def callback_cells(t: dict) -> dict[str, list[str]]:
     for x in ("in", "out"):
         r, case, flag, draft = (t[x][k] for k in ("recipient", "case", "flag", "draft"))
         cells.setdefault("inv:", []).append(f"inv:r:{r}")
-        cells.setdefault("grd:", []).extend([f"grd:a:{case}", f"grd:r:{case}"])
+        cells.setdefault("grd:", []).extend([f"grd:a:{case}", f"grd:r:{case}", f"grd:e:{r}"])
         cells.setdefault("flw:", []).extend(
             [f"flw:a:{t[x]['checkin']}:tutup", f"flw:a:{t[x]['checkin']}:cukup",
              f"flw:r:{t[x]['approved']}", f"flw:r:{case}"])  # fmt: skip

@@ -350,13 +350,25 @@ async def test_commands_bad_input_and_name_search(sb) -> None:
     assert "tercatat" in (await budi.send("Usaha stabil dan menabung rutin"))[-1].text
     # a proposal twice
     assert "sudah diusulkan" in (await budi.send(f"/konfirmasi {SITI_NIK} lagi lagi lagi"))[-1].text
-    # /akhiri by name: several names ask for the NIK (nothing ended), one name ends it
-    several = (await ani.send("/akhiri ri pindah Pindah ke Brebes"))[-1].text
-    assert "Ada 2 orang" in several and "3328********0003" in several and SRI_NIK not in several
+    # /akhiri by name: several names give a pick list (nothing ended yet) restating the kind
+    # and the reason; Batal ends nothing, an old pick button ends nothing, a pick ends that one
+    several = (await ani.send("/akhiri ri pindah Pindah ke Brebes"))[-1]
+    assert "Ada 2 orang" in several.text and "pindah, alasan: Pindah ke Brebes" in several.text
+    assert any("3328********0003" in label for label in several.labels)
+    assert SRI_NIK not in several.text and not any(SRI_NIK in x for x in several.labels)
     assert await sb.db.fetchval("SELECT count(*) FROM recipients WHERE status = 'ended'") == 0
-    ended = (await ani.send("/akhiri sri rahayu pindah Pindah ke Brebes"))[-1].text
+    assert "Dibatalkan" in (await ani.press("Batal", message_id=several.message_id))[-1].text
+    sri = next(x for x in several.labels if x.startswith("Sri Rahayu"))
+    await ani.press(sri, message_id=several.message_id)
+    assert await sb.db.fetchval("SELECT count(*) FROM recipients WHERE status = 'ended'") == 0
+    again = (await ani.send("/akhiri ri pindah Pindah ke Brebes"))[-1]
+    ended = (await ani.press(sri, message_id=again.message_id))[-1].text
     assert "Sri Rahayu" in ended and "diakhiri: pindah" in ended
+    assert "Pindah ke Brebes" in ended
     assert "Cara memakai" in (await ani.send("/akhiri sri pindah"))[-1].text
+    # one name found: ended at once, as with a NIK
+    one = (await ani.send("/akhiri rina wati menolak Keluarga tidak mau lanjut"))[-1].text
+    assert "Rina Wati" in one and "diakhiri: menolak" in one
 
 
 async def test_family_asks_to_graduate(sb) -> None:
