@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -134,10 +135,27 @@ def pytest_testnodedown(node, error) -> None:
     SCENARIOS.extend(output.get("suite_scenarios", []))
 
 
+# Passed test calls per engine, counted where the reports arrive (the xdist controller, or the
+# one process with -n 0), so the summary shows that the PostgreSQL runs really ran.
+ENGINE_PASSED: Counter[str] = Counter()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        params = report.nodeid.partition("[")[2]
+        ENGINE_PASSED["postgresql" if "postgresql" in params else "sqlite"] += 1
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The hostile/crash/access suites' counts (tests/suite_counts.py), printed without -s."""
+    """The hostile/crash/access suites' counts (tests/suite_counts.py), printed without -s,
+    and how many tests passed on each engine."""
     from tests.suite_counts import summary_lines
 
+    terminalreporter.section("database engines")
+    terminalreporter.write_line(
+        f"passed on SQLite (and engine-free): {ENGINE_PASSED['sqlite']}, "
+        f"on PostgreSQL: {ENGINE_PASSED['postgresql']}"
+    )
     lines = summary_lines()
     if lines:
         terminalreporter.section("hostile, crash and access suites")
