@@ -142,8 +142,9 @@ ENGINE_PASSED: Counter[str] = Counter()
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" and report.passed:
-        params = report.nodeid.partition("[")[2]
-        ENGINE_PASSED["postgresql" if "postgresql" in params else "sqlite"] += 1
+        path, _, params = report.nodeid.partition("[")
+        on_postgres = "postgresql" in params or path.split("::")[0].endswith("_postgres.py")
+        ENGINE_PASSED["postgresql" if on_postgres else "sqlite"] += 1
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
