@@ -324,23 +324,7 @@ async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
             )
         else:
             checks.append(Check(OK, "integrity", "integrity_check ok"))
-        try:
-            states = await migration_status(db)
-        except MigrationError as exc:
-            checks.append(Check(FAIL, "migrations", str(exc)))
-        else:
-            pending = [s.name for s in states if s.applied_at is None]
-            if pending:
-                checks.append(
-                    Check(
-                        FAIL,
-                        "migrations",
-                        f"pending: {', '.join(pending)}",
-                        "run `pendamping migrate` (the bot also migrates when it starts)",
-                    )
-                )
-            else:
-                checks.append(Check(OK, "migrations", f"all {len(states)} applied"))
+        checks.append(await check_migrations(db))
         checks.extend(await check_outbox(db, settings, now))
         checks.append(await check_tick(db, settings, now))
         checks.append(await check_digest(db, now))
@@ -348,6 +332,23 @@ async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
         await db.close()
     checks.append(check_backups(settings, now))
     return checks
+
+
+async def check_migrations(db: Database) -> Check:
+    """FAIL for a history that does not match the files or a pending migration, else OK."""
+    try:
+        states = await migration_status(db)
+    except MigrationError as exc:
+        return Check(FAIL, "migrations", str(exc))
+    pending = [s.name for s in states if s.applied_at is None]
+    if pending:
+        return Check(
+            FAIL,
+            "migrations",
+            f"pending: {', '.join(pending)}",
+            "run `pendamping migrate` (the bot also migrates when it starts)",
+        )
+    return Check(OK, "migrations", f"all {len(states)} applied")
 
 
 async def _postgres_checks(settings: Settings, now: dt.datetime) -> list[Check]:
@@ -369,26 +370,12 @@ async def _postgres_checks(settings: Settings, now: dt.datetime) -> list[Check]:
         return checks
     try:
         checks.append(Check(OK, "database", f"{db.describe()} answers (read-only session)"))
-        try:
-            states = await migration_status(db)
-        except MigrationError as exc:
-            checks.append(Check(FAIL, "migrations", str(exc)))
-        else:
-            pending = [s.name for s in states if s.applied_at is None]
-            if pending:
-                checks.append(
-                    Check(
-                        FAIL,
-                        "migrations",
-                        f"pending: {', '.join(pending)}",
-                        "run `pendamping migrate` (the bot also migrates when it starts)",
-                    )
-                )
-            else:
-                checks.append(Check(OK, "migrations", f"all {len(states)} applied"))
-                checks.extend(await check_outbox(db, settings, now))
-                checks.append(await check_tick(db, settings, now))
-                checks.append(await check_digest(db, now))
+        migrations = await check_migrations(db)
+        checks.append(migrations)
+        if migrations.status == OK:  # the tables the next checks read exist
+            checks.extend(await check_outbox(db, settings, now))
+            checks.append(await check_tick(db, settings, now))
+            checks.append(await check_digest(db, now))
     finally:
         await db.close()
     checks.append(check_backups(settings, now))
