@@ -4,10 +4,12 @@ on PostgreSQL (transactional DDL, checksums, variants) and the engine-specific D
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
 from bot.db import (
     Database,
     IntegrityError,
@@ -17,6 +19,7 @@ from bot.db import (
     migration_status,
 )
 from bot.db.translate import UntranslatableDDL, ddl_to_postgres, insert_target, to_pyformat
+from bot.services.doctor import FAIL, OK, run_checks
 from tests.pg_databases import PgTestServer, pg_server_or_skip
 
 NOW = dt.datetime(2024, 2, 1, 1, 0, tzinfo=dt.UTC)
@@ -197,6 +200,35 @@ async def test_readonly_session_refuses_writes(server: PgTestServer) -> None:
     finally:
         await db.close()
         server.drop_database(url)
+
+
+async def test_doctor_on_postgresql(server: PgTestServer, tmp_path: Path) -> None:
+    """doctor reads a migrated PostgreSQL database in a read-only session; a pending migration
+    is a FAIL that skips the checks of tables it would create; a wrong database is one FAIL
+    naming host and database."""
+    url = server.create_database()
+    settings = replace(Settings(), database=url, files_dir=str(tmp_path), token="123:abc")
+    try:
+        checks = {c.name: c for c in await run_checks(settings, NOW)}
+        assert checks["database"].status == OK and "read-only session" in checks["database"].message
+        assert checks["migrations"].status == OK and "applied" in checks["migrations"].message
+        assert {"outbox backlog", "outbox failed", "tick", "digest"} <= set(checks)
+        assert "pg_dump" in checks["backup"].action
+        db = await Database.open(url)
+        try:
+            await db.execute("DELETE FROM schema_migrations WHERE name = ?", ("0016_followup",))
+        finally:
+            await db.close()
+        checks = {c.name: c for c in await run_checks(settings, NOW)}
+        assert checks["migrations"].status == FAIL and "0016" in checks["migrations"].message
+        assert "outbox backlog" not in checks and "tick" not in checks
+    finally:
+        server.drop_database(url)
+    gone = replace(settings, database=url.rsplit("/", 1)[0] + "/pendamping_no_such_db")
+    checks = {c.name: c for c in await run_checks(gone, NOW)}
+    assert (
+        checks["database"].status == FAIL and "pendamping_no_such_db" in checks["database"].message
+    )
 
 
 async def test_run_and_sender_locks_are_advisory_locks(server: PgTestServer) -> None:
