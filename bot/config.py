@@ -438,6 +438,9 @@ class Settings:
 
     timezone: StrictStr = "Asia/Jakarta"
     database: StrictStr = DEFAULT_DB_PATH
+    # PostgreSQL only: this kabupaten's schema when several share one database, each with its
+    # own bot (bot/db/pgschema.py); folded into `database` as the URL's search_path.
+    database_schema: StrictStr = ""
     # Folder of the files the bot writes (digests/, backups/); empty: beside the SQLite file,
     # or ./pendamping-files with PostgreSQL (bot.paths.files_folder).
     files_dir: StrictStr = ""
@@ -487,6 +490,19 @@ class Settings:
             raise ConfigError("log_level", "must be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'")
         if not self.programmes:
             raise ConfigError("programmes", "needs at least one programme")
+        if self.database_schema:
+            from bot.db import is_postgres
+            from bot.db.pgschema import schema_problem
+
+            if not is_postgres(self.database):
+                raise ConfigError(
+                    "database_schema",
+                    "only for a PostgreSQL database (postgresql://...); with SQLite give each"
+                    " kabupaten its own database file",
+                )
+            problem = schema_problem(self.database_schema)
+            if problem:
+                raise ConfigError("database_schema", problem)
 
 
 _FILE_ONLY_EXCLUDED = {"token", "source"}
@@ -619,10 +635,18 @@ def load_settings(
     overrides: dict[str, Any] = {"source": source}
     if env.get("PENDAMPING_DB"):
         overrides["database"] = env["PENDAMPING_DB"]
+    if env.get("PENDAMPING_DB_SCHEMA"):
+        overrides["database_schema"] = env["PENDAMPING_DB_SCHEMA"].strip()
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
     overrides["token"] = token or None
     settings = _replace(settings, **overrides)
     _validate_all(settings)
+    if settings.database_schema:
+        from bot.db.pgschema import with_schema
+
+        settings = _replace(
+            settings, database=with_schema(settings.database, settings.database_schema)
+        )
     return settings
 
 

@@ -18,11 +18,16 @@ def data_dir(name: str) -> Path:
 def files_folder(database: str, files_dir: str = "") -> Path | None:
     """The folder of the files the bot writes beside its data (digests/, backups/):
     `files_dir` when set, else the SQLite file's folder, else (PostgreSQL, whose data lives on
-    a server) ./pendamping-files; None for an in-memory database."""
+    a server) ./pendamping-files, with a folder per kabupaten schema when several share the
+    database (bot/db/pgschema.py); None for an in-memory database."""
     if files_dir:
         return Path(files_dir).resolve()
     if database.startswith(("postgresql://", "postgres://")):
-        return Path("pendamping-files").resolve()
+        from bot.db.pgschema import DEFAULT_SCHEMA, schema_of
+
+        schema = schema_of(database)
+        folder = Path("pendamping-files")
+        return (folder if schema == DEFAULT_SCHEMA else folder / schema).resolve()
     if database == ":memory:":
         return None
     return Path(database).resolve().parent

@@ -45,9 +45,16 @@ def _is_postgres(database: str) -> bool:
     return database.startswith(("postgresql://", "postgres://"))
 
 
-# pg_try_advisory_lock(key1, key2): key1 says "Pendamping", key2 which lock.
+# pg_try_advisory_lock(key1, key2): key1 says "Pendamping", key2 which lock of which schema
+# (bot/db/pgschema.py: each kabupaten's schema on a shared database has its own locks).
 _PG_NAMESPACE = 0x50454E44  # 'PEND'
 _PG_KEYS = {"run": 1, "sender": 2}
+
+
+def _pg_key(database: str, kind: str) -> int:
+    from bot.db.pgschema import lock_key
+
+    return lock_key(database, _PG_KEYS[kind])
 
 
 class _AdvisoryLock:
@@ -84,10 +91,10 @@ class _AdvisoryLock:
         self._shared = shared
         function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
         row = conn.execute(
-            f"SELECT {function}(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind])
+            f"SELECT {function}(%s, %s)", (_PG_NAMESPACE, _pg_key(self.database, self.kind))
         ).fetchone()
         if not (row and row[0]):
-            holder = _pg_holder(conn, self.kind) or "another process"
+            holder = _pg_holder(conn, self.database, self.kind) or "another process"
             conn.close()
             raise self.held_error(self._held_message(holder)) from None
         self._conn = conn
@@ -116,7 +123,8 @@ class _AdvisoryLock:
             try:
                 # Unlocked before closing: the server ends a closed session a moment later.
                 unlock = "pg_advisory_unlock_shared" if self._shared else "pg_advisory_unlock"
-                self._conn.execute(f"SELECT {unlock}(%s, %s)", (_PG_NAMESPACE, _PG_KEYS[self.kind]))
+                key = _pg_key(self.database, self.kind)
+                self._conn.execute(f"SELECT {unlock}(%s, %s)", (_PG_NAMESPACE, key))
             except Exception:  # the session is gone already: so is its lock
                 pass
             finally:
@@ -143,13 +151,14 @@ class _AdvisorySenderLock(_AdvisoryLock):
         )
 
 
-def _pg_holder(conn: Any, kind: str) -> str | None:
+def _pg_holder(conn: Any, database: str, kind: str) -> str | None:
+    # pg_locks shows the key as an unsigned oid
     row = conn.execute(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.granted AND l.database = ("
         "  SELECT oid FROM pg_database WHERE datname = current_database())"
-        " AND l.classid = %s AND l.objid = %s",
-        (_PG_NAMESPACE, _PG_KEYS[kind]),
+        " AND l.classid = %s AND l.objid = %s::bigint::oid",
+        (_PG_NAMESPACE, _pg_key(database, kind) & 0xFFFFFFFF),
     ).fetchone()
     if row is None:
         return None
@@ -164,7 +173,7 @@ def _pg_holder_of(database: str, kind: str) -> str | None:
 
     try:
         with psycopg.connect(database, autocommit=True, connect_timeout=10) as conn:
-            return _pg_holder(conn, kind)
+            return _pg_holder(conn, database, kind)
     except (psycopg.Error, OSError, ValueError):
         return None
 

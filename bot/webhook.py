@@ -155,6 +155,12 @@ async def start_webhook(
     return server
 
 
+def bot_id_of(token: str) -> int:
+    """The bot's id, the token's public part before the colon (0 when it has none)."""
+    head = token.split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
 async def run_webhook(
     app: Application,
     *,
@@ -175,7 +181,7 @@ async def run_webhook(
     if workers_database:
         from bot.workers import ChatLocks
 
-        chat_locks = ChatLocks(workers_database)
+        chat_locks = ChatLocks(workers_database, bot_id_of(app.bot.token))
         await chat_locks.open()
     await app.initialize()
     try:

@@ -13,7 +13,7 @@ host or several) behind a load balancer that spreads Telegram's webhook posts ov
   advisory lock is re-entrant, so it cannot tell them apart). Two chats whose ids fold to the
   same key only wait for each other.
   Each update is handled once: under its chat's lock the worker looks its update_id up in
-  `pendamping_workers.handled_updates` and records it after the handling. An update Telegram
+  `pendamping_workers.updates_handled` (per bot) and records it after the handling. An update Telegram
   delivers again (no answer in time: the first worker is slow, or died) waits for the lock
   and is then skipped if the first worker finished it, handled if it did not. That table is
   runtime state, not data: an UNLOGGED table in a schema of its own (created by the first
@@ -46,19 +46,23 @@ CONCURRENT_UPDATES = 8
 # pg_try_advisory_lock(int4, int4): the first key says "Pendamping chat" (bot/runlock.py uses
 # 'PEND' with 1 and 2 for the run and sender locks), the second is the chat.
 CHAT_NAMESPACE = 0x50454E43  # 'PENC'
-HANDLED = "pendamping_workers.handled_updates"
+HANDLED = "pendamping_workers.updates_handled"
 _SETUP = (
     "CREATE SCHEMA IF NOT EXISTS pendamping_workers",
-    f"CREATE UNLOGGED TABLE IF NOT EXISTS {HANDLED} ("
-    " update_id BIGINT PRIMARY KEY, handled_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    # update ids count per bot: several bots (kabupaten) share one database (bot/db/pgschema.py)
+    f"CREATE UNLOGGED TABLE IF NOT EXISTS {HANDLED} (bot_id BIGINT NOT NULL,"
+    " update_id BIGINT NOT NULL, handled_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (bot_id, update_id))",
+    "DROP TABLE IF EXISTS pendamping_workers.handled_updates",  # before bots had ids here
 )
 PRUNE_EVERY = 1000  # updates recorded between two prunings
-_SEEN = f"SELECT 1 FROM {HANDLED} WHERE update_id = %s"
+_SEEN = f"SELECT 1 FROM {HANDLED} WHERE bot_id = %s AND update_id = %s"
 _LOCK_SEEN = (
-    f"SELECT pg_try_advisory_lock(%s, %s), EXISTS (SELECT 1 FROM {HANDLED} WHERE update_id = %s)"
+    "SELECT pg_try_advisory_lock(%s, %s),"
+    f" EXISTS (SELECT 1 FROM {HANDLED} WHERE bot_id = %s AND update_id = %s)"
 )
 _UNLOCK = "SELECT pg_advisory_unlock(%s, %s)"
-_RECORD = f"INSERT INTO {HANDLED} (update_id) VALUES (%s) ON CONFLICT DO NOTHING"
+_RECORD = f"INSERT INTO {HANDLED} (bot_id, update_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 _RECORD_UNLOCK = f"WITH recorded AS ({_RECORD} RETURNING 1) SELECT pg_advisory_unlock(%s, %s)"
 _PRUNE = f"DELETE FROM {HANDLED} WHERE handled_at < now() - interval '1 day'"
 
@@ -75,8 +79,9 @@ class ChatLocks:
     One connection of its own (autocommit) holds this worker's chat locks; a lock another
     worker holds is polled for (every 5 ms, then up to every 50 ms)."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, bot_id: int = 0) -> None:
         self.database = database
+        self.bot_id = bot_id  # the token's bot id: update ids are counted per bot
         self._conn: Any = None
         self._local: dict[int, tuple[asyncio.Lock, int]] = {}
         self._connecting = asyncio.Lock()
@@ -90,7 +95,9 @@ class ChatLocks:
         for sql in _SETUP:
             # another worker starting at the same moment may have made it
             with contextlib.suppress(
-                psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject
+                psycopg.errors.UniqueViolation,
+                psycopg.errors.DuplicateObject,
+                psycopg.errors.UndefinedTable,
             ):
                 await conn.execute(sql)
         await conn.execute(_PRUNE)
@@ -133,7 +140,11 @@ class ChatLocks:
         gets True when a worker already handled this update_id (skip it). A block that ends
         normally records the update as handled, in the statement that releases the lock."""
         if chat_id is None:  # no chat, no order to keep: only the once
-            row = await self._query(_SEEN, (update_id,)) if update_id is not None else None
+            row = (
+                await self._query(_SEEN, (self.bot_id, update_id))
+                if update_id is not None
+                else None
+            )
             yield row is not None
             if update_id is not None and row is None:
                 await self._record(update_id)
@@ -153,7 +164,9 @@ class ChatLocks:
                 finally:
                     with contextlib.suppress(Exception):  # a lost session freed it already
                         if done:
-                            await self._query(_RECORD_UNLOCK, (update_id, CHAT_NAMESPACE, chat_key))
+                            await self._query(
+                                _RECORD_UNLOCK, (self.bot_id, update_id, CHAT_NAMESPACE, chat_key)
+                            )
                             self._count_record()
                         else:
                             await self._query(_UNLOCK, (CHAT_NAMESPACE, chat_key))
@@ -169,14 +182,14 @@ class ChatLocks:
         update up in the same statement: True when it was handled already."""
         pause = 0.005
         while True:
-            row = await self._query(_LOCK_SEEN, (CHAT_NAMESPACE, key, update_id or 0))
+            row = await self._query(_LOCK_SEEN, (CHAT_NAMESPACE, key, self.bot_id, update_id or 0))
             if row[0]:
                 return bool(row[1])
             await asyncio.sleep(pause)  # another worker handles this chat now
             pause = min(pause * 2, 0.05)
 
     async def _record(self, update_id: int) -> None:
-        await self._query(_RECORD, (update_id,), False)
+        await self._query(_RECORD, (self.bot_id, update_id), False)
         self._count_record()
 
     def _count_record(self) -> None:

@@ -35,6 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     copy.add_argument(
         "--force", action="store_true", help="replace whatever DST holds (inside the copy)"
     )
+    for end, name in (("from", "SRC"), ("to", "DST")):
+        copy.add_argument(
+            f"--{end}-schema",
+            metavar="SCHEMA",
+            help=f"{name} is one kabupaten's schema on a shared PostgreSQL database (e.g."
+            " kab_tegal; made when missing); see database_schema in pendamping.example.toml",
+        )
     copy.set_defaults(func=_copy)
     p.set_defaults(func=lambda args: _usage(p))
 
@@ -56,6 +63,18 @@ def label(target: str) -> str:
 def _copy(args: argparse.Namespace) -> int:
     from bot.cli import UsageError
 
+    for end in ("from", "to"):
+        schema = getattr(args, f"{end}_schema")
+        attr = "source" if end == "from" else "target"
+        if schema:
+            from bot.db.pgschema import schema_problem, with_schema
+
+            if not is_postgres(getattr(args, attr)):
+                raise UsageError(f"--{end}-schema needs a postgresql:// URL in --{end}")
+            problem = schema_problem(schema)
+            if problem:
+                raise UsageError(f"--{end}-schema: {problem}")
+            setattr(args, attr, with_schema(getattr(args, attr), schema))
     if args.source == args.target:
         raise UsageError("--from and --to name the same database")
     try:

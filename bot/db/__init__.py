@@ -63,8 +63,13 @@ def without_password(url: str) -> str:
 
 
 def pg_dump_command(url: str, out: str) -> str:
-    """The command that backs up a PostgreSQL database (custom format, for pg_restore)."""
-    return f"pg_dump -Fc -f {out} '{without_password(url)}'"
+    """The command that backs up a PostgreSQL database (custom format, for pg_restore); a
+    kabupaten's schema on a shared database: that schema only."""
+    from bot.db.pgschema import DEFAULT_SCHEMA, schema_of
+
+    schema = schema_of(url)
+    only = "" if schema == DEFAULT_SCHEMA else f" -n {schema}"
+    return f"pg_dump -Fc{only} -f {out} '{without_password(url)}'"
 
 
 def pg_restore_command(url: str, dump: str) -> str:

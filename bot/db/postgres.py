@@ -17,6 +17,7 @@ awaitable or an async context manager, rows readable by index and by name, `last
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 import sqlite3
@@ -28,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosqlite
 import psycopg
-from psycopg import AsyncConnection, AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.adapt import Dumper, Loader
 from psycopg.rows import tuple_row
 
@@ -40,6 +41,7 @@ from bot.db import (
     Migration,
     MigrationError,
 )
+from bot.db.pgschema import DEFAULT_SCHEMA, lock_key, schema_of
 from bot.db.translate import (
     UntranslatableDDL,
     ddl_to_postgres,
@@ -67,7 +69,9 @@ def describe(url: str) -> str:
         port = str(parts.port or 5432)
     except ValueError:
         port = parts.netloc.rsplit(":", 1)[-1]  # not a number: shown as written
-    return f"PostgreSQL database {name} on {host}:{port}"
+    schema = schema_of(url)
+    where = "" if schema == DEFAULT_SCHEMA else f" (schema {schema})"
+    return f"PostgreSQL database {name} on {host}:{port}{where}"
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -421,8 +425,9 @@ _TYPES = {
     "character varying": "TEXT",
     "bytea": "BLOB",
 }
-# Serialises migrators of one database across processes (two `migrate` at once).
+# Serialises migrators of one database's schema across processes (two `migrate` at once).
 _MIGRATE_LOCK_KEY = 0x50454E44  # 'PEND'
+_MIGRATE_LOCK_KIND = 3  # bot/db/pgschema.py lock_key: 1 run, 2 sender, 3 migrations
 
 
 class PgDatabase(Database):
@@ -554,10 +559,21 @@ class PgDatabase(Database):
 
     async def _ensure_migrations_table(self) -> None:
         async with self._write_lock:
+            await self._ensure_schema()
             await self.pg.raw.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
+
+    async def _ensure_schema(self) -> None:
+        """A kabupaten's own schema (bot/db/pgschema.py) is made on its first migration."""
+        schema = schema_of(self.path)
+        if schema == DEFAULT_SCHEMA:
+            return
+        statement = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+        # two processes migrating a new schema at once: the second finds it made
+        with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+            await self.pg.raw.execute(statement)
 
     async def _apply_migration(self, m: Migration, applied_at: str) -> None:
         """The migration (its PostgreSQL variant, or its translated SQLite DDL) and its record
@@ -576,7 +592,10 @@ class PgDatabase(Database):
         async with self._write_lock:
             await raw.execute("BEGIN")
             try:
-                await raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK_KEY,))
+                await raw.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    (_MIGRATE_LOCK_KEY, lock_key(self.path, _MIGRATE_LOCK_KIND)),
+                )
                 done = await raw.execute(
                     "SELECT count(*) FROM schema_migrations WHERE name = %s", (m.name,)
                 )
