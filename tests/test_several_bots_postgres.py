@@ -317,11 +317,8 @@ def test_each_schema_has_its_own_locks(pg_url):
     try:
         with pytest.raises(SenderLockHeld, match=r"\(schema kab_tegal\)"):
             acquire_sender_lock(tegal, "send")
-        assert (
-            sender_holder(tegal)
-            == sender_holder(brebes)
-            == "`pendamping run` (pid %d)" % (os.getpid())
-        )
+        mine = f"`pendamping run` (pid {os.getpid()})"
+        assert sender_holder(tegal) == sender_holder(brebes) == mine
         assert sender_holder(pg_url) is None  # the public schema's sender is free
     finally:
         assert sender_t is not None and sender_b is not None
