@@ -21,6 +21,7 @@ from bot.commands import importer as import_cmd
 from bot.commands import invite as invite_cmd
 from bot.commands import migrate as migrate_cmd
 from bot.commands import person as person_cmd
+from bot.commands import regions as regions_cmd
 from bot.commands import retention as retention_cmd
 from bot.commands import run as run_cmd
 from bot.commands import sandbox as sandbox_cmd
@@ -48,6 +49,7 @@ COMMAND_MODULES = [
     retention_cmd,
     # registry and onboarding
     import_cmd,
+    regions_cmd,
     invite_cmd,
     admin_cmd,
     accounts_cmd,
@@ -92,7 +94,7 @@ def _version(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pendamping",
-        description="Pendamping: mentoring bot of Dinas Sosial Kabupaten Tegal.",
+        description="Pendamping: mentoring bot of a Dinas Sosial (Kabupaten Tegal first).",
     )
     parser.add_argument(
         "--config",

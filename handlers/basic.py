@@ -13,6 +13,7 @@ from bot.services import reports as report_svc
 from bot.services.accounts import Account, greeting_for
 from bot.services.binding import waiting_for_confirmation
 from bot.services.messages import facilitator_contact
+from bot.services.regions import kabupaten_name
 from handlers.common import account_of, db_of, lang_of, reply, settings_of
 from handlers.keyboards import family_keyboard
 
@@ -27,7 +28,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply(update, render("contact_pending", lang))
             return
         first_name = user.first_name if user else ""
-        await reply(update, render("start_unlinked", lang, first_name=first_name))
+        kabupaten = await kabupaten_name(db_of(context))
+        await reply(update, render("start_unlinked", lang, first_name=first_name,
+                                   kabupaten=kabupaten))  # fmt: skip
         return
     greeting = await greeting_for(db_of(context), account)
     await reply(

@@ -15,6 +15,7 @@ from bot.render import render
 from bot.services import messages as svc
 from bot.services.accounts import Account
 from bot.services.history import history
+from bot.services.regions import kabupaten_name
 from bot.services.reports import open_draft
 from handlers.common import account_of, db_of, lang_of, now_of, reply, settings_of, wake
 from handlers.keyboards import family_keyboard
@@ -123,7 +124,8 @@ async def on_reply_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A person with no account writes anything: how to join."""
     user = update.effective_user
-    await reply(update, render("stranger", lang_of(None, context),
+    kabupaten = await kabupaten_name(db_of(context))
+    await reply(update, render("stranger", lang_of(None, context), kabupaten=kabupaten,
                                first_name=user.first_name if user else ""))  # fmt: skip
 
 

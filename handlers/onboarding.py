@@ -38,6 +38,7 @@ from bot.services.invites import (
     redeem,
     unlink,
 )
+from bot.services.regions import kabupaten_name
 from handlers import basic
 from handlers.common import (
     account_of,
@@ -61,10 +62,13 @@ def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     )
 
 
-async def _send_notice(update: Update, lang: str, name: str, role: str) -> None:
+async def _send_notice(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str, name: str, role: str
+) -> None:
+    kabupaten = await kabupaten_name(db_of(context))
     await reply(
         update,
-        render("consent_notice", lang, name=name, role=role),
+        render("consent_notice", lang, name=name, role=role, kabupaten=kabupaten),
         reply_markup=_buttons(
             [(render("btn_consent", lang), encode("onb", "ack", NOTICE_VERSION))]
         ),
@@ -79,7 +83,7 @@ async def send_consent_notice(update: Update, context: ContextTypes.DEFAULT_TYPE
         await reply(update, render("not_linked", lang_of(None, context)))
         return
     data = await profile(db_of(context), account)
-    await _send_notice(update, account.language, data["name"], account.role)
+    await _send_notice(update, context, account.language, data["name"], account.role)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -110,7 +114,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if outcome.status == "linked":
         assert outcome.account is not None  # a linked outcome carries its account
         data = await profile(db, outcome.account)
-        await _send_notice(update, lang, data["name"], outcome.account.role)
+        await _send_notice(update, context, lang, data["name"], outcome.account.role)
         await sync_chat_menus(context.bot, db, now_of(context))  # the role's "/" menu
     elif outcome.status == "contact_needed":
         await _ask_contact(update, lang)
@@ -164,11 +168,13 @@ async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     log.info("event=contact_shared status=%s", outcome.status)
     if outcome.status == "no_request":
         return
-    await _answer_contact(update, outcome, lang)
+    await _answer_contact(update, context, outcome, lang)
     raise ApplicationHandlerStop
 
 
-async def _answer_contact(update: Update, outcome: binding.ContactOutcome, lang: str) -> None:
+async def _answer_contact(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: binding.ContactOutcome, lang: str
+) -> None:
     """What a person who shared their number is told, and the confirmers asked."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and message.contact is not None and user is not None
@@ -179,7 +185,7 @@ async def _answer_contact(update: Update, outcome: binding.ContactOutcome, lang:
     done = ReplyKeyboardRemove()
     if outcome.status == "linked" and outcome.account is not None:
         await reply(update, render("contact_linked", lang), reply_markup=done)
-        await _send_notice(update, outcome.account.language, outcome.name, "recipient")
+        await _send_notice(update, context, outcome.account.language, outcome.name, "recipient")
     elif outcome.status == "confirm":
         assert outcome.pending_id is not None  # a confirm outcome names its request
         await reply(update, render("contact_pending", lang), reply_markup=done)
@@ -263,7 +269,7 @@ async def profil(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     data = await profile(db_of(context), account)
     if account.consent_at is None:
-        await _send_notice(update, lang, data["name"], account.role)
+        await _send_notice(update, context, lang, data["name"], account.role)
         return
     rows = [[(render("btn_unlink", lang), encode("onb", "unlink"))]]
     if account.role == "recipient":  # a family may ask to graduate itself ("Saya ingin mandiri")
@@ -296,7 +302,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         version = cb.str()
         if version != NOTICE_VERSION:  # an old notice's button: show the current notice
             info = await profile(db, account)
-            await _send_notice(update, lang, info["name"], account.role)
+            await _send_notice(update, context, lang, info["name"], account.role)
             return
         await acknowledge_notice(db, now, account, version)
         await _after_consent(update, context, account, lang)

@@ -15,7 +15,7 @@ def _Page(filter_, page, pages, total, counts, waiting_visit):  # noqa: N802 - a
 
 
 SAMPLES: dict[str, dict] = {
-    "start_unlinked": {"first_name": "Siti"},
+    "start_unlinked": {"first_name": "Siti", "kabupaten": "Kabupaten Tegal"},
     "start_linked": {"name": "Siti Aminah", "role": "staff", "kecamatan": "Lebaksiu"},
     "bantuan": {
         "role": "recipient",
@@ -59,7 +59,7 @@ SAMPLES: dict[str, dict] = {
     "account_confirmed": {},
     "account_not_confirmed": {},
     "account_revoked": {},
-    "consent_notice": {"name": "Siti Aminah", "role": "recipient"},
+    "consent_notice": {"name": "Siti Aminah", "role": "recipient", "kabupaten": "Kabupaten Tegal"},
     "btn_consent": {},
     "consent_done": {"role": "recipient", "invited": True},
     "consent_needed": {},
@@ -593,7 +593,7 @@ SAMPLES["report_note"] = {"note": "photo_attached"}
 SAMPLES["riwayat"] = {
     "months": [_Month("2024-01", True, "berjalan", -150_000, 2, False), _Month("2023-12", False)]
 }
-SAMPLES["stranger"] = {"first_name": "Tamu"}
+SAMPLES["stranger"] = {"first_name": "Tamu", "kabupaten": "Kabupaten Tegal"}
 SAMPLES["unknown_command"] = {"command": "/xyz", "role": "recipient"}
 SAMPLES["cycle_draft_reminder"] = {
     "person": "Siti", "period": "2024-01", "close_date": "2024-02-20", "last": False, "closed": False,

@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
         except NikError as exc:
             raise UsageError(f"--nik: {exc}") from None
     try:
-        cards = asyncio.run(_create(settings, args, niks))
+        cards, kabupaten = asyncio.run(_create(settings, args, niks))
     except InviteError as exc:
         raise UsageError(str(exc)) from None
     if not cards:
@@ -74,7 +74,10 @@ def _run(args: argparse.Namespace) -> int:
     from bot.services.invite_cards import write_pdf, write_xlsx
 
     for out in outs:
-        (write_pdf if out.lower().endswith(".pdf") else write_xlsx)(out, cards)
+        if out.lower().endswith(".pdf"):
+            write_pdf(out, cards, kabupaten)
+        else:
+            write_xlsx(out, cards)
         print(f"wrote {out}", file=sys.stderr)
     print(f"{len(cards)} invite(s), valid until {cards[0].expires_at}", file=sys.stderr)
     return 0
@@ -84,7 +87,9 @@ async def _create(settings, args, niks):
     now = dt.datetime.now(dt.UTC)
     db = await open_migrated(settings.database, now)
     try:
-        return await create_invites(
+        from bot.services.regions import kabupaten_name
+
+        cards = await create_invites(
             db,
             now,
             role=args.role,
@@ -96,5 +101,6 @@ async def _create(settings, args, niks):
             kecamatan=args.kecamatan,
             name=args.name,
         )
+        return cards, await kabupaten_name(db)
     finally:
         await db.close()

@@ -35,9 +35,9 @@ from bot.services.digest_data import (
     period_check,
     write_period_export,
 )
+from bot.services.regions import kabupaten_name
 
 WEEK = dt.timedelta(days=7)
-KABUPATEN = "Kabupaten Tegal"
 STAFF_ROLES = ("staff", "admin")
 FACILITATOR_LIMIT = 10  # names per list in the facilitator digest
 
@@ -62,7 +62,7 @@ class PeriodUnavailable(Exception):
 class ExportFile:
     path: Path
     period: str
-    region: str  # 'Kabupaten Tegal' or 'Kec. <name>'
+    region: str  # the kabupaten's name ('Kabupaten Tegal') or 'Kec. <name>'
 
 
 @dataclass
@@ -75,9 +75,9 @@ class MonthlyBundle:
 async def region_label(db: Database, kecamatan_code: str | None) -> str:
     """'Kec. <name>' for a kecamatan, the kabupaten's name for the whole region."""
     if kecamatan_code is None:
-        return KABUPATEN
+        return await kabupaten_name(db)
     name = await db.fetchval("SELECT name FROM kecamatan WHERE code = ?", (kecamatan_code,))
-    return f"Kec. {name}" if name else KABUPATEN
+    return f"Kec. {name}" if name else await kabupaten_name(db)
 
 
 def staff_scope(account: Account) -> Scope:

@@ -25,10 +25,14 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def write_pdf(path: str | Path, cards: Sequence[InviteCard]) -> None:
+def write_pdf(
+    path: str | Path, cards: Sequence[InviteCard], kabupaten: str = "Kabupaten Tegal"
+) -> None:
     """Invite cards with their QR codes as an A4 PDF, for printing."""
     import qrcode
     from fpdf import FPDF
+
+    office = _latin1(kabupaten.replace("Kabupaten ", "Kab. ", 1))  # 'Kab. Tegal', 'Kota Tegal'
 
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
@@ -52,7 +56,7 @@ def write_pdf(path: str | Path, cards: Sequence[InviteCard]) -> None:
         text_w = CARD_W - qr_size - 12
         pdf.set_xy(x + 5, y + 6)
         pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(text_w, 4, "PENDAMPING - Dinsos Kab. Tegal", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(text_w, 4, f"PENDAMPING - Dinsos {office}", new_x="LMARGIN", new_y="NEXT")
         pdf.set_xy(x + 5, y + 12)
         pdf.set_font("Helvetica", "B", 11)
         pdf.multi_cell(text_w, 5, _latin1(card.name), max_line_height=5)

@@ -166,16 +166,17 @@ async def resolve_kecamatan(db: Database, value: str | None) -> str | None:
     if not value:
         return None
     from bot.domain.regions import match_kecamatan
+    from bot.services.regions import current as current_regions
 
-    rows = await db.fetchall("SELECT code, name FROM kecamatan")
-    codes = {r["code"]: r["name"] for r in rows}
+    regions = await current_regions(db)
+    codes = regions.kecamatan
     text = value.strip()
     if text in codes:
         return text
-    if text.isdigit() and f"33.28.{int(text):02d}" in codes:
-        return f"33.28.{int(text):02d}"
+    if text.isdigit() and f"{regions.code}.{int(text):02d}" in codes:
+        return f"{regions.code}.{int(text):02d}"
     try:
-        return match_kecamatan(text, codes)
+        return match_kecamatan(text, codes, regions.name)
     except ValueError:
         raise InviteError(f"unknown kecamatan {value!r}") from None
 

@@ -107,6 +107,7 @@ class _Context:
     kecamatan: dict[str, str]
     dry_run: bool
     kecamatan_key: Any = None
+    kabupaten: str = "Kabupaten Tegal"  # its name, in the reason for an unknown kecamatan
     programmes_key: Any = None
     facilitators: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     desa: dict[tuple[str, str], tuple[int, str | None]] = field(default_factory=dict)
@@ -206,6 +207,7 @@ async def _run(conn, db, source, now, programmes, dry_run, actor, progress) -> I
         progress=progress,
     )
     ctx.kecamatan_key = _Frozen(ctx.kecamatan)
+    ctx.kabupaten = str((await _fetchall(conn, "SELECT name FROM kabupaten WHERE id = 1"))[0][0])
     ctx.programmes_key = _Frozen(programmes)
     for r in await _fetchall(
         conn, "SELECT id, code, name, phone, kecamatan_code FROM facilitators"
@@ -244,7 +246,9 @@ def _parse_facilitator(ctx: _Context, cells, mapping) -> dict[str, Any]:
         out["phone"] = parse_phone(_cell(cells, mapping, "phone"))
     if "kecamatan" in mapping:
         raw = _cell(cells, mapping, "kecamatan")
-        out["kecamatan_code"] = match_kecamatan(raw, ctx.kecamatan) if raw is not None else None
+        out["kecamatan_code"] = (
+            match_kecamatan(raw, ctx.kecamatan, ctx.kabupaten) if raw is not None else None
+        )
     return out
 
 
@@ -320,7 +324,9 @@ def _parse_recipient(ctx: _Context, cells, mapping) -> tuple[dict[str, Any], tup
         raise RowError(str(exc)) from None
     out: dict[str, Any] = {"nik": nik}
     out["name"] = parse_name(_cell(cells, m, "name"), "nama penerima")
-    kec = ctx.memo("kec", match_kecamatan, _cell(cells, m, "kecamatan"), ctx.kecamatan_key)
+    kec = ctx.memo(
+        "kec", match_kecamatan, _cell(cells, m, "kecamatan"), ctx.kecamatan_key, ctx.kabupaten
+    )
     out["kecamatan_code"] = kec
     out["programme"] = ctx.memo(
         "programme", normalise_programme, _cell(cells, m, "programme"), ctx.programmes_key
