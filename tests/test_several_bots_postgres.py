@@ -6,7 +6,8 @@ Kabupaten Tegal with two webhook workers, Kabupaten Brebes with one, all real
 `python -m bot run --webhook-url` processes at once. Both bots' update ids start at 1, so they
 collide on purpose: each update must still be handled once by its own bot. Each bot elects its
 own outbox sender (both at once) and sends only its own kabupaten's messages, through its own
-token; no row, report or message crosses from one kabupaten to the other.
+token; no row, report or message crosses from one kabupaten to the other. Brebes' schema
+holds Brebes' kecamatan (`pendamping regions`), and its bot names Kabupaten Brebes.
 
 No PostgreSQL server: skipped with the reason (a failure with CI=true; tests/pg_databases.py).
 """
@@ -41,6 +42,7 @@ from bot.runlock import (
 from bot.sandbox.core import SandboxCore
 from bot.sandbox.server import SandboxServer
 from bot.services import broadcasts
+from bot.services.regions import current, replace_regions
 from tests.pg_databases import in_ci
 from tests.suite_counts import SCENARIOS
 from tests.test_multiworker_postgres import LAUNCH, NOW, SECRET, _free_port, _report, _take
@@ -77,6 +79,8 @@ class Kabupaten:
 
 TEGAL = Kabupaten("kab_tegal", "111111:tegal", ("33.28.06", "Lebaksiu"), 810_000, 801_000, 2)
 BREBES = Kabupaten("kab_brebes", "222222:brebes", ("33.29.01", "Salem"), 820_000, 802_000, 1)
+NAMES = {"kab_tegal": "Kabupaten Tegal", "kab_brebes": "Kabupaten Brebes"}
+STRANGER = 899_999  # writes to both bots without an invitation
 
 
 async def _seed(url: str, kab: Kabupaten) -> None:
@@ -84,11 +88,10 @@ async def _seed(url: str, kab: Kabupaten) -> None:
     stamp = NOW.isoformat(timespec="seconds")
     db = await open_migrated(url, NOW)
     try:
+        if kab.kecamatan[0] not in (await current(db)).kecamatan:  # another kabupaten than Tegal
+            await replace_regions(db, kab.kecamatan[0][:5], NAMES[kab.schema],
+                                  dict([kab.kecamatan]), NOW)  # fmt: skip
         async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO kecamatan (code, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                kab.kecamatan,
-            )
             await conn.execute(
                 "INSERT INTO facilitators (id, code, name, created_at, updated_at)"
                 " VALUES (1, 'PD-1', 'Pendamping', ?, ?)",
@@ -227,6 +230,7 @@ async def test_two_kabupaten_bots_on_one_database(tmp_path, pg_url):
     for kab in kabs:
         core = SandboxCore(kab.token, call_log_size=100)
         core.add_user(kab.facilitator, "Pendamping")
+        core.add_user(STRANGER, "Tamu")
         for uid in kab.families:
             core.add_user(uid, "Siti")
         server = SandboxServer(core, control=False)
@@ -260,6 +264,7 @@ async def test_two_kabupaten_bots_on_one_database(tmp_path, pg_url):
         # a message to the facilitator, and a broadcast, queued in both kabupaten at once
         for kab in kabs:
             core = cores[kab.schema]
+            await bots[kab.schema].post(_take(core, core.send(STRANGER, text="halo")["update_id"]))
             for uid in kab.families:
                 await bots[kab.schema].post(_take(core, core.send(uid, text=f"halo dari {uid}")["update_id"]))  # fmt: skip
             settings = load_settings(tmp_path / f"{kab.schema}.toml", env={"PENDAMPING_DB": pg_url})
@@ -296,6 +301,8 @@ async def test_two_kabupaten_bots_on_one_database(tmp_path, pg_url):
             assert sorted(re.search(r"halo dari (\d+)", t).group(1) for t in forwarded) == sorted(  # type: ignore[union-attr]
                 str(uid) for uid in kab.families
             )
+            # someone without an invitation learns whose bot this is
+            assert f"Dinas Sosial {NAMES[kab.schema]}." in _texts(core, STRANGER)[-1]
             for uid in kab.families:
                 assert sum(f"Pelatihan {kab.schema}" in t for t in _texts(core, uid)) == 1
                 assert not foreign.bot_messages(uid)  # nothing through the other bot
