@@ -61,6 +61,22 @@ def test_sqlite_gets_the_claim_without_the_row_lock() -> None:
     assert without_row_locks("SELECT 1 FROM t FOR  update\n NOWAIT") == "SELECT 1 FROM t"
 
 
+async def test_every_statement_method_takes_the_row_lock_clause(
+    db: Database, clock: FakeClock
+) -> None:
+    """The services write it once; SQLite's Database drops it, PostgreSQL runs it."""
+    ids = await put_rows(db, clock, [1, 2, 3])
+    due = "SELECT id FROM outbox WHERE status = 'pending' ORDER BY priority, id LIMIT ?"
+    lock = " FOR UPDATE SKIP LOCKED"
+    assert [r["id"] for r in await db.fetchall(due + lock, (2,))] == ids[:2]
+    assert (await db.fetchone(due + lock, (1,)))["id"] == ids[0]
+    assert await db.fetchval(due + " FOR UPDATE NOWAIT", (1,)) == ids[0]
+    changed = "UPDATE outbox SET attempts = 7 WHERE id IN (" + due + lock + ")"
+    assert await db.update(changed, (1,)) == 1
+    await db.execute(changed.replace("7", "8"), (3,))
+    assert [r["attempts"] for r in await seed.outbox(db)] == [8, 8, 8]
+
+
 async def test_two_claimers_at_once_never_claim_the_same_row(
     db: Database, other_db: Database, settings: Settings, clock: FakeClock
 ) -> None:
