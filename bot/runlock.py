@@ -151,10 +151,13 @@ class _AdvisorySenderLock(_AdvisoryLock):
         )
 
 
-def _pg_holder(conn: Any, database: str, kind: str) -> str | None:
-    # pg_locks shows the key as an unsigned oid
+def _pg_holder(conn: Any, database: str, kind: str, *, where: bool = False) -> str | None:
+    """The holder from its session's application_name; `where`: and the address its
+    connection came from (a worker's pid means little without its host). pg_locks shows the
+    lock's key as an unsigned oid."""
     row = conn.execute(
-        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        "SELECT a.application_name, a.client_hostname, host(a.client_addr), a.client_port"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.granted AND l.database = ("
         "  SELECT oid FROM pg_database WHERE datname = current_database())"
         " AND l.classid = %s AND l.objid = %s::bigint::oid",
@@ -164,16 +167,26 @@ def _pg_holder(conn: Any, database: str, kind: str) -> str | None:
         return None
     words = (row[0] or "").split()  # 'pendamping <purpose> pid <pid>'
     if len(words) == 4 and words[0] == "pendamping":
-        return f"`pendamping {words[1]}` (pid {words[3]})"
-    return "a running `pendamping run`"
+        holder = f"`pendamping {words[1]}` (pid {words[3]})"
+    else:
+        holder = "a running `pendamping run`"
+    if where:
+        # client_port is -1 for a Unix socket (a process on the server's host); all three are
+        # NULL for another role's session this role may not see
+        source = row[1] or row[2]
+        if source:
+            holder += f", connected from {source}"
+        elif row[3] == -1:
+            holder += ", on the database server's host (local socket)"
+    return holder
 
 
-def _pg_holder_of(database: str, kind: str) -> str | None:
+def _pg_holder_of(database: str, kind: str, *, where: bool = False) -> str | None:
     import psycopg
 
     try:
         with psycopg.connect(database, autocommit=True, connect_timeout=10) as conn:
-            return _pg_holder(conn, database, kind)
+            return _pg_holder(conn, database, kind, where=where)
     except (psycopg.Error, OSError, ValueError):
         return None
 
@@ -334,8 +347,10 @@ def is_locked(database: str) -> str | None:
     return _holder_of(lock_path(database))
 
 
-def sender_holder(database: str) -> str | None:
-    """Who is sending this database's outbox, or None. Changes nothing."""
+def sender_holder(database: str, *, where: bool = False) -> str | None:
+    """Who is sending this database's outbox, or None. Changes nothing.
+
+    where (PostgreSQL): add the address the holder's connection came from (`doctor`)."""
     if _is_postgres(database):
-        return _pg_holder_of(database, "sender")
+        return _pg_holder_of(database, "sender", where=where)
     return _holder_of(sender_lock_path(database))

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import aiosqlite
 
+from bot.db.translate import without_row_locks
 from bot.paths import files_folder, migrations_dir
 
 BUSY_TIMEOUT_MS = 5000
@@ -226,25 +227,28 @@ class Database:
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run one write statement in its own transaction; return lastrowid."""
         async with self.transaction() as conn:
-            cur = await conn.execute(sql, params)
+            cur = await conn.execute(without_row_locks(sql), params)
             return cur.lastrowid or 0
 
     async def fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[aiosqlite.Row]:
         # One round trip to aiosqlite's thread (execute + fetch + close together).
-        return list(await self.conn.execute_fetchall(sql, params))
+        return list(await self.conn.execute_fetchall(without_row_locks(sql), params))
 
     async def fetchone(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, params) as cur:
+        async with self.conn.execute(without_row_locks(sql), params) as cur:
             return await cur.fetchone()
 
     async def update(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """One write statement, committed on its own (autocommit), serialised with
-        transactions; return the number of rows changed. Cheaper than execute() for hot paths."""
-        async with self._write_lock, self.conn.execute(sql, params) as cur:
+        transactions; return the number of rows changed. Cheaper than execute() for hot paths.
+
+        A row lock in it (`FOR UPDATE SKIP LOCKED`, PostgreSQL's) is dropped on SQLite, here
+        and in execute / fetchall / fetchone (not on a transaction's own connection)."""
+        async with self._write_lock, self.conn.execute(without_row_locks(sql), params) as cur:
             return cur.rowcount
 
     async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:

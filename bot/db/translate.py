@@ -17,6 +17,11 @@ PostgreSQL ones (docs/decisions.md, "PostgreSQL backend"):
 - `INSERT OR IGNORE INTO t ...` becomes `INSERT INTO t ... ON CONFLICT DO NOTHING`.
 Anything else SQLite-only (json_extract, a table rebuilt to change a CHECK) needs a variant
 file, migrations/postgresql/NNNN_name.sql, which replaces the translation of that migration.
+
+One clause goes the other way: a row lock (`FOR UPDATE`, `FOR UPDATE SKIP LOCKED`, `FOR UPDATE
+NOWAIT`), which PostgreSQL needs and SQLite lacks. The SQLite backend drops it
+(`without_row_locks`): there a write transaction locks the whole file, one writer at a time,
+so no row is ever locked by another claimer.
 """
 
 from __future__ import annotations
@@ -111,6 +116,24 @@ def to_pyformat(sql: str, named: bool = False) -> str:
         else:
             parts.append(text)
     return "".join(parts)
+
+
+_ROW_LOCK = re.compile(r"\s*\bFOR\s+UPDATE(?:\s+SKIP\s+LOCKED|\s+NOWAIT)?\b", re.I)
+
+
+def without_row_locks(sql: str) -> str:
+    """The statement for SQLite: every `FOR UPDATE [SKIP LOCKED | NOWAIT]` outside literals and
+    comments dropped (SQLite has no row locks; its one writer makes them moot)."""
+    if "UPDATE" not in sql.upper():  # most statements: a fraction of a microsecond
+        return sql
+    return _strip_row_locks(sql)
+
+
+@lru_cache(maxsize=1024)
+def _strip_row_locks(sql: str) -> str:
+    if _ROW_LOCK.search(sql) is None:
+        return sql
+    return "".join(_ROW_LOCK.sub("", text) if kind == "code" else text for kind, text in _scan(sql))
 
 
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+\"?([A-Za-z_][A-Za-z0-9_]*)\"?\s*(\(([^)]*)\))?", re.I)

@@ -7,6 +7,7 @@ first and WARN "not available yet" when they are missing.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shutil
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from bot.db import (
     pg_dump_command,
     write_problem,
 )
-from bot.runlock import is_locked
+from bot.runlock import is_locked, sender_holder
 from bot.services.backup import backup_dir, list_auto_backups
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -34,6 +35,9 @@ TICK_TABLES = ("tick_runs", "ticks")
 TICK_TIME_COLUMNS = ("started_at", "finished_at", "ran_at", "at", "now")
 DIGEST_TABLES = ("digest_runs", "digests", "digest_log", "digest_sends")
 DIGEST_TIME_COLUMNS = ("sent_at", "finished_at", "created_at", "generated_at", "at")
+# Webhook workers try the free sender lock every 2 s (bot/workers.py SenderElection): a bot
+# found running without a sender is looked at again after that long before a WARN.
+SENDER_TAKEOVER_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -351,6 +355,33 @@ async def check_migrations(db: Database) -> Check:
     return Check(OK, "migrations", f"all {len(states)} applied")
 
 
+async def check_sender(
+    database: str, running: bool, *, takeover_seconds: float | None = None
+) -> Check:
+    """PostgreSQL: who holds the sender lock, i.e. which process delivers the outbox.
+
+    A running bot always has one (a single `pendamping run` holds it for its life; webhook
+    workers elect one within 2 s), so a running bot with none, seen twice `takeover_seconds`
+    (default SENDER_TAKEOVER_SECONDS) apart, is a WARN: queued messages wait. A stopped bot
+    with none is just said."""
+    holder = sender_holder(database, where=True)
+    if holder is None and running:
+        wait = SENDER_TAKEOVER_SECONDS if takeover_seconds is None else takeover_seconds
+        await asyncio.sleep(wait)
+        holder = sender_holder(database, where=True)
+    if holder:
+        return Check(OK, "outbox sender", holder)
+    if not running:
+        return Check(OK, "outbox sender", "none (the bot is not running)")
+    return Check(
+        WARN,
+        "outbox sender",
+        "none while the bot runs: queued messages wait",
+        "see the bot log (event=sender_lock_unavailable, sender_lock_lost,"
+        " outbox_invalid_token); restart the bot or its workers once the cause is fixed",
+    )
+
+
 async def _postgres_checks(settings: Settings, now: dt.datetime) -> list[Check]:
     """The same checks for a PostgreSQL database: the server keeps the files, pages and
     write rights, so those are not the bot's to check."""
@@ -370,6 +401,7 @@ async def _postgres_checks(settings: Settings, now: dt.datetime) -> list[Check]:
         return checks
     try:
         checks.append(Check(OK, "database", f"{db.describe()} answers (read-only session)"))
+        checks.append(await check_sender(settings.database, running=holder is not None))
         migrations = await check_migrations(db)
         checks.append(migrations)
         if migrations.status == OK:  # the tables the next checks read exist

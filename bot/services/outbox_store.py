@@ -27,6 +27,16 @@ Clock = Callable[[], dt.datetime]
 
 SETTLED = ("sent", "failed", "unreachable")
 
+# One pending row to 'sending', in one statement. On PostgreSQL the subquery locks the row
+# (FOR UPDATE) or, when another session holds it, finds nothing (SKIP LOCKED) instead of
+# waiting; the SQLite backend drops the clause (one writer, nothing to skip). The status is
+# tested in both places, so even without the lock a row is never claimed twice.
+CLAIM = (
+    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_at = ?"
+    " WHERE id = (SELECT id FROM outbox WHERE id = ? AND status = 'pending'"
+    " FOR UPDATE SKIP LOCKED) AND status = 'pending'"
+)
+
 
 @dataclass(frozen=True)
 class DueRow:
@@ -90,16 +100,12 @@ class OutboxStore:
         return bool(n)
 
     async def claim(self, row_id: int) -> bool:
-        """Mark a pending row 'sending' (attempts + 1); False when it is no longer pending."""
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_at = ?"
-                " WHERE id = ? AND status = 'pending'",
-                (iso(self.clock()), row_id),
-            )
-            ok = cur.rowcount == 1
-            await cur.close()
-        return ok
+        """Mark a pending row 'sending' (attempts + 1); False when it is no longer pending, or
+        (PostgreSQL) when another session holds its row lock: the claim skips it at once
+        rather than wait, and the sender meets the row again at its next read if it is still
+        pending (docs/decisions.md, "Outbox claim: FOR UPDATE SKIP LOCKED")."""
+        n = await self.db.update(CLAIM, (iso(self.clock()), row_id))
+        return n == 1
 
     async def finish(
         self, row_id: int, status: str, *, error: str | None = None, message_id: int | None = None
