@@ -215,7 +215,11 @@ class Workers:
 
     def balancer(self) -> str:
         """Who spread the updates, for the scenario line."""
-        return f"behind {nginx_version()}" if self.nginx is not None else "test's round-robin"
+        return (
+            f"behind {nginx_version()}"
+            if self.nginx is not None
+            else "round-robin by the test (no nginx)"
+        )
 
 
 def _take(core: SandboxCore, update_id: int) -> dict[str, Any]:
