@@ -54,7 +54,7 @@ master_process on;
 worker_processes 1;
 {user}pid {tmp / "nginx.pid"};
 error_log {tmp / "nginx.error.log"} notice;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 512; }}
 http {{
 log_format workers '$status "$upstream_addr" "$upstream_status" $request_time';
 access_log {tmp / "nginx.access.log"} workers;
