@@ -1,21 +1,32 @@
 """Several webhook workers on one PostgreSQL database (bot/workers.py, docs/scaling.md).
 
 Real `python -m bot run --webhook-url ... --port N` processes against one PostgreSQL database
-and the sandbox's Bot API (bot/sandbox, in this test's event loop). The test plays the load
-balancer: it takes each update the sandbox makes and posts it to the workers in turn
-(round-robin, the next worker when one fails), one chat's updates one after the other (the
-next once the previous was answered), the chats all at once.
+and the sandbox's Bot API (bot/sandbox, in this test's event loop), behind a real nginx (the
+Debian package, `apt-get install -y nginx`) started by the test with a config made from
+deploy/nginx-pendamping.conf: its `upstream` block with the workers' ports and its
+`location = /telegram` block as they are, in a plain-HTTP server on a free port with its pid,
+logs and temporary files in tmp_path (the example's TLS and /var/log are the host's business).
+The test takes each update the sandbox makes and posts it to nginx, which spreads the updates
+over the workers (round-robin, the next worker when one is down); one chat's updates one after
+the other (the next once the previous was answered, as Telegram does), the chats all at once.
+Which worker answered comes from nginx itself ($upstream_addr, in a response header and the
+access log), never from the test.
+
+Where no `nginx` binary is on PATH the test plays the load balancer itself: the same
+round-robin, posted straight to the workers (the next worker when one fails), so the workers'
+behaviour is still tested on a machine without the package; the scenario line says which ran.
 
 - 300 families in CI (CI=true), 60 otherwise (PENDAMPING_TEST_FAMILIES sets it; 300 took about
   1 minute on a quiet 2-core machine, 3 on a shared one) complete a monthly report at once
-  over 3 workers: every step answered, every report saved once with the answers given, and
-  every family shown the same texts in the same order. Then each family sends three messages
-  back to back, each to another worker: they are stored in the order sent, and each is
-  forwarded to the facilitator once through the outbox (one sender among the workers); one
-  of them delivered twice (to two workers) is handled once.
+  over 3 workers: every step answered, every report saved once with the answers given, every
+  family shown the same texts in the same order, and every worker given a share. Then each
+  family sends three messages back to back, spread over the workers: they are stored in the
+  order sent, and each is forwarded to the facilitator once through the outbox (one sender
+  among the workers); one of them delivered twice is handled once.
 - Takeover: a broadcast is under way from the worker holding the sender lock; it is killed
   (SIGKILL); another worker takes the lock over within seconds and finishes: nobody is left
-  out, duplicates within the in-flight window.
+  out, duplicates within the in-flight window. Updates posted after the kill are all answered:
+  nginx goes on to the next worker when it finds the killed one down.
 - The per-chat lock itself: a second worker waits for the chat another one holds, not for
   other chats.
 
@@ -51,6 +62,7 @@ from bot.services import broadcasts
 from bot.services.accounts import get_account
 from bot.services.report_drafts import open_draft
 from bot.workers import ChatLocks
+from tests.nginx_proxy import NGINX, WORKER_HEADER, Nginx, nginx_version
 from tests.pg_databases import in_ci, pg_server_or_skip
 from tests.suite_counts import SCENARIOS
 from tests.test_report_length_e2e import TYPICAL
@@ -87,9 +99,13 @@ def _free_port() -> int:
 
 
 class Workers:
-    """N `python -m bot run --webhook-url` processes on one database, and the round-robin."""
+    """N `python -m bot run --webhook-url` processes on one database, and in front of them
+    nginx (the test's own, tests/nginx_proxy.py) or, without an nginx binary, the test's
+    round-robin. proxy=False: the test's round-robin even where nginx is installed."""
 
-    def __init__(self, tmp: Path, pg_url: str, api_url: str, n: int, config: Path) -> None:
+    def __init__(
+        self, tmp: Path, pg_url: str, api_url: str, n: int, config: Path, proxy: bool = True
+    ) -> None:
         self.ports = [_free_port() for _ in range(n)]
         self.procs: list[subprocess.Popen | None] = []
         self.logs = [tmp / f"worker{i}.log" for i in range(n)]
@@ -105,46 +121,62 @@ class Workers:
                  "--listen", "127.0.0.1", "--port", str(port)],
                 env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(log, "ab"),  # noqa: SIM115
             ))  # fmt: skip
+        self.nginx = Nginx(tmp, _free_port(), self.ports) if proxy and NGINX else None
         self.turn = 0
         self.posted: dict[int, int] = {}  # worker index -> updates it answered
         self.retries: list[str] = []  # posts that failed (then went to the next worker)
         self.session: aiohttp.ClientSession | None = None
 
     def log_tail(self) -> str:
-        return "\n".join(f"--- worker {i}\n" + log.read_text(errors="replace")[-1500:]
-                         for i, log in enumerate(self.logs))  # fmt: skip
+        tails = [f"--- worker {i}\n" + log.read_text(errors="replace")[-1500:]
+                 for i, log in enumerate(self.logs)]  # fmt: skip
+        if self.nginx is not None:
+            tails.append("--- nginx\n" + self.nginx.errors()[-1500:])
+        return "\n".join(tails)
 
     async def ready(self, within: float = 60) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         deadline = time.monotonic() + within
-        for i, port in enumerate(self.ports):
+        listeners = [(self.procs[i], port) for i, port in enumerate(self.ports)]
+        if self.nginx is not None:
+            listeners.append((self.nginx.proc, self.nginx.port))
+        for proc, port in listeners:
             while True:
-                proc = self.procs[i]
                 assert proc is not None and proc.poll() is None, self.log_tail()
                 try:
                     with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                         break
                 except OSError:
                     assert time.monotonic() < deadline, (
-                        "a worker did not listen\n" + self.log_tail()
+                        f"nothing listens on {port}\n" + self.log_tail()
                     )
                     await asyncio.sleep(0.1)
 
     async def post(self, update: dict[str, Any]) -> None:
-        """Deliver one update: the next worker in turn; on a failure the one after it."""
+        """Deliver one update: to nginx, which picks the worker (and goes on to the next one
+        when a worker is down); without nginx the next worker in turn, on a failure the one
+        after it."""
         assert self.session is not None
         for _ in range(3 * len(self.ports)):
-            i = self.turn % len(self.ports)
-            self.turn += 1
-            if self.procs[i] is None:
-                continue
+            if self.nginx is not None:
+                i, url = -1, self.nginx.url
+            else:
+                i = self.turn % len(self.ports)
+                self.turn += 1
+                if self.procs[i] is None:
+                    continue
+                url = f"http://127.0.0.1:{self.ports[i]}/telegram"
             try:
                 async with self.session.post(
-                    f"http://127.0.0.1:{self.ports[i]}/telegram", json=update,
-                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
-                ) as resp:  # fmt: skip
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                ) as resp:
                     await resp.read()
+                    tried = [a.strip() for a in resp.headers.get(WORKER_HEADER, "").split(",")]
+                    if self.nginx is not None and len(tried) > 1:  # nginx went on to the next
+                        self.retries.append(f"update {update['update_id']}: nginx tried {tried}")
                     if resp.status == 200:
+                        if self.nginx is not None:
+                            i = self.nginx.worker(tried[-1])
                         self.posted[i] = self.posted.get(i, 0) + 1
                         return
                     self.retries.append(f"update {update['update_id']}: {resp.status}")
@@ -161,6 +193,7 @@ class Workers:
         self.procs[i] = None
 
     async def stop(self) -> list[int | None]:
+        """Stop the workers (SIGTERM; their exit codes, None for a killed one), then nginx."""
         if self.session is not None:
             await self.session.close()
         codes = []
@@ -176,7 +209,17 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 codes.append(proc.wait(10))
+        if self.nginx is not None:
+            self.nginx.stop()
         return codes
+
+    def balancer(self) -> str:
+        """Who spread the updates, for the scenario line."""
+        return (
+            f"behind {nginx_version()}"
+            if self.nginx is not None
+            else "round-robin by the test (no nginx)"
+        )
 
 
 def _take(core: SandboxCore, update_id: int) -> dict[str, Any]:
@@ -281,7 +324,7 @@ async def test_families_report_at_once_over_three_workers(tmp_path, pg_url):
         core.add_user(uid, "Siti")
     server = SandboxServer(core, control=False)
     await server.start()
-    await server._pusher.stop()  # the test delivers the updates itself (round-robin)
+    await server._pusher.stop()  # the test delivers the updates itself (to nginx)
     workers = Workers(tmp_path, pg_url, server.bot_base_url, 3, config)
     db = await open_migrated(pg_url)
     try:
@@ -292,11 +335,11 @@ async def test_families_report_at_once_over_three_workers(tmp_path, pg_url):
 
         async def burst(uid: int) -> None:
             ids = [core.send(uid, text=f"pesan {uid} ke-{k}")["update_id"] for k in (1, 2, 3)]
-            for update_id in ids:  # each to the next worker in turn
+            for update_id in ids:  # spread over the workers (each to the next in turn)
                 update = _take(core, update_id)
                 await workers.post(update)
                 if uid == families[0] and update_id == ids[1]:
-                    await workers.post(update)  # delivered again (to another worker): skipped
+                    await workers.post(update)  # delivered again (any worker): skipped
 
         await asyncio.gather(*(burst(uid) for uid in families))
         # the forwarded messages go out through the outbox: one sender among the workers
@@ -341,11 +384,19 @@ async def test_families_report_at_once_over_three_workers(tmp_path, pg_url):
     assert all(r["status"] == "sent" and r["attempts"] == 1 for r in outbox)
     forwarded = [t for t in _bot_texts(core, FACILITATOR) if "pesan " in t]
     assert len(forwarded) == len(set(forwarded)) == 3 * FAMILIES
-    assert min(workers.posted.values()) > 0 and len(workers.posted) == 3
+    # every worker had its share: said by nginx (which worker answered each post, in its
+    # access log and in the answer's header) or, without nginx, by the test's round-robin
     total = sum(steps)
+    posts = total + 3 * FAMILIES + 1
+    assert sum(workers.posted.values()) == posts, workers.retries[:20]
+    if workers.nginx is not None:
+        assert workers.nginx.spread() == workers.posted
+    assert len(workers.posted) == 3 and min(workers.posted.values()) > posts // 6, workers.posted
+    spread = "/".join(str(workers.posted[i]) for i in range(3))
     SCENARIOS.append(
-        f"workers: 3 on PostgreSQL, {FAMILIES} reports at once ({total} steps, "
-        f"{total / report_seconds:.0f} steps/s), {3 * FAMILIES} messages in order, 0 duplicates"
+        f"workers: 3 on PostgreSQL {workers.balancer()}, {FAMILIES} reports at once ({total} "
+        f"steps, {total / report_seconds:.0f} steps/s, posts per worker {spread}), "
+        f"{3 * FAMILIES} messages in order, 0 duplicates"
     )
 
 
@@ -361,15 +412,18 @@ async def test_sender_taken_over_when_its_worker_is_killed(tmp_path, pg_url):
     core = SandboxCore(TOKEN, call_log_size=100)
     for i in range(n):
         core.add_user(FIRST_FAMILY + i, "Siti")
+    strangers = [FIRST_FAMILY + n + k for k in range(6)]  # write to the bot after the kill
+    for uid in strangers:
+        core.add_user(uid, "Budi")
     server = SandboxServer(core, control=False)
     await server.start()
     await server._pusher.stop()
     workers = Workers(tmp_path, pg_url, server.bot_base_url, 3, config)
 
-    def delivered() -> dict[int, int]:
+    def delivered() -> dict[int, int]:  # the broadcast's messages to the families
         counts: dict[int, int] = {}
         for (chat_id, _), m in list(core.messages.items()):
-            if m.from_bot:
+            if m.from_bot and FIRST_FAMILY <= chat_id < FIRST_FAMILY + n:
                 counts[chat_id] = counts.get(chat_id, 0) + 1
         return counts
 
@@ -410,6 +464,12 @@ async def test_sender_taken_over_when_its_worker_is_killed(tmp_path, pg_url):
             if len(delivered()) == n:
                 break
             await asyncio.sleep(0.05)
+        # updates after the kill are answered: nginx finds the killed worker down (connection
+        # refused) and posts the update to the next one, then leaves it out for a while
+        for uid in strangers:
+            before = len(core.bot_messages(uid))
+            await workers.post(_take(core, core.send(uid, text="/start")["update_id"]))
+            assert len(core.bot_messages(uid)) > before, f"{uid}: no answer"
         new_holder = await asyncio.to_thread(sender_holder, pg_url)
     finally:
         codes = await workers.stop()
@@ -424,9 +484,15 @@ async def test_sender_taken_over_when_its_worker_is_killed(tmp_path, pg_url):
     assert took_over is not None and took_over < 10, took_over
     assert lost == 0
     assert duplicates <= IN_FLIGHT
+    assert first not in workers.posted and sum(workers.posted.values()) == len(strangers)
+    if workers.nginx is not None:  # nginx tried the killed worker and went on to the next
+        dead = f"127.0.0.1:{workers.ports[first]}"
+        assert any(dead in r for r in workers.retries), workers.retries
+        assert workers.nginx.spread() == workers.posted
     SCENARIOS.append(
         f"workers: sender killed after {killed_at} of {n} broadcast messages; taken over in "
-        f"{took_over:.1f} s, lost {lost}, duplicated {duplicates} (bound {IN_FLIGHT})"
+        f"{took_over:.1f} s, lost {lost}, duplicated {duplicates} (bound {IN_FLIGHT}); "
+        f"{len(strangers)} updates after the kill answered ({workers.balancer()})"
     )
 
 
