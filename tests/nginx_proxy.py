@@ -28,14 +28,18 @@ def nginx_version() -> str:
     return (out.stderr or out.stdout).strip().removeprefix("nginx version: ")
 
 
-def nginx_config(tmp: Path, listen_port: int, worker_ports: list[int]) -> str:
+def nginx_config(
+    tmp: Path, listen_port: int, worker_ports: list[int] | dict[str, list[int]]
+) -> str:
     """A config for a test's own nginx, made from deploy/nginx-pendamping.conf.
 
     The example's `upstream pendamping_workers` block with one `server` line per worker (the
     parameters of its first server line) and its `location = /telegram` block, both as they
     are; around them a plain-HTTP server on 127.0.0.1:listen_port (the example's TLS and
     /var/log are the host's business) that names the worker which answered in a header, and
-    the main context of a foreground nginx whose pid, logs and temporary files are in tmp."""
+    the main context of a foreground nginx whose pid, logs and temporary files are in tmp.
+    Several bots (a dict: name -> their workers' ports): one upstream `pendamping_<name>` and
+    one `location = /telegram/<name>` each, as docs/operations.md shows for several kabupaten."""
     example = NGINX_EXAMPLE.read_text(encoding="utf-8")
     upstream = re.search(r"^upstream pendamping_workers \{\n(.*?)^\}", example, re.S | re.M)
     location = re.search(r"^( +location = /telegram \{\n.*?^ +\}\n)", example, re.S | re.M)
@@ -44,7 +48,19 @@ def nginx_config(tmp: Path, listen_port: int, worker_ports: list[int]) -> str:
     params = next(m.group(1) for line in body
                   if (m := re.match(r"\s*server \S+(.*);", line)))  # fmt: skip
     kept = [line for line in body if line.strip() and not line.strip().startswith(("server ", "#"))]
-    servers = [f"    server 127.0.0.1:{port}{params};" for port in worker_ports]
+    bots = worker_ports if isinstance(worker_ports, dict) else {"": worker_ports}
+    blocks, locations = [], []
+    for name, ports in bots.items():
+        upstream_name = f"pendamping_{name}" if name else "pendamping_workers"
+        servers = [f"    server 127.0.0.1:{port}{params};" for port in ports]
+        blocks.append(f"upstream {upstream_name} {{\n" + "\n".join(servers + kept) + "\n}\n")
+        locations.append(
+            location.group(1)
+            .replace(
+                "location = /telegram {", f"location = /telegram{'/' + name if name else ''} {{"
+            )
+            .replace("http://pendamping_workers/", f"http://{upstream_name}/")
+        )
     # As root the master would hand its worker to "nobody", who cannot enter tmp_path.
     user = "user root;\n" if os.geteuid() == 0 else ""
     temp = "".join(f"{kind}_temp_path {tmp / ('nginx-' + kind)};\n"
@@ -59,14 +75,11 @@ http {{
 log_format workers '$status "$upstream_addr" "$upstream_status" $request_time';
 access_log {tmp / "nginx.access.log"} workers;
 {temp}
-upstream pendamping_workers {{
-{chr(10).join(servers + kept)}
-}}
-
+{chr(10).join(blocks)}
 server {{
     listen 127.0.0.1:{listen_port};
     add_header {WORKER_HEADER} $upstream_addr always;
-{location.group(1)}    location / {{ return 404; }}
+{"".join(locations)}    location / {{ return 404; }}
 }}
 }}
 """
@@ -75,10 +88,16 @@ server {{
 class Nginx:
     """nginx in the foreground on listen_port, spreading /telegram over worker_ports."""
 
-    def __init__(self, tmp: Path, listen_port: int, worker_ports: list[int]) -> None:
+    def __init__(
+        self, tmp: Path, listen_port: int, worker_ports: list[int] | dict[str, list[int]]
+    ) -> None:
         assert NGINX is not None
         self.port = listen_port
-        self.worker_ports = worker_ports
+        self.worker_ports = (
+            [p for ports in worker_ports.values() for p in ports]
+            if isinstance(worker_ports, dict)
+            else worker_ports
+        )
         self.access_log = tmp / "nginx.access.log"
         self.error_log = tmp / "nginx.error.log"
         conf = tmp / "nginx.conf"

@@ -7,7 +7,9 @@ Kabupaten Tegal with two webhook workers, Kabupaten Brebes with one, all real
 collide on purpose: each update must still be handled once by its own bot. Each bot elects its
 own outbox sender (both at once) and sends only its own kabupaten's messages, through its own
 token; no row, report or message crosses from one kabupaten to the other. Brebes' schema
-holds Brebes' kecamatan (`pendamping regions`), and its bot names Kabupaten Brebes.
+holds Brebes' kecamatan (`pendamping regions`), and its bot names Kabupaten Brebes. Where an
+nginx binary is installed, one nginx (the deploy example's blocks, a location per bot) sits in
+front of all three workers; without one the test delivers round-robin itself.
 
 No PostgreSQL server: skipped with the reason (a failure with CI=true; tests/pg_databases.py).
 """
@@ -43,6 +45,7 @@ from bot.sandbox.core import SandboxCore
 from bot.sandbox.server import SandboxServer
 from bot.services import broadcasts
 from bot.services.regions import current, replace_regions
+from tests.nginx_proxy import NGINX, Nginx
 from tests.pg_databases import in_ci
 from tests.suite_counts import SCENARIOS
 from tests.test_multiworker_postgres import LAUNCH, NOW, SECRET, _free_port, _report, _take
@@ -163,6 +166,8 @@ class BotWorkers:
             for port, log in zip(self.ports, self.logs, strict=True)
         ]
         self.turn = 0
+        self.posts = 0
+        self.via: str | None = None  # nginx's location for this bot, when the test runs one
         self.session: aiohttp.ClientSession | None = None
 
     def log_tail(self) -> str:
@@ -184,11 +189,13 @@ class BotWorkers:
                     await asyncio.sleep(0.1)
 
     async def post(self, update: dict[str, Any]) -> None:
+        """Through nginx when there is one, else the next worker in turn."""
         assert self.session is not None
-        port = self.ports[self.turn % len(self.ports)]
+        url = self.via or f"http://127.0.0.1:{self.ports[self.turn % len(self.ports)]}/telegram"
         self.turn += 1
+        self.posts += 1
         async with self.session.post(
-            f"http://127.0.0.1:{port}/telegram", json=update,
+            url, json=update,
             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
         ) as resp:  # fmt: skip
             assert resp.status == 200, (resp.status, await resp.text(), self.log_tail())
@@ -240,6 +247,12 @@ async def test_two_kabupaten_bots_on_one_database(tmp_path, pg_url):
     for kab in kabs:
         bots[kab.schema] = BotWorkers(tmp_path, kab, pg_url, servers[kab.schema].bot_base_url)
         dbs[kab.schema] = await open_migrated(kab.url(pg_url))
+    # one nginx in front of both bots, a location each (docs/operations.md, several kabupaten)
+    routes = {k.schema: bots[k.schema].ports for k in kabs}
+    nginx = Nginx(tmp_path, _free_port(), routes) if NGINX else None
+    if nginx is not None:
+        for kab in kabs:
+            bots[kab.schema].via = f"{nginx.url}/{kab.schema}"
 
     def logs() -> str:
         return "\n".join(b.log_tail() for b in bots.values())
@@ -284,7 +297,14 @@ async def test_two_kabupaten_bots_on_one_database(tmp_path, pg_url):
         codes = [c for b in bots.values() for c in await b.stop()]
         for server in servers.values():
             await server.stop()
+        if nginx is not None:
+            nginx.stop()
     assert codes == [0, 0, 0], logs()
+    if nginx is not None:  # each bot's posts reached its own workers only, spread over them
+        spread = nginx.spread()
+        assert spread.get(0, 0) + spread.get(1, 0) == bots["kab_tegal"].posts, spread
+        assert spread.get(2, 0) == bots["kab_brebes"].posts, spread
+        assert spread.get(0) and spread.get(1), spread
     try:
         for kab, other in ((TEGAL, BREBES), (BREBES, TEGAL)):
             db, core, foreign = dbs[kab.schema], cores[kab.schema], cores[other.schema]
@@ -312,7 +332,8 @@ async def test_two_kabupaten_bots_on_one_database(tmp_path, pg_url):
         for db in dbs.values():
             await db.close()
     SCENARIOS.append(
-        f"several bots: 2 kabupaten on one PostgreSQL database (3 workers, 2 senders), "
+        f"several bots: 2 kabupaten on one PostgreSQL database (3 workers, 2 senders, "
+        f"{'behind nginx' if nginx else 'round-robin by the test: no nginx'}), "
         f"{2 * FAMILIES} reports with colliding update ids, 0 crossed"
     )
 
