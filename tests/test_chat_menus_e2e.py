@@ -123,9 +123,15 @@ async def test_a_refused_menu_is_not_retried_and_a_flood_wait_is(sb) -> None:
 
 def test_facilitator_and_staff_notices_are_their_own() -> None:
     for lang in ("id", "en"):
-        recipient = render("consent_notice", lang, name="Siti", role="recipient")
+        recipient = render(
+            "consent_notice", lang, name="Siti", role="recipient", kabupaten="Kabupaten Tegal"
+        )
         for role in ("facilitator", "staff", "admin"):
-            text = render("consent_notice", lang, name="Budi", role=role)
+            text = render(
+                "consent_notice", lang, name="Budi", role=role, kabupaten="Kabupaten Tegal"
+            )
             assert text != recipient
             assert ("pendamping Anda" if lang == "id" else "your facilitator") not in text
-    assert "Data apa: nama, NIK" in render("consent_notice", "id", name="S", role="recipient")
+    assert "Data apa: nama, NIK" in render(
+        "consent_notice", "id", name="S", role="recipient", kabupaten="Kabupaten Tegal"
+    )
