@@ -115,6 +115,17 @@ class ChatLocks:
             return self._conn
 
     async def _query(self, sql: str, params: tuple[Any, ...], fetch: bool = True) -> Any:
+        try:
+            return await self._query_once(sql, params, fetch)
+        except Exception:
+            if self._conn is not None and not self._conn.closed:
+                raise
+        # The session was lost under the statement (server restart, terminated backend): once
+        # more on a new one. Each statement here is safe to repeat: taking a lock, looking an
+        # update up, recording it (ON CONFLICT DO NOTHING); the locks went with the old session.
+        return await self._query_once(sql, params, fetch)
+
+    async def _query_once(self, sql: str, params: tuple[Any, ...], fetch: bool) -> Any:
         conn = await self._connection()
         try:
             cur = await conn.execute(sql, params)
