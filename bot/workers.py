@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -214,6 +215,7 @@ class SenderElection:
         *,
         retry_seconds: float = 2.0,
         check_seconds: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database = database
         self._lead = lead
@@ -221,6 +223,8 @@ class SenderElection:
         self.check_seconds = check_seconds
         self.leading = False
         self._lock: Any = None
+        self._monotonic = monotonic
+        self._unavailable_logged: float | None = None  # the server away: logged at (monotonic)
 
     async def _try_take(self) -> bool:
         from bot.runlock import SenderLockHeld, acquire_sender_lock
@@ -228,10 +232,15 @@ class SenderElection:
         try:
             self._lock = await asyncio.to_thread(acquire_sender_lock, self.database, "run")
         except SenderLockHeld:
+            self._unavailable_logged = None
             return False
-        except Exception as exc:  # the server is away: try again later
-            log.warning("event=sender_lock_unavailable error=%s", type(exc).__name__)
+        except Exception as exc:  # the server is away: try again later, say so once a minute
+            now = self._monotonic()
+            if self._unavailable_logged is None or now - self._unavailable_logged >= 60:
+                self._unavailable_logged = now
+                log.warning("event=sender_lock_unavailable error=%s", type(exc).__name__)
             return False
+        self._unavailable_logged = None
         return True
 
     async def run(self) -> None:

@@ -13,18 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import re
 import sqlite3
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 from bot.clock import ManualMonotonic
-from bot.db import Database, DatabaseError
+from bot.config import Settings
+from bot.db import Database, DatabaseError, open_migrated
 from bot.db.postgres import PgDatabase, RetryPolicy
+from bot.services.cycle import PlannedMessage, enqueue
+from bot.services.minute import run_minute
+from bot.services.outbox import OutboxSender
 from bot.workers import ChatLocks
+from tests.fake_botapi import FakeBotAPI, fake_bot
 from tests.pg_databases import PgTestServer, pg_server_or_skip
 
 PASSWORD = "kata-sandi-rahasia"  # in the URL; the server trusts the user, no log may show it
@@ -60,7 +67,9 @@ async def _kill_session(server: PgTestServer, db: PgDatabase) -> int:
 
 
 def _events(caplog: pytest.LogCaptureFixture, event: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records if f"event={event} " in r.getMessage()]
+    return [
+        r.getMessage() for r in caplog.records if re.search(rf"event={event}\b", r.getMessage())
+    ]
 
 
 async def _make_table(db: PgDatabase) -> None:
@@ -85,7 +94,7 @@ async def test_statement_after_the_session_was_killed(server, url, caplog):
         # the same adaptations on the new session: lastrowid (identity tables), datetimes as
         # ISO text, booleans as 0/1, sums as int
         await _kill_session(server, db)
-        at = __import__("datetime").datetime(2024, 2, 1, 8, 30)
+        at = dt.datetime(2024, 2, 1, 8, 30)
         rid = await db.execute("INSERT INTO t (x, at, ok) VALUES (?, ?, ?)", (5, at, True))
         assert rid == 1
         row = await db.fetchone("SELECT at, ok, sum(x) AS s FROM t GROUP BY at, ok")
@@ -285,6 +294,71 @@ async def test_server_away_beyond_the_bound_raises_naming_host_and_database(url,
         await db.close()
 
 
+# --- the background loops while the server is away ------------------------------------------
+
+
+async def test_outbox_loop_survives_the_server_away_then_delivers(server, proxy, clock, caplog):
+    caplog.set_level(logging.INFO)
+    url = server.create_database()
+    db = await _open(_through(url, proxy))
+    mono = ManualMonotonic()
+    start = mono()
+
+    async def sleep(seconds: float) -> None:
+        await mono.sleep(seconds)
+        if mono() - start >= 200 and not proxy.is_open:
+            await proxy.open()  # back after 3 minutes and 20 (simulated) seconds
+
+    db.retry = RetryPolicy(monotonic=mono, sleep=sleep)  # each call waits 60 s at most
+    api = FakeBotAPI()
+    bot = await fake_bot(api)
+    sender = OutboxSender(db, bot, replace(Settings(), database=url), clock)
+    try:
+        await _queue(url, clock(), [42], "halo")
+        await proxy.close()
+        loop = asyncio.create_task(sender.run_forever(idle_seconds=0.01))
+        for _ in range(2000):
+            if api.sent[42]:
+                break
+            await asyncio.sleep(0.01)
+        assert api.sent[42] == ["halo"]  # the loop lived through the outage
+        assert not loop.done()
+        sender.stop()
+        await asyncio.wait_for(loop, 10)
+        assert len(_events(caplog, "outbox_waiting_for_database")) == 1  # said once
+        assert len(_events(caplog, "outbox_resumed")) == 1
+        assert not _events(caplog, "outbox_loop_error")
+        assert len(_events(caplog, "database_unavailable")) == 4  # at 0, 62, 122, 182 s
+        assert len(_events(caplog, "database_back")) == 1
+        assert await db.fetchval("SELECT status FROM outbox") == "sent"
+    finally:
+        sender.stop()
+        await bot.shutdown()
+        await db.close()
+        server.drop_database(url)
+
+
+async def test_minute_is_skipped_while_the_server_is_away(server, proxy, clock, caplog):
+    caplog.set_level(logging.INFO)
+    url = server.create_database()
+    db = await _open(_through(url, proxy))
+    mono = ManualMonotonic()
+    db.retry = RetryPolicy(monotonic=mono, sleep=mono.sleep)
+    try:
+        await proxy.close()
+        result = await run_minute(db, replace(Settings(), database=url), clock())
+        assert result.skipped and f"127.0.0.1:{proxy.port}" in result.skipped
+        assert mono.slept == 60  # one bound, not one per part of the minute
+        assert result.upkeep is None and not _events(caplog, "upkeep_failed")
+        assert len(_events(caplog, "minute_skipped")) == 1
+        await proxy.open()
+        result = await run_minute(db, replace(Settings(), database=url), clock())
+        assert result.skipped is None and result.upkeep is not None
+    finally:
+        await db.close()
+        server.drop_database(url)
+
+
 # --- the workers' chat locks: a connection of their own -----------------------------------
 
 
@@ -301,3 +375,82 @@ async def test_chat_locks_go_on_after_their_session_was_killed(server, url):
             assert seen  # recorded by the block before, on the new session
     finally:
         await locks.close()
+
+
+# --- end to end: the bot's outbox sender loop -----------------------------------------------
+
+
+async def _queue(url: str, now: dt.datetime, chat_ids: list[int], text: str) -> None:
+    """Rows queued by another process (its own connection), as the CLI or a worker does."""
+    db = await open_migrated(url)
+    try:
+        async with db.transaction() as conn:
+            for chat_id in chat_ids:
+                planned = PlannedMessage("test", f"chat:{chat_id}", "-", text, chat_id, None,
+                                         text, 5, now, "t")  # fmt: skip
+                await enqueue(conn, planned, now)
+    finally:
+        await db.close()
+
+
+async def _delivered(sb, chat_ids: list[int], text: str, within: float = 20.0) -> None:  # noqa: ANN001
+    """Until the sandbox got `text` for every chat (read from its call log, not the database)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        got = {
+            c["params"].get("chat_id")
+            for c in sb.calls("sendMessage")
+            if c["params"].get("text") == text and c["status"] == 200
+        }
+        if {str(i) for i in chat_ids} <= {str(g) for g in got}:
+            return
+        assert loop.time() < deadline, f"{text!r} reached {sorted(got)} of {chat_ids}"
+        await asyncio.sleep(0.05)
+
+
+async def test_outbox_sender_keeps_delivering_after_the_session_was_killed(
+    server, tmp_path, clock, sandbox_factory
+):
+    url = server.create_database()
+    try:
+        settings = replace(Settings(), database=url, files_dir=str(tmp_path), token=None)
+        sb = await sandbox_factory(settings=settings)
+        chats = [41_001, 41_002, 41_003]
+        for chat in chats:
+            await sb.user(chat)
+        sender = sb.app.bot_data["sender"]
+        await _queue(url, clock(), chats, "sebelum")
+        sender.wake()
+        await _delivered(sb, chats, "sebelum")
+        for round_ in range(3):  # the bot's session killed while the loop is idle, three times
+            await sb.idle(outbox=True)
+            await _kill_session(server, sb.db)
+            text = f"sesudah {round_}"
+            await _queue(url, clock(), chats, text)
+            sender.wake()
+            await _delivered(sb, chats, text)
+        assert sb.db.reviver.reopened == 3
+        # killed inside the transaction that marks a delivered row 'sent': that transaction
+        # fails, the sender settles the row once more on a new session (else: sent again later)
+        await sb.idle(outbox=True)
+        real_finish, killed = sender.store.finish, []
+
+        async def finish(row_id: int, status: str, **kw: object) -> None:
+            if not killed:
+                killed.append(row_id)
+                async with sb.db.transaction() as conn:
+                    await conn.execute("SELECT 1")
+                    await _kill_session(server, sb.db)
+                    await conn.execute("SELECT 1")
+            await real_finish(row_id, status, **kw)
+
+        sender.store.finish = finish
+        await _queue(url, clock(), chats[:1], "terakhir")
+        sender.wake()
+        await _delivered(sb, chats[:1], "terakhir")
+        await sb.idle(outbox=True)
+        assert killed and sb.db.reviver.reopened == 4
+        assert await sb.db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sent'") == 13
+    finally:
+        server.drop_database(url)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.db import Database
+from bot.db import Database, DatabaseError
 from bot.services import upkeep
 from bot.services.cycle import TickResult, tick
 from bot.services.digest_schedule import plan_digests
@@ -21,12 +21,15 @@ class MinuteResult:
     tick: TickResult | None = None
     upkeep: upkeep.UpkeepResult | None = None
     digests: Any = None
+    skipped: str | None = None  # why this minute did nothing (the database away)
 
 
 async def run_minute(db: Database, settings: Settings, now: dt.datetime) -> MinuteResult:
     """tick (periods, reminders, escalations), then upkeep (scores of a period that just
     closed, the daily backup, operator alerts), then digests: the monthly report built at a
-    close therefore already has that period's scores. Upkeep runs even if tick fails."""
+    close therefore already has that period's scores. Upkeep runs even if tick fails, unless
+    the database itself is away: then the minute is skipped (each of its parts would only wait
+    for the database again) and the next one catches up."""
     result = MinuteResult()
     try:
         result.tick = await tick(db, settings, now)
@@ -34,8 +37,13 @@ async def run_minute(db: Database, settings: Settings, now: dt.datetime) -> Minu
             log.info(
                 "event=tick planned=%d steps=%d", len(result.tick.planned), len(result.tick.steps)
             )
+    except DatabaseError as exc:
+        log.warning("event=minute_skipped error=%s", exc)
+        result.skipped = str(exc)
+        return result
     finally:
-        # Each part guarded inside; never raises.
-        result.upkeep = await upkeep.after_tick(db, settings, now)
+        if result.skipped is None:
+            # Each part guarded inside; never raises.
+            result.upkeep = await upkeep.after_tick(db, settings, now)
     result.digests = await plan_digests(db, settings, now)
     return result
