@@ -99,11 +99,9 @@ async def cycle_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if election is not None and not election.leading:
         return  # several workers: the one holding the sender lock runs the minute
     try:
-        minute = await run_minute(db_of(context), settings_of(context), now_of(context))
+        await run_minute(db_of(context), settings_of(context), now_of(context))
     finally:
         wake(context)
-    if minute.skipped:
-        return  # the database is away (logged): the next minute tries again
     # menus of chats linked, unlinked or given another role since the last pass (also by CLI)
     await sync_chat_menus(context.application.bot, db_of(context), now_of(context))
 

@@ -28,7 +28,6 @@ from bot.config import Settings
 from bot.db import Database, DatabaseError, open_migrated
 from bot.db.postgres import PgDatabase, RetryPolicy
 from bot.services.cycle import PlannedMessage, enqueue
-from bot.services.minute import run_minute
 from bot.services.outbox import OutboxSender
 from bot.workers import ChatLocks
 from tests.fake_botapi import FakeBotAPI, fake_bot
@@ -338,24 +337,43 @@ async def test_outbox_loop_survives_the_server_away_then_delivers(server, proxy,
         server.drop_database(url)
 
 
-async def test_minute_is_skipped_while_the_server_is_away(server, proxy, clock, caplog):
+async def test_minute_job_while_the_server_is_away_one_operator_alert_an_hour(
+    server, proxy, clock, settings, sandbox_factory, caplog
+):
+    from handlers.cycle import cycle_job
+
     caplog.set_level(logging.INFO)
     url = server.create_database()
-    db = await _open(_through(url, proxy))
-    mono = ManualMonotonic()
-    db.retry = RetryPolicy(monotonic=mono, sleep=mono.sleep)
     try:
+        cfg = replace(settings, database=_through(url, proxy), files_dir=str(settings.files_dir),
+                      chats=replace(settings.chats, operator=-500))  # fmt: skip
+        sb = await sandbox_factory(settings=cfg)
+        op = await sb.user(9001, "Operator")
+        ops = await sb.group(-500, "Operator", [op])
+        mono = ManualMonotonic()
+        sb.db.retry = RetryPolicy(monotonic=mono, sleep=mono.sleep)
+        await sb.idle(outbox=True)  # the group's join handled while the database is there
         await proxy.close()
-        result = await run_minute(db, replace(Settings(), database=url), clock())
-        assert result.skipped and f"127.0.0.1:{proxy.port}" in result.skipped
-        assert mono.slept == 60  # one bound, not one per part of the minute
-        assert result.upkeep is None and not _events(caplog, "upkeep_failed")
-        assert len(_events(caplog, "minute_skipped")) == 1
+        for minute in range(1, 4):  # three minutes, through PTB's job queue and error handler
+            sb.app.job_queue.run_once(cycle_job, 0)
+            for _ in range(500):
+                if len(_events(caplog, "handler_error")) == minute:
+                    break
+                await asyncio.sleep(0.02)
+            assert len(_events(caplog, "handler_error")) == minute
+        assert not _events(caplog, "upkeep_failed")  # the minute stopped at its first wait
+        # the alert cannot go through the outbox: straight to the chat, once for the hour
+        await sb.idle()
+        (alert,) = await ops.messages()
+        assert "DatabaseError" in alert.text
         await proxy.open()
-        result = await run_minute(db, replace(Settings(), database=url), clock())
-        assert result.skipped is None and result.upkeep is not None
+        sb.app.job_queue.run_once(cycle_job, 0)
+        for _ in range(500):
+            if _events(caplog, "database_back"):
+                break
+            await asyncio.sleep(0.02)
+        assert len(_events(caplog, "database_back")) == 1
     finally:
-        await db.close()
         server.drop_database(url)
 
 

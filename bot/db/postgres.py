@@ -370,8 +370,11 @@ class PgConnection:
         except psycopg.OperationalError:
             if not (self.raw.closed and self._may_revive()):
                 raise
-            await self.ready()
-            await self.raw.execute("BEGIN")
+        else:
+            self.in_transaction = True
+            return
+        await self.ready()
+        await self.raw.execute("BEGIN")
         self.in_transaction = True
 
     async def rollback(self) -> None:

@@ -21,28 +21,27 @@ class MinuteResult:
     tick: TickResult | None = None
     upkeep: upkeep.UpkeepResult | None = None
     digests: Any = None
-    skipped: str | None = None  # why this minute did nothing (the database away)
 
 
 async def run_minute(db: Database, settings: Settings, now: dt.datetime) -> MinuteResult:
     """tick (periods, reminders, escalations), then upkeep (scores of a period that just
     closed, the daily backup, operator alerts), then digests: the monthly report built at a
-    close therefore already has that period's scores. Upkeep runs even if tick fails, unless
-    the database itself is away: then the minute is skipped (each of its parts would only wait
-    for the database again) and the next one catches up."""
+    close therefore already has that period's scores. Upkeep runs even if tick fails, but not
+    when the database itself could not be had (away, locked): each part would only wait for it
+    again; the error goes to the job's error handler and the next minute catches up."""
     result = MinuteResult()
+    database_away = False
     try:
         result.tick = await tick(db, settings, now)
         if result.tick.planned or result.tick.steps:
             log.info(
                 "event=tick planned=%d steps=%d", len(result.tick.planned), len(result.tick.steps)
             )
-    except DatabaseError as exc:
-        log.warning("event=minute_skipped error=%s", exc)
-        result.skipped = str(exc)
-        return result
+    except DatabaseError:
+        database_away = True
+        raise
     finally:
-        if result.skipped is None:
+        if not database_away:
             # Each part guarded inside; never raises.
             result.upkeep = await upkeep.after_tick(db, settings, now)
     result.digests = await plan_digests(db, settings, now)
