@@ -29,7 +29,7 @@ from bot.db import Database, DatabaseError, open_migrated
 from bot.db.postgres import PgDatabase, RetryPolicy
 from bot.services.cycle import PlannedMessage, enqueue
 from bot.services.outbox import OutboxSender
-from bot.workers import ChatLocks
+from bot.workers import ChatLocks, SenderElection
 from tests.fake_botapi import FakeBotAPI, fake_bot
 from tests.pg_databases import PgTestServer, pg_server_or_skip
 
@@ -475,3 +475,17 @@ async def test_outbox_sender_keeps_delivering_after_the_session_was_killed(
         assert await sb.db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sent'") == 13
     finally:
         server.drop_database(url)
+
+
+async def test_sender_election_says_the_server_is_away_once_a_minute(caplog):
+    async def lead() -> None:  # never reached: the server is away
+        raise AssertionError("lead without the lock")
+
+    mono = ManualMonotonic()
+    closed_port = "postgresql://postgres@127.0.0.1:1/pendamping"  # nothing listens on port 1
+    election = SenderElection(closed_port, lead, monotonic=mono)
+    caplog.set_level(logging.INFO, "pendamping.workers")
+    for _ in range(45):  # 90 s of tries 2 s apart
+        assert not await election._try_take()
+        mono.advance(2)
+    assert len(_events(caplog, "sender_lock_unavailable")) == 2  # at 0 and at 60 s

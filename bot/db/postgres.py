@@ -310,8 +310,8 @@ class PgConnection:
         rows = [_params(p) for p in seq]
         named = bool(rows) and isinstance(rows[0], dict)
         await self.ready()  # never run again after a failure: some rows may be in
-        cur = self.raw.cursor(row_factory=_named_row)
         try:
+            cur = self.raw.cursor(row_factory=_named_row)
             if rows:
                 await cur.executemany(to_pyformat(sql, named), rows)
         except psycopg.Error as exc:
@@ -422,7 +422,10 @@ class PgConnection:
         except UntranslatableDDL as exc:
             raise PgOperationalError(f"no PostgreSQL translation for {exc}") from None
         statements = [_DROP.sub(r"\g<0> CASCADE", st) for st in statements]
-        cur = self.raw.cursor(row_factory=_named_row)
+        try:
+            cur = self.raw.cursor(row_factory=_named_row)  # raises on a closed connection
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
         try:
             for stmt in statements:
                 await cur.execute(to_pyformat(stmt, isinstance(args, dict)), args or None)
