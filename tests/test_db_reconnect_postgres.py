@@ -55,8 +55,9 @@ async def _open(url: str, **kw: bool) -> PgDatabase:
 
 
 def _terminate(admin_url: str, pid: int) -> None:
+    """Terminate the backend and wait until it is gone (the signal is handled a moment later)."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        assert conn.execute("SELECT pg_terminate_backend(%s, 2000)", (pid,)).fetchone() == (True,)
 
 
 async def _kill_session(server: PgTestServer, db: PgDatabase) -> int:
