@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -122,6 +123,17 @@ class ChatLocks:
             return self._conn
 
     async def _query(self, sql: str, params: tuple[Any, ...], fetch: bool = True) -> Any:
+        try:
+            return await self._query_once(sql, params, fetch)
+        except Exception:
+            if self._conn is not None and not self._conn.closed:
+                raise
+        # The session was lost under the statement (server restart, terminated backend): once
+        # more on a new one. Each statement here is safe to repeat: taking a lock, looking an
+        # update up, recording it (ON CONFLICT DO NOTHING); the locks went with the old session.
+        return await self._query_once(sql, params, fetch)
+
+    async def _query_once(self, sql: str, params: tuple[Any, ...], fetch: bool) -> Any:
         conn = await self._connection()
         try:
             cur = await conn.execute(sql, params)
@@ -216,6 +228,7 @@ class SenderElection:
         *,
         retry_seconds: float = 2.0,
         check_seconds: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database = database
         self._lead = lead
@@ -223,6 +236,8 @@ class SenderElection:
         self.check_seconds = check_seconds
         self.leading = False
         self._lock: Any = None
+        self._monotonic = monotonic
+        self._unavailable_logged: float | None = None  # the server away: logged at (monotonic)
 
     async def _try_take(self) -> bool:
         from bot.runlock import SenderLockHeld, acquire_sender_lock
@@ -230,10 +245,15 @@ class SenderElection:
         try:
             self._lock = await asyncio.to_thread(acquire_sender_lock, self.database, "run")
         except SenderLockHeld:
+            self._unavailable_logged = None
             return False
-        except Exception as exc:  # the server is away: try again later
-            log.warning("event=sender_lock_unavailable error=%s", type(exc).__name__)
+        except Exception as exc:  # the server is away: try again later, say so once a minute
+            now = self._monotonic()
+            if self._unavailable_logged is None or now - self._unavailable_logged >= 60:
+                self._unavailable_logged = now
+                log.warning("event=sender_lock_unavailable error=%s", type(exc).__name__)
             return False
+        self._unavailable_logged = None
         return True
 
     async def run(self) -> None:

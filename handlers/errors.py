@@ -48,6 +48,14 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             if await operator_message(db_of(context), settings, now, text, f"error:{kind}:{hour}"):
                 wake(context)
         except Exception:  # noqa: BLE001 - the database may be what failed
+            # Straight to the chat, once per (error type, local hour) in this process too: a
+            # database away for an hour fails the minute job and many updates.
+            direct: set[str] = context.application.bot_data.setdefault("_operator_direct", set())
+            key = f"error:{kind}:{hour}"
+            if key in direct:
+                return
+            direct.difference_update({k for k in direct if not k.endswith(hour)})
+            direct.add(key)
             try:
                 await context.bot.send_message(settings.chats.operator, text)
             except TelegramError:

@@ -19,11 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any, ClassVar, cast
 from urllib.parse import unquote, urlsplit
 
@@ -52,6 +55,8 @@ from bot.db.translate import (
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 
+log = logging.getLogger("pendamping.db")
+
 
 def is_postgres_url(target: str) -> bool:
     return target.startswith(URL_SCHEMES)
@@ -59,19 +64,27 @@ def is_postgres_url(target: str) -> bool:
 
 def describe(url: str) -> str:
     """'PostgreSQL database NAME on HOST:PORT' for messages: never the password nor the user."""
+    where = host_and_database(url)
+    if where is None:
+        return "PostgreSQL database (malformed URL)"
+    schema = schema_of(url)
+    inside = "" if schema == DEFAULT_SCHEMA else f" (schema {schema})"
+    return f"PostgreSQL database {where[1]} on {where[0]}{inside}"
+
+
+def host_and_database(url: str) -> tuple[str, str] | None:
+    """('HOST:PORT', 'NAME') of a URL (log lines), None when it is malformed."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or "localhost"
         name = unquote(parts.path.lstrip("/")) or (parts.username or "postgres")
     except ValueError:
-        return "PostgreSQL database (malformed URL)"
+        return None
     try:
         port = str(parts.port or 5432)
     except ValueError:
         port = parts.netloc.rsplit(":", 1)[-1]  # not a number: shown as written
-    schema = schema_of(url)
-    where = "" if schema == DEFAULT_SCHEMA else f" (schema {schema})"
-    return f"PostgreSQL database {name} on {host}:{port}{where}"
+    return f"{host}:{port}", name
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -83,6 +96,10 @@ class PgIntegrityError(sqlite3.IntegrityError):
 
 class PgOperationalError(sqlite3.OperationalError):
     """Any other statement error on PostgreSQL (no such table, syntax, ...)."""
+
+
+class PgConnectionLost(PgOperationalError):
+    """The session ended under a statement (server restart, network cut, backend terminated)."""
 
 
 def _mapped(exc: psycopg.Error) -> sqlite3.Error:
@@ -275,6 +292,10 @@ class PgConnection:
         # another task waits for that transaction (see _run).
         self.owner: asyncio.Task[Any] | None = None
         self.write_lock: asyncio.Lock | None = None
+        # Reopens a lost session (PgDatabase sets it; None: a lost session stays lost).
+        self.reviver: Reviver | None = None
+        self.in_transaction = False  # BEGIN sent, COMMIT/ROLLBACK not yet
+        self.shut = False  # close() was called: never reopened again
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = ()) -> _Pending:
         return _Pending(self, sql, params)
@@ -291,12 +312,13 @@ class PgConnection:
     async def executemany(self, sql: str, seq: Iterable[Sequence[Any] | dict[str, Any]]) -> Cursor:
         rows = [_params(p) for p in seq]
         named = bool(rows) and isinstance(rows[0], dict)
-        cur = self.raw.cursor(row_factory=_named_row)
+        await self.ready()  # never run again after a failure: some rows may be in
         try:
+            cur = self.raw.cursor(row_factory=_named_row)
             if rows:
                 await cur.executemany(to_pyformat(sql, named), rows)
         except psycopg.Error as exc:
-            raise _mapped(exc) from None
+            raise self._error(exc) from None
         target = insert_target(sql)
         if target is not None and target[1]:
             await self._move_identity(target[0])
@@ -313,6 +335,62 @@ class PgConnection:
         return await self._run_now(sql, params)
 
     async def _run_now(self, sql: str, params: Sequence[Any] | dict[str, Any] | None) -> Cursor:
+        """The statement; when the session was lost (before it, or under it) and no
+        transaction is open, it is reopened and the statement run once more (see Reviver)."""
+        await self.ready()
+        try:
+            return await self._run_once(sql, params)
+        except PgConnectionLost:
+            # Not inside a transaction: its work went with the session, so it must fail.
+            # Nor a DDL script, which may have got halfway.
+            if not self._may_revive() or _DDL.match(sql):
+                raise
+        await self.ready()
+        return await self._run_once(sql, params)
+
+    def _may_revive(self) -> bool:
+        return self.reviver is not None and not self.in_transaction and not self.shut
+
+    async def ready(self) -> None:
+        """Reopen a lost session before a statement, unless a transaction is open (the
+        statement then fails: the transaction's work went with the session)."""
+        if self.raw.closed and self.reviver is not None and self._may_revive():
+            await self.reviver.revive(self)
+
+    def _error(self, exc: psycopg.Error) -> sqlite3.Error:
+        """The sqlite3-class error of a driver error; PgConnectionLost when the session died."""
+        mapped = _mapped(exc)
+        if self.raw.closed and isinstance(exc, psycopg.OperationalError):
+            return PgConnectionLost(str(mapped))
+        return mapped
+
+    async def begin(self) -> None:
+        """BEGIN on a live session: a lost one is reopened first, and BEGIN sent again when
+        the session turns out lost under it (nothing of the new transaction was done yet)."""
+        await self.ready()
+        try:
+            await self.raw.execute("BEGIN")
+        except psycopg.OperationalError:
+            if not (self.raw.closed and self._may_revive()):
+                raise
+        else:
+            self.in_transaction = True
+            return
+        await self.ready()
+        await self.raw.execute("BEGIN")
+        self.in_transaction = True
+
+    async def rollback(self) -> None:
+        """ROLLBACK, unless the session is gone (the server ended the transaction with it)."""
+        if self.raw.closed:
+            return
+        try:
+            await self.raw.execute("ROLLBACK")
+        except psycopg.OperationalError:
+            if not self.raw.closed:
+                raise
+
+    async def _run_once(self, sql: str, params: Sequence[Any] | dict[str, Any] | None) -> Cursor:
         args = _params(params)
         if _DDL.match(sql):
             return await self._run_ddl(sql, args)
@@ -322,12 +400,15 @@ class PgConnection:
         if target is not None and not target[2] and target[0] in self.identity_tables:
             query = query.rstrip().rstrip(";") + " RETURNING id"
             added_returning = True
-        cur = self.raw.cursor(row_factory=_named_row)
+        try:
+            cur = self.raw.cursor(row_factory=_named_row)  # raises on a closed connection
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
         try:
             await cur.execute(query, args)
         except psycopg.Error as exc:
             await cur.close()
-            raise _mapped(exc) from None
+            raise self._error(exc) from None
         lastrowid = None
         if added_returning:
             rows = await cur.fetchall()
@@ -344,13 +425,16 @@ class PgConnection:
         except UntranslatableDDL as exc:
             raise PgOperationalError(f"no PostgreSQL translation for {exc}") from None
         statements = [_DROP.sub(r"\g<0> CASCADE", st) for st in statements]
-        cur = self.raw.cursor(row_factory=_named_row)
+        try:
+            cur = self.raw.cursor(row_factory=_named_row)  # raises on a closed connection
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
         try:
             for stmt in statements:
                 await cur.execute(to_pyformat(stmt, isinstance(args, dict)), args or None)
         except psycopg.Error as exc:
             await cur.close()
-            raise _mapped(exc) from None
+            raise self._error(exc) from None
         await refresh_identity_tables(self)
         return Cursor(cur, None)
 
@@ -365,6 +449,7 @@ class PgConnection:
         )
 
     async def close(self) -> None:
+        self.shut = True
         await self.raw.close()
 
 
@@ -412,6 +497,130 @@ def explain_connect_error(exc: BaseException, url: str) -> str:
     return f"cannot open {describe(url)}: {reason}"
 
 
+# --- a lost session: reopened, with a bounded wait while the server is away -----------------
+
+
+@dataclass
+class RetryPolicy:
+    """How a PgDatabase waits for a server that went away (docs/decisions.md).
+
+    A call that finds the session lost waits up to `wait_seconds` for a new one, then raises
+    DatabaseError; connection attempts start at once, then `first_delay` apart, doubling up to
+    `max_delay`; `event=database_unavailable` is logged at most every `log_every` seconds.
+    `monotonic` and `sleep` are the real ones unless a test injects manual ones."""
+
+    wait_seconds: float = 60.0
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    log_every: float = 60.0
+    monotonic: Callable[[], float] = field(default=time.monotonic)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+
+
+class Reviver:
+    """Reopens a PgConnection's lost session with the same URL and adaptations (`opener`).
+
+    One attempt at a time, whatever the number of tasks waiting: a task that finds the
+    session lost waits for the attempts under way, up to its own bound. Between failed
+    attempts the delay doubles (the schedule is shared: a task that comes later does not
+    start it over). The outage is logged when an attempt first fails and then at most once
+    per `log_every`, its end once (`event=database_back after=Ns`); host and database only,
+    never the user or password."""
+
+    def __init__(
+        self,
+        url: str,
+        opener: Callable[[], Awaitable[PgConnection]],
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.url = url
+        self.opener = opener
+        self.policy = policy or RetryPolicy()
+        self.host, self.database = host_and_database(url) or ("?", "?")
+        self.reopened = 0  # sessions reopened since the start
+        self._lock = asyncio.Lock()
+        self._delay = self.policy.first_delay
+        self._next_try: float | None = None  # no attempt before this (after a failed one)
+        self._lost_at: float | None = None
+        self._failures = 0
+        self._logged_at: float | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def unavailable(self) -> bool:
+        """The last attempt to reach the server failed (an outage under way)."""
+        return self._failures > 0
+
+    async def revive(self, conn: PgConnection) -> None:
+        """Give conn a new session, waiting up to policy.wait_seconds; DatabaseError (one line
+        naming host and database) when the server is still away then."""
+        p = self.policy
+        deadline = p.monotonic() + p.wait_seconds
+        async with self._lock:
+            while conn.raw.closed:
+                if conn.shut:
+                    raise DatabaseError(f"{describe(self.url)}: the connection was closed")
+                now = p.monotonic()
+                if self._lost_at is None:
+                    self._lost_at = now
+                if self._next_try is not None and now < self._next_try:
+                    if now >= deadline:
+                        raise self._gave_up()
+                    await p.sleep(min(self._next_try, deadline) - now)
+                    continue
+                try:
+                    fresh = await self.opener()
+                except Exception as exc:  # refused, timed out, DNS, auth: try again later
+                    self._failed(exc)
+                    continue
+                if conn.shut:
+                    await fresh.close()
+                    continue
+                old, conn.raw, conn.identity_tables = conn.raw, fresh.raw, fresh.identity_tables
+                with contextlib.suppress(Exception):
+                    await old.close()
+                self._back()
+
+    def _gave_up(self) -> DatabaseError:
+        error = self._error or TimeoutError("no answer")
+        return DatabaseError(explain_connect_error(error, self.url))
+
+    def _failed(self, exc: BaseException) -> None:
+        p = self.policy
+        now = p.monotonic()
+        self._failures += 1
+        self._error = exc
+        self._next_try = now + self._delay
+        wait = self._delay
+        self._delay = min(self._delay * 2, p.max_delay)
+        if self._logged_at is not None and now - self._logged_at < p.log_every:
+            return
+        self._logged_at = now
+        reason = explain_connect_error(exc, self.url).removeprefix(
+            f"cannot open {describe(self.url)}: "
+        )
+        log.warning(
+            "event=database_unavailable host=%s db=%s for=%ds attempts=%d next_try_in=%gs"
+            " reason=%s",
+            self.host, self.database, round(now - (self._lost_at or now)), self._failures,
+            wait, reason,
+        )  # fmt: skip
+
+    def _back(self) -> None:
+        now = self.policy.monotonic()
+        self.reopened += 1
+        if self._failures:
+            log.warning(
+                "event=database_back host=%s db=%s after=%ds attempts=%d", self.host,
+                self.database, round(now - (self._lost_at or now)), self._failures + 1,
+            )  # fmt: skip
+        else:
+            log.info("event=database_reconnected host=%s db=%s", self.host, self.database)
+        self._delay = self.policy.first_delay
+        self._next_try = self._lost_at = self._logged_at = self._error = None
+        self._failures = 0
+
+
 # --- the Database -----------------------------------------------------------------------------
 
 _TYPES = {
@@ -436,10 +645,29 @@ class PgDatabase(Database):
 
     engine = "postgresql"
 
-    def __init__(self, conn: PgConnection, url: str, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        conn: PgConnection,
+        url: str,
+        readonly: bool = False,
+        *,
+        reopen: Callable[[], Awaitable[PgConnection]] | None = None,
+    ) -> None:
         super().__init__(cast(aiosqlite.Connection, conn), url, readonly)
         self.pg = conn
         conn.write_lock = self._write_lock
+        # A lost session is reopened the way this one was opened (`reopen`, connect()'s call)
+        self.reviver = Reviver(url, reopen or partial(connect, url, readonly=readonly))
+        conn.reviver = self.reviver
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """How long a call waits for a server that went away, and how often it is tried."""
+        return self.reviver.policy
+
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        self.reviver.policy = policy
 
     def describe(self) -> str:
         return describe(self.path)
@@ -447,11 +675,12 @@ class PgDatabase(Database):
     @classmethod
     async def connect(cls, url: str, *, readonly: bool = False) -> PgDatabase:
         """Connect or raise DatabaseError with one line naming host and database."""
+        opener = partial(connect, url, readonly=readonly)
         try:
-            conn = await connect(url, readonly=readonly)
+            conn = await opener()
         except (psycopg.Error, OSError, ValueError) as exc:
             raise DatabaseError(explain_connect_error(exc, url)) from None
-        return cls(conn, url, readonly)
+        return cls(conn, url, readonly, reopen=opener)
 
     async def close(self) -> None:
         await self.pg.close()
@@ -459,24 +688,30 @@ class PgDatabase(Database):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            try:
-                await self.pg.raw.execute("BEGIN")
-            except psycopg.Error as exc:
-                raise DatabaseError(f"{self.describe()}: {_mapped(exc)}") from None
+            # Owner from BEGIN on: another task's statement waits for the transaction even
+            # while BEGIN waits for a lost session to be reopened.
             self.pg.owner = asyncio.current_task()
             try:
                 try:
+                    # a lost session is reopened first (PgConnection.begin); the one a
+                    # transaction was open on is not: the statement that finds it lost fails,
+                    # and so does the transaction (the server rolled it back with the session)
+                    await self.pg.begin()
+                except psycopg.Error as exc:
+                    raise DatabaseError(f"{self.describe()}: {_mapped(exc)}") from None
+                try:
                     yield cast(aiosqlite.Connection, self.pg)
                 except BaseException:
-                    await self.pg.raw.execute("ROLLBACK")
+                    await self.pg.rollback()
                     raise
                 else:
                     try:
                         await self.pg.raw.execute("COMMIT")
                     except psycopg.Error as exc:
-                        raise _mapped(exc) from None
+                        raise self.pg._error(exc) from None
             finally:
                 self.pg.owner = None
+                self.pg.in_transaction = False
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         async with self.transaction():

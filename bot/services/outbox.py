@@ -50,7 +50,7 @@ from telegram.error import (
 )
 
 from bot.config import OutboxSettings, Settings
-from bot.db import Database
+from bot.db import Database, DatabaseError, OperationalError
 from bot.domain.pacer import Pacer
 from bot.services.outbox_store import (
     SETTLED,
@@ -137,6 +137,7 @@ class OutboxSender:
         self._looping = False  # run_forever is running
         self._stopping = False
         self._recovered = False
+        self._db_away = False  # the loop's last drain failed for want of the database
         self.stats = SendStats()
 
     @property
@@ -170,9 +171,9 @@ class OutboxSender:
         return n
 
     async def run_forever(self, idle_seconds: float = 5.0) -> None:
-        """Background loop (started by the app): drain, then sleep until woken or idle_seconds."""
-        if not self._recovered:
-            await self.recover()
+        """Background loop (started by the app): drain, then sleep until woken or idle_seconds.
+        The first drain puts back the rows left 'sending' (recover), inside the loop's guard:
+        a database away at that moment does not end the loop."""
         self._looping = True
         try:
             await self._loop(idle_seconds)
@@ -187,8 +188,18 @@ class OutboxSender:
                 await self.drain()
             except asyncio.CancelledError:
                 raise
+            except DatabaseError as exc:
+                # The database is away (each call waited its bound; bot/db/postgres.py logs
+                # the outage once a minute): said once here, and the loop tries again.
+                if not self._db_away:
+                    log.warning("event=outbox_waiting_for_database error=%s", exc)
+                self._db_away = True
             except Exception:  # keep the loop alive; the error is logged, rows stay pending
                 log.exception("event=outbox_loop_error")
+            else:
+                if self._db_away:
+                    log.info("event=outbox_resumed")
+                self._db_away = False
             finally:
                 self._draining = False
             with contextlib.suppress(TimeoutError):
@@ -339,7 +350,7 @@ class OutboxSender:
             except TelegramError as exc:
                 await self._failed(row_id, _error_text(exc))
             else:
-                await self.store.finish(row_id, "sent", message_id=message.message_id)
+                await self._settle_sent(row_id, message.message_id)
                 self.stats.sent += 1
                 self._note(row_id, "sent")
         except Exception:
@@ -348,6 +359,17 @@ class OutboxSender:
             self._in_flight.discard(row_id)
             self._busy_chats.discard(chat_id)
             semaphore.release()
+
+    async def _settle_sent(self, row_id: int, message_id: int) -> None:
+        """Mark a delivered row 'sent'; once more when the first try failed in the database
+        (a PostgreSQL session lost under its transaction, which the server rolled back; the
+        next try gets a new session). Left 'sending', the row would be sent again after the
+        next start. Settling twice changes nothing."""
+        try:
+            await self.store.finish(row_id, "sent", message_id=message_id)
+        except OperationalError as exc:
+            log.warning("event=outbox_settle_retried row=%d error=%s", row_id, exc)
+            await self.store.finish(row_id, "sent", message_id=message_id)
 
     async def _failed(self, row_id: int, error: str, outcome: str | None = None) -> None:
         await self.store.finish(row_id, "failed", error=error)
