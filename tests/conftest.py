@@ -49,6 +49,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "sqlite_only(reason): in a both_engines module, a test about the SQLite file itself"
         " (WAL, file bytes, file modes) that runs on SQLite only",
     )
+    config.addinivalue_line(
+        "markers",
+        "postgresql_only(reason): in a both_engines module, a test of what only PostgreSQL has"
+        " (row locks, sessions) that runs on PostgreSQL only",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -59,7 +64,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         and definition.get_closest_marker("both_engines")
         and not definition.get_closest_marker("sqlite_only")
     ):
-        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+        engines = ["sqlite", "postgresql"]
+        if definition.get_closest_marker("postgresql_only"):
+            engines = ["postgresql"]
+        metafunc.parametrize("engine", engines, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

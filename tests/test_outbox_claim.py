@@ -100,11 +100,10 @@ async def test_two_claimers_at_once_never_claim_the_same_row(
     assert not await stores[0].claim(ids[0])  # no longer pending: refused on both engines
 
 
+@pytest.mark.postgresql_only(NO_ROW_LOCKS)
 async def test_a_row_locked_by_another_session_is_skipped_not_waited_for(
     db: Database, other_db: Database, settings: Settings, clock: FakeClock, engine: str
 ) -> None:
-    if engine == "sqlite":
-        pytest.skip(NO_ROW_LOCKS)
     locked, free = await put_rows(db, clock, [1, 2])
     store = OutboxStore(other_db, settings, clock)
     # were a claim to wait for a row lock, it would fail after 0.3 s (not hang): the proof
@@ -142,13 +141,12 @@ async def test_a_row_locked_by_another_session_is_skipped_not_waited_for(
     assert await store.attempts(free) == 1
 
 
+@pytest.mark.postgresql_only(NO_ROW_LOCKS)
 async def test_the_sender_delivers_around_a_locked_row(
     db: Database, other_db: Database, settings: Settings, clock: FakeClock, engine: str
 ) -> None:
     """Another session's transaction holds one row (an erasure, a notice being written): the
     sender sends the other rows meanwhile and that one once the lock is gone."""
-    if engine == "sqlite":
-        pytest.skip(NO_ROW_LOCKS)
     mono = ManualMonotonic()
     api = FakeBotAPI(monotonic=mono)
     bot = await fake_bot(api)
