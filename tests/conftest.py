@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def pg_test_server() -> PgTestServer | None:
     server = PgTestServer.from_env()
     yield server
     server.close()
+
+
+@pytest.fixture
+def pg_url(pg_test_server: PgTestServer | None) -> Iterator[str]:
+    """A PostgreSQL database of the test's own (dropped after it), for PostgreSQL-only tests."""
+    server = pg_server_or_skip(pg_test_server)
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture

@@ -224,17 +224,24 @@ def _through(url: str, proxy: Proxy) -> str:
     return parts._replace(netloc=f"postgres:{PASSWORD}@127.0.0.1:{proxy.port}").geturl()
 
 
+def _back_after(proxy: Proxy, mono: ManualMonotonic, seconds: float):  # noqa: ANN202
+    """A simulated sleep after which, `seconds` from now, the server answers again."""
+    start = mono()
+
+    async def sleep(pause: float) -> None:
+        await mono.sleep(pause)
+        if mono() - start >= seconds and not proxy.is_open:
+            await proxy.open()
+
+    return sleep
+
+
 async def test_server_away_for_150s_calls_wait_then_go_on(url, proxy, caplog):
     caplog.set_level(logging.INFO, "pendamping.db")
     db = await _open(_through(url, proxy))
     mono = ManualMonotonic()
     start = mono()
-
-    async def sleep(seconds: float) -> None:
-        await mono.sleep(seconds)
-        if mono() - start >= 150 and not proxy.is_open:
-            await proxy.open()  # the server is back after 2.5 (simulated) minutes
-
+    sleep = _back_after(proxy, mono, 150)  # the server is back after 2.5 (simulated) minutes
     db.retry = RetryPolicy(wait_seconds=300, monotonic=mono, sleep=sleep)
     try:
         await _make_table(db)
@@ -302,13 +309,7 @@ async def test_outbox_loop_survives_the_server_away_then_delivers(server, proxy,
     url = server.create_database()
     db = await _open(_through(url, proxy))
     mono = ManualMonotonic()
-    start = mono()
-
-    async def sleep(seconds: float) -> None:
-        await mono.sleep(seconds)
-        if mono() - start >= 200 and not proxy.is_open:
-            await proxy.open()  # back after 3 minutes and 20 (simulated) seconds
-
+    sleep = _back_after(proxy, mono, 200)  # back after 3 minutes and 20 (simulated) seconds
     db.retry = RetryPolicy(monotonic=mono, sleep=sleep)  # each call waits 60 s at most
     api = FakeBotAPI()
     bot = await fake_bot(api)
@@ -356,7 +357,9 @@ async def test_minute_job_while_the_server_is_away_one_operator_alert_an_hour(
         ops = await sb.group(-500, "Operator", [op])
         mono = ManualMonotonic()
         sb.db.retry = RetryPolicy(monotonic=mono, sleep=mono.sleep)
-        await sb.idle(outbox=True)  # the group's join handled while the database is there
+        # the group's join (the newest update) handled while the database is there: without
+        # its id idle() may return before the update was even fetched
+        await sb.idle(sb.core.next_update_id - 1, outbox=True)
         await proxy.close()
         for minute in range(1, 4):  # three minutes, through PTB's job queue and error handler
             sb.app.job_queue.run_once(cycle_job, 0)

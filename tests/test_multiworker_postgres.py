@@ -63,7 +63,7 @@ from bot.services.accounts import get_account
 from bot.services.report_drafts import open_draft
 from bot.workers import ChatLocks
 from tests.nginx_proxy import NGINX, WORKER_HEADER, Nginx, nginx_version
-from tests.pg_databases import in_ci, pg_server_or_skip
+from tests.pg_databases import in_ci
 from tests.suite_counts import SCENARIOS
 from tests.test_report_length_e2e import TYPICAL
 
@@ -82,14 +82,6 @@ LAUNCH = (
     " bot.app.system_clock = ManualClock(dt.datetime.fromisoformat(sys.argv.pop(1)));"
     " from bot.cli import main; sys.exit(main(sys.argv[1:]))"
 )
-
-
-@pytest.fixture
-def pg_url(pg_test_server):  # noqa: ANN001, ANN201
-    server = pg_server_or_skip(pg_test_server)
-    url = server.create_database()
-    yield url
-    server.drop_database(url)
 
 
 def _free_port() -> int:
@@ -230,7 +222,10 @@ def _take(core: SandboxCore, update_id: int) -> dict[str, Any]:
     raise AssertionError(f"update {update_id} not queued")
 
 
-async def _seed(url: str, n: int, now: dt.datetime) -> None:
+async def _seed(
+    url: str, n: int, now: dt.datetime, *, first_family: int = FIRST_FAMILY,
+    facilitator: int = FACILITATOR, kecamatan: str = "33.28.06",
+) -> None:  # fmt: skip
     """n recipients linked (privacy notice accepted), one facilitator with an account."""
     stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
     db = await open_migrated(url, now)
@@ -244,18 +239,19 @@ async def _seed(url: str, n: int, now: dt.datetime) -> None:
             await conn.execute(
                 "INSERT INTO accounts (telegram_user_id, chat_id, role, facilitator_id, linked_at)"
                 " VALUES (?, ?, 'facilitator', 1, ?)",
-                (FACILITATOR, FACILITATOR, stamp),
+                (facilitator, facilitator, stamp),
             )
+            prefix = kecamatan.replace(".", "")
             await conn.executemany(
                 "INSERT INTO recipients (id, nik, name, kecamatan_code, programme,"
                 " facilitator_id, created_at, updated_at)"
-                " VALUES (?, ?, 'Siti', '33.28.06', 'tata boga', 1, ?, ?)",
-                [(i + 1, f"3328064{i:09d}", stamp, stamp) for i in range(n)],
+                " VALUES (?, ?, 'Siti', ?, 'tata boga', 1, ?, ?)",
+                [(i + 1, f"{prefix}4{i:09d}", kecamatan, stamp, stamp) for i in range(n)],
             )
             await conn.executemany(
                 "INSERT INTO accounts (telegram_user_id, chat_id, role, recipient_id,"
                 " linked_at, consent_version, consent_at) VALUES (?, ?, 'recipient', ?, ?, ?, ?)",
-                [(FIRST_FAMILY + i, FIRST_FAMILY + i, i + 1, stamp, NOTICE_VERSION, stamp)
+                [(first_family + i, first_family + i, i + 1, stamp, NOTICE_VERSION, stamp)
                  for i in range(n)],
             )  # fmt: skip
     finally:

@@ -33,7 +33,6 @@ from bot.cli import main as cli_main
 from bot.config import load_settings
 from bot.db import open_migrated
 from bot.db.pgschema import with_schema
-from bot.domain.consent import NOTICE_VERSION
 from bot.runlock import (
     SenderLockHeld,
     acquire_run_lock,
@@ -49,18 +48,9 @@ from tests.nginx_proxy import NGINX, Nginx
 from tests.pg_databases import in_ci
 from tests.suite_counts import SCENARIOS
 from tests.test_multiworker_postgres import LAUNCH, NOW, SECRET, _free_port, _report, _take
+from tests.test_multiworker_postgres import _seed as seed_families
 
 FAMILIES = 12 if in_ci() else 6  # per kabupaten
-
-
-@pytest.fixture
-def pg_url(pg_test_server):  # noqa: ANN001, ANN201
-    from tests.pg_databases import pg_server_or_skip
-
-    server = pg_server_or_skip(pg_test_server)
-    url = server.create_database()
-    yield url
-    server.drop_database(url)
 
 
 @dataclass
@@ -87,40 +77,17 @@ STRANGER = 899_999  # writes to both bots without an invitation
 
 
 async def _seed(url: str, kab: Kabupaten) -> None:
-    """The kabupaten's families (privacy notice accepted) and their facilitator."""
-    stamp = NOW.isoformat(timespec="seconds")
+    """The kabupaten's kecamatan (Brebes': loaded as `pendamping regions` does), families and
+    their facilitator."""
     db = await open_migrated(url, NOW)
     try:
         if kab.kecamatan[0] not in (await current(db)).kecamatan:  # another kabupaten than Tegal
             await replace_regions(db, kab.kecamatan[0][:5], NAMES[kab.schema],
                                   dict([kab.kecamatan]), NOW)  # fmt: skip
-        async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO facilitators (id, code, name, created_at, updated_at)"
-                " VALUES (1, 'PD-1', 'Pendamping', ?, ?)",
-                (stamp, stamp),
-            )
-            await conn.execute(
-                "INSERT INTO accounts (telegram_user_id, chat_id, role, facilitator_id, linked_at)"
-                " VALUES (?, ?, 'facilitator', 1, ?)",
-                (kab.facilitator, kab.facilitator, stamp),
-            )
-            prefix = kab.kecamatan[0].replace(".", "")
-            await conn.executemany(
-                "INSERT INTO recipients (id, nik, name, kecamatan_code, programme,"
-                " facilitator_id, created_at, updated_at)"
-                " VALUES (?, ?, 'Siti', ?, 'tata boga', 1, ?, ?)",
-                [(i + 1, f"{prefix}4{i:09d}", kab.kecamatan[0], stamp, stamp)
-                 for i in range(FAMILIES)],
-            )  # fmt: skip
-            await conn.executemany(
-                "INSERT INTO accounts (telegram_user_id, chat_id, role, recipient_id,"
-                " linked_at, consent_version, consent_at) VALUES (?, ?, 'recipient', ?, ?, ?, ?)",
-                [(uid, uid, i + 1, stamp, NOTICE_VERSION, stamp)
-                 for i, uid in enumerate(kab.families)],
-            )  # fmt: skip
     finally:
         await db.close()
+    await seed_families(url, FAMILIES, NOW, first_family=kab.first_family,
+                        facilitator=kab.facilitator, kecamatan=kab.kecamatan[0])  # fmt: skip
 
 
 class BotWorkers:
