@@ -94,7 +94,12 @@ def test_texts_name_the_kabupaten():
 
 
 def test_the_regions_command_shows_and_loads_a_list(tmp_path, settings):
+    missing = run_cli("regions", cwd=tmp_path, env={"PENDAMPING_DB": str(tmp_path / "none.db")})
+    assert missing.returncode == 2 and "does not exist yet" in missing.stderr
+    assert not (tmp_path / "none.db").exists()  # showing never creates a database
     env = {"PENDAMPING_DB": settings.database}
+    if settings.database.endswith(".db"):
+        run_cli("migrate", cwd=tmp_path, env=env)
     shown = run_cli("regions", cwd=tmp_path, env=env)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("Kabupaten Tegal (33.28): 18 kecamatan")

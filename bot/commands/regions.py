@@ -10,7 +10,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from bot.db import open_migrated
+from bot.db import is_postgres, open_migrated
 from bot.domain.regions import check_region_list
 from bot.services.regions import Regions, RegionsRefused, current, replace_regions
 
@@ -74,6 +74,12 @@ def _run(args: argparse.Namespace) -> int:
     from bot.cli import UsageError, settings_from
 
     settings = settings_from(args)
+    if not is_postgres(settings.database) and not Path(settings.database).exists():
+        # showing (or checking a list) never creates a database as a side effect
+        raise UsageError(
+            f"database {settings.database} does not exist yet: `pendamping migrate` makes it"
+            " (it starts as Kabupaten Tegal)"
+        )
     if not args.load:
         if args.kabupaten_code or args.kabupaten_name:
             raise UsageError("--kabupaten-code and --kabupaten-name go with --load FILE")
