@@ -235,6 +235,15 @@ async def check_tick(db: Database, settings: Settings, now: dt.datetime) -> Chec
     return Check(OK, "tick", text)
 
 
+async def check_activity(db: Database, settings: Settings, now: dt.datetime) -> list[Check]:
+    """What the running bot did, on either engine: the outbox, the tick, the last digest."""
+    return [
+        *await check_outbox(db, settings, now),
+        await check_tick(db, settings, now),
+        await check_digest(db, now),
+    ]
+
+
 async def check_digest(db: Database, now: dt.datetime) -> Check:
     """When the last digest went out to staff (a warning when none did or it is old)."""
     table = await _first_table(db, DIGEST_TABLES)
@@ -329,9 +338,7 @@ async def run_checks(settings: Settings, now: dt.datetime) -> list[Check]:
         else:
             checks.append(Check(OK, "integrity", "integrity_check ok"))
         checks.append(await check_migrations(db))
-        checks.extend(await check_outbox(db, settings, now))
-        checks.append(await check_tick(db, settings, now))
-        checks.append(await check_digest(db, now))
+        checks.extend(await check_activity(db, settings, now))
     finally:
         await db.close()
     checks.append(check_backups(settings, now))
@@ -405,9 +412,7 @@ async def _postgres_checks(settings: Settings, now: dt.datetime) -> list[Check]:
         migrations = await check_migrations(db)
         checks.append(migrations)
         if migrations.status == OK:  # the tables the next checks read exist
-            checks.extend(await check_outbox(db, settings, now))
-            checks.append(await check_tick(db, settings, now))
-            checks.append(await check_digest(db, now))
+            checks.extend(await check_activity(db, settings, now))
     finally:
         await db.close()
     checks.append(check_backups(settings, now))
